@@ -1,0 +1,243 @@
+"""Protobuf <-> domain: the only module where the two meet."""
+
+from __future__ import annotations
+
+import numpy as np
+from google.protobuf import duration_pb2, timestamp_pb2
+from google.rpc import code_pb2
+
+from anomalyd.core.config import DEFAULT_BUCKET_SPAN_S, DEFAULT_MODEL_MEMORY_LIMIT_MB, DEFAULT_PERSIST_INTERVAL_S, DetectorConfig, JobConfig, parse_memory_limit
+from anomalyd.core.counts import DataCounts
+from anomalyd.core.errors import InvalidColumns, InvalidJobConfig
+from anomalyd.core.jobs import JobStats
+from anomalyd.core.repository import Task
+from anomalyd.engine.records import RecordBatch, StringColumn
+from anomalyd.v1 import column_batch_pb2, data_counts_pb2, job_pb2, job_stats_pb2, task_pb2
+
+_INVALID_TIME = np.iinfo(np.int64).min
+_STATES = {
+    "closed": job_stats_pb2.JOB_STATE_CLOSED,
+    "opening": job_stats_pb2.JOB_STATE_OPENING,
+    "opened": job_stats_pb2.JOB_STATE_OPENED,
+    "closing": job_stats_pb2.JOB_STATE_CLOSING,
+    "failed": job_stats_pb2.JOB_STATE_FAILED,
+}
+
+
+def timestamp(ms: int | None) -> timestamp_pb2.Timestamp | None:
+    """A Timestamp from epoch milliseconds (None stays None)."""
+    if ms is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromMilliseconds(ms)
+    return stamp
+
+
+def millis(message: object, field: str) -> int | None:
+    """A Timestamp field of message in epoch milliseconds, or None when unset."""
+    if not message.HasField(field):  # type: ignore[attr-defined]
+        return None
+    return int(getattr(message, field).ToMilliseconds())
+
+
+def seconds(message: object, field: str, default: int | None) -> int | None:
+    """A Duration field of message in whole seconds, or default when unset.
+
+    Raises:
+        InvalidJobConfig: the duration has a fractional second.
+    """
+    if not message.HasField(field):  # type: ignore[attr-defined]
+        return default
+    value: duration_pb2.Duration = getattr(message, field)
+    if value.nanos:
+        raise InvalidJobConfig(
+            f"{field} must be a whole number of seconds", field_violations=((field, "fractional seconds"),), field=field
+        )
+    return int(value.seconds)
+
+
+def duration(s: int) -> duration_pb2.Duration:
+    """A Duration of whole seconds."""
+    return duration_pb2.Duration(seconds=s)
+
+
+def job_config(job: job_pb2.Job) -> JobConfig:
+    """The domain config of a Job message (output-only fields ignored)."""
+    analysis = job.analysis_config
+    data = job.data_description
+    try:
+        memory_mb = parse_memory_limit(job.analysis_limits.model_memory_limit) if job.analysis_limits.model_memory_limit else DEFAULT_MODEL_MEMORY_LIMIT_MB
+    except ValueError as err:
+        raise InvalidJobConfig(str(err), field_violations=(("analysis_limits.model_memory_limit", str(err)),), field="analysis_limits.model_memory_limit") from None
+    return JobConfig(
+        job_id=job.job_id,
+        description=job.description,
+        groups=tuple(job.groups),
+        bucket_span_s=seconds(analysis, "bucket_span", DEFAULT_BUCKET_SPAN_S) or 0,
+        detectors=tuple(
+            DetectorConfig(
+                function=d.function,
+                field_name=d.field_name,
+                by_field_name=d.by_field_name,
+                over_field_name=d.over_field_name,
+                partition_field_name=d.partition_field_name,
+                detector_description=d.detector_description,
+                use_null=d.use_null,
+            )
+            for d in analysis.detectors
+        ),
+        influencers=tuple(analysis.influencers),
+        latency_s=seconds(analysis, "latency", 0) or 0,
+        summary_count_field_name=analysis.summary_count_field_name,
+        time_field=data.time_field or "time",
+        time_format=data.time_format or "epoch",
+        results_retention_days=job.results_retention_days if job.HasField("results_retention_days") else None,
+        model_snapshot_retention_days=job.model_snapshot_retention_days if job.HasField("model_snapshot_retention_days") else 10,
+        daily_model_snapshot_retention_after_days=job.daily_model_snapshot_retention_after_days if job.HasField("daily_model_snapshot_retention_after_days") else 1,
+        renormalization_window_days=job.renormalization_window_days if job.HasField("renormalization_window_days") else None,
+        background_persist_interval_s=seconds(job, "background_persist_interval", DEFAULT_PERSIST_INTERVAL_S) or 0,
+        model_memory_limit_mb=memory_mb,
+    )
+
+
+def job_message(config: JobConfig) -> job_pb2.Job:
+    """The Job message of a stored config."""
+    return job_pb2.Job(
+        job_id=config.job_id,
+        description=config.description,
+        groups=config.groups,
+        analysis_config=job_pb2.AnalysisConfig(
+            bucket_span=duration(config.bucket_span_s),
+            detectors=[
+                job_pb2.Detector(
+                    function=d.function,
+                    field_name=d.field_name,
+                    by_field_name=d.by_field_name,
+                    over_field_name=d.over_field_name,
+                    partition_field_name=d.partition_field_name,
+                    detector_description=d.detector_description,
+                    detector_index=i,
+                    use_null=d.use_null,
+                )
+                for i, d in enumerate(config.detectors)
+            ],
+            influencers=config.influencers,
+            latency=duration(config.latency_s),
+            summary_count_field_name=config.summary_count_field_name,
+        ),
+        data_description=job_pb2.DataDescription(time_field=config.time_field, time_format=config.time_format),
+        results_retention_days=config.results_retention_days,
+        model_snapshot_retention_days=config.model_snapshot_retention_days,
+        background_persist_interval=duration(config.background_persist_interval_s),
+        analysis_limits=job_pb2.AnalysisLimits(model_memory_limit=f"{config.model_memory_limit_mb}mb"),
+        create_time=timestamp(config.create_time_ms),
+        job_version=config.job_version,
+        renormalization_window_days=config.renormalization_window_days,
+        daily_model_snapshot_retention_after_days=config.daily_model_snapshot_retention_after_days,
+    )
+
+
+def data_counts(job_id: str, counts: DataCounts, processed_field_count: int) -> data_counts_pb2.DataCounts:
+    """The DataCounts message of domain counts."""
+    return data_counts_pb2.DataCounts(
+        job_id=job_id,
+        processed_record_count=counts.processed_record_count,
+        processed_field_count=processed_field_count,
+        input_bytes=counts.input_bytes,
+        input_field_count=counts.input_field_count,
+        invalid_date_count=counts.invalid_date_count,
+        missing_field_count=counts.missing_field_count,
+        out_of_order_timestamp_count=counts.out_of_order_timestamp_count,
+        empty_bucket_count=counts.empty_bucket_count,
+        sparse_bucket_count=counts.sparse_bucket_count,
+        bucket_count=counts.bucket_count,
+        earliest_record_timestamp=timestamp(counts.earliest_record_timestamp),
+        latest_record_timestamp=timestamp(counts.latest_record_timestamp),
+        last_data_time=timestamp(counts.last_data_time),
+        latest_empty_bucket_timestamp=timestamp(counts.latest_empty_bucket_timestamp),
+        latest_sparse_bucket_timestamp=timestamp(counts.latest_sparse_bucket_timestamp),
+        latest_bucket_timestamp=timestamp(counts.latest_bucket_timestamp),
+        input_record_count=counts.input_record_count,
+        log_time=timestamp(counts.log_time),
+        malformed_document_count=counts.malformed_document_count,
+    )
+
+
+def job_stats(stats: JobStats) -> job_stats_pb2.JobStats:
+    """The JobStats message of a job's stats."""
+    status = stats.status
+    return job_stats_pb2.JobStats(
+        job_id=stats.config.job_id,
+        state=_STATES[status.state],
+        data_counts=data_counts(stats.config.job_id, status.ingest.totals, stats.processed_field_count),
+        model_size_stats=job_stats_pb2.ModelSizeStats(
+            model_bytes_memory_limit=stats.config.model_memory_limit_mb << 20,
+            memory_status=job_stats_pb2.MEMORY_STATUS_OK,
+        ),
+        open_time=timestamp(status.open_time_ms),
+        failure_reason=status.failure_reason,
+        node=stats.node,
+        deleting=status.deleting,
+        assignment_explanation="" if stats.node else "the job is not open",
+    )
+
+
+def task(t: Task) -> task_pb2.Task:
+    """The Task message of a task."""
+    return task_pb2.Task(
+        task_id=t.task_id,
+        action=t.action,
+        job_id=t.job_id,
+        done=t.done,
+        error=task_pb2.TaskError(code=_code(t.error_code), message=t.error_message, reason=t.error_reason) if t.error_code else None,
+        start_time=timestamp(t.start_time_ms),
+        end_time=timestamp(t.end_time_ms),
+    )
+
+
+def _code(name: str) -> int:
+    return int(getattr(code_pb2, name))
+
+
+def record_batch(columns: column_batch_pb2.ColumnBatch) -> tuple[RecordBatch, np.ndarray]:
+    """A columnar batch as domain columns, with its invalid-time mask.
+
+    Raises:
+        InvalidColumns: a column's length differs from the times', a code is outside its
+            dictionary, or a name repeats.
+    """
+    times = np.array(columns.times, dtype=np.int64)
+    n = len(times)
+    names: set[str] = set()
+    numbers: dict[str, np.ndarray] = {}
+    strings: dict[str, StringColumn] = {}
+    for column in columns.numeric_columns:
+        values = np.array(column.values, dtype=np.float64)
+        _check_column(column.name, len(values), n, names)
+        numbers[column.name] = values
+    for column in columns.string_columns:
+        codes = np.array(column.codes, dtype=np.int64)
+        _check_column(column.name, len(codes), n, names)
+        if n and codes.max(initial=0) > len(column.dictionary):
+            raise InvalidColumns(
+                f"string column {column.name!r} has code {int(codes.max())} but only {len(column.dictionary)} dictionary entries",
+                column=column.name,
+            )
+        strings[column.name] = StringColumn((codes - 1).astype(np.int32), tuple(column.dictionary))
+    invalid = times == _INVALID_TIME
+    return RecordBatch(np.where(invalid, 0, times), numbers, strings), invalid
+
+
+def _check_column(name: str, length: int, expected: int, names: set[str]) -> None:
+    if not name:
+        raise InvalidColumns("every column needs a name", column=name)
+    if name in names:
+        raise InvalidColumns(f"column {name!r} appears twice in one batch", column=name)
+    if length != expected:
+        raise InvalidColumns(
+            f"column {name!r} has {length} values but the batch has {expected} times",
+            column=name,
+            length=str(length),
+            expected=str(expected),
+        )
+    names.add(name)

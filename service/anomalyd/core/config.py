@@ -1,0 +1,290 @@
+"""Job configuration: the domain form of a job, and its validation as Elasticsearch does it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import msgspec
+
+from anomalyd.core.errors import InvalidJobConfig
+from anomalyd.core.timeparse import time_parser
+from anomalyd.engine.records import AnalysisSpec, DetectorSpec
+
+JOB_ID_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9_.-]*[a-z0-9])?")
+MAX_ID_LENGTH = 64
+DEFAULT_BUCKET_SPAN_S = 300
+DEFAULT_MODEL_MEMORY_LIMIT_MB = 1024
+DEFAULT_PERSIST_INTERVAL_S = 3 * 3600
+MIN_PERSIST_INTERVAL_S = 3600
+_BYTE_UNITS = {"b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
+               "g": 1 << 30, "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40}
+_FORBIDDEN_FIELD_CHARS = re.compile(r'["\\\x00-\x1f]')
+
+
+@dataclass(frozen=True)
+class FunctionRule:
+    """What a detector function requires of its fields (Elasticsearch's DetectorFunction)."""
+
+    field: bool  # True: field_name required; False: forbidden
+    by_required: bool = False
+    over_required: bool = False
+    over_forbidden: bool = False
+    supported: bool = True  # False: valid in Elasticsearch, not analysed by anomalyd yet
+
+
+def _sided(name: str, rule: FunctionRule, *, low: bool = True, high: bool = True) -> dict[str, FunctionRule]:
+    names = [name] + (["low_" + name] if low else []) + (["high_" + name] if high else [])
+    return dict.fromkeys(names, rule)
+
+
+FUNCTIONS: dict[str, FunctionRule] = {
+    **_sided("count", FunctionRule(field=False)),
+    **_sided("non_zero_count", FunctionRule(field=False, over_forbidden=True)),
+    **_sided("nzc", FunctionRule(field=False, over_forbidden=True)),
+    **_sided("mean", FunctionRule(field=True)),
+    **_sided("avg", FunctionRule(field=True)),
+    **_sided("median", FunctionRule(field=True)),
+    **_sided("sum", FunctionRule(field=True)),
+    **_sided("non_null_sum", FunctionRule(field=True, over_forbidden=True)),
+    **_sided("varp", FunctionRule(field=True)),
+    "min": FunctionRule(field=True),
+    "max": FunctionRule(field=True),
+    "metric": FunctionRule(field=True),
+    **_sided("distinct_count", FunctionRule(field=True, supported=False)),
+    **_sided("dc", FunctionRule(field=True, supported=False)),
+    **_sided("info_content", FunctionRule(field=True, supported=False)),
+    "rare": FunctionRule(field=False, by_required=True, supported=False),
+    "freq_rare": FunctionRule(field=False, by_required=True, over_required=True, supported=False),
+    "time_of_day": FunctionRule(field=False, supported=False),
+    "time_of_week": FunctionRule(field=False, supported=False),
+    "lat_long": FunctionRule(field=True, supported=False),
+}
+
+
+class DetectorConfig(msgspec.Struct, frozen=True):
+    """One detector of a job; empty strings mean "not set"."""
+
+    function: str
+    field_name: str = ""
+    by_field_name: str = ""
+    over_field_name: str = ""
+    partition_field_name: str = ""
+    detector_description: str = ""
+    use_null: bool = False
+
+
+class JobConfig(msgspec.Struct, frozen=True):
+    """A job as stored; durations in seconds, times in epoch milliseconds."""
+
+    job_id: str
+    detectors: tuple[DetectorConfig, ...]
+    description: str = ""
+    groups: tuple[str, ...] = ()
+    bucket_span_s: int = DEFAULT_BUCKET_SPAN_S
+    influencers: tuple[str, ...] = ()
+    latency_s: int = 0
+    summary_count_field_name: str = ""
+    time_field: str = "time"
+    time_format: str = "epoch"
+    results_retention_days: int | None = None
+    model_snapshot_retention_days: int = 10
+    daily_model_snapshot_retention_after_days: int = 1
+    renormalization_window_days: int | None = None
+    background_persist_interval_s: int = DEFAULT_PERSIST_INTERVAL_S
+    model_memory_limit_mb: int = DEFAULT_MODEL_MEMORY_LIMIT_MB
+    create_time_ms: int = 0
+    job_version: str = ""
+
+    @property
+    def bucket_span_ms(self) -> int:
+        """The bucket span in milliseconds."""
+        return self.bucket_span_s * 1000
+
+    @property
+    def latency_ms(self) -> int:
+        """The latency in milliseconds."""
+        return self.latency_s * 1000
+
+    def analysis_fields(self) -> tuple[str, ...]:
+        """Every field the analysis reads, sorted: Elasticsearch counts missing fields over these."""
+        names = {self.summary_count_field_name, *self.influencers}
+        for d in self.detectors:
+            names.update((d.field_name, d.by_field_name, d.over_field_name, d.partition_field_name))
+        names.discard("")
+        return tuple(sorted(names))
+
+    def numeric_fields(self) -> tuple[str, ...]:
+        """Fields read as numbers: detector fields and the summary count field."""
+        names = {self.summary_count_field_name, *(d.field_name for d in self.detectors)}
+        names.discard("")
+        return tuple(sorted(names))
+
+    def string_fields(self) -> tuple[str, ...]:
+        """Fields read as strings: split fields and influencers."""
+        names = set(self.influencers)
+        for d in self.detectors:
+            names.update((d.by_field_name, d.over_field_name, d.partition_field_name))
+        names.discard("")
+        return tuple(sorted(names))
+
+    def analysis_spec(self) -> AnalysisSpec:
+        """The analysis as the engine takes it."""
+        return AnalysisSpec(
+            bucket_span_ms=self.bucket_span_ms,
+            latency_ms=self.latency_ms,
+            detectors=tuple(
+                DetectorSpec(
+                    function=d.function,
+                    field_name=d.field_name,
+                    by_field_name=d.by_field_name,
+                    over_field_name=d.over_field_name,
+                    partition_field_name=d.partition_field_name,
+                    use_null=d.use_null,
+                    description=d.detector_description,
+                )
+                for d in self.detectors
+            ),
+            influencers=self.influencers,
+            summary_count_field_name=self.summary_count_field_name,
+            model_memory_limit_bytes=self.model_memory_limit_mb << 20,
+        )
+
+
+def parse_memory_limit(text: str) -> int:
+    """A model_memory_limit in whole MB: "1024mb", "2gb", "512" (MB).
+
+    Raises:
+        ValueError: the text is not a size of at least 1 MB.
+    """
+    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
+    unit = match.group(2).lower() if match else ""
+    if not match or (unit and unit not in _BYTE_UNITS):
+        raise ValueError(f"model_memory_limit {text!r} is not a size such as 1024mb or 2gb")
+    megabytes = int(match.group(1)) * _BYTE_UNITS[unit] >> 20 if unit else int(match.group(1))
+    if megabytes < 1:
+        raise ValueError(f"model_memory_limit {text!r} is below the minimum of 1mb")
+    return megabytes
+
+
+def validate(config: JobConfig) -> JobConfig:
+    """The config with defaults filled in, or InvalidJobConfig naming every violation."""
+    violations: list[tuple[str, str]] = []
+    check_id(config.job_id, "job_id", violations)
+    for i, group in enumerate(config.groups):
+        check_id(group, f"groups[{i}]", violations)
+        if group == config.job_id:
+            violations.append((f"groups[{i}]", f"group {group!r} has the same name as the job"))
+    if config.bucket_span_s <= 0:
+        violations.append(("analysis_config.bucket_span", "bucket_span must be a positive whole number of seconds"))
+    if config.latency_s < 0:
+        violations.append(("analysis_config.latency", "latency must not be negative"))
+    if not config.detectors:
+        violations.append(("analysis_config.detectors", "at least one detector is required"))
+    detectors = tuple(
+        _validate_detector(d, f"analysis_config.detectors[{i}]", config, violations)
+        for i, d in enumerate(config.detectors)
+    )
+    for i, name in enumerate(config.influencers):
+        _check_field_name(name, f"analysis_config.influencers[{i}]", violations)
+    if config.summary_count_field_name:
+        _check_field_name(config.summary_count_field_name, "analysis_config.summary_count_field_name", violations)
+        if any(d.function == "metric" for d in config.detectors):
+            violations.append(("analysis_config.summary_count_field_name", "summary_count_field_name cannot be used with the metric function"))
+    if not config.time_field:
+        violations.append(("data_description.time_field", "time_field must not be empty"))
+    elif config.time_field in config.analysis_fields():
+        violations.append(("data_description.time_field", f"time field {config.time_field!r} cannot also be an analysis field"))
+    try:
+        time_parser(config.time_format)
+    except ValueError as err:
+        violations.append(("data_description.time_format", str(err)))
+    _check_nested_clashes(config, violations)
+    for name, value in (("results_retention_days", config.results_retention_days),
+                        ("renormalization_window_days", config.renormalization_window_days)):
+        if value is not None and value < 1:
+            violations.append((name, f"{name} must be at least 1"))
+    for name, value in (("model_snapshot_retention_days", config.model_snapshot_retention_days),
+                        ("daily_model_snapshot_retention_after_days", config.daily_model_snapshot_retention_after_days)):
+        if value < 0:
+            violations.append((name, f"{name} must not be negative"))
+    if config.daily_model_snapshot_retention_after_days > config.model_snapshot_retention_days:
+        violations.append(("daily_model_snapshot_retention_after_days", "daily_model_snapshot_retention_after_days cannot exceed model_snapshot_retention_days"))
+    if config.background_persist_interval_s < MIN_PERSIST_INTERVAL_S:
+        violations.append(("background_persist_interval", "background_persist_interval must be at least 1h"))
+    if violations:
+        field, message = violations[0]
+        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+        raise InvalidJobConfig(
+            f"invalid job config: {field}: {message}{more}",
+            field_violations=tuple(violations),
+            jobId=config.job_id,
+            field=field,
+        )
+    return msgspec.structs.replace(config, detectors=detectors)
+
+
+def check_id(value: str, field: str, violations: list[tuple[str, str]]) -> None:
+    """Add a violation unless value is a valid job or group id."""
+    if value == "_all":
+        violations.append((field, "'_all' is reserved and cannot be used as an id"))
+    elif len(value) > MAX_ID_LENGTH:
+        violations.append((field, f"{value!r} is longer than {MAX_ID_LENGTH} characters"))
+    elif not JOB_ID_PATTERN.fullmatch(value):
+        violations.append((field, f"{value!r} must contain only lowercase alphanumerics, '-', '_' and '.', and start and end with an alphanumeric"))
+
+
+def _validate_detector(d: DetectorConfig, path: str, config: JobConfig, violations: list[tuple[str, str]]) -> DetectorConfig:
+    rule = FUNCTIONS.get(d.function)
+    if rule is None:
+        violations.append((f"{path}.function", f"unknown function {d.function!r}; known functions are {', '.join(sorted(FUNCTIONS))}"))
+        return d
+    if not rule.supported:
+        violations.append((f"{path}.function", f"function {d.function!r} is not supported by this anomalyd version yet"))
+    if rule.field and not d.field_name:
+        violations.append((f"{path}.field_name", f"function {d.function!r} requires field_name"))
+    if not rule.field and d.field_name:
+        violations.append((f"{path}.field_name", f"function {d.function!r} does not take field_name"))
+    if rule.by_required and not d.by_field_name:
+        violations.append((f"{path}.by_field_name", f"function {d.function!r} requires by_field_name"))
+    if rule.over_required and not d.over_field_name:
+        violations.append((f"{path}.over_field_name", f"function {d.function!r} requires over_field_name"))
+    if rule.over_forbidden and d.over_field_name:
+        violations.append((f"{path}.over_field_name", f"function {d.function!r} does not take over_field_name"))
+    if d.over_field_name and rule.supported and not rule.over_forbidden:
+        violations.append((f"{path}.over_field_name", "population analysis (over_field_name) is not supported by this anomalyd version yet"))
+    splits = [s for s in (d.by_field_name, d.over_field_name, d.partition_field_name) if s]
+    if len(set(splits)) != len(splits):
+        violations.append((path, "by_field_name, over_field_name and partition_field_name must differ"))
+    for name in ("field_name", "by_field_name", "over_field_name", "partition_field_name"):
+        value = getattr(d, name)
+        if value:
+            _check_field_name(value, f"{path}.{name}", violations)
+    for name in ("by_field_name", "over_field_name"):
+        if getattr(d, name) in ("count", "by", "over"):
+            violations.append((f"{path}.{name}", f"{name} cannot be {getattr(d, name)!r}"))
+    return d if d.detector_description else msgspec.structs.replace(d, detector_description=describe(d))
+
+
+def describe(d: DetectorConfig) -> str:
+    """The description Elasticsearch generates: 'mean(responsetime) by airline'."""
+    text = f"{d.function}({d.field_name})" if d.field_name else d.function
+    for word, value in (("by", d.by_field_name), ("over", d.over_field_name), ("partitionfield=", d.partition_field_name)):
+        if value:
+            text += f" {word}{value}" if word.endswith("=") else f" {word} {value}"
+    return text
+
+
+def _check_field_name(name: str, field: str, violations: list[tuple[str, str]]) -> None:
+    if _FORBIDDEN_FIELD_CHARS.search(name):
+        violations.append((field, f"field name {name!r} must not contain '\"', '\\\\' or control characters"))
+
+
+def _check_nested_clashes(config: JobConfig, violations: list[tuple[str, str]]) -> None:
+    names = set(config.analysis_fields())
+    for name in sorted(names):
+        parts = name.split(".")
+        for i in range(1, len(parts)):
+            parent = ".".join(parts[:i])
+            if parent in names:
+                violations.append(("analysis_config", f"fields {parent!r} and {name!r} clash: one is nested in the other"))

@@ -1,0 +1,176 @@
+"""Splits a stream of JSON documents, cut into chunks at any byte, into flat records.
+
+The input is JSON objects side by side or separated by whitespace (NDJSON is one such form),
+as Elasticsearch's post-data API takes it. Newline-delimited chunks take a fast path that
+decodes a whole chunk with one msgspec call; anything else goes through a tokenizer that
+finds each document's extent, so that a malformed document costs only itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from anomalyd.core.errors import ChunkTooLarge
+
+Record = dict[str, Any]
+
+# A JSON string cannot hold a raw newline, so an unterminated one ends at the line's end.
+_TOKENS = re.compile(rb'"(?:[^"\\\n]|\\.)*"|[{}\[\]]|"|[^\s"{}\[\]]+')
+_WHITESPACE = b" \t\r\n"
+
+
+@dataclass(slots=True)
+class Documents:
+    """The records of one chunk.
+
+    Attributes:
+        records: flat records (nested objects flattened to "a.b", arrays of scalars joined
+            with commas, arrays of objects dropped; null stays None, read later as "").
+        malformed: documents that could not be parsed or were not objects.
+    """
+
+    records: list[Record]
+    malformed: int
+
+
+class DocumentSplitter:
+    """Turns the chunks of one upload into records, carrying a split document over.
+
+    Args:
+        max_document_bytes: the largest single document accepted; a longer one fails the
+            upload with ChunkTooLarge instead of growing the buffer without bound.
+    """
+
+    def __init__(self, *, max_document_bytes: int) -> None:
+        self._pending = b""
+        self._max_document_bytes = max_document_bytes
+        self._decoder = msgspec.json.Decoder()
+
+    def feed(self, chunk: bytes) -> Documents:
+        """The complete documents once chunk is appended to what was pending."""
+        buffer = self._pending + chunk if self._pending else chunk
+        end = buffer.rfind(b"\n") + 1
+        documents = self._fast(buffer[:end]) if end else None
+        if documents is None:
+            documents, end = self._tokenize(buffer, final=False)
+        self._pending = buffer[end:]
+        if len(self._pending) > self._max_document_bytes:
+            size = len(self._pending)
+            self._pending = b""
+            raise ChunkTooLarge(
+                f"a document is over {self._max_document_bytes} bytes (at least {size} bytes "
+                "without its end); split the data into smaller documents",
+                limitBytes=str(self._max_document_bytes),
+            )
+        return documents
+
+    def finish(self) -> Documents:
+        """The documents left when the upload ends; an unfinished one is malformed."""
+        documents, _ = self._tokenize(self._pending, final=True)
+        self._pending = b""
+        return documents
+
+    def _fast(self, lines: bytes) -> Documents | None:
+        """All records of a newline-delimited block, or None if it needs the tokenizer."""
+        body = lines.strip(_WHITESPACE)
+        if not body:
+            return Documents([], 0)
+        try:
+            decoded = self._decoder.decode(b"[" + body.replace(b"\n", b",") + b"]")
+        except msgspec.DecodeError:
+            return None
+        # The join turns "1\n2" into [1,2] and "{..} {..}" fails above; non-objects go slow.
+        if not all(type(doc) is dict for doc in decoded):
+            return None
+        if body.count(b"{") != len(decoded) or b"[" in body:
+            decoded = [flatten(doc) for doc in decoded]
+        return Documents(decoded, 0)
+
+    def _tokenize(self, buffer: bytes, *, final: bool) -> tuple[Documents, int]:
+        """The documents of buffer and the offset up to which it was consumed."""
+        records: list[Record] = []
+        malformed = 0
+        depth = 0
+        start = -1
+        broken_line = -1
+        position = 0
+        for match in _TOKENS.finditer(buffer):
+            token = match.group()
+            offset = match.start()
+            if offset < broken_line:
+                continue
+            if token in (b"{", b"["):
+                if depth == 0:
+                    start = offset
+                depth += 1
+            elif token in (b"}", b"]"):
+                depth -= 1
+                if depth == 0:
+                    record = self._decode(buffer[start : match.end()])
+                    if record is None:
+                        malformed += 1
+                    else:
+                        records.append(record)
+                    position = match.end()
+                elif depth < 0:
+                    depth = 0
+                    malformed += 1
+                    position = match.end()
+            elif depth == 0 or token == b'"':
+                # A scalar at top level, or a string left open: resync at the next line, once
+                # the line is complete (the string may just be cut by the chunk boundary).
+                newline = buffer.find(b"\n", offset)
+                if newline < 0 and not final:
+                    return Documents(records, malformed), start if depth > 0 else offset
+                malformed += 1
+                depth = 0
+                if newline < 0:
+                    return Documents(records, malformed), len(buffer)
+                broken_line = position = newline + 1
+        if depth > 0:
+            if final:
+                return Documents(records, malformed + 1), len(buffer)
+            return Documents(records, malformed), start
+        return Documents(records, malformed), position if not final else len(buffer)
+
+    def _decode(self, document: bytes) -> Record | None:
+        try:
+            decoded = self._decoder.decode(document)
+        except msgspec.DecodeError:
+            return None
+        return flatten(decoded) if type(decoded) is dict else None
+
+
+def flatten(document: dict[str, Any]) -> Record:
+    """A document with nested objects flattened as Elasticsearch ML reads them.
+
+    Nested keys join with ".", arrays of scalars become comma-joined strings and arrays
+    holding objects are dropped.
+    """
+    flat: Record = {}
+    _flatten_into(flat, "", document)
+    return flat
+
+
+def _flatten_into(flat: Record, prefix: str, document: dict[str, Any]) -> None:
+    for key, value in document.items():
+        name = prefix + key
+        if type(value) is dict:
+            _flatten_into(flat, name + ".", value)
+        elif type(value) is list:
+            if not any(type(item) in (dict, list) for item in value):
+                flat[name] = ",".join(_scalar_text(item) for item in value)
+        else:
+            flat[name] = value
+
+
+def _scalar_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "true" if value else "false"
+    return str(value)

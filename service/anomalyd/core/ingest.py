@@ -1,0 +1,279 @@
+"""Ingest: records become columns, are checked against time, counted, and bucketed.
+
+One Ingestor per open job keeps the job's counts and the state that decides which records are
+out of order; an Upload is one PostData stream into it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import numpy as np
+from numpy.typing import NDArray
+
+from anomalyd.core.config import JobConfig
+from anomalyd.core.counts import BucketDiagnostics, DataCounts
+from anomalyd.core.documents import DocumentSplitter, Documents, Record
+from anomalyd.core.errors import TooManyParseErrors
+from anomalyd.core.timeparse import time_parser
+from anomalyd.engine.records import RecordBatch, StringColumn
+
+MAX_PARSE_ERRORS = 100  # Elasticsearch fails an upload after this many malformed documents
+_MISSING = object()
+_NEVER = -(2**62)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRecords:
+    """Records read from one message, before any check against time.
+
+    Attributes:
+        batch: the analysis fields in columns; times of invalid records are 0.
+        invalid_time: shape (n,), True where the time is missing or unreadable.
+        input_field_count: leaf fields read, not counting the time field.
+        missing_field_count: analysis fields the records lack, one per field per record.
+    """
+
+    batch: RecordBatch
+    invalid_time: NDArray[np.bool_]
+    input_field_count: int
+    missing_field_count: int
+
+
+class IngestState(msgspec.Struct):
+    """What the Ingestor persists with every accepted batch.
+
+    Attributes:
+        totals: lifetime data counts.
+        diagnostics: the empty/sparse bucket ring.
+        finalized_end_ms: end of the last finalised bucket, or None.
+        first_bucket_ms: start of the bucket of the first processed record, or None.
+    """
+
+    totals: DataCounts
+    diagnostics: BucketDiagnostics
+    finalized_end_ms: int | None = None
+    first_bucket_ms: int | None = None
+
+    @classmethod
+    def new(cls, config: JobConfig) -> IngestState:
+        """The state of a job that has seen no data."""
+        return cls(DataCounts(), BucketDiagnostics.for_job(config.bucket_span_ms, config.latency_ms))
+
+
+class RecordReader:
+    """Reads a job's analysis fields out of flat JSON records into columns."""
+
+    def __init__(self, config: JobConfig) -> None:
+        self._time_field = config.time_field
+        self._parse_times = time_parser(config.time_format)
+        self._analysis_fields = config.analysis_fields()
+        self._numeric = config.numeric_fields()
+        self._strings = config.string_fields()
+
+    def read(self, records: Sequence[Record]) -> ParsedRecords:
+        """The columns of records."""
+        n = len(records)
+        raw_times = [r.get(self._time_field, _MISSING) for r in records]
+        times, invalid = self._parse_times(raw_times)
+        columns = {f: [r.get(f, _MISSING) for r in records] for f in self._analysis_fields}
+        missing = sum(values.count(_MISSING) for values in columns.values())
+        input_fields = sum(map(len, records)) - (n - raw_times.count(_MISSING))
+        batch = RecordBatch(
+            times=times,
+            numbers={f: _numbers(columns[f]) for f in self._numeric},
+            strings={f: _strings(columns[f]) for f in self._strings},
+        )
+        return ParsedRecords(batch, invalid, input_fields, missing)
+
+    def from_columns(self, batch: RecordBatch, invalid_time: NDArray[np.bool_]) -> ParsedRecords:
+        """The analysis columns of a columnar batch, with its field counts."""
+        n = len(batch)
+        present = {name: int(np.count_nonzero(~np.isnan(v))) for name, v in batch.numbers.items()}
+        for name, column in batch.strings.items():
+            present[name] = present.get(name, 0) + int(np.count_nonzero(column.codes >= 0))
+        nan = np.full(n, np.nan)
+        absent = StringColumn(np.full(n, -1, dtype=np.int32), ())
+        return ParsedRecords(
+            batch=RecordBatch(
+                times=batch.times,
+                numbers={f: batch.numbers.get(f, nan) for f in self._numeric},
+                strings={f: batch.strings.get(f, absent) for f in self._strings},
+            ),
+            invalid_time=invalid_time,
+            input_field_count=sum(present.values()),
+            missing_field_count=sum(n - present.get(f, 0) for f in self._analysis_fields),
+        )
+
+
+def _numbers(values: list[Any]) -> NDArray[np.float64]:
+    if set(map(type, values)) <= {int, float}:
+        return np.asarray(values, dtype=np.float64)
+    return np.fromiter(map(_number, values), np.float64, len(values))
+
+
+def _number(value: Any) -> float:
+    kind = type(value)
+    if kind is int or kind is float:
+        return float(value)
+    if kind is str:
+        try:
+            return float(value)
+        except ValueError:
+            return np.nan
+    return np.nan
+
+
+def _strings(values: list[Any]) -> StringColumn:
+    index: dict[Any, int] = {}
+    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), np.int32, len(values))
+    if _MISSING in index:
+        codes[codes == index[_MISSING]] = -1
+    return StringColumn(codes, tuple(_text(v) for v in index))
+
+
+def _text(value: Any) -> str:
+    if value is None or value is _MISSING:
+        return ""
+    if value is True or value is False:
+        return "true" if value else "false"
+    return value if type(value) is str else str(value)
+
+
+class Ingestor:
+    """Counts and filters an open job's records; the caller persists its state.
+
+    Args:
+        config: the job.
+        state: the persisted state to continue from.
+    """
+
+    def __init__(self, config: JobConfig, state: IngestState) -> None:
+        self.config = config
+        self.state = state
+        self.reader = RecordReader(config)
+        self._span = config.bucket_span_ms
+        self._analysis_field_count = len(config.analysis_fields())
+
+    def begin_upload(self, *, max_document_bytes: int) -> Upload:
+        """A new upload (one PostData stream)."""
+        return Upload(self, DocumentSplitter(max_document_bytes=max_document_bytes))
+
+    def accept(
+        self,
+        parsed: ParsedRecords,
+        upload: DataCounts,
+        *,
+        input_bytes: int,
+        reset_range: tuple[int, int] | None = None,
+    ) -> RecordBatch:
+        """Count parsed records into the totals and upload; return those to analyse.
+
+        A record is out of order when it is older than the start of the latest record's bucket
+        less the latency, or falls in a finalised bucket; records in reset_range [start, end)
+        are exempt.
+        """
+        sinks = (self.state.totals, upload)
+        times = parsed.batch.times
+        valid = ~parsed.invalid_time
+        latest = self.state.totals.latest_record_timestamp
+        running = np.maximum.accumulate(
+            np.concatenate(([_NEVER if latest is None else latest], np.where(valid, times, _NEVER)))
+        )[:-1]
+        threshold = np.maximum(
+            np.where(running == _NEVER, _NEVER, running // self._span * self._span - self.config.latency_ms),
+            _NEVER if self.state.finalized_end_ms is None else self.state.finalized_end_ms,
+        )
+        in_order = times >= threshold
+        if reset_range is not None:
+            in_order |= (times >= reset_range[0]) & (times < reset_range[1])
+        accepted = valid & in_order
+        n_accepted = int(np.count_nonzero(accepted))
+        n_invalid = int(np.count_nonzero(parsed.invalid_time))
+        for sink in sinks:
+            sink.input_bytes += input_bytes
+            sink.input_field_count += parsed.input_field_count
+            sink.missing_field_count += parsed.missing_field_count
+            sink.invalid_date_count += n_invalid
+            sink.out_of_order_timestamp_count += len(times) - n_invalid - n_accepted
+            sink.processed_record_count += n_accepted
+        if not n_accepted:
+            return parsed.batch.take(accepted)
+        kept = parsed.batch.take(accepted)
+        for sink in sinks:
+            sink.record_times(int(kept.times[0]), int(kept.times.max()))
+        self._diagnose(kept.times, sinks)
+        if self.state.first_bucket_ms is None:
+            self.state.first_bucket_ms = int(kept.times.min()) // self._span * self._span
+        self._finalize_until(
+            (self.state.totals.latest_record_timestamp - self.config.latency_ms) // self._span * self._span,
+            sinks,
+        )
+        return kept
+
+    def advance(self, end_ms: int, upload: DataCounts | None = None) -> None:
+        """Finalise every bucket ending at or before end_ms."""
+        self._finalize_until(end_ms // self._span * self._span, (self.state.totals,) + ((upload,) if upload else ()))
+
+    def skip(self, to_ms: int) -> None:
+        """Jump to ceil(to_ms, span): the buckets before it are closed without results."""
+        self._finalize_until(-(-to_ms // self._span) * self._span, (self.state.totals,))
+
+    def end_upload(self, upload: DataCounts) -> None:
+        """Count the upload's buckets and stamp its end."""
+        self.state.diagnostics.end_upload(self.state.totals, upload)
+        now = int(time.time() * 1000)
+        self.state.totals.last_data_time = upload.last_data_time = now
+
+    def processed_field_count(self, counts: DataCounts) -> int:
+        """processed_field_count of counts for this job's analysis fields."""
+        return counts.processed_field_count(self._analysis_field_count)
+
+    def _diagnose(self, times: NDArray[np.int64], sinks: tuple[DataCounts, ...]) -> None:
+        buckets = times // self._span * self._span
+        run_starts = np.concatenate(([0], np.flatnonzero(buckets[1:] != buckets[:-1]) + 1))
+        run_lengths = np.diff(np.append(run_starts, len(buckets)))
+        for start, length in zip(buckets[run_starts].tolist(), run_lengths.tolist()):
+            self.state.diagnostics.add(start, length, *sinks)
+
+    def _finalize_until(self, end_ms: int, sinks: tuple[DataCounts, ...]) -> None:
+        if self.state.finalized_end_ms is not None and end_ms <= self.state.finalized_end_ms:
+            return
+        self.state.finalized_end_ms = end_ms
+        first = self.state.first_bucket_ms
+        if first is not None and end_ms >= first + self._span:
+            for sink in sinks:
+                sink.latest_bucket_timestamp = end_ms - self._span
+
+
+class Upload:
+    """One PostData stream into a job: splits its bytes and keeps its own counts."""
+
+    def __init__(self, ingestor: Ingestor, splitter: DocumentSplitter) -> None:
+        self.counts = DataCounts()
+        self.reader = ingestor.reader
+        self._totals = ingestor.state.totals
+        self._splitter = splitter
+
+    def documents(self, chunk: bytes) -> Documents:
+        """The complete documents of chunk, counting malformed ones."""
+        return self._counted(self._splitter.feed(chunk))
+
+    def remaining_documents(self) -> Documents:
+        """The documents left when the stream ends."""
+        return self._counted(self._splitter.finish())
+
+    def _counted(self, documents: Documents) -> Documents:
+        self.counts.malformed_document_count += documents.malformed
+        self._totals.malformed_document_count += documents.malformed
+        if self.counts.malformed_document_count > MAX_PARSE_ERRORS:
+            raise TooManyParseErrors(
+                f"more than {MAX_PARSE_ERRORS} documents of this upload were malformed JSON or "
+                "not JSON objects; records before the failure were accepted",
+                malformedDocumentCount=str(self.counts.malformed_document_count),
+            )
+        return documents

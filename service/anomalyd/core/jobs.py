@@ -1,0 +1,482 @@
+"""The job lifecycle: put, open, stream, flush, close and delete, one state machine per job.
+
+States follow Elasticsearch ML: closed -> opening -> opened -> closing -> closed, and failed
+from any of them. A JobManager owns the open jobs of one server; everything it changes is
+written through the Repository before the request that changed it returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+from numpy.typing import NDArray
+
+from anomalyd.core import config as job_config
+from anomalyd.core.config import JobConfig
+from anomalyd.core.counts import BucketDiagnostics, DataCounts
+from anomalyd.core.errors import (
+    AnomalydError,
+    DataStreamActive,
+    InvalidRequest,
+    JobAlreadyOpen,
+    JobDeleting,
+    JobFailed,
+    JobNotFound,
+    JobNotOpen,
+    JobOpen,
+    StreamAborted,
+    TaskNotFound,
+    Timeout,
+)
+from anomalyd.core.ingest import Ingestor, IngestState, ParsedRecords, Upload
+from anomalyd.core.repository import JobStatus, Repository, Task
+from anomalyd.engine.records import RecordBatch
+
+log = logging.getLogger(__name__)
+
+CLOSED, OPENING, OPENED, CLOSING, FAILED = "closed", "opening", "opened", "closing", "failed"
+DEFAULT_TIMEOUT_S = 30 * 60
+VERSION = "0.1.0"
+
+
+def now_ms() -> int:
+    """Wall-clock time in epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class JobStats:
+    """A consistent view of one job for GetJobStats."""
+
+    config: JobConfig
+    status: JobStatus
+    processed_field_count: int
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class UploadCounts:
+    """The counts of one finished upload."""
+
+    counts: DataCounts
+    processed_field_count: int
+
+
+class OpenJob:
+    """The in-memory runtime of an open job."""
+
+    def __init__(self, config: JobConfig, status: JobStatus) -> None:
+        self.config = config
+        self.status = status
+        self.ingestor = Ingestor(config, status.ingest)
+        self.lock = threading.Lock()  # serialises the processing of this job's data
+        self.streaming = False  # guarded by JobManager._lock
+        self.forced = False
+        self.closed = threading.Event()
+
+
+class JobManager:
+    """Runs the jobs of one server.
+
+    Args:
+        repository: where jobs live.
+        max_document_bytes: the largest JSON document a stream may hold.
+    """
+
+    def __init__(self, repository: Repository, *, max_document_bytes: int) -> None:
+        self.repository = repository
+        self.node = repository.node_id
+        self._max_document_bytes = max_document_bytes
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._open: dict[str, OpenJob] = {}
+        self._deletes: dict[str, tuple[Task, threading.Event]] = {}
+
+    # --- configuration -------------------------------------------------------------------
+
+    def put_job(self, config: JobConfig) -> JobConfig:
+        """Validate and store a new closed job."""
+        config = msgspec.structs.replace(
+            job_config.validate(config), create_time_ms=now_ms(), job_version=VERSION
+        )
+        self.repository.create_job(config, JobStatus(CLOSED, IngestState.new(config)))
+        return config
+
+    def get_jobs(self, expression: str, allow_no_match: bool) -> list[JobConfig]:
+        """The jobs an expression matches, ordered by id."""
+        jobs = {c.job_id: c for c in self.repository.jobs()}
+        return [jobs[i] for i in self._resolve(expression, allow_no_match, jobs)]
+
+    def get_stats(self, expression: str, allow_no_match: bool) -> list[JobStats]:
+        """State and counts of the jobs an expression matches, ordered by id."""
+        return [self._stats(c) for c in self.get_jobs(expression, allow_no_match)]
+
+    def _stats(self, config: JobConfig) -> JobStats:
+        with self._lock:
+            job = self._open.get(config.job_id)
+        if job is None:
+            status = self.repository.status(config.job_id)
+        else:
+            with job.lock:
+                status = _copy(job.status)
+        counts = status.ingest.totals
+        fields = counts.processed_field_count(len(config.analysis_fields()))
+        return JobStats(config, status, fields, self.node if job else "")
+
+    def _resolve(self, expression: str, allow_no_match: bool, jobs: dict[str, JobConfig]) -> list[str]:
+        tokens = [t.strip() for t in expression.split(",") if t.strip()] or ["_all"]
+        matched: set[str] = set()
+        for token in tokens:
+            wildcard = token in ("_all", "*") or "*" in token
+            pattern = "*" if token == "_all" else token
+            hits = {
+                job_id
+                for job_id, c in jobs.items()
+                if _matches(pattern, job_id, wildcard) or any(_matches(pattern, g, wildcard) for g in c.groups)
+            }
+            if not hits and (not wildcard or not allow_no_match):
+                raise JobNotFound(
+                    f"no job or group matches {token!r}", jobId=token
+                )
+            matched |= hits
+        return sorted(matched)
+
+    # --- open ----------------------------------------------------------------------------
+
+    def open_job(self, job_id: str, timeout_s: float | None = None) -> None:
+        """Open a closed job; it restores its state and takes data."""
+        with self._lock:
+            config = self.repository.job(job_id)
+            status = self.repository.status(job_id)
+            if status.deleting:
+                raise JobDeleting(f"job {job_id!r} is being deleted", jobId=job_id)
+            if status.state == FAILED:
+                raise JobFailed(
+                    f"job {job_id!r} failed ({status.failure_reason}); force close it before opening it",
+                    jobId=job_id,
+                )
+            if job_id in self._open or status.state != CLOSED:
+                raise JobAlreadyOpen(f"job {job_id!r} is already {status.state}", jobId=job_id, state=status.state)
+            status.state = OPENING
+            # As in Elasticsearch, each open starts a new bucket-diagnostics window.
+            status.ingest.diagnostics = BucketDiagnostics.for_job(config.bucket_span_ms, config.latency_ms)
+            self.repository.save_status(job_id, status)
+        self._bounded(lambda: self._start(config, status), timeout_s, f"open job {job_id!r}")
+
+    def _start(self, config: JobConfig, status: JobStatus) -> OpenJob:
+        job = OpenJob(config, status)
+        status.state = OPENED
+        status.open_time_ms = now_ms()
+        status.reopen_on_start = False
+        self.repository.save_status(config.job_id, status)
+        with self._lock:
+            self._open[config.job_id] = job
+        return job
+
+    # --- data ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def stream(self, job_id: str) -> Iterator[DataStream]:
+        """The one data stream of an open job, released when the block ends.
+
+        A force close does not cut the transport: the stream's next message, or its end, fails
+        with StreamAborted, so that its client learns why.
+        """
+        with self._lock:
+            job = self._open.get(job_id)
+            if job is None or job.status.state != OPENED:
+                state = self.repository.status(job_id).state if job is None else job.status.state
+                raise JobNotOpen(
+                    f"job {job_id!r} is {state}; open it before sending data", jobId=job_id, state=state
+                )
+            if job.streaming:
+                raise DataStreamActive(
+                    f"another data stream is active on job {job_id!r}; a job takes one stream at a time",
+                    jobId=job_id,
+                )
+            job.streaming = True
+        try:
+            yield DataStream(self, job)
+        finally:
+            with self._lock:
+                job.streaming = False
+                self._changed.notify_all()
+
+    def flush(
+        self,
+        job_id: str,
+        *,
+        calc_interim: bool = False,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        advance_time_ms: int | None = None,
+        skip_time_ms: int | None = None,
+    ) -> int | None:
+        """Process buffered data, then skip, advance and compute interim results, in that order.
+
+        Returns:
+            The end of the last finalised bucket (epoch ms), or None.
+        """
+        if (start_ms is not None or end_ms is not None) and not calc_interim:
+            raise InvalidRequest("start and end can only be used with calc_interim", jobId=job_id)
+        if start_ms is not None and end_ms is not None and end_ms < start_ms:
+            raise InvalidRequest("end must not be before start", jobId=job_id)
+        if advance_time_ms is not None and skip_time_ms is not None and advance_time_ms <= skip_time_ms:
+            raise InvalidRequest("advance_time must be later than skip_time", jobId=job_id)
+        job = self._open_job(job_id)
+        with job.lock:
+            if skip_time_ms is not None:
+                job.ingestor.skip(skip_time_ms)
+            if advance_time_ms is not None:
+                job.ingestor.advance(advance_time_ms)
+            self.repository.save_status(job_id, job.status)
+            return job.status.ingest.finalized_end_ms
+
+    def _open_job(self, job_id: str) -> OpenJob:
+        with self._lock:
+            job = self._open.get(job_id)
+            if job is None or job.status.state not in (OPENED, CLOSING):
+                state = self.repository.status(job_id).state if job is None else job.status.state
+                raise JobNotOpen(f"job {job_id!r} is {state}; open it first", jobId=job_id, state=state)
+            return job
+
+    # --- close ---------------------------------------------------------------------------
+
+    def close(self, expression: str, *, allow_no_match: bool, force: bool, timeout_s: float | None) -> list[str]:
+        """Close the jobs an expression matches; returns their ids."""
+        jobs = {c.job_id: c for c in self.repository.jobs()}
+        ids = self._resolve(expression, allow_no_match, jobs)
+        with self._lock:
+            statuses = {i: self._current_status(i) for i in ids}
+            failed = sorted(i for i, s in statuses.items() if s.state == FAILED)
+            if failed and not force:
+                raise JobFailed(
+                    f"job {failed[0]!r} failed; use force close", jobId=failed[0]
+                )
+            closing = [i for i in ids if statuses[i].state != CLOSED]
+        self._bounded(lambda: [self._close(i, force=force) for i in closing], timeout_s, f"close {expression!r}")
+        return ids
+
+    def _current_status(self, job_id: str) -> JobStatus:
+        job = self._open.get(job_id)
+        return job.status if job is not None else self.repository.status(job_id)
+
+    def _close(self, job_id: str, *, force: bool, reopen_on_start: bool = False) -> None:
+        with self._lock:
+            job = self._open.get(job_id)
+            if job is None:
+                status = self.repository.status(job_id)
+                if status.state != CLOSED:  # failed, or a transition a crash interrupted
+                    status.state, status.open_time_ms = CLOSED, None
+                    self.repository.save_status(job_id, status)
+                return
+            if force:
+                job.forced = True
+            elif job.status.state == CLOSING:
+                closing = True
+            else:
+                closing = False
+                job.status.state = CLOSING
+                self.repository.save_status(job_id, job.status)
+            if not force:
+                while job.streaming and not job.forced:
+                    self._changed.wait()
+        if not force and closing:
+            job.closed.wait()
+            return
+        with job.lock:
+            job.status.state = CLOSED
+            job.status.open_time_ms = None
+            job.status.reopen_on_start = reopen_on_start
+            self.repository.save_status(job_id, job.status)
+        with self._lock:
+            if self._open.get(job_id) is job:
+                del self._open[job_id]
+            job.closed.set()
+
+    def fail(self, job: OpenJob, reason: str) -> None:
+        """Put a job in the failed state after an unexpected error."""
+        log.error("job %s failed: %s", job.config.job_id, reason)
+        with self._lock:
+            job.forced = True
+            job.status.state = FAILED
+            job.status.failure_reason = reason
+            self.repository.save_status(job.config.job_id, job.status)
+            if self._open.get(job.config.job_id) is job:
+                del self._open[job.config.job_id]
+            job.closed.set()
+
+    # --- delete --------------------------------------------------------------------------
+
+    def delete(self, job_id: str, *, force: bool, wait_for_completion: bool) -> str | None:
+        """Delete a job; returns a task id when not waiting."""
+        with self._lock:
+            self.repository.job(job_id)
+            running = self._deletes.get(job_id)
+            if running is None:
+                status = self._current_status(job_id)
+                if status.state != CLOSED and not force:
+                    raise JobOpen(
+                        f"job {job_id!r} is {status.state}; close it first or delete it with force",
+                        jobId=job_id,
+                        state=status.state,
+                    )
+                running = self._start_delete(job_id)
+        task, done = running
+        if not wait_for_completion:
+            return task.task_id
+        done.wait()
+        finished = self.repository.task(task.task_id)
+        if finished is not None and finished.error_code:
+            raise AnomalydError(finished.error_message)
+        return None
+
+    def _start_delete(self, job_id: str, task: Task | None = None) -> tuple[Task, threading.Event]:
+        status = self._current_status(job_id)
+        status.deleting = True
+        self.repository.save_status(job_id, status)
+        task = task or self.repository.new_task("delete_job", job_id, now_ms())
+        done = threading.Event()
+        self._deletes[job_id] = (task, done)
+        threading.Thread(target=self._run_delete, args=(job_id, task, done), name=f"delete-{job_id}", daemon=True).start()
+        return task, done
+
+    def _run_delete(self, job_id: str, task: Task, done: threading.Event) -> None:
+        try:
+            self._close(job_id, force=True)
+            self.repository.delete_job(job_id)
+        except Exception as err:  # reported through the task; the delete resumes on restart
+            log.exception("deleting job %s failed", job_id)
+            task.error_code, task.error_reason, task.error_message = "INTERNAL", "INTERNAL", f"deleting job {job_id!r} failed: {err}"
+        task.done, task.end_time_ms = True, now_ms()
+        self.repository.save_task(task)
+        with self._lock:
+            del self._deletes[job_id]
+        done.set()
+
+    def get_task(self, task_id: str) -> Task:
+        """A task; TaskNotFound if there is none."""
+        task = self.repository.task(task_id)
+        if task is None:
+            raise TaskNotFound(f"no task with id {task_id!r}", taskId=task_id)
+        return task
+
+    # --- server lifecycle ----------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Bring jobs back to their state before the server last stopped or crashed."""
+        pending = {t.job_id: t for t in self.repository.tasks() if not t.done}
+        for config in self.repository.jobs():
+            status = self.repository.status(config.job_id)
+            if status.deleting:
+                with self._lock:
+                    self._start_delete(config.job_id, pending.get(config.job_id))
+            elif status.state in (OPENING, OPENED, CLOSING) or status.reopen_on_start:
+                log.info("reopening job %s (it was %s)", config.job_id, status.state)
+                finish_close = status.state == CLOSING
+                self._start(config, status)
+                if finish_close:
+                    self._close(config.job_id, force=False)
+
+    def shutdown(self) -> None:
+        """Close every open job gracefully, marking it to reopen at the next start."""
+        with self._lock:
+            ids = list(self._open)
+        for job_id in ids:
+            self._close(job_id, force=False, reopen_on_start=True)
+
+    @staticmethod
+    def _bounded(work: Callable[[], object], timeout_s: float | None, what: str) -> None:
+        """Run work, failing with Timeout (while it goes on) if it takes over timeout_s."""
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                work()
+            except BaseException as err:  # handed to the waiting request
+                errors.append(err)
+
+        worker = threading.Thread(target=run, name=what, daemon=True)
+        worker.start()
+        worker.join(DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s)
+        if worker.is_alive():
+            raise Timeout(f"{what} did not finish within {timeout_s}s; it goes on in the background")
+        if errors:
+            raise errors[0]
+
+
+class DataStream:
+    """One PostData stream into an open job."""
+
+    def __init__(self, manager: JobManager, job: OpenJob) -> None:
+        self._manager = manager
+        self._job = job
+        self._upload: Upload = job.ingestor.begin_upload(max_document_bytes=manager._max_document_bytes)
+        self._reset_range: tuple[int, int] | None = None
+
+    def reset(self, start_ms: int, end_ms: int | None) -> None:
+        """Reset the buckets in [floor(start), ceil(end)) so that their data can be resent."""
+        end_ms = start_ms + 1000 if end_ms is None else end_ms
+        if end_ms < start_ms:
+            raise InvalidRequest("reset_end must not be before reset_start", jobId=self._job.config.job_id)
+        span = self._job.config.bucket_span_ms
+        self._reset_range = (start_ms // span * span, -(-end_ms // span) * span)
+
+    def post_json(self, chunk: bytes) -> None:
+        """Take a chunk of JSON documents."""
+        documents = self._upload.documents(chunk)
+        self._accept(self._upload.reader.read(documents.records), len(chunk))
+
+    def post_columns(self, batch: RecordBatch, invalid_time: NDArray[np.bool_], input_bytes: int) -> None:
+        """Take a columnar batch."""
+        self._accept(self._upload.reader.from_columns(batch, invalid_time), input_bytes)
+
+    def finish(self) -> UploadCounts:
+        """End the upload: take what is left, count its buckets, make it durable."""
+        self._accept(self._upload.reader.read(self._upload.remaining_documents().records), 0)
+        job = self._job
+        with job.lock:
+            self._check_not_forced()
+            job.ingestor.end_upload(self._upload.counts)
+            job.status.ingest.totals.log_time = self._upload.counts.log_time = now_ms()
+            self._manager.repository.save_status(job.config.job_id, job.status, durable=True)
+        counts = self._upload.counts
+        return UploadCounts(counts, job.ingestor.processed_field_count(counts))
+
+    def _accept(self, parsed: ParsedRecords, input_bytes: int) -> None:
+        job = self._job
+        with job.lock:
+            self._check_not_forced()
+            try:
+                kept = job.ingestor.accept(parsed, self._upload.counts, input_bytes=input_bytes, reset_range=self._reset_range)
+                self._manager.repository.commit_batch(job.config.job_id, job.status, kept)
+            except Exception as err:
+                self._manager.fail(job, f"processing data failed: {err!r}")
+                raise
+
+    def _check_not_forced(self) -> None:
+        if self._job.forced:
+            raise StreamAborted(
+                f"job {self._job.config.job_id!r} was closed by force or failed while this stream was active",
+                jobId=self._job.config.job_id,
+            )
+
+
+def _matches(pattern: str, name: str, wildcard: bool) -> bool:
+    return fnmatch.fnmatchcase(name, pattern) if wildcard else name == pattern
+
+
+_STATUS_CODEC = (msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(JobStatus))
+
+
+def _copy(status: JobStatus) -> JobStatus:
+    encoder, decoder = _STATUS_CODEC
+    return decoder.decode(encoder.encode(status))

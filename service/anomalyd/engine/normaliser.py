@@ -1,0 +1,142 @@
+"""Turns raw anomaly scores into 0-100 scores, one normaliser row per series or per aggregate.
+
+A row keeps a decayed histogram of the raw scores it has seen (the role of ml-cpp's q-digest in
+CAnomalyScore::CNormalizer) and a decayed maximum. A new raw score is placed in that
+distribution and the smallest of four caps wins:
+
+* percentile: its percentile mapped through Elasticsearch's knots, so routine scores stay low;
+* max ratio: 100 * min(1.5 r, 0.5 + 0.5 r), r = raw / recent maximum, so only scores near the
+  largest seen in a while reach the top band;
+* probability: a cap linear in ln p from 5 at p = 0.05 to 100 at p = 1e-4, so a series that
+  routinely produces tiny raw scores cannot push a barely significant one to 90;
+* noise: when most buckets carry some raw score (a noisy series), scores are capped near the
+  median unless they are many decibels above it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from anomalyd.engine.stats import FloatArray
+
+N_BINS = 201
+# Bin 0 holds exact zeros; bins 1..199 are log spaced over 1e-4..100; bin 200 holds 100.
+_EDGES = np.logspace(-4.0, 2.0, N_BINS - 1)
+_KNOT_PCT = np.array([0.0, 70.0, 85.0, 90.0, 95.0, 97.0, 99.0, 99.9, 100.0])
+_KNOT_SCORE = np.array([0.0, 1.0, 1.2, 1.5, 3.0, 20.0, 50.0, 90.0, 100.0])
+_LN_P_CAP0 = math.log(0.05)
+_LN_P_CAP100 = math.log(1e-4)
+
+
+def _bins(raw: FloatArray) -> NDArray[np.intp]:
+    return np.where(raw <= 0.0, 0, np.searchsorted(_EDGES, raw, side="right")).astype(np.intp)
+
+
+class Normaliser:
+    """Per-row decayed score distributions.
+
+    Args:
+        rows: initial number of rows.
+        decay_per_bucket: the factor a row's history is multiplied by per elapsed bucket.
+
+    Example:
+        >>> norm = Normaliser(1, decay_per_bucket=0.999)
+        >>> rows = np.array([0])
+        >>> for _ in range(200):
+        ...     norm.update(rows, np.array([0.0]), bucket=0)
+        >>> float(norm.normalise(rows, np.array([40.0]), np.array([-30.0]))[0]) > 75
+        True
+    """
+
+    def __init__(self, rows: int, *, decay_per_bucket: float) -> None:
+        self.decay = decay_per_bucket
+        self.hist = np.zeros((rows, N_BINS), dtype=np.float32)
+        self.hmax = np.zeros(rows, dtype=np.float32)
+        self.last = np.zeros(rows, dtype=np.int64)
+
+    @property
+    def rows(self) -> int:
+        """The number of rows."""
+        return len(self.hmax)
+
+    @staticmethod
+    def bytes_per_row() -> int:
+        """Bytes of state per row."""
+        return N_BINS * 4 + 4 + 8
+
+    def grow(self, rows: int) -> None:
+        """Make room for at least rows rows; new rows are empty."""
+        extra = rows - self.rows
+        if extra > 0:
+            self.hist = np.concatenate([self.hist, np.zeros((extra, N_BINS), np.float32)])
+            self.hmax = np.concatenate([self.hmax, np.zeros(extra, np.float32)])
+            self.last = np.concatenate([self.last, np.zeros(extra, np.int64)])
+
+    def normalise(self, rows: NDArray[np.intp], raw: FloatArray, ln_p: FloatArray) -> FloatArray:
+        """Normalised scores of raw scores, without learning them.
+
+        Args:
+            rows: shape (k,), the rows the scores belong to (distinct).
+            raw: shape (k,), raw scores in [0, 100].
+            ln_p: shape (k,), the log probabilities the raw scores came from.
+
+        Returns:
+            shape (k,), scores in [0, 100]; 0 wherever raw is 0 or the row has no history.
+        """
+        out = np.zeros(len(rows))
+        hot = np.flatnonzero(raw > 0.0)
+        if not len(hot):
+            return out
+        r, x = rows[hot], raw[hot]
+        hist = self.hist[r].astype(np.float64)
+        total = hist.sum(axis=1)
+        b = _bins(x)
+        below = np.take_along_axis(np.cumsum(hist, axis=1), b[:, None], axis=1)[:, 0]
+        at = hist[np.arange(len(r)), b]
+        pct = 100.0 * (below - 0.5 * at) / (total + 1.0)
+        caps = np.interp(pct, _KNOT_PCT, _KNOT_SCORE)
+        ratio = x / np.maximum(self.hmax[r], x)
+        caps = np.minimum(caps, 100.0 * np.minimum(1.5 * ratio, 0.5 + 0.5 * ratio))
+        prob = 5.0 + 95.0 * (ln_p[hot] - _LN_P_CAP0) / (_LN_P_CAP100 - _LN_P_CAP0)
+        caps = np.minimum(caps, np.clip(prob, 0.0, 100.0))
+        zeros = hist[:, 0]
+        noisy = zeros < 0.5 * total
+        if noisy.any():
+            median = _quantile(hist[noisy], total[noisy], 0.5)
+            db = 10.0 * np.log10(np.maximum(x[noisy] / median, 1.0))
+            caps[noisy] = np.minimum(caps[noisy], np.interp(50.0, _KNOT_PCT, _KNOT_SCORE) * (1.0 + db))
+        out[hot] = np.where(total > 0.0, caps, 0.0)
+        return out
+
+    def update(self, rows: NDArray[np.intp], raw: FloatArray, *, bucket: int) -> None:
+        """Learn raw scores (one per row, rows distinct), ageing each row to bucket first.
+
+        Args:
+            rows: shape (k,).
+            raw: shape (k,), raw scores in [0, 100].
+            bucket: the bucket index (bucket start / span) the scores belong to.
+        """
+        age = np.maximum(bucket - self.last[rows], 0)
+        factor = (self.decay ** age).astype(np.float32)
+        self.hist[rows] *= factor[:, None]
+        self.hist[rows, _bins(raw)] += 1.0
+        self.hmax[rows] = np.maximum(self.hmax[rows] * factor, raw)
+        self.last[rows] = bucket
+
+    def arrays(self) -> dict[str, NDArray[np.generic]]:
+        """The state as named arrays."""
+        return {"hist": self.hist, "hmax": self.hmax, "last": self.last}
+
+    def load(self, arrays: dict[str, NDArray[np.generic]]) -> None:
+        """Restore the state written by arrays()."""
+        self.hist, self.hmax, self.last = arrays["hist"], arrays["hmax"], arrays["last"]
+
+
+def _quantile(hist: FloatArray, total: FloatArray, q: float) -> FloatArray:
+    """The q quantile of each histogram row, as the upper edge of the bin that reaches it."""
+    first = np.argmax(np.cumsum(hist, axis=1) >= q * total[:, None], axis=1)
+    upper = np.concatenate(([1e-4], _EDGES[1:], [100.0]))
+    return upper[np.clip(first, 0, len(upper) - 1)]

@@ -1,0 +1,63 @@
+"""Every LMDB key format of anomalyd.
+
+Keys of one job start with its id and a NUL byte: job ids cannot contain NUL and NUL sorts
+below every character they can contain, so a job's keys form one contiguous range that no
+other job's keys interleave ("job" and "job1" do not overlap). Numbers are big-endian so
+that LMDB's byte order is numeric order.
+"""
+
+from __future__ import annotations
+
+import struct
+
+# Named databases (tables) of the environment.
+META = b"meta"
+JOBS = b"jobs"
+STATUS = b"status"
+INPUT_LOG = b"input_log"
+TASKS = b"tasks"
+
+ALL_TABLES = (META, JOBS, STATUS, INPUT_LOG, TASKS)
+
+# Tables holding per-job key ranges, cleared when a job is deleted (config last).
+JOB_DATA_TABLES = (INPUT_LOG, STATUS)
+
+NODE_ID = b"node_id"
+TASK_COUNTER = b"task_counter"
+
+_U64 = struct.Struct(">Q")
+
+
+def job_key(job_id: str) -> bytes:
+    """The key of a job's configuration or status."""
+    return job_id.encode()
+
+
+def job_prefix(job_id: str) -> bytes:
+    """The prefix of every per-job key of a job in range tables."""
+    return job_id.encode() + b"\x00"
+
+
+def input_log_key(job_id: str, sequence: int) -> bytes:
+    """The key of one accepted batch in a job's input log."""
+    return job_prefix(job_id) + _U64.pack(sequence)
+
+
+def input_log_sequence(key: bytes) -> int:
+    """The sequence number of an input log key."""
+    return int(_U64.unpack(key[-8:])[0])
+
+
+def task_key(task_id: str) -> bytes:
+    """The key of a task."""
+    return task_id.encode()
+
+
+def counter_value(raw: bytes | None) -> int:
+    """A stored big-endian counter, 0 when absent."""
+    return 0 if raw is None else int(_U64.unpack(raw)[0])
+
+
+def counter_bytes(value: int) -> bytes:
+    """A counter as stored."""
+    return _U64.pack(value)

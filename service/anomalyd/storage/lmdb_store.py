@@ -1,0 +1,97 @@
+"""The Store on LMDB: one environment under the data directory, one named database a table."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import lmdb
+
+from anomalyd.storage import keys
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+_INITIAL_MAP_SIZE = 64 << 20
+
+
+class _LmdbTransaction:
+    def __init__(self, txn: lmdb.Transaction, tables: dict[bytes, lmdb._Database]) -> None:
+        self._txn = txn
+        self._tables = tables
+
+    def get(self, table: bytes, key: bytes) -> bytes | None:
+        value = self._txn.get(key, db=self._tables[table])
+        return None if value is None else bytes(value)
+
+    def put(self, table: bytes, key: bytes, value: bytes) -> None:
+        self._txn.put(key, value, db=self._tables[table])
+
+    def delete(self, table: bytes, key: bytes) -> bool:
+        return bool(self._txn.delete(key, db=self._tables[table]))
+
+    def scan(
+        self, table: bytes, prefix: bytes = b"", start: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        cursor = self._txn.cursor(db=self._tables[table])
+        if not cursor.set_range(max(start or b"", prefix)):
+            return
+        for key, value in cursor:
+            if not key.startswith(prefix):
+                return
+            yield bytes(key), bytes(value)
+
+
+class LmdbStore:
+    """A Store in an LMDB environment that doubles its map whenever it fills.
+
+    All transactions of the process are serialised by one lock: LMDB allows one writer anyway,
+    and growing the map requires that no transaction is active.
+    """
+
+    def __init__(self, path: str, *, map_size: int = _INITIAL_MAP_SIZE) -> None:
+        os.makedirs(path, exist_ok=True)
+        # sync=False: commits reach the OS page cache, which survives a crash of the process;
+        # durable updates and sync() add the fsync where an acknowledgement needs it.
+        self._env = lmdb.open(
+            path, map_size=map_size, max_dbs=len(keys.ALL_TABLES), sync=False, metasync=False
+        )
+        info = self._env.info()
+        if info["map_size"] < map_size:
+            self._env.set_mapsize(map_size)
+        self._tables = {name: self._env.open_db(name) for name in keys.ALL_TABLES}
+        self._lock = threading.RLock()
+
+    def view(self, work: Callable[[_LmdbTransaction], T]) -> T:
+        with self._lock, self._env.begin(buffers=False) as txn:
+            return work(_LmdbTransaction(txn, self._tables))
+
+    def update(self, work: Callable[[_LmdbTransaction], T], *, durable: bool = False) -> T:
+        with self._lock:
+            while True:
+                try:
+                    with self._env.begin(write=True) as txn:
+                        result = work(_LmdbTransaction(txn, self._tables))
+                except lmdb.MapFullError:
+                    self._grow()
+                    continue
+                if durable:
+                    self._env.sync(True)
+                return result
+
+    def sync(self) -> None:
+        with self._lock:
+            self._env.sync(True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._env.sync(True)
+            self._env.close()
+
+    def _grow(self) -> None:
+        size = self._env.info()["map_size"] * 2
+        log.info("LMDB map full; growing it to %d MiB", size >> 20)
+        self._env.set_mapsize(size)

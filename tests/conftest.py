@@ -1,0 +1,125 @@
+"""Fixtures: the real anomalyd server, in-process or as a subprocess, and clients of it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from anomalyd.server import Server, Settings
+from anomalyd.v1 import job_pb2, job_service_pb2_grpc
+
+REPO = Path(__file__).resolve().parents[1]
+DEADLINE_S = 30
+
+
+@dataclass
+class Running:
+    """A server and a stub bound to it."""
+
+    server: Server
+    stub: job_service_pb2_grpc.JobServiceStub
+    channel: grpc.Channel
+    target: str
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Running]:
+    """A real server on 127.0.0.1:0 with an LMDB directory under tmp_path."""
+    server = Server(Settings(data_dir=str(tmp_path / "data"), listen="127.0.0.1:0", grace_s=1))
+    server.start()
+    target = f"127.0.0.1:{server.port}"
+    channel = grpc.insecure_channel(target)
+    try:
+        yield Running(server, job_service_pb2_grpc.JobServiceStub(channel), channel, target)
+    finally:
+        channel.close()
+        server.stop()
+
+
+@pytest.fixture
+def stub(running: Running) -> job_service_pb2_grpc.JobServiceStub:
+    """A JobService stub of the in-process server."""
+    return running.stub
+
+
+class ServerProcess:
+    """anomalyd serve as a subprocess over one data directory, restartable."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def start(self) -> str:
+        port_file = self.data_dir / "port"
+        port_file.unlink(missing_ok=True)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "service"), str(REPO / "clients/python")])}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "anomalyd.server", "--data-dir", str(self.data_dir),
+             "--listen", "127.0.0.1:0", "--port-file", str(port_file), "--log-level", "WARNING"],
+            env=env,
+        )
+        deadline = time.monotonic() + DEADLINE_S
+        while not port_file.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("anomalyd did not start")
+            time.sleep(0.05)
+        self.port = int(port_file.read_text())
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        code = self.process.wait(DEADLINE_S)
+        self.process = None
+        return code
+
+
+@pytest.fixture
+def server_process(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A subprocess server factory; killed at the end if still running."""
+    proc = ServerProcess(tmp_path / "data")
+    try:
+        yield proc
+    finally:
+        if proc.process is not None:
+            proc.process.kill()
+            proc.process.wait()
+
+
+def error_reason(err: grpc.RpcError) -> str:
+    """The ErrorInfo reason of a failed call."""
+    status = rpc_status.from_call(err)
+    assert status is not None, f"no rich status in {err}"
+    infos = [d for d in status.details if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR)]
+    assert len(infos) == 1
+    info = error_details_pb2.ErrorInfo()
+    infos[0].Unpack(info)
+    return info.reason
+
+
+def job(job_id: str, *detectors: job_pb2.Detector, span_s: int = 300, **fields: object) -> job_pb2.Job:
+    """A Job message with the given detectors (a count detector if none)."""
+    from google.protobuf import duration_pb2
+
+    analysis = job_pb2.AnalysisConfig(
+        bucket_span=duration_pb2.Duration(seconds=span_s),
+        detectors=list(detectors) or [job_pb2.Detector(function="count")],
+    )
+    if "latency_s" in fields:
+        analysis.latency.seconds = int(fields.pop("latency_s"))  # type: ignore[call-overload]
+    for name in ("influencers",):
+        if name in fields:
+            analysis.influencers.extend(fields.pop(name))  # type: ignore[arg-type]
+    return job_pb2.Job(job_id=job_id, analysis_config=analysis, **fields)  # type: ignore[arg-type]
