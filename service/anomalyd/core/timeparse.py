@@ -30,6 +30,8 @@ _JAVA_TOKEN = re.compile(
 _REQUIRED = ("%Y", "%m", "%d", "%H")
 _MS_PER_S = 1000
 _MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_ONE_MS = dt.timedelta(milliseconds=1)
 
 
 def time_parser(time_format: str) -> TimeColumnParser:
@@ -109,5 +111,5 @@ def _parse_pattern(values: Sequence[Any], directives: str) -> tuple[NDArray[np.i
             continue
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=dt.timezone.utc)
-        millis[i] = round(stamp.timestamp() * _MS_PER_S)
+        millis[i] = (stamp - _EPOCH) // _ONE_MS
     return millis, invalid

@@ -1,0 +1,80 @@
+"""Job configuration rules and time formats."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from anomalyd.core.config import DetectorConfig, JobConfig, describe, parse_memory_limit, validate
+from anomalyd.core.errors import InvalidJobConfig
+from anomalyd.core.timeparse import java_pattern_to_strptime, time_parser
+
+
+@given(st.from_regex(r"[a-z0-9](?:[a-z0-9_.-]{0,60}[a-z0-9])?", fullmatch=True))
+def test_valid_ids_are_accepted(job_id):
+    validate(JobConfig(job_id=job_id, detectors=(DetectorConfig("count"),)))
+
+
+@given(st.text(max_size=70).filter(lambda s: not s or s[0] in "_-." or any(c.isupper() or c in " /*," for c in s)))
+def test_invalid_ids_are_refused(job_id):
+    with pytest.raises(InvalidJobConfig):
+        validate(JobConfig(job_id=job_id, detectors=(DetectorConfig("count"),)))
+
+
+def test_violations_are_all_reported():
+    config = JobConfig(job_id="ok", detectors=(DetectorConfig("mean"), DetectorConfig("rare")), bucket_span_s=0)
+    with pytest.raises(InvalidJobConfig) as err:
+        validate(config)
+    fields = [f for f, _ in err.value.field_violations]
+    assert "analysis_config.bucket_span" in fields
+    assert "analysis_config.detectors[0].field_name" in fields
+    assert "analysis_config.detectors[1].by_field_name" in fields
+
+
+def test_nested_field_clash_is_refused():
+    config = JobConfig(job_id="ok", detectors=(DetectorConfig("mean", field_name="a.b", by_field_name="a"),))
+    with pytest.raises(InvalidJobConfig, match="clash"):
+        validate(config)
+
+
+def test_descriptions_as_elasticsearch_writes_them():
+    assert describe(DetectorConfig("mean", "responsetime", by_field_name="airline")) == "mean(responsetime) by airline"
+    assert describe(DetectorConfig("count", partition_field_name="host")) == "count partitionfield=host"
+
+
+@pytest.mark.parametrize(("text", "mb"), [("1024mb", 1024), ("2gb", 2048), ("512", 512), ("1g", 1024), ("4096kb", 4)])
+def test_memory_limits(text, mb):
+    assert parse_memory_limit(text) == mb
+
+
+@pytest.mark.parametrize("text", ["", "lots", "0", "500kb", "1.5gb", "-1"])
+def test_bad_memory_limits(text):
+    with pytest.raises(ValueError):
+        parse_memory_limit(text)
+
+
+def test_epoch_formats_truncate():
+    seconds, invalid = time_parser("epoch")([1454020569, 1454020569.9999, "1454020569.5", None, "x", True, float("nan")])
+    assert seconds[:3].tolist() == [1454020569000, 1454020569999, 1454020569500]
+    assert invalid.tolist() == [False, False, False, True, True, True, True]
+    millis, invalid = time_parser("epoch_ms")([1454020569123.9, "17"])
+    assert millis.tolist() == [1454020569123, 17] and not invalid.any()
+
+
+@given(st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2200, 1, 1)))
+def test_patterns_read_utc_and_offsets(moment):
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000, tzinfo=dt.timezone.utc)
+    parse = time_parser("yyyy-MM-dd'T'HH:mm:ss.SSSXXX")
+    text = moment.astimezone(dt.timezone(dt.timedelta(hours=5, minutes=30))).isoformat(timespec="milliseconds")
+    millis, invalid = parse([text])
+    assert not invalid[0]
+    assert millis[0] == (moment - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)) // dt.timedelta(milliseconds=1)
+
+
+@pytest.mark.parametrize("pattern", ["HH:mm", "yyyy-MM", "dd/MM/yyyy", "yyyy-MM-dd QQ"])
+def test_patterns_that_cannot_yield_an_instant_are_refused(pattern):
+    with pytest.raises(ValueError):
+        java_pattern_to_strptime(pattern)
