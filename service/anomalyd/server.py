@@ -14,14 +14,19 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from anomalyd.api.results_servicer import ResultsServicer
 from anomalyd.api.servicer import JobServicer
 from anomalyd.core.jobs import JobManager
 from anomalyd.core.repository import Repository
+from anomalyd.core.results import ResultReader
 from anomalyd.storage.lmdb_store import LmdbStore
-from anomalyd.v1 import job_service_pb2, job_service_pb2_grpc
+from anomalyd.v1 import job_service_pb2, job_service_pb2_grpc, results_service_pb2, results_service_pb2_grpc
 
 log = logging.getLogger("anomalyd")
-SERVICE_NAME = job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name
+SERVICE_NAMES = (
+    job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
+    results_service_pb2.DESCRIPTOR.services_by_name["ResultsService"].full_name,
+)
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,10 @@ class Server:
         job_service_pb2_grpc.add_JobServiceServicer_to_server(
             JobServicer(self.jobs, max_message_bytes=settings.max_message_bytes), self.grpc
         )
+        results_service_pb2_grpc.add_ResultsServiceServicer_to_server(ResultsServicer(ResultReader(self.jobs)), self.grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(
-            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
             self.grpc,
         )
         self.port = self.grpc.add_insecure_port(settings.listen)
@@ -77,7 +83,7 @@ class Server:
         """Recover jobs, then serve."""
         self.jobs.recover()
         self.grpc.start()
-        for name in ("", SERVICE_NAME):
+        for name in ("", *SERVICE_NAMES):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         if self.settings.port_file:
             temporary = self.settings.port_file + ".tmp"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from google.protobuf import duration_pb2, timestamp_pb2
 from google.rpc import code_pb2
@@ -12,7 +14,9 @@ from anomalyd.core.errors import InvalidColumns, InvalidJobConfig
 from anomalyd.core.jobs import JobStats
 from anomalyd.core.repository import Task
 from anomalyd.engine.records import RecordBatch, StringColumn
-from anomalyd.v1 import column_batch_pb2, data_counts_pb2, job_pb2, job_stats_pb2, task_pb2
+from anomalyd.core.results import OverallBucket
+from anomalyd.engine.results import AnomalyRecord, BucketResult, InfluencerResult, ModelSizeStats
+from anomalyd.v1 import column_batch_pb2, data_counts_pb2, job_pb2, job_stats_pb2, result_pb2, task_pb2
 
 _INVALID_TIME = np.iinfo(np.int64).min
 _STATES = {
@@ -170,15 +174,38 @@ def job_stats(stats: JobStats) -> job_stats_pb2.JobStats:
         job_id=stats.config.job_id,
         state=_STATES[status.state],
         data_counts=data_counts(stats.config.job_id, status.ingest.totals, stats.processed_field_count),
-        model_size_stats=job_stats_pb2.ModelSizeStats(
-            model_bytes_memory_limit=stats.config.model_memory_limit_mb << 20,
-            memory_status=job_stats_pb2.MEMORY_STATUS_OK,
-        ),
+        model_size_stats=model_size_stats(stats.model_size, stats.config.model_memory_limit_mb << 20, status.ingest.totals.latest_record_timestamp),
         open_time=timestamp(status.open_time_ms),
         failure_reason=status.failure_reason,
         node=stats.node,
         deleting=status.deleting,
         assignment_explanation="" if stats.node else "the job is not open",
+    )
+
+
+_MEMORY_STATUS = {
+    "ok": job_stats_pb2.MEMORY_STATUS_OK,
+    "soft_limit": job_stats_pb2.MEMORY_STATUS_SOFT_LIMIT,
+    "hard_limit": job_stats_pb2.MEMORY_STATUS_HARD_LIMIT,
+}
+
+
+def model_size_stats(size: ModelSizeStats | None, limit_bytes: int, data_time_ms: int | None) -> job_stats_pb2.ModelSizeStats:
+    """The ModelSizeStats message; a job that never ran has an empty model."""
+    if size is None:
+        return job_stats_pb2.ModelSizeStats(model_bytes_memory_limit=limit_bytes, memory_status=job_stats_pb2.MEMORY_STATUS_OK)
+    return job_stats_pb2.ModelSizeStats(
+        model_bytes=size.model_bytes,
+        peak_model_bytes=size.peak_model_bytes,
+        model_bytes_exceeded=size.model_bytes_exceeded,
+        model_bytes_memory_limit=size.model_bytes_memory_limit,
+        total_by_field_count=size.total_by_field_count,
+        total_over_field_count=size.total_over_field_count,
+        total_partition_field_count=size.total_partition_field_count,
+        bucket_allocation_failures_count=size.bucket_allocation_failures_count,
+        memory_status=_MEMORY_STATUS[size.memory_status],
+        log_time=timestamp(int(time.time() * 1000)),
+        timestamp=timestamp(data_time_ms),
     )
 
 
@@ -241,3 +268,80 @@ def _check_column(name: str, length: int, expected: int, names: set[str]) -> Non
             expected=str(expected),
         )
     names.add(name)
+
+
+def bucket(job_id: str, b: BucketResult) -> result_pb2.Bucket:
+    """The Bucket message of a bucket result."""
+    return result_pb2.Bucket(
+        job_id=job_id,
+        timestamp=timestamp(b.timestamp_ms),
+        bucket_span=duration(b.bucket_span_s),
+        anomaly_score=b.anomaly_score,
+        initial_anomaly_score=b.initial_anomaly_score,
+        event_count=b.event_count,
+        is_interim=b.is_interim,
+        bucket_influencers=[
+            result_pb2.BucketInfluencer(
+                influencer_field_name=i.influencer_field_name,
+                anomaly_score=i.anomaly_score,
+                initial_anomaly_score=i.initial_anomaly_score,
+                raw_anomaly_score=i.raw_anomaly_score,
+                probability=i.probability,
+            )
+            for i in b.bucket_influencers
+        ],
+        records=[record(job_id, b.bucket_span_s, r) for r in b.records],
+    )
+
+
+def record(job_id: str, bucket_span_s: int, r: AnomalyRecord) -> result_pb2.AnomalyRecord:
+    """The AnomalyRecord message of a record."""
+    return result_pb2.AnomalyRecord(
+        job_id=job_id,
+        timestamp=timestamp(r.timestamp_ms),
+        bucket_span=duration(bucket_span_s),
+        detector_index=r.detector_index,
+        function=r.function,
+        function_description=r.function_description,
+        field_name=r.field_name,
+        by_field_name=r.by_field_name,
+        by_field_value=r.by_field_value,
+        partition_field_name=r.partition_field_name,
+        partition_field_value=r.partition_field_value,
+        over_field_name=r.over_field_name,
+        over_field_value=r.over_field_value,
+        probability=r.probability,
+        record_score=r.record_score,
+        initial_record_score=r.initial_record_score,
+        actual=r.actual,
+        typical=r.typical,
+        multi_bucket_impact=r.multi_bucket_impact,
+        influencers=[result_pb2.Influence(influencer_field_name=f, influencer_field_values=v) for f, v in r.influencers],
+        is_interim=r.is_interim,
+    )
+
+
+def influencer(job_id: str, bucket_span_s: int, i: InfluencerResult) -> result_pb2.Influencer:
+    """The Influencer message of an influencer result."""
+    return result_pb2.Influencer(
+        job_id=job_id,
+        timestamp=timestamp(i.timestamp_ms),
+        bucket_span=duration(bucket_span_s),
+        influencer_field_name=i.influencer_field_name,
+        influencer_field_value=i.influencer_field_value,
+        influencer_score=i.influencer_score,
+        initial_influencer_score=i.initial_influencer_score,
+        probability=i.probability,
+        is_interim=i.is_interim,
+    )
+
+
+def overall_bucket(o: OverallBucket) -> result_pb2.OverallBucket:
+    """The OverallBucket message."""
+    return result_pb2.OverallBucket(
+        timestamp=timestamp(o.timestamp_ms),
+        bucket_span=duration(o.bucket_span_s),
+        overall_score=o.overall_score,
+        jobs=[result_pb2.OverallBucketJob(job_id=j, max_anomaly_score=s) for j, s in o.jobs],
+        is_interim=o.is_interim,
+    )

@@ -18,7 +18,7 @@ from anomalyd.v1 import job_service_pb2_grpc
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _statuses(method: F) -> F:
+def statuses(method: F) -> F:
     """Turn the domain errors a method raises into statuses, and anything else into INTERNAL."""
 
     @functools.wraps(method)
@@ -39,7 +39,7 @@ def _timeout_s(request: Any) -> float | None:
     return request.timeout.ToTimedelta().total_seconds() if request.HasField("timeout") else None
 
 
-def _allow_no_match(request: Any) -> bool:
+def allow_no_match(request: Any) -> bool:
     return request.allow_no_match if request.HasField("allow_no_match") else True
 
 
@@ -55,27 +55,27 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         self._jobs = manager
         self._max_message_bytes = max_message_bytes
 
-    @_statuses
+    @statuses
     def PutJob(self, request: pb.PutJobRequest, context: grpc.ServicerContext) -> pb.PutJobResponse:
         config = self._jobs.put_job(convert.job_config(request.job))
         return pb.PutJobResponse(job=convert.job_message(config))
 
-    @_statuses
+    @statuses
     def GetJobs(self, request: pb.GetJobsRequest, context: grpc.ServicerContext) -> pb.GetJobsResponse:
-        jobs = self._jobs.get_jobs(request.job_id, _allow_no_match(request))
+        jobs = self._jobs.get_jobs(request.job_id, allow_no_match(request))
         return pb.GetJobsResponse(jobs=[convert.job_message(c) for c in jobs], count=len(jobs))
 
-    @_statuses
+    @statuses
     def GetJobStats(self, request: pb.GetJobStatsRequest, context: grpc.ServicerContext) -> pb.GetJobStatsResponse:
-        stats = self._jobs.get_stats(request.job_id, _allow_no_match(request))
+        stats = self._jobs.get_stats(request.job_id, allow_no_match(request))
         return pb.GetJobStatsResponse(jobs=[convert.job_stats(s) for s in stats], count=len(stats))
 
-    @_statuses
+    @statuses
     def OpenJob(self, request: pb.OpenJobRequest, context: grpc.ServicerContext) -> pb.OpenJobResponse:
         self._jobs.open_job(request.job_id, _timeout_s(request))
         return pb.OpenJobResponse(opened=True, node=self._jobs.node)
 
-    @_statuses
+    @statuses
     def PostData(self, request_iterator: Iterator[pb.PostDataRequest], context: grpc.ServicerContext) -> pb.PostDataResponse:
         first = next(request_iterator, None)
         if first is None or not first.job_id:
@@ -112,7 +112,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
             batch, invalid = convert.record_batch(message.columns)
             stream.post_columns(batch, invalid, message.columns.ByteSize())
 
-    @_statuses
+    @statuses
     def FlushJob(self, request: pb.FlushJobRequest, context: grpc.ServicerContext) -> pb.FlushJobResponse:
         end = self._jobs.flush(
             request.job_id,
@@ -124,19 +124,19 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         )
         return pb.FlushJobResponse(flushed=True, last_finalized_bucket_end=convert.timestamp(end))
 
-    @_statuses
+    @statuses
     def CloseJob(self, request: pb.CloseJobRequest, context: grpc.ServicerContext) -> pb.CloseJobResponse:
         ids = self._jobs.close(
-            request.job_id, allow_no_match=_allow_no_match(request), force=request.force, timeout_s=_timeout_s(request)
+            request.job_id, allow_no_match=allow_no_match(request), force=request.force, timeout_s=_timeout_s(request)
         )
         return pb.CloseJobResponse(closed=True, job_ids=ids)
 
-    @_statuses
+    @statuses
     def DeleteJob(self, request: pb.DeleteJobRequest, context: grpc.ServicerContext) -> pb.DeleteJobResponse:
         wait = request.wait_for_completion if request.HasField("wait_for_completion") else True
         task_id = self._jobs.delete(request.job_id, force=request.force, wait_for_completion=wait)
         return pb.DeleteJobResponse(acknowledged=task_id is None, task_id=task_id or "")
 
-    @_statuses
+    @statuses
     def GetTask(self, request: pb.GetTaskRequest, context: grpc.ServicerContext) -> pb.GetTaskResponse:
         return pb.GetTaskResponse(task=convert.task(self._jobs.get_task(request.task_id)))

@@ -84,7 +84,7 @@ class DocumentSplitter:
         except msgspec.DecodeError:
             return None
         # The join turns "1\n2" into [1,2] and "{..} {..}" fails above; non-objects go slow.
-        if not all(type(doc) is dict for doc in decoded):
+        if set(map(type, decoded)) != {dict}:
             return None
         if body.count(b"{") != len(decoded) or b"[" in body:
             decoded = [flatten(doc) for doc in decoded]

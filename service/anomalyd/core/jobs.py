@@ -37,8 +37,10 @@ from anomalyd.core.errors import (
     Timeout,
 )
 from anomalyd.core.ingest import Ingestor, IngestState, ParsedRecords, Upload
-from anomalyd.core.repository import JobStatus, Repository, Task
+from anomalyd.core.repository import JobStatus, JournalEntry, ModelState, Repository, Task, decode_batch, encode_batch
+from anomalyd.engine.analyzer import JobAnalyzer
 from anomalyd.engine.records import RecordBatch
+from anomalyd.engine.results import BucketResult, ModelSizeStats
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class JobStats:
     status: JobStatus
     processed_field_count: int
     node: str
+    model_size: ModelSizeStats | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +74,13 @@ class UploadCounts:
 
 
 class OpenJob:
-    """The in-memory runtime of an open job."""
+    """The in-memory runtime of an open job: its counts, its analysis and their locks."""
 
-    def __init__(self, config: JobConfig, status: JobStatus) -> None:
+    def __init__(self, config: JobConfig, status: JobStatus, analyzer: JobAnalyzer) -> None:
         self.config = config
         self.status = status
         self.ingestor = Ingestor(config, status.ingest)
+        self.analyzer = analyzer
         self.lock = threading.Lock()  # serialises the processing of this job's data
         self.streaming = False  # guarded by JobManager._lock
         self.forced = False
@@ -124,12 +128,14 @@ class JobManager:
             job = self._open.get(config.job_id)
         if job is None:
             status = self.repository.status(config.job_id)
+            model_size = status.model_size
         else:
             with job.lock:
                 status = _copy(job.status)
+                model_size = job.analyzer.model_size_stats()
         counts = status.ingest.totals
         fields = counts.processed_field_count(len(config.analysis_fields()))
-        return JobStats(config, status, fields, self.node if job else "")
+        return JobStats(config, status, fields, self.node if job else "", model_size)
 
     def _resolve(self, expression: str, allow_no_match: bool, jobs: dict[str, JobConfig]) -> list[str]:
         tokens = [t.strip() for t in expression.split(",") if t.strip()] or ["_all"]
@@ -172,7 +178,7 @@ class JobManager:
         self._bounded(lambda: self._start(config, status), timeout_s, f"open job {job_id!r}")
 
     def _start(self, config: JobConfig, status: JobStatus) -> OpenJob:
-        job = OpenJob(config, status)
+        job = OpenJob(config, status, self._restore(config))
         status.state = OPENED
         status.open_time_ms = now_ms()
         status.reopen_on_start = False
@@ -180,6 +186,15 @@ class JobManager:
         with self._lock:
             self._open[config.job_id] = job
         return job
+
+    def _restore(self, config: JobConfig) -> JobAnalyzer:
+        """The analyzer as it was: the persisted model, then the journal entries after it."""
+        spec = config.analysis_spec()
+        model = self.repository.model(config.job_id)
+        analyzer = JobAnalyzer(spec) if model is None else JobAnalyzer.from_state(spec, model.state)
+        for entry in self.repository.journal(config.job_id, 0 if model is None else model.journal_sequence):
+            apply(analyzer, entry)
+        return analyzer
 
     # --- data ----------------------------------------------------------------------------
 
@@ -233,12 +248,25 @@ class JobManager:
             raise InvalidRequest("advance_time must be later than skip_time", jobId=job_id)
         job = self._open_job(job_id)
         with job.lock:
+            entry = JournalEntry()
             if skip_time_ms is not None:
                 job.ingestor.skip(skip_time_ms)
+                entry.skip_ms = skip_time_ms
             if advance_time_ms is not None:
                 job.ingestor.advance(advance_time_ms)
-            self.repository.save_status(job_id, job.status)
+            entry.finalize_ms = self._finalize_point(job)
+            results = apply(job.analyzer, entry)
+            if calc_interim:
+                results += job.analyzer.interim(start_ms, end_ms)
+            self.repository.commit(job_id, job.status, entry if entry != JournalEntry() else None, results)
             return job.status.ingest.finalized_end_ms
+
+    @staticmethod
+    def _finalize_point(job: OpenJob) -> int | None:
+        """The end to finalise the analysis to, when the ingestor has finalised past it."""
+        end = job.status.ingest.finalized_end_ms
+        done = job.analyzer.last_finalized_end_ms
+        return end if end is not None and (done is None or end > done) else None
 
     def _open_job(self, job_id: str) -> OpenJob:
         with self._lock:
@@ -296,7 +324,12 @@ class JobManager:
             job.status.state = CLOSED
             job.status.open_time_ms = None
             job.status.reopen_on_start = reopen_on_start
-            self.repository.save_status(job_id, job.status)
+            job.status.model_size = job.analyzer.model_size_stats()
+            if force:
+                self.repository.save_status(job_id, job.status)
+            else:
+                model = ModelState(job.status.journal_sequence, job.analyzer.to_state())
+                self.repository.save_model(job_id, model, job.status)
         with self._lock:
             if self._open.get(job_id) is job:
                 del self._open[job_id]
@@ -425,10 +458,16 @@ class DataStream:
     def reset(self, start_ms: int, end_ms: int | None) -> None:
         """Reset the buckets in [floor(start), ceil(end)) so that their data can be resent."""
         end_ms = start_ms + 1000 if end_ms is None else end_ms
+        job = self._job
         if end_ms < start_ms:
-            raise InvalidRequest("reset_end must not be before reset_start", jobId=self._job.config.job_id)
-        span = self._job.config.bucket_span_ms
+            raise InvalidRequest("reset_end must not be before reset_start", jobId=job.config.job_id)
+        span = job.config.bucket_span_ms
         self._reset_range = (start_ms // span * span, -(-end_ms // span) * span)
+        with job.lock:
+            self._check_not_forced()
+            entry = JournalEntry(reset=self._reset_range)
+            apply(job.analyzer, entry)
+            self._manager.repository.commit(job.config.job_id, job.status, entry, [])
 
     def post_json(self, chunk: bytes) -> None:
         """Take a chunk of JSON documents."""
@@ -457,7 +496,12 @@ class DataStream:
             self._check_not_forced()
             try:
                 kept = job.ingestor.accept(parsed, self._upload.counts, input_bytes=input_bytes, reset_range=self._reset_range)
-                self._manager.repository.commit_batch(job.config.job_id, job.status, kept)
+                entry = JournalEntry(batch=encode_batch(kept) if len(kept) else None)
+                if len(kept):
+                    job.analyzer.add(kept)
+                entry.finalize_ms = self._manager._finalize_point(job)
+                results = job.analyzer.finalize_until(entry.finalize_ms) if entry.finalize_ms is not None else []
+                self._manager.repository.commit(job.config.job_id, job.status, entry if entry != JournalEntry() else None, results)
             except Exception as err:
                 self._manager.fail(job, f"processing data failed: {err!r}")
                 raise
@@ -468,6 +512,17 @@ class DataStream:
                 f"job {self._job.config.job_id!r} was closed by force or failed while this stream was active",
                 jobId=self._job.config.job_id,
             )
+
+
+def apply(analyzer: JobAnalyzer, entry: JournalEntry) -> list[BucketResult]:
+    """Apply a journal entry to an analyzer; the results of the buckets it finalises."""
+    if entry.reset is not None:
+        analyzer.reset_buckets(*entry.reset)
+    if entry.batch is not None:
+        analyzer.add(decode_batch(entry.batch))
+    if entry.skip_ms is not None:
+        analyzer.skip_to(entry.skip_ms)
+    return [] if entry.finalize_ms is None else analyzer.finalize_until(entry.finalize_ms)
 
 
 def _matches(pattern: str, name: str, wildcard: bool) -> bool:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
-from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import numpy as np
@@ -13,8 +13,11 @@ from anomalyd.core.config import JobConfig
 from anomalyd.core.errors import JobAlreadyExists, JobNotFound
 from anomalyd.core.ingest import IngestState
 from anomalyd.engine.records import RecordBatch, StringColumn
+from anomalyd.engine.results import AnomalyRecord, BucketResult, InfluencerResult, ModelSizeStats
 from anomalyd.storage import keys
 from anomalyd.storage.store import Store, Transaction
+
+T = TypeVar("T")
 
 # Keys removed per transaction when a job is deleted: bounded so that other jobs' writes
 # interleave with a long delete.
@@ -27,16 +30,20 @@ class JobStatus(msgspec.Struct):
     Attributes:
         state: closed, opening, opened, closing or failed.
         ingest: counts and bucketing state.
-        input_sequence: the sequence number the next accepted batch is logged under.
+        journal_sequence: the sequence number of the next journal entry.
+        interim_ms: bucket starts that have interim results, replaced by the next results.
         open_time_ms: when the job was last opened (epoch ms), None when closed.
         failure_reason: why the job failed.
         deleting: a delete has started; it resumes after a restart.
         reopen_on_start: the server stopped while the job was open; the next start reopens it.
+        model_size: the model's size when the job last closed.
     """
 
     state: str
     ingest: IngestState
-    input_sequence: int = 0
+    model_size: ModelSizeStats | None = None
+    journal_sequence: int = 0
+    interim_ms: list[int] = msgspec.field(default_factory=list)
     open_time_ms: int | None = None
     failure_reason: str = ""
     deleting: bool = False
@@ -57,7 +64,31 @@ class Task(msgspec.Struct):
     error_message: str = ""
 
 
+class JournalEntry(msgspec.Struct, omit_defaults=True):
+    """One model update, replayed on open after the last persisted model state.
+
+    Applied in field order: reset buckets, add the batch, skip, finalise buckets.
+    """
+
+    reset: tuple[int, int] | None = None
+    batch: bytes | None = None
+    skip_ms: int | None = None
+    finalize_ms: int | None = None
+
+
+class ModelState(msgspec.Struct):
+    """A job's persisted analyzer state and the journal sequence it includes up to (exclusive)."""
+
+    journal_sequence: int
+    state: bytes
+
+
 _ENCODER = msgspec.msgpack.Encoder()
+_JOURNAL = msgspec.msgpack.Decoder(JournalEntry)
+_MODEL = msgspec.msgpack.Decoder(ModelState)
+_BUCKET = msgspec.msgpack.Decoder(BucketResult)
+_RECORD = msgspec.msgpack.Decoder(AnomalyRecord)
+_INFLUENCER = msgspec.msgpack.Decoder(InfluencerResult)
 _CONFIG = msgspec.msgpack.Decoder(JobConfig)
 _STATUS = msgspec.msgpack.Decoder(JobStatus)
 _TASK = msgspec.msgpack.Decoder(Task)
@@ -107,28 +138,81 @@ class Repository:
         encoded = _ENCODER.encode(status)
         self.store.update(lambda txn: txn.put(keys.STATUS, keys.job_key(job_id), encoded), durable=durable)
 
-    def commit_batch(self, job_id: str, status: JobStatus, batch: RecordBatch | None) -> None:
-        """Log an accepted batch and the status it leads to, atomically."""
-        entry = encode_batch(batch) if batch is not None and len(batch) else None
-        sequence = status.input_sequence
+    def commit(self, job_id: str, status: JobStatus, entry: JournalEntry | None, results: list[BucketResult]) -> None:
+        """Journal a model update with the results it produced and the status it leads to, atomically.
+
+        Interim results written earlier are replaced; interim results in results are recorded
+        in the status so that the next commit replaces them.
+        """
+        sequence = status.journal_sequence
         if entry is not None:
-            status.input_sequence += 1
-        encoded = _ENCODER.encode(status)
+            status.journal_sequence += 1
+        stale, status.interim_ms = status.interim_ms, [r.timestamp_ms for r in results if r.is_interim]
+        encoded_entry = None if entry is None else _ENCODER.encode(entry)
+        encoded_status = _ENCODER.encode(status)
 
         def commit(txn: Transaction) -> None:
-            if entry is not None:
-                txn.put(keys.INPUT_LOG, keys.input_log_key(job_id, sequence), entry)
-            txn.put(keys.STATUS, keys.job_key(job_id), encoded)
+            if encoded_entry is not None:
+                txn.put(keys.JOURNAL, keys.journal_key(job_id, sequence), encoded_entry)
+            for time_ms in {*stale, *(r.timestamp_ms for r in results)}:
+                _delete_results(txn, job_id, time_ms)
+            for result in results:
+                _put_result(txn, job_id, result)
+            txn.put(keys.STATUS, keys.job_key(job_id), encoded_status)
 
         self.store.update(commit)
 
-    def input_log(self, job_id: str, from_sequence: int = 0) -> Iterator[RecordBatch]:
-        """The accepted batches of a job from a sequence number on, oldest first."""
-        start = keys.input_log_key(job_id, from_sequence)
-        entries = self.store.view(
-            lambda txn: [v for _, v in txn.scan(keys.INPUT_LOG, keys.job_prefix(job_id), start)]
+    def journal(self, job_id: str, from_sequence: int) -> list[JournalEntry]:
+        """A job's journal entries from a sequence number on, oldest first."""
+        start = keys.journal_key(job_id, from_sequence)
+        return self.store.view(
+            lambda txn: [_JOURNAL.decode(v) for _, v in txn.scan(keys.JOURNAL, keys.job_prefix(job_id), start)]
         )
-        return map(decode_batch, entries)
+
+    def save_model(self, job_id: str, model: ModelState, status: JobStatus) -> None:
+        """Persist a job's model state and drop the journal entries it covers."""
+        encoded_model, encoded_status = _ENCODER.encode(model), _ENCODER.encode(status)
+
+        def save(txn: Transaction) -> None:
+            txn.put(keys.MODEL_STATE, keys.job_key(job_id), encoded_model)
+            txn.put(keys.STATUS, keys.job_key(job_id), encoded_status)
+            covered = [k for k, _ in txn.scan(keys.JOURNAL, keys.job_prefix(job_id)) if keys.journal_sequence(k) < model.journal_sequence]
+            for key in covered:
+                txn.delete(keys.JOURNAL, key)
+
+        self.store.update(save, durable=True)
+
+    def model(self, job_id: str) -> ModelState | None:
+        """A job's persisted model state, or None."""
+        raw = self.store.view(lambda txn: txn.get(keys.MODEL_STATE, keys.job_key(job_id)))
+        return None if raw is None else _MODEL.decode(raw)
+
+    def buckets(self, job_id: str, start_ms: int | None, end_ms: int | None) -> list[BucketResult]:
+        """A job's buckets starting in [start_ms, end_ms), oldest first."""
+        return self._results(keys.BUCKETS, _BUCKET, job_id, start_ms, end_ms)
+
+    def records(self, job_id: str, start_ms: int | None, end_ms: int | None) -> list[AnomalyRecord]:
+        """A job's records of buckets starting in [start_ms, end_ms), oldest first."""
+        return self._results(keys.RECORDS, _RECORD, job_id, start_ms, end_ms)
+
+    def influencers(self, job_id: str, start_ms: int | None, end_ms: int | None) -> list[InfluencerResult]:
+        """A job's influencers of buckets starting in [start_ms, end_ms), oldest first."""
+        return self._results(keys.INFLUENCERS, _INFLUENCER, job_id, start_ms, end_ms)
+
+    def _results(self, table: bytes, decoder: msgspec.msgpack.Decoder[T], job_id: str, start_ms: int | None, end_ms: int | None) -> list[T]:
+        prefix = keys.job_prefix(job_id)
+        start = None if start_ms is None else keys.result_time_prefix(job_id, start_ms)
+        end = None if end_ms is None else keys.result_time_prefix(job_id, end_ms)
+
+        def scan(txn: Transaction) -> list[T]:
+            found = []
+            for key, value in txn.scan(table, prefix, start):
+                if end is not None and key >= end:
+                    break
+                found.append(decoder.decode(value))
+            return found
+
+        return self.store.view(scan)
 
     def delete_job(self, job_id: str) -> None:
         """Remove a job's data range by range, then its status and config; resumable."""
@@ -183,6 +267,21 @@ def _delete_some(txn: Transaction, table: bytes, prefix: bytes) -> int:
     for key in doomed:
         txn.delete(table, key)
     return len(doomed)
+
+
+def _delete_results(txn: Transaction, job_id: str, time_ms: int) -> None:
+    prefix = keys.result_time_prefix(job_id, time_ms)
+    for table in keys.RESULT_TABLES:
+        for key in [k for k, _ in txn.scan(table, prefix)]:
+            txn.delete(table, key)
+
+
+def _put_result(txn: Transaction, job_id: str, result: BucketResult) -> None:
+    bucket = dataclasses.replace(result, records=[], influencers=[])
+    txn.put(keys.BUCKETS, keys.result_key(job_id, result.timestamp_ms), _ENCODER.encode(bucket))
+    for table, items in ((keys.RECORDS, result.records), (keys.INFLUENCERS, result.influencers)):
+        for index, item in enumerate(items):
+            txn.put(table, keys.result_key(job_id, result.timestamp_ms, index), _ENCODER.encode(item))
 
 
 def encode_batch(batch: RecordBatch) -> bytes:

@@ -23,7 +23,8 @@ from numpy.typing import NDArray
 from anomalyd.engine.stats import FloatArray
 
 N_BINS = 201
-# Bin 0 holds exact zeros; bins 1..199 are log spaced over 1e-4..100; bin 200 holds 100.
+# Bin 0 holds exact zeros, bin 1 everything up to 1e-4, bins 2..199 are log spaced up to 100 and
+# bin 200 holds 100.
 _EDGES = np.logspace(-4.0, 2.0, N_BINS - 1)
 _KNOT_PCT = np.array([0.0, 70.0, 85.0, 90.0, 95.0, 97.0, 99.0, 99.9, 100.0])
 _KNOT_SCORE = np.array([0.0, 1.0, 1.2, 1.5, 3.0, 20.0, 50.0, 90.0, 100.0])
@@ -32,7 +33,9 @@ _LN_P_CAP100 = math.log(1e-4)
 
 
 def _bins(raw: FloatArray) -> NDArray[np.intp]:
-    return np.where(raw <= 0.0, 0, np.searchsorted(_EDGES, raw, side="right")).astype(np.intp)
+    return np.where(raw <= 0.0, 0, np.maximum(np.searchsorted(_EDGES, raw, side="right"), 1)).astype(
+        np.intp
+    )
 
 
 class Normaliser:

@@ -14,18 +14,26 @@ import struct
 META = b"meta"
 JOBS = b"jobs"
 STATUS = b"status"
-INPUT_LOG = b"input_log"
+JOURNAL = b"journal"
+MODEL_STATE = b"model_state"
+BUCKETS = b"buckets"
+RECORDS = b"records"
+INFLUENCERS = b"influencers"
 TASKS = b"tasks"
 
-ALL_TABLES = (META, JOBS, STATUS, INPUT_LOG, TASKS)
+ALL_TABLES = (META, JOBS, STATUS, JOURNAL, MODEL_STATE, BUCKETS, RECORDS, INFLUENCERS, TASKS)
 
-# Tables holding per-job key ranges, cleared when a job is deleted (config last).
-JOB_DATA_TABLES = (INPUT_LOG, STATUS)
+# Tables holding per-job key ranges, cleared when a job is deleted (status and config last).
+JOB_DATA_TABLES = (JOURNAL, MODEL_STATE, BUCKETS, RECORDS, INFLUENCERS)
+# Result tables, keyed job + bucket start (+ index for records and influencers).
+RESULT_TABLES = (BUCKETS, RECORDS, INFLUENCERS)
 
 NODE_ID = b"node_id"
 TASK_COUNTER = b"task_counter"
 
 _U64 = struct.Struct(">Q")
+# Added to signed times so that negative ones sort before positive ones.
+_TIME_BIAS = 1 << 63
 
 
 def job_key(job_id: str) -> bytes:
@@ -38,14 +46,24 @@ def job_prefix(job_id: str) -> bytes:
     return job_id.encode() + b"\x00"
 
 
-def input_log_key(job_id: str, sequence: int) -> bytes:
-    """The key of one accepted batch in a job's input log."""
+def journal_key(job_id: str, sequence: int) -> bytes:
+    """The key of one entry of a job's journal of model updates."""
     return job_prefix(job_id) + _U64.pack(sequence)
 
 
-def input_log_sequence(key: bytes) -> int:
-    """The sequence number of an input log key."""
+def journal_sequence(key: bytes) -> int:
+    """The sequence number of a journal key."""
     return int(_U64.unpack(key[-8:])[0])
+
+
+def result_key(job_id: str, time_ms: int, index: int = 0) -> bytes:
+    """The key of a result: its job, bucket start (time order) and index within the bucket."""
+    return job_prefix(job_id) + _U64.pack(time_ms + _TIME_BIAS) + index.to_bytes(4, "big")
+
+
+def result_time_prefix(job_id: str, time_ms: int) -> bytes:
+    """The prefix of every result of one bucket."""
+    return job_prefix(job_id) + _U64.pack(time_ms + _TIME_BIAS)
 
 
 def task_key(task_id: str) -> bytes:

@@ -1,0 +1,160 @@
+"""The detector functions: which bucket statistics they model and on which side they alert.
+
+A function is data: a tuple of features, each a named bucket statistic with a side. Adding a
+function (distinct_count, rare, time_of_day, lat_long) means adding a statistic to STATISTICS
+and a row to FUNCTIONS; the analyzer needs no change for functions whose features are numbers.
+
+Pre-aggregated input (``summary_count_field_name``): each record stands for ``weight`` events.
+As in Elasticsearch's aggregation datafeeds, the field value is already that group's aggregate
+of the matching kind, so ``count`` adds the weights, ``mean`` and ``varp`` weight each value by
+its events, ``median`` is the weighted median, ``sum`` adds the values (each is already a sum)
+and ``min``/``max`` take the extreme values. ``varp`` then misses the spread inside each group,
+which the input does not carry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from anomalyd.engine.stats import FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class Grouped:
+    """Rows of one bucket grouped by series, sorted by series then value.
+
+    Attributes:
+        series: shape (g,), the distinct series.
+        starts: shape (g,), where each series' rows start.
+        values: shape (n,), field values (NaN for functions without a field).
+        weights: shape (n,), events each row stands for (> 0).
+    """
+
+    series: NDArray[np.intp]
+    starts: NDArray[np.intp]
+    values: FloatArray
+    weights: FloatArray
+
+    @classmethod
+    def of(cls, series: NDArray[np.intp], values: FloatArray, weights: FloatArray) -> Grouped:
+        """Group rows (series index, value, weight) of one bucket."""
+        order = np.lexsort((values, series))
+        s = series[order]
+        starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1]))) if len(s) else np.zeros(0, np.intp)
+        return cls(s[starts], starts, values[order], weights[order])
+
+    def total(self, x: FloatArray) -> FloatArray:
+        """shape (g,): the sum of x over each series' rows."""
+        return np.add.reduceat(x, self.starts) if len(self.starts) else np.zeros(0)
+
+    def last(self) -> NDArray[np.intp]:
+        """shape (g,): the index of each series' last row."""
+        return np.append(self.starts[1:], len(self.values)) - 1
+
+
+def _mean(g: Grouped) -> FloatArray:
+    return g.total(g.weights * g.values) / g.total(g.weights)
+
+
+def _varp(g: Grouped) -> FloatArray:
+    w = g.total(g.weights)
+    mean = g.total(g.weights * g.values) / w
+    sizes = np.diff(np.append(g.starts, len(g.values)))
+    dev = g.values - np.repeat(mean, sizes)
+    return g.total(g.weights * dev * dev) / w
+
+
+def _median(g: Grouped) -> FloatArray:
+    # Weighted median; with unit weights and an even count it is the mean of the middle pair.
+    cum = np.cumsum(g.weights)
+    before = cum[g.starts] - g.weights[g.starts]
+    half = before + 0.5 * g.total(g.weights)
+    lo = np.searchsorted(cum, half - 1e-9 * np.abs(half), side="left")
+    exact = np.isclose(cum[lo], half) & (lo < g.last())
+    return np.where(exact, 0.5 * (g.values[lo] + g.values[np.minimum(lo + 1, len(cum) - 1)]), g.values[lo])
+
+
+#: Bucket statistics by name: (grouped rows) -> one value per series.
+STATISTICS: dict[str, Callable[[Grouped], FloatArray]] = {
+    "count": lambda g: g.total(g.weights),
+    "sum": lambda g: g.total(g.values),
+    "mean": _mean,
+    "median": _median,
+    "min": lambda g: g.values[g.starts],
+    "max": lambda g: g.values[g.last()],
+    "varp": _varp,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    """One modelled bucket statistic of a function.
+
+    Attributes:
+        statistic: key of STATISTICS.
+        side: 0 alerts on both sides, +1 only above the model, -1 only below.
+        empty_is_zero: every known series sees 0 in a bucket without its rows (count, sum);
+            otherwise such a bucket has no value for the series.
+        count_like: interim values are corrected for the bucket's expected completeness.
+    """
+
+    statistic: str
+    side: int
+    empty_is_zero: bool
+    count_like: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """A detector function.
+
+    Attributes:
+        name: the configured name (``high_mean``), written to records as ``function``.
+        description: the statistic it describes, written as ``function_description``.
+        features: the statistics it models; a record reports the least probable one.
+        uses_field: whether it reads field_name.
+    """
+
+    name: str
+    description: str
+    features: tuple[Feature, ...]
+    uses_field: bool
+
+
+_SIDES = {"": 0, "high_": 1, "low_": -1}
+
+
+def _family(
+    names: tuple[str, ...], description: str, statistic: str, *, empty_is_zero: bool, count_like: bool, uses_field: bool
+) -> dict[str, Function]:
+    return {
+        prefix + name: Function(
+            prefix + name, description, (Feature(statistic, side, empty_is_zero, count_like),), uses_field
+        )
+        for name in names
+        for prefix, side in _SIDES.items()
+    }
+
+
+FUNCTIONS: dict[str, Function] = {
+    **_family(("count",), "count", "count", empty_is_zero=True, count_like=True, uses_field=False),
+    **_family(("non_zero_count", "nzc"), "non_zero_count", "count", empty_is_zero=False, count_like=True, uses_field=False),
+    **_family(("mean", "avg"), "mean", "mean", empty_is_zero=False, count_like=False, uses_field=True),
+    **_family(("median",), "median", "median", empty_is_zero=False, count_like=False, uses_field=True),
+    **_family(("sum",), "sum", "sum", empty_is_zero=True, count_like=True, uses_field=True),
+    **_family(("non_null_sum",), "non_null_sum", "sum", empty_is_zero=False, count_like=True, uses_field=True),
+    **_family(("varp",), "varp", "varp", empty_is_zero=False, count_like=False, uses_field=True),
+    "min": Function("min", "min", (Feature("min", -1, False, False),), True),
+    "max": Function("max", "max", (Feature("max", 1, False, False),), True),
+    # metric models min, mean and max side by side, each with its own one- or two-sided test.
+    "metric": Function(
+        "metric",
+        "metric",
+        (Feature("min", -1, False, False), Feature("mean", 0, False, False), Feature("max", 1, False, False)),
+        True,
+    ),
+}

@@ -1,0 +1,352 @@
+"""Seasonal components detected from the data: hourly, daily and weekly, each with an F test.
+
+Every series keeps a few rings of recent values at coarse resolutions (the role of autodetect's
+expanding windows of 336 points). On a staggered schedule each candidate period is tested on
+the ring values minus the series' other active components:
+
+* each cycle's own mean is removed, which absorbs slow level drift and partial first cycles;
+* values further than 5 robust standard deviations out are clipped, so a lone spike cannot pass
+  for a period;
+* the share of variance explained by the per-phase means, R^2 = SSB / (SSB + SSW), and
+  F = (SSB / (m - 1)) / (SSW / (N - m - cycles)) with the F tail from Paulson's approximation.
+
+A component is switched on when R^2 >= 0.15 and p_F <= 1e-6 (the measured settings of
+MODELING.md section 3), initialised from the mean-centred profile, and switched off when a
+later test finds R^2 < 0.075. Components live in pools and only series with a component pay for
+its bins.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from anomalyd.engine.stats import FloatArray, f_test_log_p
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+WEEK_MS = 7 * DAY_MS
+RING_LENGTH = 336  # autodetect's window length for 1 min to 1 h spans
+# A ring at the bucket span, one at >= 30 minutes (daily tests at short spans) and one at
+# >= 2 hours (weekly tests): with 336 points they hold >= 28 h, 7 days and 28 days.
+_RING_FLOORS_MS = (0, 30 * 60_000, 2 * HOUR_MS)
+_PERIODS_MS = (HOUR_MS, DAY_MS, WEEK_MS)
+_MAX_BINS = (60, 288, 168)
+_MIN_PHASES = 4
+_MIN_CYCLES = 3
+_TESTS_PER_RING = 8  # each candidate is re-tested every 1/8 of its ring's length
+_ACCEPT_R2 = 0.15
+_ACCEPT_LN_P = math.log(1e-6)
+_DROP_R2 = 0.075
+_CLIP_ROBUST_SD = 5.0
+# Each visit moves a bin by this share of the residual; slower for periods under a day, whose
+# bins are visited more often (MODELING.md section 2).
+_RATE = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A period that can be tested at this bucket span.
+
+    Attributes:
+        component: index into the periods (0 hour, 1 day, 2 week).
+        period_ms: the period.
+        ring: the ring the test reads.
+        phases: points per period in that ring.
+        bins: bins of the component.
+        every: the test interval, in buckets.
+    """
+
+    component: int
+    period_ms: int
+    ring: int
+    phases: int
+    bins: int
+    every: int
+
+
+@dataclass(frozen=True, slots=True)
+class TestOutcome:
+    """What a round of tests changed, for the caller's level and variance.
+
+    Attributes:
+        series: shape (k,), series whose components changed.
+        level_shift: shape (k,), the mean of components switched off, to add to the level.
+        variance_factor: shape (k,), the share of residual variance left after new components.
+    """
+
+    series: NDArray[np.intp]
+    level_shift: FloatArray
+    variance_factor: FloatArray
+
+
+def coverage(starts_ms: FloatArray, width_ms: float, period_ms: float, bins: int) -> FloatArray:
+    """The share of each interval [start, start + width) that falls in each bin of a period.
+
+    Args:
+        starts_ms: shape (k,), interval starts (any epoch ms; taken modulo the period).
+        width_ms: interval length.
+        period_ms: the period, split into equal bins.
+        bins: number of bins.
+
+    Returns:
+        shape (k, bins), rows summing to 1.
+    """
+    if width_ms >= period_ms:
+        return np.full((len(starts_ms), bins), 1.0 / bins)
+    edges = np.arange(bins + 1) * (period_ms / bins)
+    start = np.mod(starts_ms, period_ms)[:, None]
+    out = np.zeros((len(starts_ms), bins))
+    for wrap in (0.0, period_ms):  # the interval may run past the end of the period
+        lo = np.maximum(start - wrap, edges[:-1])
+        hi = np.minimum(start - wrap + width_ms, edges[1:])
+        out += np.clip(hi - lo, 0.0, None)
+    return out / width_ms
+
+
+def periodic_profile(
+    y: FloatArray, phase: NDArray[np.intp], phases: int, cycle: NDArray[np.intp]
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Test rows of values for a period with the one-way ANOVA F test.
+
+    Args:
+        y: shape (k, L), values in time order; NaN where missing.
+        phase: shape (L,), each point's phase in [0, phases).
+        phases: points per period.
+        cycle: shape (L,), each point's cycle number in [0, cycles).
+
+    Returns:
+        R^2, shape (k,), NaN when there is too little data (fewer than 3 cycles or 3 points per
+        phase); ln p of the F test, shape (k,);
+        the per-phase mean profile, shape (k, phases).
+    """
+    valid = ~np.isnan(y)
+    y0 = np.where(valid, y, 0.0)
+    v = valid.astype(np.float64)
+    cyc = np.eye(int(cycle.max()) + 1)[cycle]
+    per_cycle = v @ cyc
+    cycle_mean = (y0 @ cyc) / np.maximum(per_cycle, 1.0)
+    y0 = np.where(valid, y0 - cycle_mean[:, cycle], 0.0)
+    mad = _row_median(np.abs(y0), valid)
+    bound = _CLIP_ROBUST_SD * 1.4826 * mad[:, None]
+    y0 = np.where(bound > 0.0, np.clip(y0, -bound, bound), y0)
+    onehot = np.eye(phases)[phase]
+    n_phase = v @ onehot
+    profile = (y0 @ onehot) / np.maximum(n_phase, 1.0)
+    ssb = np.sum(n_phase * profile**2, axis=1)
+    ssw = np.maximum(np.sum(y0**2, axis=1) - ssb, 0.0)
+    n = v.sum(axis=1)
+    cycles = np.count_nonzero(per_cycle > 0, axis=1)
+    d2 = n - phases - cycles
+    enough = (cycles >= _MIN_CYCLES) & (n >= _MIN_CYCLES * phases) & (d2 > 0)
+    total = ssb + ssw
+    r2 = np.where(enough, ssb / np.where(total > 0.0, total, 1.0), np.nan)
+    with np.errstate(divide="ignore"):
+        f = (ssb / (phases - 1)) / (ssw / np.maximum(d2, 1.0))
+    ln_p = np.where(enough & (ssb > 0.0), f_test_log_p(np.minimum(f, 1e300), phases - 1.0, np.maximum(d2, 1.0)), 0.0)
+    profile -= (profile * n_phase).sum(axis=1, keepdims=True) / np.maximum(n, 1.0)[:, None]
+    return r2, ln_p, profile
+
+
+def _row_median(x: FloatArray, valid: NDArray[np.bool_]) -> FloatArray:
+    """The median of each row's valid entries (0 for a row without any)."""
+    count = valid.sum(axis=1)
+    ordered = np.sort(np.where(valid, x, np.inf), axis=1)
+    lo = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[:, None], axis=1)[:, 0]
+    hi = np.take_along_axis(ordered, np.maximum(count // 2, 0)[:, None], axis=1)[:, 0]
+    return np.where(count > 0, 0.5 * (lo + hi), 0.0)
+
+
+def _candidates(span_ms: int, ring_ms: list[int]) -> list[Candidate]:
+    """The periods testable at span_ms, each in the finest ring that holds 3 cycles of it."""
+    found = []
+    for component, (period, max_bins) in enumerate(zip(_PERIODS_MS, _MAX_BINS, strict=True)):
+        for ring, res in enumerate(ring_ms):
+            phases = period // res
+            if period % res == 0 and phases >= _MIN_PHASES and RING_LENGTH * res >= _MIN_CYCLES * period:
+                every = max(1, RING_LENGTH * res // (_TESTS_PER_RING * span_ms))
+                bins = min(-(-period // span_ms), max_bins)
+                found.append(Candidate(component, period, ring, phases, bins, every))
+                break
+    return found
+
+
+class Seasonality:
+    """Rings of recent values and the detected seasonal components of S series.
+
+    Args:
+        span_ms: the bucket span.
+        capacity: initial number of series.
+
+    Example:
+        >>> s = Seasonality(3_600_000, 1)
+        >>> [c.period_ms // 3_600_000 for c in s.candidates]
+        [24, 168]
+        >>> float(s.predict(np.array([0]), 0)[0])
+        0.0
+    """
+
+    def __init__(self, span_ms: int, capacity: int) -> None:
+        self.span = span_ms
+        resolutions = sorted({max(span_ms, floor) for floor in _RING_FLOORS_MS})
+        self.candidates = _candidates(span_ms, resolutions)
+        # Keep only the rings some test reads, renumbered.
+        used = sorted({c.ring for c in self.candidates})
+        self.ring_ms = [resolutions[r] for r in used]
+        self.candidates = [
+            Candidate(c.component, c.period_ms, used.index(c.ring), c.phases, c.bins, c.every)
+            for c in self.candidates
+        ]
+        n_rings = len(self.ring_ms)
+        self.rings = np.full((capacity, n_rings, RING_LENGTH), np.nan, dtype=np.float32)
+        self.acc_sum = np.zeros((capacity, n_rings))
+        self.acc_n = np.zeros((capacity, n_rings), dtype=np.float32)
+        self.point = np.full(n_rings, -1, dtype=np.int64)
+        self.slot = np.full((capacity, len(_PERIODS_MS)), -1, dtype=np.int32)
+        self.bins = [next((c.bins for c in self.candidates if c.component == k), 1) for k in range(3)]
+        self.pools = [np.zeros((0, b), dtype=np.float32) for b in self.bins]
+        self.pool_used = [np.zeros(0, dtype=bool) for _ in self.bins]
+
+    def bytes_per_series(self) -> int:
+        """Bytes every series costs, whatever its components."""
+        return self.rings[:1].nbytes + self.acc_sum[:1].nbytes + self.acc_n[:1].nbytes + self.slot[:1].nbytes
+
+    def component_bytes(self) -> int:
+        """Bytes of the components in use."""
+        return sum(int(u.sum()) * b * 4 for u, b in zip(self.pool_used, self.bins, strict=True))
+
+    def grow(self, capacity: int) -> None:
+        """Make room for capacity series; new series have empty rings and no components."""
+        extra = capacity - len(self.slot)
+        if extra > 0:
+            self.rings = np.concatenate([self.rings, np.full((extra, *self.rings.shape[1:]), np.nan, np.float32)])
+            self.acc_sum = np.concatenate([self.acc_sum, np.zeros((extra, self.acc_sum.shape[1]))])
+            self.acc_n = np.concatenate([self.acc_n, np.zeros((extra, self.acc_n.shape[1]), np.float32)])
+            self.slot = np.concatenate([self.slot, np.full((extra, self.slot.shape[1]), -1, np.int32)])
+
+    def _phase(self, component: int, t_ms: int) -> int:
+        period = _PERIODS_MS[component]
+        return (t_ms % period) * self.bins[component] // period
+
+    def active(self, idx: NDArray[np.intp]) -> NDArray[np.int64]:
+        """shape (k,): the number of active components of each series."""
+        return np.count_nonzero(self.slot[idx] >= 0, axis=1)
+
+    def predict(self, idx: NDArray[np.intp], t_ms: int) -> FloatArray:
+        """The sum of the active components at bucket start t_ms, shape (k,)."""
+        out = np.zeros(len(idx))
+        for c in self.candidates:
+            slot = self.slot[idx, c.component]
+            on = slot >= 0
+            if on.any():
+                out[on] += self.pools[c.component][slot[on], self._phase(c.component, t_ms)]
+        return out
+
+    def learn(self, idx: NDArray[np.intp], t_ms: int, delta: FloatArray) -> None:
+        """Move the active bins at t_ms towards the residuals delta, shape (k,)."""
+        share = np.maximum(self.active(idx), 1)
+        for c in self.candidates:
+            slot = self.slot[idx, c.component]
+            on = slot >= 0
+            if on.any():
+                rate = _RATE * min(1.0, c.period_ms / DAY_MS)
+                phase = self._phase(c.component, t_ms)
+                self.pools[c.component][slot[on], phase] += (rate * delta[on] / share[on]).astype(np.float32)
+
+    def record(self, idx: NDArray[np.intp], x: FloatArray) -> None:
+        """Add bucket values to the rings' current points."""
+        self.acc_sum[idx] += x[:, None]
+        self.acc_n[idx] += 1.0
+
+    def advance(self, t_ms: int, n_series: int) -> TestOutcome:
+        """Move the rings to the bucket starting at t_ms and run the tests that are due.
+
+        Args:
+            t_ms: the start of the bucket about to be processed.
+            n_series: the number of series in use.
+
+        Returns:
+            The series whose components changed and how.
+        """
+        for ring, res in enumerate(self.ring_ms):
+            point = t_ms // res
+            last = int(self.point[ring])
+            if last >= 0 and point > last:
+                n = self.acc_n[:n_series, ring]
+                mean = self.acc_sum[:n_series, ring] / np.where(n > 0, n, 1.0)
+                self.rings[:n_series, ring, last % RING_LENGTH] = np.where(n > 0, mean, np.nan)
+                gap = (last + 1 + np.arange(min(point - last - 1, RING_LENGTH))) % RING_LENGTH
+                self.rings[:n_series, ring, gap] = np.nan
+                self.acc_sum[:n_series, ring] = 0.0
+                self.acc_n[:n_series, ring] = 0.0
+            self.point[ring] = max(point, last)
+        bucket = t_ms // self.span
+        outcomes = [self._test(c, np.arange((-bucket) % c.every, n_series, c.every)) for c in self.candidates]
+        return TestOutcome(
+            np.concatenate([o.series for o in outcomes] + [np.zeros(0, np.intp)]),
+            np.concatenate([o.level_shift for o in outcomes] + [np.zeros(0)]),
+            np.concatenate([o.variance_factor for o in outcomes] + [np.zeros(0)]),
+        )
+
+    def _test(self, cand: Candidate, due: NDArray[np.intp]) -> TestOutcome:
+        res = self.ring_ms[cand.ring]
+        current = int(self.point[cand.ring])
+        if not len(due) or current < 0:
+            return TestOutcome(np.zeros(0, np.intp), np.zeros(0), np.zeros(0))
+        points = np.arange(current - RING_LENGTH, current)
+        y = self.rings[due, cand.ring][:, points % RING_LENGTH].astype(np.float64)
+        for other in self.candidates:
+            slot = self.slot[due, other.component]
+            on = slot >= 0
+            if other is not cand and on.any():
+                cover = coverage((points * res).astype(np.float64), res, other.period_ms, other.bins)
+                y[on] -= self.pools[other.component][slot[on]] @ cover.T
+        first_cycle = points[0] // cand.phases
+        r2, ln_p, profile = periodic_profile(y, points % cand.phases, cand.phases, points // cand.phases - first_cycle)
+        slot = self.slot[due, cand.component]
+        on = slot >= 0
+        accept = ~on & (r2 >= _ACCEPT_R2) & (ln_p <= _ACCEPT_LN_P)
+        drop = on & (r2 < _DROP_R2)
+        pool, used = self.pools[cand.component], self.pool_used[cand.component]
+        shift = pool[slot[drop]].mean(axis=1).astype(np.float64)
+        used[slot[drop]] = False
+        self.slot[due[drop], cand.component] = -1
+        n_new = int(accept.sum())
+        free = np.flatnonzero(~used)
+        if len(free) < n_new:
+            grow = max(n_new - len(free), len(used))
+            pool = np.concatenate([pool, np.zeros((grow, cand.bins), np.float32)])
+            used = np.concatenate([used, np.zeros(grow, bool)])
+            free = np.flatnonzero(~used)
+        new = free[:n_new]
+        step = cand.period_ms / cand.bins
+        to_bins = coverage(np.arange(cand.bins) * step, step, cand.period_ms, cand.phases)
+        pool[new] = profile[accept] @ to_bins.T
+        used[new] = True
+        self.slot[due[accept], cand.component] = new
+        self.pools[cand.component], self.pool_used[cand.component] = pool, used
+        return TestOutcome(
+            np.concatenate([due[drop], due[accept]]),
+            np.concatenate([shift, np.zeros(n_new)]),
+            np.concatenate([np.ones(len(shift)), 1.0 - r2[accept]]),
+        )
+
+    def arrays(self) -> dict[str, NDArray[np.generic]]:
+        """The state as named arrays."""
+        out: dict[str, NDArray[np.generic]] = {
+            "rings": self.rings, "acc_sum": self.acc_sum, "acc_n": self.acc_n, "point": self.point, "slot": self.slot,
+        }
+        for k in range(len(self.pools)):
+            out[f"pool{k}"] = self.pools[k]
+            out[f"pool_used{k}"] = self.pool_used[k]
+        return out
+
+    def load(self, arrays: dict[str, NDArray[np.generic]]) -> None:
+        """Restore the state written by arrays()."""
+        self.rings, self.acc_sum, self.acc_n = arrays["rings"], arrays["acc_sum"], arrays["acc_n"]
+        self.point, self.slot = arrays["point"], arrays["slot"]
+        self.pools = [arrays[f"pool{k}"] for k in range(len(self.pools))]
+        self.pool_used = [arrays[f"pool_used{k}"] for k in range(len(self.pools))]

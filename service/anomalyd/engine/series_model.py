@@ -1,0 +1,235 @@
+"""The per-series model of one bucket feature: level, seasonality, residual scale, multi-bucket.
+
+State is a struct of arrays over all series of a detector, so a bucket is scored and learned
+with a handful of vectorised numpy operations whatever the number of series. The design and its
+constants are the measured defaults of MODELING.md sections 2-7:
+
+* prediction = level + active seasonal components (see seasonality.py);
+* residual scale: a decayed second moment of residuals plus a variance floor made of the
+  quantisation dither q^2/12 (q = the data's resolution) and (1e-3 * mean |x|)^2;
+* residuals beyond 4 sigma get weight 0.1 in every estimate, so one spike cannot inflate sigma
+  or drag the level;
+* the single-bucket probability is the normal tail of the residual: heavier-tailed families fit
+  real data better by likelihood but squash the large deviations that matter (MODELING.md
+  section 4 measured NAB standard 56.1 normal vs 39.9 Laplace vs 31.7 t3);
+* the multi-bucket probability is the normal tail of the mean of the last 24 clipped residuals
+  against its own decayed scale, which catches sustained shifts too small for one bucket;
+* a re-base moves the level when the last 12 residuals all lie beyond 3 sigma on one side.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from anomalyd.engine.seasonality import DAY_MS, Seasonality
+from anomalyd.engine.stats import FloatArray, normal_tail_log_p
+
+MULTI_BUCKET = 24
+REBASE = 12
+_OUTLIER_Z = 4.0
+_OUTLIER_WEIGHT = 0.1
+_OUTLIER_MIN_N = 4  # sigma means nothing before a few values
+_CLIP_Z = 3.0
+_LEVEL_BUCKETS = 24
+_STARTUP_BUCKETS = 20
+_REBASE_Z = 3.0
+_RELATIVE_FLOOR = 1e-3
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A bucket of values scored against the model, before learning them.
+
+    Attributes:
+        typical: shape (k,), the model's prediction.
+        residual: shape (k,), value - typical.
+        sigma: shape (k,), the residual scale.
+        ln_p_single: shape (k,), ln p of the value alone (0 during warm-up).
+        ln_p_multi: shape (k,), ln p of the mean of recent residuals (0 while unavailable).
+    """
+
+    typical: FloatArray
+    residual: FloatArray
+    sigma: FloatArray
+    ln_p_single: FloatArray
+    ln_p_multi: FloatArray
+
+    @property
+    def ln_p(self) -> FloatArray:
+        """shape (k,): the probability reported, the smaller of the two."""
+        return np.minimum(self.ln_p_single, self.ln_p_multi)
+
+
+class SeriesModel:
+    """Models of one feature (a bucket statistic) for every series of a detector.
+
+    Args:
+        span_ms: the bucket span.
+        side: 0 scores both tails, +1 only values above the model, -1 only below.
+        warmup: buckets a series must have learned before it scores.
+        capacity: initial number of series.
+
+    Example:
+        >>> model = SeriesModel(300_000, side=0, warmup=12, capacity=1)
+        >>> idx = np.array([0])
+        >>> for b in range(100):
+        ...     t = b * 300_000
+        ...     model.begin_bucket(t, 1)
+        ...     x = np.array([10.0 + (b % 3)])
+        ...     model.learn(idx, x, t, model.score(idx, x, t))
+        >>> model.begin_bucket(100 * 300_000, 1)
+        >>> float(model.score(idx, np.array([30.0]), 100 * 300_000).ln_p[0]) < -20
+        True
+    """
+
+    def __init__(self, span_ms: int, *, side: int, warmup: int, capacity: int) -> None:
+        self.side = side
+        self.warmup = warmup
+        # Residual statistics forget with a 7-day time constant, never faster than 96 buckets.
+        self.decay = math.exp(-1.0 / max(7 * DAY_MS / span_ms, 96.0))
+        self.seasonality = Seasonality(span_ms, capacity)
+        self.n = np.zeros(capacity, dtype=np.int32)
+        self.level = np.zeros(capacity)
+        self.w = np.zeros(capacity)
+        self.m2 = np.zeros(capacity)
+        self.q = np.full(capacity, np.inf, dtype=np.float32)
+        self.absmean = np.zeros(capacity, dtype=np.float32)
+        self.last_x = np.full(capacity, np.nan)
+        self.mb_ring = np.zeros((capacity, MULTI_BUCKET), dtype=np.float32)
+        self.mb_w = np.zeros(capacity)
+        self.mb_m2 = np.zeros(capacity)
+        self.rb_ring = np.full((capacity, REBASE), np.nan, dtype=np.float32)
+
+    _ROW_ARRAYS = ("n", "level", "w", "m2", "q", "absmean", "last_x", "mb_ring", "mb_w", "mb_m2", "rb_ring")
+
+    def bytes_per_series(self) -> int:
+        """Bytes every series costs, not counting seasonal components."""
+        own = sum(getattr(self, name)[:1].nbytes for name in self._ROW_ARRAYS)
+        return own + self.seasonality.bytes_per_series()
+
+    def grow(self, capacity: int) -> None:
+        """Make room for capacity series; new series start empty."""
+        extra = capacity - len(self.n)
+        if extra <= 0:
+            return
+        for name in self._ROW_ARRAYS:
+            old = getattr(self, name)
+            fill = np.full((extra, *old.shape[1:]), _INITIAL[name], dtype=old.dtype)
+            setattr(self, name, np.concatenate([old, fill]))
+        self.seasonality.grow(capacity)
+
+    def begin_bucket(self, t_ms: int, n_series: int) -> None:
+        """Move to the bucket starting at t_ms: roll the rings and run due periodicity tests."""
+        outcome = self.seasonality.advance(t_ms, n_series)
+        np.add.at(self.level, outcome.series, outcome.level_shift)
+        np.multiply.at(self.m2, outcome.series, outcome.variance_factor)
+
+    def _variances(self, idx: NDArray[np.intp]) -> tuple[FloatArray, FloatArray]:
+        """shape (k,) each: the learned residual variance and the variance floor."""
+        q = self.q[idx].astype(np.float64)
+        floor = np.where(np.isfinite(q), q * q / 12.0, 0.0) + (_RELATIVE_FLOOR * self.absmean[idx]) ** 2
+        w = self.w[idx]
+        return np.where(w > 0.0, self.m2[idx] / np.where(w > 0.0, w, 1.0), 0.0), floor
+
+    def score(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int) -> Scored:
+        """Score bucket values without learning them.
+
+        Args:
+            idx: shape (k,), distinct series indices.
+            x: shape (k,), the bucket's values.
+            t_ms: bucket start.
+
+        Returns:
+            The prediction, residual scale and probabilities of each value.
+        """
+        n = self.n[idx]
+        fresh = n == 0
+        typical = np.where(fresh, x, self.level[idx] + self.seasonality.predict(idx, t_ms))
+        e = x - typical
+        var, floor = self._variances(idx)
+        sigma = np.sqrt(var + floor)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(sigma > 0.0, e / sigma, np.where(e == 0.0, 0.0, np.inf * np.sign(e)))
+        ln_single = np.where(n >= self.warmup, normal_tail_log_p(z, self.side), 0.0)
+        oldest = self.mb_ring[idx, n % MULTI_BUCKET].astype(np.float64)
+        clipped = np.clip(e, -_CLIP_Z * sigma, _CLIP_Z * sigma)
+        mean = (self.mb_ring[idx].sum(axis=1, dtype=np.float64) - oldest + clipped) / MULTI_BUCKET
+        mb_w = self.mb_w[idx]
+        mb_var = np.where(mb_w > 0.0, self.mb_m2[idx] / np.where(mb_w > 0.0, mb_w, 1.0), 0.0)
+        mb_sd = np.sqrt(mb_var + floor / MULTI_BUCKET)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zm = np.where(mb_sd > 0.0, mean / mb_sd, 0.0)
+        ready = n >= self.warmup + MULTI_BUCKET
+        ln_multi = np.where(ready, normal_tail_log_p(zm, self.side), 0.0)
+        return Scored(typical, e, sigma, ln_single, ln_multi)
+
+    def learn(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int, scored: Scored) -> None:
+        """Update the models of series idx with their bucket values.
+
+        Args:
+            idx: shape (k,), distinct series indices.
+            x: shape (k,), the bucket's values.
+            t_ms: bucket start.
+            scored: what score() returned for these values.
+        """
+        n = self.n[idx]
+        e, sigma = scored.residual, scored.sigma
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(sigma > 0.0, e / sigma, 0.0)
+        weight = np.where((np.abs(z) > _OUTLIER_Z) & (n >= _OUTLIER_MIN_N), _OUTLIER_WEIGHT, 1.0)
+        decay = np.where(n < _STARTUP_BUCKETS, 1.0 - 1.0 / (n + 1.0), self.decay)
+        self.w[idx] = decay * self.w[idx] + weight
+        self.m2[idx] = decay * self.m2[idx] + weight * e * e
+        clipped = np.where(n == 0, 0.0, np.clip(e, -_CLIP_Z * sigma, _CLIP_Z * sigma))
+        rate = 1.0 / np.minimum(n + 1.0, _LEVEL_BUCKETS)
+        self.level[idx] = np.where(n == 0, x, self.level[idx] + rate * weight * clipped)
+        self.seasonality.learn(idx, t_ms, weight * clipped)
+        self.seasonality.record(idx, x)
+
+        slot = n % MULTI_BUCKET
+        self.mb_ring[idx, slot] = clipped
+        mean = self.mb_ring[idx].sum(axis=1, dtype=np.float64) / MULTI_BUCKET
+        full = n >= MULTI_BUCKET - 1
+        mb_decay = np.where(full, decay, 1.0)
+        self.mb_w[idx] = np.where(full, mb_decay * self.mb_w[idx] + weight, 0.0)
+        self.mb_m2[idx] = np.where(full, mb_decay * self.mb_m2[idx] + weight * mean * mean, 0.0)
+
+        rb = self.rb_ring[idx]
+        rb[np.arange(len(idx)), n % REBASE] = z
+        shifted = (np.all(rb > _REBASE_Z, axis=1) | np.all(rb < -_REBASE_Z, axis=1)) & (n >= self.warmup)
+        if shifted.any():
+            s = idx[shifted]
+            shift = np.median(rb[shifted], axis=1) * sigma[shifted]
+            self.level[s] += shift
+            self.mb_ring[s] -= shift[:, None].astype(np.float32)
+            rb[shifted] = np.nan
+        self.rb_ring[idx] = rb
+
+        step = np.abs(x - self.last_x[idx])
+        self.q[idx] = np.where(step > 0.0, np.minimum(self.q[idx], step), self.q[idx])
+        self.last_x[idx] = x
+        self.absmean[idx] += (rate * (np.abs(x) - self.absmean[idx])).astype(np.float32)
+        self.n[idx] = n + 1
+
+    def arrays(self) -> dict[str, NDArray[np.generic]]:
+        """The state as named arrays."""
+        out = {name: getattr(self, name) for name in self._ROW_ARRAYS}
+        out.update({f"seasonality.{k}": v for k, v in self.seasonality.arrays().items()})
+        return out
+
+    def load(self, arrays: dict[str, NDArray[np.generic]]) -> None:
+        """Restore the state written by arrays()."""
+        for name in self._ROW_ARRAYS:
+            setattr(self, name, arrays[name])
+        prefix = "seasonality."
+        self.seasonality.load({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+
+
+_INITIAL = {
+    "n": 0, "level": 0.0, "w": 0.0, "m2": 0.0, "q": np.inf, "absmean": 0.0, "last_x": np.nan,
+    "mb_ring": 0.0, "mb_w": 0.0, "mb_m2": 0.0, "rb_ring": np.nan,
+}

@@ -1,0 +1,135 @@
+"""Results through the real server: records at the planted anomaly, filters, interim, paging."""
+
+from __future__ import annotations
+
+import grpc
+import numpy as np
+import pytest
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from anomalyd.v1 import job_pb2
+from anomalyd.v1 import job_service_pb2 as pb
+from anomalyd.v1 import results_service_pb2 as rpb
+from anomalyd.v1 import results_service_pb2_grpc
+from tests.conftest import error_reason, job
+
+SPAN_S = 300
+START_S = 1_700_006_400  # a midnight, UTC
+DAYS = 4
+SPIKE_S = START_S + 3 * 86_400 + 13 * 3_600  # day 4, 13:00, host b
+
+
+def rows(seed: int = 1, spike: bool = True) -> bytes:
+    """Two hosts, one record a minute each, a daily cycle with noise; host b spikes once."""
+    rng = np.random.default_rng(seed)
+    minutes = np.arange(DAYS * 1440)
+    times = START_S + 60 * minutes
+    daily = 50 + 20 * np.sin(2 * np.pi * minutes / 1440)
+    lines = []
+    for host in ("a", "b"):
+        values = daily + rng.normal(0, 2, len(minutes))
+        if spike and host == "b":
+            values[(times >= SPIKE_S) & (times < SPIKE_S + SPAN_S)] += 60
+        lines += [b'{"time": %d, "host": "%s", "latency": %.3f}' % (t, host.encode(), v) for t, v in zip(times, values)]
+    order = np.argsort([int(line.split(b",")[0][9:]) for line in lines], kind="stable")
+    return b"\n".join(lines[i] for i in order) + b"\n"
+
+
+@pytest.fixture
+def results(running):
+    detector = job_pb2.Detector(function="mean", field_name="latency", by_field_name="host")
+    running.stub.PutJob(pb.PutJobRequest(job=job("latency", detector, span_s=SPAN_S, influencers=["host"])), timeout=10)
+    running.stub.OpenJob(pb.OpenJobRequest(job_id="latency"), timeout=10)
+    data = rows()
+    chunks = [data[i:i + 200_000] for i in range(0, len(data), 200_000)]
+    running.stub.PostData(iter([pb.PostDataRequest(job_id="latency")] + [pb.PostDataRequest(data=c) for c in chunks]), timeout=120)
+    return results_service_pb2_grpc.ResultsServiceStub(running.channel)
+
+
+def test_planted_spike_is_the_top_record(results):
+    records = results.GetRecords(rpb.GetRecordsRequest(job_id="latency", page=rpb.Page(size=5)), timeout=30)
+    top = records.records[0]
+    assert top.timestamp.seconds == SPIKE_S
+    assert (top.by_field_name, top.by_field_value, top.function, top.field_name) == ("host", "b", "mean", "latency")
+    assert top.record_score >= 50 and top.initial_record_score == top.record_score
+    assert top.actual[0] > top.typical[0] + 40
+    assert [i.influencer_field_values for i in top.influencers if i.influencer_field_name == "host"] == [["b"]]
+    assert all(r.record_score <= top.record_score for r in records.records)
+    assert records.count >= len(records.records)
+
+
+def test_bucket_filters_expand_sort_and_paging(results):
+    every = results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", page=rpb.Page(size=10_000)), timeout=30)
+    times = [b.timestamp.seconds for b in every.buckets]
+    assert times == sorted(times) and every.count == len(times)
+    assert all(b.bucket_span.seconds == SPAN_S for b in every.buckets)
+    assert all(any(i.influencer_field_name == "bucket_time" for i in b.bucket_influencers) for b in every.buckets)
+    worst = results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", sort="anomaly_score", desc=True, expand=True, page=rpb.Page(size=1)), timeout=30).buckets[0]
+    assert worst.timestamp.seconds == SPIKE_S and worst.anomaly_score >= 50
+    assert worst.records and worst.records[0].by_field_value == "b"
+    high = results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", anomaly_score=worst.anomaly_score, page=rpb.Page(size=100)), timeout=30)
+    assert [b.timestamp.seconds for b in high.buckets] == [SPIKE_S]
+    window = results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", start=timestamp_pb2.Timestamp(seconds=SPIKE_S - 600),
+                                                      end=timestamp_pb2.Timestamp(seconds=SPIKE_S + 600)), timeout=30)
+    assert [b.timestamp.seconds for b in window.buckets] == [SPIKE_S - 600, SPIKE_S - 300, SPIKE_S, SPIKE_S + 300]
+    single = results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", timestamp=timestamp_pb2.Timestamp(seconds=SPIKE_S)), timeout=30)
+    assert [b.timestamp.seconds for b in single.buckets] == [SPIKE_S]
+    page = results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", page=rpb.Page(**{"from": 10, "size": 5})), timeout=30)
+    assert [b.timestamp.seconds for b in page.buckets] == times[10:15]
+
+
+def test_influencers_point_at_the_host(results):
+    top = results.GetInfluencers(rpb.GetInfluencersRequest(job_id="latency", page=rpb.Page(size=1)), timeout=30).influencers[0]
+    assert (top.influencer_field_name, top.influencer_field_value, top.timestamp.seconds) == ("host", "b", SPIKE_S)
+    assert top.influencer_score > 0
+
+
+def test_bad_requests(results):
+    for call in (
+        lambda: results.GetRecords(rpb.GetRecordsRequest(job_id="latency", sort="color"), timeout=10),
+        lambda: results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", page=rpb.Page(**{"from": 9_999, "size": 100})), timeout=10),
+    ):
+        with pytest.raises(grpc.RpcError) as err:
+            call()
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as err:
+        results.GetBuckets(rpb.GetBucketsRequest(job_id="nope"), timeout=10)
+    assert error_reason(err.value) == "JOB_NOT_FOUND"
+
+
+def test_interim_results_are_replaced_when_the_bucket_is_final(running, results):
+    stub = running.stub
+    last = START_S + DAYS * 86_400
+    partial = b'{"time": %d, "host": "b", "latency": 400}\n' % (last + 10)
+    stub.PostData(iter([pb.PostDataRequest(job_id="latency", data=partial)]), timeout=30)
+    stub.FlushJob(pb.FlushJobRequest(job_id="latency", calc_interim=True), timeout=30)
+    interim = results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", timestamp=timestamp_pb2.Timestamp(seconds=last)), timeout=30).buckets
+    assert len(interim) == 1 and interim[0].is_interim
+    assert not results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", timestamp=timestamp_pb2.Timestamp(seconds=last), exclude_interim=True), timeout=30).buckets
+    stub.FlushJob(pb.FlushJobRequest(job_id="latency", advance_time=timestamp_pb2.Timestamp(seconds=last + SPAN_S)), timeout=30)
+    final = results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", timestamp=timestamp_pb2.Timestamp(seconds=last)), timeout=30).buckets
+    assert len(final) == 1 and not final[0].is_interim
+    records = results.GetRecords(rpb.GetRecordsRequest(job_id="latency", start=timestamp_pb2.Timestamp(seconds=last)), timeout=30).records
+    assert records and not any(r.is_interim for r in records)
+
+
+def test_overall_buckets(running, results):
+    overall = results.GetOverallBuckets(rpb.GetOverallBucketsRequest(job_id="latency", bucket_span=duration_pb2.Duration(seconds=3600), overall_score=50), timeout=30)
+    assert [o.timestamp.seconds for o in overall.overall_buckets] == [SPIKE_S // 3600 * 3600]
+    assert overall.overall_buckets[0].jobs[0].job_id == "latency"
+    with pytest.raises(grpc.RpcError) as err:
+        results.GetOverallBuckets(rpb.GetOverallBucketsRequest(job_id="latency", bucket_span=duration_pb2.Duration(seconds=60)), timeout=30)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_results_survive_close_and_reopen_and_go_with_delete(running, results):
+    stub = running.stub
+    before = results.GetRecords(rpb.GetRecordsRequest(job_id="latency"), timeout=30)
+    stub.CloseJob(pb.CloseJobRequest(job_id="latency"), timeout=30)
+    assert results.GetRecords(rpb.GetRecordsRequest(job_id="latency"), timeout=30) == before
+    stub.OpenJob(pb.OpenJobRequest(job_id="latency"), timeout=30)
+    stats = stub.GetJobStats(pb.GetJobStatsRequest(job_id="latency"), timeout=30).jobs[0].model_size_stats
+    assert stats.model_bytes > 0 and stats.total_by_field_count == 2
+    stub.DeleteJob(pb.DeleteJobRequest(job_id="latency", force=True), timeout=30)
+    with pytest.raises(grpc.RpcError):
+        results.GetRecords(rpb.GetRecordsRequest(job_id="latency"), timeout=30)
