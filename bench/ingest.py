@@ -1,0 +1,148 @@
+"""PostData throughput: the real server and job beside a do-nothing servicer, same messages.
+
+    python bench/ingest.py [--records 1000000]
+
+Both servers run as subprocesses on loopback; the client builds every message before the clock
+starts, so the figures are the servers' (and the transport's), not the client's encoding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "service")]
+
+from anomalyd.v1 import column_batch_pb2, job_pb2, job_service_pb2_grpc  # noqa: E402
+from anomalyd.v1 import job_service_pb2 as pb  # noqa: E402
+
+AIRLINES = [f"A{i:02d}" for i in range(20)]
+
+
+def serve_nothing(port_file: str) -> None:
+    """A JobService whose PostData reads every message and does nothing with it."""
+
+    class Nothing(job_service_pb2_grpc.JobServiceServicer):
+        def PostData(self, request_iterator, context):  # noqa: N802
+            for _ in request_iterator:
+                pass
+            return pb.PostDataResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(4), options=[("grpc.max_receive_message_length", 64 << 20)])
+    job_service_pb2_grpc.add_JobServiceServicer_to_server(Nothing(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    Path(port_file).write_text(str(port))
+    server.wait_for_termination()
+
+
+def start(args: list[str], port_file: Path) -> tuple[subprocess.Popen[bytes], str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "service")}
+    process = subprocess.Popen([sys.executable, *args], env=env)
+    deadline = time.monotonic() + 30
+    while not port_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{args} did not start")
+        time.sleep(0.05)
+    return process, f"127.0.0.1:{port_file.read_text()}"
+
+
+def dataset(n: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    times = 1_500_000_000_000 + np.arange(n, dtype=np.int64) * 50  # 20 records/s
+    airline = rng.integers(0, len(AIRLINES), n).astype(np.uint32)
+    responsetime = rng.gamma(4.0, 30.0, n).round(3)
+    return times, airline, responsetime
+
+
+def ndjson_messages(times, airline, responsetime, chunk_bytes: int) -> list[bytes]:
+    lines = [
+        b'{"time":%d,"airline":"%s","responsetime":%r}' % (t // 1000, AIRLINES[a].encode(), float(r))
+        for t, a, r in zip(times.tolist(), airline.tolist(), responsetime.tolist())
+    ]
+    data = b"\n".join(lines) + b"\n"
+    chunks, start = [], 0
+    while start < len(data):
+        end = data.find(b"\n", min(start + chunk_bytes, len(data) - 1)) + 1 or len(data)
+        chunks.append(data[start:end])
+        start = end
+    return chunks
+
+
+def column_messages(times, airline, responsetime, batch: int) -> list[column_batch_pb2.ColumnBatch]:
+    return [
+        column_batch_pb2.ColumnBatch(
+            times=times[i : i + batch],
+            numeric_columns=[column_batch_pb2.NumericColumn(name="responsetime", values=responsetime[i : i + batch])],
+            string_columns=[column_batch_pb2.StringColumn(name="airline", dictionary=AIRLINES, codes=airline[i : i + batch] + 1)],
+        )
+        for i in range(0, len(times), batch)
+    ]
+
+
+def stream(stub, job_id: str, payloads: list) -> float:
+    def messages():
+        for i, payload in enumerate(payloads):
+            kind = "data" if isinstance(payload, bytes) else "columns"
+            yield pb.PostDataRequest(job_id=job_id if i == 0 else "", **{kind: payload})
+
+    began = time.perf_counter()
+    stub.PostData(messages(), timeout=600)
+    return time.perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--null-server", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.null_server:
+        serve_nothing(args.null_server)
+        return
+
+    times, airline, responsetime = dataset(args.records)
+    scenarios = {
+        "ndjson 1 MiB chunks": ndjson_messages(times, airline, responsetime, 1 << 20),
+        "columns 1,000/message": column_messages(times, airline, responsetime, 1_000),
+        "columns 10,000/message": column_messages(times, airline, responsetime, 10_000),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        real, real_target = start(["-m", "anomalyd.server", "--data-dir", f"{tmp}/data", "--listen", "127.0.0.1:0",
+                                   "--port-file", f"{tmp}/real.port", "--log-level", "WARNING"], Path(f"{tmp}/real.port"))
+        null, null_target = start([__file__, "--null-server", f"{tmp}/null.port"], Path(f"{tmp}/null.port"))
+        try:
+            real_stub = job_service_pb2_grpc.JobServiceStub(grpc.insecure_channel(real_target, options=[("grpc.max_send_message_length", 64 << 20)]))
+            null_stub = job_service_pb2_grpc.JobServiceStub(grpc.insecure_channel(null_target, options=[("grpc.max_send_message_length", 64 << 20)]))
+            print(f"{args.records:,} records, {len(AIRLINES)} series, mean(responsetime) by airline, 5m buckets")
+            print(f"{'scenario':<24} {'messages':>8} {'MB':>7} {'real rec/s':>12} {'real MB/s':>10} {'null rec/s':>12} {'real/null':>9}")
+            for i, (name, payloads) in enumerate(scenarios.items()):
+                job_id = f"bench-{i}"
+                detector = job_pb2.Detector(function="mean", field_name="responsetime", by_field_name="airline")
+                real_stub.PutJob(pb.PutJobRequest(job=job_pb2.Job(job_id=job_id, analysis_config=job_pb2.AnalysisConfig(
+                    bucket_span={"seconds": 300}, detectors=[detector], influencers=["airline"]))), timeout=30)
+                real_stub.OpenJob(pb.OpenJobRequest(job_id=job_id), timeout=60)
+                megabytes = sum(len(p) if isinstance(p, bytes) else p.ByteSize() for p in payloads) / 1e6
+                null_s = stream(null_stub, job_id, payloads)
+                real_s = stream(real_stub, job_id, payloads)
+                processed = real_stub.GetJobStats(pb.GetJobStatsRequest(job_id=job_id), timeout=30).jobs[0].data_counts.processed_record_count
+                assert processed == args.records, f"{name}: processed {processed} of {args.records}"
+                print(f"{name:<24} {len(payloads):>8,} {megabytes:>7.1f} {args.records / real_s:>12,.0f} "
+                      f"{megabytes / real_s:>10.1f} {args.records / null_s:>12,.0f} {null_s / real_s:>9.2f}")
+        finally:
+            for process in (real, null):
+                process.terminate()
+                process.wait(60)
+
+
+if __name__ == "__main__":
+    main()

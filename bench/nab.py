@@ -1,0 +1,154 @@
+"""Scores anomalyd on a NAB-style corpus through the real gRPC server.
+
+    python bench/nab.py --data ../shared/nab/data --results /tmp/nab-out \\
+        --windows ../shared/nab/windows.json --threshold-sweep
+
+For every CSV under --data (NAB's `timestamp,value`, any folder layout) it creates a job with
+one mean(value) detector and a bucket span of the file's median sampling interval, streams the
+rows in file order with PostData, finalises the last bucket, reads the records back and writes
+--results/<same relative path> with columns timestamp,value,anomaly_score, where anomaly_score
+is the row's bucket's record_score / 100 (0 without a record). With --windows it prints the
+NAB scores of the set using the scorer beside the windows file (or --scorer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import datetime as dt
+import hashlib
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "service"), str(REPO / "clients/python")]
+
+from anomalyd.v1 import column_batch_pb2, job_pb2, job_service_pb2_grpc, results_service_pb2_grpc  # noqa: E402
+from anomalyd.v1 import job_service_pb2 as pb  # noqa: E402
+from anomalyd.v1 import results_service_pb2 as rpb  # noqa: E402
+from anomalyd_client.demo import LocalServer  # noqa: E402
+
+BATCH = 10_000
+RECORD_PAGE = 10_000
+
+
+def read_series(path: Path) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """The file's raw timestamp and value texts, epoch ms and values."""
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    stamps = [r["timestamp"] for r in rows]
+    texts = [r["value"] for r in rows]
+    times = np.array(
+        [int(dt.datetime.fromisoformat(s).replace(tzinfo=dt.timezone.utc).timestamp() * 1000) for s in stamps],
+        dtype=np.int64,
+    )
+    return stamps, texts, times, np.array(texts, dtype=np.float64)
+
+
+def sampling_interval_s(times_ms: np.ndarray) -> int:
+    """The median positive step between rows, in whole seconds (at least 1)."""
+    steps = np.diff(times_ms)
+    steps = steps[steps > 0]
+    return max(1, int(round(float(np.median(steps)) / 1000))) if len(steps) else 60
+
+
+def job_id_for(relative: Path) -> str:
+    stem = re.sub(r"[^a-z0-9]+", "-", str(relative.with_suffix("")).lower()).strip("-")[:40]
+    return f"nab-{stem}-{hashlib.sha1(str(relative).encode()).hexdigest()[:8]}"
+
+
+def score_file(jobs, results, path: Path, relative: Path) -> tuple[list[str], list[str], np.ndarray]:
+    stamps, texts, times, values = read_series(path)
+    span_s = sampling_interval_s(times)
+    job_id = job_id_for(relative)
+    detector = job_pb2.Detector(function="mean", field_name="value")
+    jobs.PutJob(pb.PutJobRequest(job=job_pb2.Job(job_id=job_id, analysis_config=job_pb2.AnalysisConfig(
+        bucket_span={"seconds": span_s}, detectors=[detector]),
+        data_description=job_pb2.DataDescription(time_format="epoch_ms"))), timeout=60)
+    jobs.OpenJob(pb.OpenJobRequest(job_id=job_id), timeout=600)
+
+    def messages():
+        for i in range(0, len(times), BATCH):
+            batch = column_batch_pb2.ColumnBatch(
+                times=times[i:i + BATCH],
+                numeric_columns=[column_batch_pb2.NumericColumn(name="value", values=values[i:i + BATCH])],
+            )
+            yield pb.PostDataRequest(job_id=job_id if i == 0 else "", columns=batch)
+
+    jobs.PostData(messages(), timeout=3600)
+    last_bucket_end_s = (int(times.max()) // 1000 // span_s + 1) * span_s
+    jobs.FlushJob(pb.FlushJobRequest(job_id=job_id, advance_time={"seconds": last_bucket_end_s}), timeout=600)
+    scores: dict[int, float] = {}
+    start = None
+    while True:  # page through time: Elasticsearch caps a page window at 10,000 results
+        request = rpb.GetRecordsRequest(job_id=job_id, sort="timestamp", desc=False, page=rpb.Page(size=RECORD_PAGE))
+        if start is not None:
+            request.start.FromMilliseconds(start)
+        page = results.GetRecords(request, timeout=600).records
+        for record in page:
+            at = record.timestamp.ToMilliseconds()
+            scores[at] = max(scores.get(at, 0.0), record.record_score)
+        if len(page) < RECORD_PAGE:
+            break
+        start = page[-1].timestamp.ToMilliseconds() + 1
+    jobs.CloseJob(pb.CloseJobRequest(job_id=job_id), timeout=600)
+    jobs.DeleteJob(pb.DeleteJobRequest(job_id=job_id), timeout=600)
+    span_ms = span_s * 1000
+    row_scores = np.array([scores.get(int(t) // span_ms * span_ms, 0.0) / 100 for t in times])
+    return stamps, texts, row_scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, type=Path)
+    parser.add_argument("--results", required=True, type=Path)
+    parser.add_argument("--windows", type=Path, help="NAB windows JSON: score the results with the NAB scorer")
+    parser.add_argument("--scorer", type=Path, help="the NAB scorer (default: score.py beside --windows)")
+    parser.add_argument("--target", help="an anomalyd server to use (default: start a local one)")
+    parser.add_argument("--threshold-sweep", action="store_true", help="passed to the scorer")
+    parser.add_argument("--threshold", type=float, help="passed to the scorer")
+    args = parser.parse_args()
+
+    files = sorted(p for p in args.data.rglob("*.csv"))
+    if not files:
+        parser.error(f"no CSV files under {args.data}")
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        target = args.target or stack.enter_context(LocalServer(Path(tmp) / "server")).target
+        channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 256 << 20)])
+        jobs = job_service_pb2_grpc.JobServiceStub(channel)
+        results = results_service_pb2_grpc.ResultsServiceStub(channel)
+        began = time.perf_counter()
+        rows = 0
+        for path in files:
+            relative = path.relative_to(args.data)
+            stamps, texts, scores = score_file(jobs, results, path, relative)
+            rows += len(stamps)
+            out = args.results / relative
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with out.open("w", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(["timestamp", "value", "anomaly_score"])
+                writer.writerows(zip(stamps, texts, (f"{s:.6f}" for s in scores)))
+            print(f"{relative}: {len(stamps)} rows, max score {scores.max():.3f}", flush=True)
+        elapsed = time.perf_counter() - began
+        print(f"{len(files)} files, {rows:,} rows in {elapsed:.1f}s ({rows / elapsed:,.0f} rows/s through the server)")
+    if args.windows:
+        scorer = args.scorer or args.windows.parent / "score.py"
+        command = [sys.executable, str(scorer), "--data", str(args.data), "--windows", str(args.windows), "--results", str(args.results)]
+        if args.threshold is not None:
+            command += ["--threshold", str(args.threshold)]
+        elif args.threshold_sweep:
+            command += ["--threshold-sweep"]
+        subprocess.run(command, check=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,456 @@
+"""The `anomalyd` command: run a server, manage jobs, post data, run the demo.
+
+Exit codes: 0 success, 1 a local error (a file, a value), 2 a usage error, 130 interrupted,
+and 10 + the gRPC status code for a failed call (15 NOT_FOUND, 16 ALREADY_EXISTS,
+19 FAILED_PRECONDITION, 24 UNAVAILABLE, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from anomalyd_client import demo, detector
+from anomalyd_client.client import DEFAULT_TARGET, Client, Document
+from anomalyd_client.console import ProgressLine, fields, table, text
+from anomalyd_client.convert import parse_duration, parse_time
+from anomalyd_client.detector import Detector
+from anomalyd_client.errors import AnomalydError
+
+T = TypeVar("T")
+Output = tuple[Any, str]
+"""What a command prints: its result for --json, and the same for people."""
+
+_EXIT_LOCAL_ERROR = 1
+_EXIT_INTERRUPTED = 130
+_EXIT_RPC_BASE = 10
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit code."""
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "serve":
+        # Imported here so that the client commands never load the server and its store.
+        from anomalyd import server
+
+        server.main(rest)
+        return 0
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        if args.command == "demo":
+            demo.run(args.data_dir, hours=args.hours, seed=args.seed)
+            return 0
+        target = getattr(args, "target", os.environ.get("ANOMALYD_TARGET", DEFAULT_TARGET))
+        with Client(target) as client:
+            result, human = args.handler(client, args)
+        print(msgspec.json.encode(result).decode() if getattr(args, "json", False) else human)
+        return 0
+    except AnomalydError as error:
+        print(f"error: {error}", file=sys.stderr)
+        for field, description in error.field_violations:
+            if description not in error.message:
+                print(f"  {field}: {description}", file=sys.stderr)
+        return _EXIT_RPC_BASE + error.code.value[0]
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return _EXIT_LOCAL_ERROR
+    except KeyboardInterrupt:
+        return _EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    # --target and --json are accepted before or after the command. Their defaults are
+    # SUPPRESS so that a subcommand's parse does not overwrite a value given before it; main
+    # supplies the real defaults.
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument(
+        "--target",
+        default=argparse.SUPPRESS,
+        help=f"server host:port (default: $ANOMALYD_TARGET or {DEFAULT_TARGET})",
+    )
+    shared.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for machines"
+    )
+    parser = argparse.ArgumentParser(
+        prog="anomalyd",
+        description=__doc__,
+        parents=[shared],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        name: str, handler: Callable[[Client, argparse.Namespace], Output], what: str, **kwargs: Any
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[shared], help=what, description=what, **kwargs)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    commands.add_parser(
+        "serve",
+        add_help=False,
+        help="run the server: serve --data-dir DIR --listen HOST:PORT (see serve --help)",
+    )
+
+    sub = command(
+        "put-job",
+        _put_job,
+        "create a job",
+        epilog=f"detector shorthand:\n{detector.GRAMMAR}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub.add_argument("job_id", metavar="JOB_ID")
+    sub.add_argument(
+        "--detector",
+        "-d",
+        action="append",
+        required=True,
+        type=_typed(Detector.parse),
+        help='e.g. "mean(responsetime) by airline"; repeat for more detectors',
+    )
+    sub.add_argument("--bucket-span", default="5m", type=_typed(parse_duration), help="default 5m")
+    sub.add_argument("--influencer", action="append", default=[], help="repeatable")
+    sub.add_argument("--latency", type=_typed(parse_duration), help="e.g. 30s")
+    sub.add_argument("--time-field", default="time", help="default time")
+    sub.add_argument(
+        "--time-format",
+        default="epoch",
+        help="epoch (s, default), epoch_ms or a Java pattern like yyyy-MM-dd'T'HH:mm:ssXXX",
+    )
+    sub.add_argument(
+        "--summary-count-field", default="", help="field holding pre-aggregated counts"
+    )
+    sub.add_argument("--model-memory-limit", help='e.g. "512mb"')
+    sub.add_argument("--group", action="append", default=[], help="repeatable")
+    sub.add_argument("--description", default="")
+
+    for name, handler, what in (("jobs", _jobs, "list jobs"), ("stats", _stats, "show job stats")):
+        sub = command(name, handler, what)
+        sub.add_argument(
+            "expr",
+            nargs="?",
+            default="",
+            metavar="EXPR",
+            help="id, group, comma list or wildcard (default: all)",
+        )
+        sub.add_argument("--allow-no-match", action=argparse.BooleanOptionalAction)
+
+    sub = command("open", _open, "open a job")
+    sub.add_argument("job_id", metavar="JOB")
+    sub.add_argument("--timeout", type=_typed(parse_duration), help="server-side wait, e.g. 5m")
+
+    sub = command("post", _post, "stream a file of JSON documents (NDJSON) into an open job")
+    sub.add_argument("job_id", metavar="JOB")
+    sub.add_argument("file", metavar="FILE", help="a path, or - for stdin")
+    sub.add_argument("--reset-start", type=_typed(parse_time))
+    sub.add_argument("--reset-end", type=_typed(parse_time))
+
+    sub = command("flush", _flush, "process buffered data; times are ISO 8601, epoch ms or now")
+    sub.add_argument("job_id", metavar="JOB")
+    sub.add_argument("--calc-interim", action="store_true")
+    for option in ("--start", "--end", "--advance-time", "--skip-time"):
+        sub.add_argument(option, type=_typed(parse_time))
+
+    sub = command("close", _close, "close jobs")
+    sub.add_argument("expr", metavar="EXPR", help="id, group, comma list, wildcard, _all or *")
+    sub.add_argument("--force", action="store_true", help="skip finishing buckets and persisting")
+    sub.add_argument("--timeout", type=_typed(parse_duration), help="server-side wait, e.g. 5m")
+    sub.add_argument("--allow-no-match", action=argparse.BooleanOptionalAction)
+
+    sub = command("delete", _delete, "delete a job and its results")
+    sub.add_argument("job_id", metavar="JOB")
+    sub.add_argument("--force", action="store_true", help="force-close an open job first")
+    sub.add_argument("--no-wait", action="store_true", help="return a task id at once")
+    sub.add_argument("--delete-user-annotations", action="store_true")
+
+    sub = command("task", _task, "show a task")
+    sub.add_argument("task_id", metavar="ID")
+
+    for name, handler, score in (
+        ("buckets", _buckets, "--anomaly-score"),
+        ("records", _records, "--record-score"),
+        ("influencers", _influencers, "--influencer-score"),
+    ):
+        sub = command(name, handler, f"list a job's {name}, a page at a time")
+        sub.add_argument("job_id", metavar="JOB")
+        sub.add_argument(score, type=float, default=0.0, help="only results scoring at least this")
+        _result_filters(sub)
+        sub.add_argument("--sort", default="", help="default: the score; timestamp for buckets")
+        sub.add_argument("--desc", action=argparse.BooleanOptionalAction, help="sort descending")
+        sub.add_argument(
+            "--from", type=int, default=0, dest="from_", metavar="N", help="results to skip"
+        )
+        sub.add_argument(
+            "--size", type=int, default=0, metavar="N", help="results to show (default 100)"
+        )
+
+    sub = command("overall-buckets", _overall_buckets, "combine bucket scores across jobs")
+    sub.add_argument("expr", nargs="?", default="", metavar="EXPR", help="jobs (default: all)")
+    sub.add_argument("--top-n", type=int, default=1, help="how many job scores to average")
+    sub.add_argument("--bucket-span", type=_typed(parse_duration), help="default: longest job span")
+    sub.add_argument("--overall-score", type=float, default=0.0)
+    _result_filters(sub)
+    sub.add_argument("--allow-no-match", action=argparse.BooleanOptionalAction)
+
+    sub = commands.add_parser(
+        "demo", help="run a local server on generated data with planted incidents"
+    )
+    sub.add_argument(
+        "--data-dir",
+        type=Path,
+        default=demo.DEFAULT_DIR,
+        help=f"wiped first (default {demo.DEFAULT_DIR})",
+    )
+    sub.add_argument("--hours", type=int, default=7 * 24, help="hours of data (default 168)")
+    sub.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def _result_filters(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--start", type=_typed(parse_time), help="results at or after this time")
+    sub.add_argument("--end", type=_typed(parse_time), help="results before this time")
+    sub.add_argument("--exclude-interim", action="store_true")
+
+
+def _typed(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type from a parser that raises ValueError, keeping its message."""
+
+    def convert(value: str) -> T:
+        try:
+            return parse(value)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
+
+
+def _put_job(client: Client, args: argparse.Namespace) -> Output:
+    job = client.put_job(
+        args.job_id,
+        detectors=args.detector,
+        bucket_span=args.bucket_span,
+        influencers=args.influencer,
+        description=args.description,
+        groups=args.group,
+        latency=args.latency,
+        summary_count_field_name=args.summary_count_field,
+        time_field=args.time_field,
+        time_format=args.time_format,
+        model_memory_limit=args.model_memory_limit,
+    )
+    analysis = job["analysis_config"]
+    summary = {
+        "job_id": job["job_id"],
+        "description": job["description"],
+        "groups": job["groups"],
+        "bucket_span": analysis["bucket_span"],
+        "detectors": _detectors(job),
+        "influencers": analysis["influencers"],
+        "latency": analysis["latency"],
+        "time": "{time_field} ({time_format})".format(**job["data_description"]),
+        "model_memory_limit": (job["analysis_limits"] or {}).get("model_memory_limit"),
+        "create_time": job["create_time"],
+    }
+    return job, fields(summary)
+
+
+def _jobs(client: Client, args: argparse.Namespace) -> Output:
+    jobs = client.get_jobs(args.expr, allow_no_match=args.allow_no_match)
+    rows = [
+        (
+            job["job_id"],
+            job["analysis_config"]["bucket_span"],
+            _detectors(job),
+            job["analysis_config"]["influencers"],
+            job["groups"],
+            job["create_time"],
+        )
+        for job in jobs
+    ]
+    headers = ("JOB_ID", "BUCKET_SPAN", "DETECTORS", "INFLUENCERS", "GROUPS", "CREATED")
+    return jobs, table(headers, rows)
+
+
+def _stats(client: Client, args: argparse.Namespace) -> Output:
+    stats = client.get_job_stats(args.expr, allow_no_match=args.allow_no_match)
+    rows = []
+    for job in stats:
+        counts, model = job["data_counts"] or {}, job["model_size_stats"] or {}
+        rows.append(
+            (
+                job["job_id"],
+                job["state"],
+                counts.get("processed_record_count"),
+                counts.get("bucket_count"),
+                counts.get("latest_record_timestamp"),
+                model.get("memory_status"),
+                model.get("model_bytes"),
+                job["failure_reason"],
+            )
+        )
+    headers = (
+        "JOB_ID",
+        "STATE",
+        "RECORDS",
+        "BUCKETS",
+        "LATEST_RECORD",
+        "MEMORY",
+        "MODEL_BYTES",
+        "FAILURE",
+    )
+    return stats, table(headers, rows)
+
+
+def _open(client: Client, args: argparse.Namespace) -> Output:
+    result = client.open_job(args.job_id, timeout=args.timeout)
+    return result, f"opened {args.job_id} on {text(result['node'] or None)}"
+
+
+def _post(client: Client, args: argparse.Namespace) -> Output:
+    progress = ProgressLine()
+    try:
+        counts = client.post_data(
+            args.job_id,
+            sys.stdin.buffer if args.file == "-" else args.file,
+            reset_start=args.reset_start,
+            reset_end=args.reset_end,
+            progress=progress,
+        )
+    finally:
+        progress.finish()
+    return counts, fields(counts)
+
+
+def _flush(client: Client, args: argparse.Namespace) -> Output:
+    result = client.flush_job(
+        args.job_id,
+        calc_interim=args.calc_interim,
+        start=args.start,
+        end=args.end,
+        advance_time=args.advance_time,
+        skip_time=args.skip_time,
+    )
+    return result, fields(result)
+
+
+def _close(client: Client, args: argparse.Namespace) -> Output:
+    result = client.close_job(
+        args.expr, force=args.force, timeout=args.timeout, allow_no_match=args.allow_no_match
+    )
+    return result, f"closed {text(result['job_ids']) if result['job_ids'] else '(no jobs matched)'}"
+
+
+def _delete(client: Client, args: argparse.Namespace) -> Output:
+    result = client.delete_job(
+        args.job_id,
+        force=args.force,
+        wait_for_completion=not args.no_wait,
+        delete_user_annotations=args.delete_user_annotations,
+    )
+    if result["task_id"]:
+        return result, f"deleting {args.job_id}: task {result['task_id']} (see: anomalyd task ID)"
+    return result, f"deleted {args.job_id}"
+
+
+def _task(client: Client, args: argparse.Namespace) -> Output:
+    task = client.get_task(args.task_id)
+    return task, fields(task)
+
+
+def _detectors(job: Document) -> str:
+    return "; ".join(d["detector_description"] for d in job["analysis_config"]["detectors"])
+
+
+def _buckets(client: Client, args: argparse.Namespace) -> Output:
+    page = client.get_buckets(args.job_id, anomaly_score=args.anomaly_score, **_query(args))
+    rows = [
+        (b["timestamp"], b["anomaly_score"], b["event_count"], b["is_interim"])
+        for b in page["buckets"]
+    ]
+    return page, _paged(
+        ("TIMESTAMP", "ANOMALY_SCORE", "EVENT_COUNT", "INTERIM"), rows, page["count"]
+    )
+
+
+def _records(client: Client, args: argparse.Namespace) -> Output:
+    page = client.get_records(args.job_id, record_score=args.record_score, **_query(args))
+    rows = [
+        (
+            r["timestamp"],
+            Detector(r["function"], r["field_name"]).shorthand(),
+            "/".join(
+                filter(
+                    None, (r["partition_field_value"], r["by_field_value"], r["over_field_value"])
+                )
+            ),
+            r["actual"],
+            r["typical"],
+            r["probability"],
+            r["record_score"],
+        )
+        for r in page["records"]
+    ]
+    headers = ("TIMESTAMP", "FUNCTION", "SERIES", "ACTUAL", "TYPICAL", "PROBABILITY", "SCORE")
+    return page, _paged(headers, rows, page["count"])
+
+
+def _influencers(client: Client, args: argparse.Namespace) -> Output:
+    page = client.get_influencers(
+        args.job_id, influencer_score=args.influencer_score, **_query(args)
+    )
+    rows = [
+        (
+            i["timestamp"],
+            i["influencer_field_name"],
+            i["influencer_field_value"],
+            i["probability"],
+            i["influencer_score"],
+        )
+        for i in page["influencers"]
+    ]
+    return page, _paged(
+        ("TIMESTAMP", "FIELD", "VALUE", "PROBABILITY", "SCORE"), rows, page["count"]
+    )
+
+
+def _overall_buckets(client: Client, args: argparse.Namespace) -> Output:
+    result = client.get_overall_buckets(
+        args.expr,
+        top_n=args.top_n,
+        bucket_span=args.bucket_span,
+        overall_score=args.overall_score,
+        exclude_interim=args.exclude_interim,
+        start=args.start,
+        end=args.end,
+        allow_no_match=args.allow_no_match,
+    )
+    rows = [
+        (
+            o["timestamp"],
+            o["overall_score"],
+            ", ".join(f"{j['job_id']} {text(j['max_anomaly_score'])}" for j in o["jobs"]),
+        )
+        for o in result["overall_buckets"]
+    ]
+    return result, table(("TIMESTAMP", "OVERALL_SCORE", "JOBS"), rows)
+
+
+def _query(args: argparse.Namespace) -> dict[str, Any]:
+    """The filter and page arguments that buckets, records and influencers share."""
+    names = ("start", "end", "exclude_interim", "sort", "desc", "from_", "size")
+    return {name: getattr(args, name) for name in names}
+
+
+def _paged(headers: Sequence[str], rows: list[tuple[Any, ...]], count: int) -> str:
+    shown = table(headers, rows)
+    return (
+        shown if count <= len(rows) else f"{shown}\n({len(rows)} of {count}; see --from and --size)"
+    )
