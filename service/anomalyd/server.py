@@ -16,16 +16,25 @@ from grpc_reflection.v1alpha import reflection
 
 from anomalyd.api.results_servicer import ResultsServicer
 from anomalyd.api.servicer import JobServicer
+from anomalyd.api.snapshot_servicer import SnapshotServicer
 from anomalyd.core.jobs import JobManager
 from anomalyd.core.repository import Repository
 from anomalyd.core.results import ResultReader
 from anomalyd.storage.lmdb_store import LmdbStore
-from anomalyd.v1 import job_service_pb2, job_service_pb2_grpc, results_service_pb2, results_service_pb2_grpc
+from anomalyd.v1 import (
+    job_service_pb2,
+    job_service_pb2_grpc,
+    model_snapshot_service_pb2,
+    model_snapshot_service_pb2_grpc,
+    results_service_pb2,
+    results_service_pb2_grpc,
+)
 
 log = logging.getLogger("anomalyd")
 SERVICE_NAMES = (
     job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
     results_service_pb2.DESCRIPTOR.services_by_name["ResultsService"].full_name,
+    model_snapshot_service_pb2.DESCRIPTOR.services_by_name["ModelSnapshotService"].full_name,
 )
 
 
@@ -41,6 +50,7 @@ class Settings:
         max_document_bytes: the largest single JSON document.
         workers: RPC worker threads (each active stream holds one).
         grace_s: how long in-flight RPCs may finish on shutdown.
+        persist_check_s: how often open jobs are checked for a due background snapshot.
     """
 
     data_dir: str
@@ -50,6 +60,7 @@ class Settings:
     max_document_bytes: int = 1 << 20
     workers: int = 32
     grace_s: float = 10.0
+    persist_check_s: float = 60.0
 
 
 class Server:
@@ -70,11 +81,14 @@ class Server:
             JobServicer(self.jobs, max_message_bytes=settings.max_message_bytes), self.grpc
         )
         results_service_pb2_grpc.add_ResultsServiceServicer_to_server(ResultsServicer(ResultReader(self.jobs)), self.grpc)
+        model_snapshot_service_pb2_grpc.add_ModelSnapshotServiceServicer_to_server(SnapshotServicer(self.jobs), self.grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
             self.grpc,
         )
+        self._stopping = threading.Event()
+        self._persister = threading.Thread(target=self._persist_loop, name="background-persist", daemon=True)
         self.port = self.grpc.add_insecure_port(settings.listen)
         if not self.port:
             raise OSError(f"cannot listen on {settings.listen}")
@@ -83,6 +97,7 @@ class Server:
         """Recover jobs, then serve."""
         self.jobs.recover()
         self.grpc.start()
+        self._persister.start()
         for name in ("", *SERVICE_NAMES):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         if self.settings.port_file:
@@ -95,9 +110,19 @@ class Server:
     def stop(self) -> None:
         """Drain RPCs, close open jobs gracefully (they reopen at the next start), release the store."""
         self.health.enter_graceful_shutdown()
+        self._stopping.set()
         self.grpc.stop(self.settings.grace_s).wait()
+        self._persister.join()
         self.jobs.shutdown()
         self.store.close()
+
+
+    def _persist_loop(self) -> None:
+        while not self._stopping.wait(self.settings.persist_check_s):
+            try:
+                self.jobs.persist_due()
+            except Exception:  # a failed snapshot must not stop the next ones
+                log.exception("background persist failed")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,11 +12,11 @@ from anomalyd.core.config import DEFAULT_BUCKET_SPAN_S, DEFAULT_MODEL_MEMORY_LIM
 from anomalyd.core.counts import DataCounts
 from anomalyd.core.errors import InvalidColumns, InvalidJobConfig
 from anomalyd.core.jobs import JobStats
-from anomalyd.core.repository import Task
+from anomalyd.core.repository import SnapshotMeta, Task
 from anomalyd.engine.records import RecordBatch, StringColumn
 from anomalyd.core.results import OverallBucket
 from anomalyd.engine.results import AnomalyRecord, BucketResult, InfluencerResult, ModelSizeStats
-from anomalyd.v1 import column_batch_pb2, data_counts_pb2, job_pb2, job_stats_pb2, result_pb2, task_pb2
+from anomalyd.v1 import column_batch_pb2, data_counts_pb2, job_pb2, job_stats_pb2, model_snapshot_pb2, result_pb2, task_pb2
 
 _INVALID_TIME = np.iinfo(np.int64).min
 _STATES = {
@@ -180,6 +180,7 @@ def job_stats(stats: JobStats) -> job_stats_pb2.JobStats:
         node=stats.node,
         deleting=status.deleting,
         assignment_explanation="" if stats.node else "the job is not open",
+        restore_note=status.restore_note,
     )
 
 
@@ -344,4 +345,21 @@ def overall_bucket(o: OverallBucket) -> result_pb2.OverallBucket:
         overall_score=o.overall_score,
         jobs=[result_pb2.OverallBucketJob(job_id=j, max_anomaly_score=s) for j, s in o.jobs],
         is_interim=o.is_interim,
+    )
+
+
+def model_snapshot(job_id: str, meta: SnapshotMeta, active_id: str, limit_bytes: int) -> model_snapshot_pb2.ModelSnapshot:
+    """The ModelSnapshot message of a snapshot."""
+    return model_snapshot_pb2.ModelSnapshot(
+        job_id=job_id,
+        snapshot_id=meta.snapshot_id,
+        timestamp=timestamp(meta.timestamp_ms),
+        description=meta.description,
+        latest_record_time_stamp=timestamp(meta.latest_record_time_ms),
+        latest_result_time_stamp=timestamp(meta.latest_result_time_ms),
+        model_size_stats=model_size_stats(meta.model_size, limit_bytes, meta.latest_record_time_ms),
+        retain=meta.retain,
+        min_version=meta.min_version,
+        snapshot_size_bytes=meta.size_bytes,
+        active=meta.snapshot_id == active_id,
     )

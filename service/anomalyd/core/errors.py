@@ -109,3 +109,18 @@ class Draining(AnomalydError):
 class JobAlreadyOpen(AnomalydError):
     status = "FAILED_PRECONDITION"
     reason = "JOB_ALREADY_OPEN"
+
+
+class SnapshotNotFound(AnomalydError):
+    status = "NOT_FOUND"
+    reason = "SNAPSHOT_NOT_FOUND"
+
+
+class SnapshotActive(AnomalydError):
+    status = "FAILED_PRECONDITION"
+    reason = "SNAPSHOT_ACTIVE"
+
+
+class RestoreFailed(AnomalydError):
+    status = "FAILED_PRECONDITION"
+    reason = "RESTORE_FAILED"

@@ -8,10 +8,12 @@ written through the Repository before the request that changed it returns.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fnmatch
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -32,14 +34,16 @@ from anomalyd.core.errors import (
     JobNotFound,
     JobNotOpen,
     JobOpen,
+    RestoreFailed,
     StreamAborted,
     TaskNotFound,
     Timeout,
 )
 from anomalyd.core.ingest import Ingestor, IngestState, ParsedRecords, Upload
-from anomalyd.core.repository import JobStatus, JournalEntry, ModelState, Repository, Task, decode_batch, encode_batch
+from anomalyd.core.repository import JobStatus, JournalEntry, Repository, SnapshotMeta, Task, decode_batch, encode_batch
+from anomalyd.core.retention import expired
 from anomalyd.engine.analyzer import JobAnalyzer
-from anomalyd.engine.records import RecordBatch
+from anomalyd.engine.records import AnalysisSpec, RecordBatch
 from anomalyd.engine.results import BucketResult, ModelSizeStats
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,10 @@ log = logging.getLogger(__name__)
 CLOSED, OPENING, OPENED, CLOSING, FAILED = "closed", "opening", "opened", "closing", "failed"
 DEFAULT_TIMEOUT_S = 30 * 60
 VERSION = "0.1.0"
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def now_ms() -> int:
@@ -85,6 +93,7 @@ class OpenJob:
         self.streaming = False  # guarded by JobManager._lock
         self.forced = False
         self.closed = threading.Event()
+        self.last_snapshot_ms = now_ms()
 
 
 class JobManager:
@@ -178,7 +187,13 @@ class JobManager:
         self._bounded(lambda: self._start(config, status), timeout_s, f"open job {job_id!r}")
 
     def _start(self, config: JobConfig, status: JobStatus) -> OpenJob:
-        job = OpenJob(config, status, self._restore(config))
+        try:
+            analyzer = self._restore(config, status)
+        except RestoreFailed as err:
+            status.state, status.failure_reason = FAILED, err.message
+            self.repository.save_status(config.job_id, status)
+            raise
+        job = OpenJob(config, status, analyzer)
         status.state = OPENED
         status.open_time_ms = now_ms()
         status.reopen_on_start = False
@@ -187,14 +202,130 @@ class JobManager:
             self._open[config.job_id] = job
         return job
 
-    def _restore(self, config: JobConfig) -> JobAnalyzer:
-        """The analyzer as it was: the persisted model, then the journal entries after it."""
+    def _restore(self, config: JobConfig, status: JobStatus) -> JobAnalyzer:
+        """The analyzer as it was: a snapshot, then the journal entries after it.
+
+        The active snapshot is tried first; if its state is damaged, an older snapshot whose
+        journal is still complete, then the journal from the start. The job's results are the
+        same either way; status.restore_note says what happened.
+
+        Raises:
+            RestoreFailed: no snapshot and journal together restore the job.
+        """
         spec = config.analysis_spec()
-        model = self.repository.model(config.job_id)
-        analyzer = JobAnalyzer(spec) if model is None else JobAnalyzer.from_state(spec, model.state)
-        for entry in self.repository.journal(config.job_id, 0 if model is None else model.journal_sequence):
+        snapshots = {s.snapshot_id: s for s in self.repository.snapshots(config.job_id)}
+        active = snapshots.get(status.model_snapshot_id)
+        older = sorted(
+            (s for s in snapshots.values() if active is None or s.journal_sequence < active.journal_sequence),
+            key=lambda s: s.journal_sequence, reverse=True,
+        )
+        candidates: list[SnapshotMeta | None] = [*([active] if active else []), *older, None]
+        problems = []
+        for snapshot in candidates:
+            try:
+                analyzer = self._replay(config.job_id, spec, snapshot, status.journal_sequence)
+            except Exception as err:  # a damaged snapshot or journal: try the next one
+                name = "the empty model" if snapshot is None else f"snapshot {snapshot.snapshot_id}"
+                problems.append(f"{name}: {err}")
+                log.warning("job %s: cannot restore from %s: %s", config.job_id, name, err)
+                continue
+            status.restore_note = "; ".join(problems)
+            return analyzer
+        raise RestoreFailed(
+            f"job {config.job_id!r} cannot be restored: {'; '.join(problems)}", jobId=config.job_id
+        )
+
+    def _replay(self, job_id: str, spec: AnalysisSpec, snapshot: SnapshotMeta | None, end_sequence: int) -> JobAnalyzer:
+        start = 0 if snapshot is None else snapshot.journal_sequence
+        entries = self.repository.journal(job_id, start)
+        numbers = [n for n, _ in entries]
+        if numbers != list(range(start, end_sequence)):
+            raise ValueError(f"journal entries {start}..{end_sequence - 1} are not all present")
+        if snapshot is None:
+            analyzer = JobAnalyzer(spec)
+        else:
+            state = self.repository.snapshot_state(job_id, snapshot.snapshot_id)
+            if state is None or zlib.crc32(state) != snapshot.checksum:
+                raise ValueError("its stored state is missing or fails its checksum")
+            analyzer = JobAnalyzer.from_state(spec, state)
+        for _, entry in entries:
             apply(analyzer, entry)
         return analyzer
+
+    # --- snapshots -----------------------------------------------------------------------
+
+    def create_snapshot(self, job_id: str, *, description: str, retain: bool) -> SnapshotMeta:
+        """Snapshot an open job's model now."""
+        job = self._open_job(job_id)
+        with job.lock:
+            return self._snapshot(job, description or "State persisted on request", retain=retain, always=True)
+
+    def persist_due(self, now: int | None = None) -> None:
+        """Snapshot every open job whose background_persist_interval has passed."""
+        now = now_ms() if now is None else now
+        with self._lock:
+            jobs = list(self._open.values())
+        for job in jobs:
+            if now - job.last_snapshot_ms >= job.config.background_persist_interval_s * 1000:
+                with job.lock:
+                    if not job.forced:
+                        self._snapshot(job, "State persisted due to background persist")
+                job.last_snapshot_ms = now
+
+    def _snapshot(self, job: OpenJob, description: str, *, retain: bool = False, always: bool = False) -> SnapshotMeta | None:
+        """Snapshot a job (its lock held); None when nothing changed since the active snapshot."""
+        job_id, status = job.config.job_id, job.status
+        snapshots = self.repository.snapshots(job_id)
+        active = next((s for s in snapshots if s.snapshot_id == status.model_snapshot_id), None)
+        if not always and status.journal_sequence == (0 if active is None else active.journal_sequence):
+            return None
+        now = now_ms()
+        number = now // 1000
+        if snapshots:
+            number = max(number, int(snapshots[-1].snapshot_id) + 1)
+        state = job.analyzer.to_state()
+        finalized = job.analyzer.last_finalized_end_ms
+        meta = SnapshotMeta(
+            snapshot_id=str(number),
+            timestamp_ms=now,
+            description=description,
+            journal_sequence=status.journal_sequence,
+            ingest=_copy(status).ingest,
+            latest_record_time_ms=status.ingest.totals.latest_record_timestamp,
+            latest_result_time_ms=None if finalized is None else finalized - job.config.bucket_span_ms,
+            model_size=job.analyzer.model_size_stats(),
+            size_bytes=len(state),
+            checksum=zlib.crc32(state),
+            retain=retain,
+            min_version=VERSION,
+        )
+        status.model_snapshot_id = meta.snapshot_id
+        # Journal entries before the previous snapshot go: that one stays a complete fallback.
+        self.repository.save_snapshot(job_id, meta, state, status, 0 if active is None else active.journal_sequence)
+        job.last_snapshot_ms = now
+        doomed = expired(
+            [*snapshots, meta], active_id=meta.snapshot_id,
+            retention_days=job.config.model_snapshot_retention_days,
+            daily_after_days=job.config.daily_model_snapshot_retention_after_days,
+        )
+        if doomed:
+            self.repository.delete_snapshots(job_id, doomed)
+        return meta
+
+    def status(self, job_id: str) -> JobStatus:
+        """A job's current status (a copy)."""
+        with self._lock:
+            job = self._open.get(job_id)
+        if job is None:
+            return self.repository.status(job_id)
+        with job.lock:
+            return _copy(job.status)
+
+    @contextlib.contextmanager
+    def transition(self, job_id: str) -> Iterator[JobStatus]:
+        """The stored status of a job, with opening, closing and deleting held off meanwhile."""
+        with self._lock:
+            yield self._current_status(job_id)
 
     # --- data ----------------------------------------------------------------------------
 
@@ -325,11 +456,8 @@ class JobManager:
             job.status.open_time_ms = None
             job.status.reopen_on_start = reopen_on_start
             job.status.model_size = job.analyzer.model_size_stats()
-            if force:
+            if force or not self._snapshot(job, f"State persisted due to job close at {_iso(now_ms())}"):
                 self.repository.save_status(job_id, job.status)
-            else:
-                model = ModelState(job.status.journal_sequence, job.analyzer.to_state())
-                self.repository.save_model(job_id, model, job.status)
         with self._lock:
             if self._open.get(job_id) is job:
                 del self._open[job_id]

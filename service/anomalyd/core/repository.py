@@ -37,11 +37,15 @@ class JobStatus(msgspec.Struct):
         deleting: a delete has started; it resumes after a restart.
         reopen_on_start: the server stopped while the job was open; the next start reopens it.
         model_size: the model's size when the job last closed.
+        model_snapshot_id: the snapshot the job restores on open, "" for none.
+        restore_note: why the last open restored from an older snapshot than the active one.
     """
 
     state: str
     ingest: IngestState
     model_size: ModelSizeStats | None = None
+    model_snapshot_id: str = ""
+    restore_note: str = ""
     journal_sequence: int = 0
     interim_ms: list[int] = msgspec.field(default_factory=list)
     open_time_ms: int | None = None
@@ -76,16 +80,37 @@ class JournalEntry(msgspec.Struct, omit_defaults=True):
     finalize_ms: int | None = None
 
 
-class ModelState(msgspec.Struct):
-    """A job's persisted analyzer state and the journal sequence it includes up to (exclusive)."""
+class SnapshotMeta(msgspec.Struct):
+    """A model snapshot's description; its state is stored apart so that listing stays cheap.
 
+    Attributes:
+        snapshot_id: epoch seconds of its creation, made unique per job.
+        timestamp_ms: wall-clock creation time.
+        journal_sequence: the journal entries it includes end before this sequence number.
+        ingest: the bucketing state when it was taken (restored by a revert).
+        latest_record_time_ms: the latest record time the model had seen.
+        latest_result_time_ms: the start of the latest finalised bucket.
+        size_bytes: bytes of stored state.
+        checksum: CRC-32 of the stored state, checked before a restore.
+    """
+
+    snapshot_id: str
+    timestamp_ms: int
+    description: str
     journal_sequence: int
-    state: bytes
+    ingest: IngestState
+    latest_record_time_ms: int | None
+    latest_result_time_ms: int | None
+    model_size: ModelSizeStats | None
+    size_bytes: int
+    checksum: int
+    retain: bool = False
+    min_version: str = "0.1.0"
 
 
 _ENCODER = msgspec.msgpack.Encoder()
 _JOURNAL = msgspec.msgpack.Decoder(JournalEntry)
-_MODEL = msgspec.msgpack.Decoder(ModelState)
+_SNAPSHOT = msgspec.msgpack.Decoder(SnapshotMeta)
 _BUCKET = msgspec.msgpack.Decoder(BucketResult)
 _RECORD = msgspec.msgpack.Decoder(AnomalyRecord)
 _INFLUENCER = msgspec.msgpack.Decoder(InfluencerResult)
@@ -162,30 +187,66 @@ class Repository:
 
         self.store.update(commit)
 
-    def journal(self, job_id: str, from_sequence: int) -> list[JournalEntry]:
-        """A job's journal entries from a sequence number on, oldest first."""
+    def journal(self, job_id: str, from_sequence: int) -> list[tuple[int, JournalEntry]]:
+        """A job's journal entries from a sequence number on, oldest first, with their numbers."""
         start = keys.journal_key(job_id, from_sequence)
         return self.store.view(
-            lambda txn: [_JOURNAL.decode(v) for _, v in txn.scan(keys.JOURNAL, keys.job_prefix(job_id), start)]
+            lambda txn: [
+                (keys.journal_sequence(k), _JOURNAL.decode(v))
+                for k, v in txn.scan(keys.JOURNAL, keys.job_prefix(job_id), start)
+            ]
         )
 
-    def save_model(self, job_id: str, model: ModelState, status: JobStatus) -> None:
-        """Persist a job's model state and drop the journal entries it covers."""
-        encoded_model, encoded_status = _ENCODER.encode(model), _ENCODER.encode(status)
+    def save_snapshot(self, job_id: str, meta: SnapshotMeta, state: bytes, status: JobStatus, journal_from: int) -> None:
+        """Store a snapshot, make it the active one and drop journal entries before journal_from."""
+        encoded_meta, encoded_status = _ENCODER.encode(meta), _ENCODER.encode(status)
+        key = keys.snapshot_key(job_id, meta.snapshot_id)
 
         def save(txn: Transaction) -> None:
-            txn.put(keys.MODEL_STATE, keys.job_key(job_id), encoded_model)
+            txn.put(keys.SNAPSHOTS, key, encoded_meta)
+            txn.put(keys.SNAPSHOT_STATE, key, state)
             txn.put(keys.STATUS, keys.job_key(job_id), encoded_status)
-            covered = [k for k, _ in txn.scan(keys.JOURNAL, keys.job_prefix(job_id)) if keys.journal_sequence(k) < model.journal_sequence]
-            for key in covered:
-                txn.delete(keys.JOURNAL, key)
+            _delete_journal(txn, job_id, 0, journal_from)
 
         self.store.update(save, durable=True)
 
-    def model(self, job_id: str) -> ModelState | None:
-        """A job's persisted model state, or None."""
-        raw = self.store.view(lambda txn: txn.get(keys.MODEL_STATE, keys.job_key(job_id)))
-        return None if raw is None else _MODEL.decode(raw)
+    def snapshots(self, job_id: str) -> list[SnapshotMeta]:
+        """A job's snapshots, oldest first."""
+        return self.store.view(lambda txn: [_SNAPSHOT.decode(v) for _, v in txn.scan(keys.SNAPSHOTS, keys.job_prefix(job_id))])
+
+    def snapshot_state(self, job_id: str, snapshot_id: str) -> bytes | None:
+        """A snapshot's stored model state, or None."""
+        return self.store.view(lambda txn: txn.get(keys.SNAPSHOT_STATE, keys.snapshot_key(job_id, snapshot_id)))
+
+    def update_snapshot(self, job_id: str, meta: SnapshotMeta) -> None:
+        """Replace a snapshot's description."""
+        encoded = _ENCODER.encode(meta)
+        self.store.update(lambda txn: txn.put(keys.SNAPSHOTS, keys.snapshot_key(job_id, meta.snapshot_id), encoded), durable=True)
+
+    def delete_snapshots(self, job_id: str, snapshot_ids: list[str]) -> None:
+        """Delete snapshots with their state."""
+
+        def delete(txn: Transaction) -> None:
+            for snapshot_id in snapshot_ids:
+                for table in (keys.SNAPSHOTS, keys.SNAPSHOT_STATE):
+                    txn.delete(table, keys.snapshot_key(job_id, snapshot_id))
+
+        self.store.update(delete, durable=True)
+
+    def revert(self, job_id: str, status: JobStatus, journal_from: int, results_from_ms: int | None) -> None:
+        """Save a reverted status, dropping the journal from journal_from and, if given, results from results_from_ms."""
+        encoded_status = _ENCODER.encode(status)
+
+        def revert(txn: Transaction) -> None:
+            _delete_journal(txn, job_id, journal_from, None)
+            if results_from_ms is not None:
+                start = keys.result_time_prefix(job_id, results_from_ms)
+                for table in keys.RESULT_TABLES:
+                    for key in [k for k, _ in txn.scan(table, keys.job_prefix(job_id), start)]:
+                        txn.delete(table, key)
+            txn.put(keys.STATUS, keys.job_key(job_id), encoded_status)
+
+        self.store.update(revert, durable=True)
 
     def buckets(self, job_id: str, start_ms: int | None, end_ms: int | None) -> list[BucketResult]:
         """A job's buckets starting in [start_ms, end_ms), oldest first."""
@@ -267,6 +328,17 @@ def _delete_some(txn: Transaction, table: bytes, prefix: bytes) -> int:
     for key in doomed:
         txn.delete(table, key)
     return len(doomed)
+
+
+def _delete_journal(txn: Transaction, job_id: str, from_sequence: int, to_sequence: int | None) -> None:
+    start = keys.journal_key(job_id, from_sequence)
+    doomed = []
+    for key, _ in txn.scan(keys.JOURNAL, keys.job_prefix(job_id), start):
+        if to_sequence is not None and keys.journal_sequence(key) >= to_sequence:
+            break
+        doomed.append(key)
+    for key in doomed:
+        txn.delete(keys.JOURNAL, key)
 
 
 def _delete_results(txn: Transaction, job_id: str, time_ms: int) -> None:

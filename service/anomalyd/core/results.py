@@ -78,7 +78,7 @@ class ResultReader:
         self._repository.job(query.job_id)
         found = [b for b in self._repository.buckets(query.job_id, query.start_ms, query.end_ms)
                  if b.anomaly_score >= query.min_score and not (query.exclude_interim and b.is_interim)]
-        page, count = _page(found, query, BUCKET_SORTS, "timestamp")
+        page, count = page_of(found, query, BUCKET_SORTS, "timestamp")
         if expand:
             page = [replace(b, records=self._repository.records(query.job_id, b.timestamp_ms, b.timestamp_ms + 1)) for b in page]
         return page, count
@@ -88,14 +88,14 @@ class ResultReader:
         self._repository.job(query.job_id)
         found = [r for r in self._repository.records(query.job_id, query.start_ms, query.end_ms)
                  if r.record_score >= query.min_score and not (query.exclude_interim and r.is_interim)]
-        return _page(found, query, RECORD_SORTS, "record_score")
+        return page_of(found, query, RECORD_SORTS, "record_score")
 
     def influencers(self, query: Query) -> tuple[list[InfluencerResult], int]:
         """A page of influencers and the number matching."""
         self._repository.job(query.job_id)
         found = [i for i in self._repository.influencers(query.job_id, query.start_ms, query.end_ms)
                  if i.influencer_score >= query.min_score and not (query.exclude_interim and i.is_interim)]
-        return _page(found, query, INFLUENCER_SORTS, "influencer_score")
+        return page_of(found, query, INFLUENCER_SORTS, "influencer_score")
 
     def overall_buckets(
         self,
@@ -141,7 +141,7 @@ class ResultReader:
         return overall
 
 
-def _page(found: list[T], query: Query, sorts: dict[str, Callable[[T], Any]], default: str) -> tuple[list[T], int]:
+def page_of(found: list[T], query: Query, sorts: dict[str, Callable[[T], Any]], default: str) -> tuple[list[T], int]:
     key = sorts.get(query.sort or default)
     if key is None:
         raise InvalidRequest(f"cannot sort by {query.sort!r}; sort by one of {', '.join(sorts)}", sort=query.sort)

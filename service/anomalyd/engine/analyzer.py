@@ -70,6 +70,8 @@ class _Detector:
     normaliser: Normaliser
     keys: dict[tuple[str, ...], int] = field(default_factory=dict)
     key_list: list[tuple[str, ...]] = field(default_factory=list)
+    partitions: dict[str, int] = field(default_factory=dict)
+    partition_of: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))
 
     @property
     def split_fields(self) -> tuple[str, ...]:
@@ -78,7 +80,8 @@ class _Detector:
 
     def bytes_per_series(self) -> int:
         """Bytes one more series costs, before seasonal components."""
-        return sum(m.bytes_per_series() for m in self.models) + Normaliser.bytes_per_row() + _KEY_BYTES
+        own = Normaliser.bytes_per_row() + Normaliser.bytes_per_group() + _KEY_BYTES + 8
+        return sum(m.bytes_per_series() for m in self.models) + own
 
     def model_bytes(self) -> int:
         """Bytes of state in use."""
@@ -93,7 +96,18 @@ class _Detector:
             capacity = max(n, min(2 * capacity, limit))
             for model in self.models:
                 model.grow(capacity)
-            self.normaliser.grow(capacity)
+            self.normaliser.grow(capacity, capacity)
+            self.partition_of = np.concatenate([self.partition_of, np.zeros(capacity - len(self.partition_of), np.intp)])
+
+    def add_series(self, key: tuple[str, ...]) -> int:
+        """Register a new series (capacity must be there); its records' max-ratio group is its
+        partition, as Elasticsearch takes the largest score over the partition."""
+        index = len(self.key_list)
+        self.keys[key] = index
+        self.key_list.append(key)
+        partition = key[0] if self.spec.partition_field_name else ""
+        self.partition_of[index] = self.partitions.setdefault(partition, len(self.partitions))
+        return index
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,9 +263,7 @@ class JobAnalyzer:
             return -1
         index = len(det.key_list)
         det.grow(index + 1, index + 1 + (self.spec.model_memory_limit_bytes - used) // cost)
-        det.keys[key] = index
-        det.key_list.append(key)
-        return index
+        return det.add_series(key)
 
     def _influencer_ids(self, k: int, name: str, batch: RecordBatch) -> NDArray[np.int32]:
         column = batch.strings.get(name)
@@ -376,9 +388,10 @@ class JobAnalyzer:
         if warm:
             ln_p = min(float(leaf.ln_p[leaf.warm].min()) for leaf in warm)
             raw = raw_score(np.array([ln_p]))
-            score = float(self._bucket_norm.normalise(np.zeros(1, np.intp), raw, np.array([ln_p]))[0])
+            zero = np.zeros(1, np.intp)
+            score = float(self._bucket_norm.normalise(zero, zero, raw, np.array([ln_p]))[0])
             if not interim:
-                self._bucket_norm.update(np.zeros(1, np.intp), raw, bucket=bucket_index)
+                self._bucket_norm.update(zero, zero, raw, bucket=bucket_index)
             bucket_influencers.append(BucketInfluencer(_BUCKET_TIME, score, score, float(raw[0]), math.exp(ln_p)))
         else:
             bucket_influencers.append(BucketInfluencer(_BUCKET_TIME, 0.0, 0.0, 0.0, 1.0))
@@ -431,11 +444,12 @@ class JobAnalyzer:
         multi = pick([s.ln_p_multi for _, _, s in per_feature])
         warm = det.models[0].n[idx] >= self.warmup
         raw = raw_score(ln_p)
-        score = det.normaliser.normalise(idx, raw, ln_p)
+        group = det.partition_of[idx]
+        score = det.normaliser.normalise(idx, group, raw, ln_p)
         if not interim:
             for (fidx, x, scored), model in zip(per_feature, det.models, strict=True):
                 model.learn(fidx, x, b, scored)
-            det.normaliser.update(idx[warm], raw[warm], bucket=b // self.span)
+            det.normaliser.update(idx[warm], group[warm], raw[warm], bucket=b // self.span)
         return _Leaf(idx, ln_p, raw, score, best, actual, typical, _multi_bucket_impact(single, multi), warm)
 
     def _records(self, b: int, leaves: list[_Leaf], rows: Arrays, interim: bool) -> list[AnomalyRecord]:
@@ -517,9 +531,9 @@ class JobAnalyzer:
             ln_p = np.array(list(best.values()))
             raw = raw_score(ln_p)
             row = np.full(len(ids), k, np.intp)
-            scores = self._influencer_norm.normalise(row, raw, ln_p)
+            scores = self._influencer_norm.normalise(row, row, raw, ln_p)
             if not interim:
-                self._influencer_norm.update(np.array([k]), raw.max(keepdims=True), bucket=b // self.span)
+                self._influencer_norm.update(row[:1], row[:1], raw.max(keepdims=True), bucket=b // self.span)
             for v, lp, sc in zip(ids.tolist(), ln_p.tolist(), scores.tolist(), strict=True):
                 value = self._influencer_names[k][v]
                 results.append(InfluencerResult(b, name, value, sc, sc, math.exp(lp), interim))
@@ -532,7 +546,7 @@ class JobAnalyzer:
     # --------------------------------------------------------------------------- accounting
 
     def _model_bytes(self) -> int:
-        fixed = self._bucket_norm.bytes_per_row() * (1 + len(self.spec.influencers))
+        fixed = (Normaliser.bytes_per_row() + Normaliser.bytes_per_group()) * (1 + len(self.spec.influencers))
         names = sum(len(v) + _KEY_BYTES for values in self._influencer_names for v in values)
         return fixed + names + sum(d.model_bytes() for d in self._detectors)
 
@@ -542,7 +556,7 @@ class JobAnalyzer:
         self._peak_bytes = max(self._peak_bytes, used)
         limit = self.spec.model_memory_limit_bytes
         by = sum(len({k[-1] for k in d.key_list}) for d in self._detectors if d.spec.by_field_name)
-        partitions = sum(len({k[0] for k in d.key_list}) for d in self._detectors if d.spec.partition_field_name)
+        partitions = sum(len(d.partitions) for d in self._detectors if d.spec.partition_field_name)
         if self._refused_bytes:
             status = "hard_limit"
         elif used > _SOFT_LIMIT * limit:
@@ -570,6 +584,7 @@ class JobAnalyzer:
         arrays.update({f"influencer_norm.{k}": v for k, v in self._influencer_norm.arrays().items()})
         for d in self._detectors:
             arrays.update({f"d{d.index}.norm.{k}": v for k, v in d.normaliser.arrays().items()})
+            arrays[f"d{d.index}.partition_of"] = d.partition_of
             for j, model in enumerate(d.models):
                 arrays.update({f"d{d.index}.f{j}.{k}": v for k, v in model.arrays().items()})
         meta: dict[str, Any] = {
@@ -584,6 +599,7 @@ class JobAnalyzer:
             "failure_count": self._failure_count,
             "influencer_names": self._influencer_names,
             "keys": [[list(k) for k in d.key_list] for d in self._detectors],
+            "partitions": [list(d.partitions) for d in self._detectors],
         }
         return pack(arrays, meta)
 
@@ -604,6 +620,8 @@ class JobAnalyzer:
         for d, keys in zip(job._detectors, meta["keys"], strict=True):
             d.key_list = [tuple(k) for k in keys]
             d.keys = {k: i for i, k in enumerate(d.key_list)}
+            d.partition_of = arrays[f"d{d.index}.partition_of"]
+            d.partitions = {k: i for i, k in enumerate(meta["partitions"][d.index])}
             d.normaliser.load(_prefixed(arrays, f"d{d.index}.norm."))
             for j, model in enumerate(d.models):
                 model.load(_prefixed(arrays, f"d{d.index}.f{j}."))

@@ -5,8 +5,9 @@ CAnomalyScore::CNormalizer) and a decayed maximum. A new raw score is placed in 
 distribution and the smallest of four caps wins:
 
 * percentile: its percentile mapped through Elasticsearch's knots, so routine scores stay low;
-* max ratio: 100 * min(1.5 r, 0.5 + 0.5 r), r = raw / recent maximum, so only scores near the
-  largest seen in a while reach the top band;
+* max ratio: 100 * min(1.5 r, 0.5 + 0.5 r), r = raw / the recent maximum of the row's group
+  (Elasticsearch takes it over the partition), so only scores near the largest seen in a while
+  among comparable series reach the top band;
 * probability: a cap linear in ln p from 5 at p = 0.05 to 100 at p = 1e-4, so a series that
   routinely produces tiny raw scores cannot push a barely significant one to 90;
 * noise: when most buckets carry some raw score (a noisy series), scores are capped near the
@@ -39,26 +40,27 @@ def _bins(raw: FloatArray) -> NDArray[np.intp]:
 
 
 class Normaliser:
-    """Per-row decayed score distributions.
+    """Per-row decayed score distributions, with maxima per group of rows.
 
     Args:
-        rows: initial number of rows.
+        rows: initial number of rows (and of groups).
         decay_per_bucket: the factor a row's history is multiplied by per elapsed bucket.
 
     Example:
         >>> norm = Normaliser(1, decay_per_bucket=0.999)
         >>> rows = np.array([0])
-        >>> for _ in range(200):
-        ...     norm.update(rows, np.array([0.0]), bucket=0)
-        >>> float(norm.normalise(rows, np.array([40.0]), np.array([-30.0]))[0]) > 75
+        >>> for b in range(200):
+        ...     norm.update(rows, rows, np.array([0.0]), bucket=b)
+        >>> float(norm.normalise(rows, rows, np.array([40.0]), np.array([-30.0]))[0]) > 75
         True
     """
 
     def __init__(self, rows: int, *, decay_per_bucket: float) -> None:
         self.decay = decay_per_bucket
         self.hist = np.zeros((rows, N_BINS), dtype=np.float32)
-        self.hmax = np.zeros(rows, dtype=np.float32)
         self.last = np.zeros(rows, dtype=np.int64)
+        self.hmax = np.zeros(rows, dtype=np.float32)
+        self.hmax_last = np.zeros(rows, dtype=np.int64)
 
     @property
     def rows(self) -> int:
@@ -68,21 +70,32 @@ class Normaliser:
     @staticmethod
     def bytes_per_row() -> int:
         """Bytes of state per row."""
-        return N_BINS * 4 + 4 + 8
+        return N_BINS * 4 + 8
 
-    def grow(self, rows: int) -> None:
-        """Make room for at least rows rows; new rows are empty."""
+    @staticmethod
+    def bytes_per_group() -> int:
+        """Bytes of state per group."""
+        return 4 + 8
+
+    def grow(self, rows: int, groups: int) -> None:
+        """Make room for at least rows rows and groups groups; new ones are empty."""
         extra = rows - self.rows
         if extra > 0:
             self.hist = np.concatenate([self.hist, np.zeros((extra, N_BINS), np.float32)])
-            self.hmax = np.concatenate([self.hmax, np.zeros(extra, np.float32)])
             self.last = np.concatenate([self.last, np.zeros(extra, np.int64)])
+        extra = groups - len(self.hmax)
+        if extra > 0:
+            self.hmax = np.concatenate([self.hmax, np.zeros(extra, np.float32)])
+            self.hmax_last = np.concatenate([self.hmax_last, np.zeros(extra, np.int64)])
 
-    def normalise(self, rows: NDArray[np.intp], raw: FloatArray, ln_p: FloatArray) -> FloatArray:
+    def normalise(
+        self, rows: NDArray[np.intp], groups: NDArray[np.intp], raw: FloatArray, ln_p: FloatArray
+    ) -> FloatArray:
         """Normalised scores of raw scores, without learning them.
 
         Args:
-            rows: shape (k,), the rows the scores belong to (distinct).
+            rows: shape (k,), the rows the scores belong to.
+            groups: shape (k,), each row's group.
             raw: shape (k,), raw scores in [0, 100].
             ln_p: shape (k,), the log probabilities the raw scores came from.
 
@@ -93,15 +106,17 @@ class Normaliser:
         hot = np.flatnonzero(raw > 0.0)
         if not len(hot):
             return out
-        r, x = rows[hot], raw[hot]
+        r, g, x = rows[hot], groups[hot], raw[hot]
         hist = self.hist[r].astype(np.float64)
         total = hist.sum(axis=1)
         b = _bins(x)
         below = np.take_along_axis(np.cumsum(hist, axis=1), b[:, None], axis=1)[:, 0]
         at = hist[np.arange(len(r)), b]
-        pct = 100.0 * (below - 0.5 * at) / (total + 1.0)
+        # The percentile the score would have once added, as autodetect normalises after updating
+        # its quantiles: a score above all history gets (total + 1/2) / (total + 1).
+        pct = 100.0 * (below - 0.5 * at + 0.5) / (total + 1.0)
         caps = np.interp(pct, _KNOT_PCT, _KNOT_SCORE)
-        ratio = x / np.maximum(self.hmax[r], x)
+        ratio = x / np.maximum(self.hmax[g], x)
         caps = np.minimum(caps, 100.0 * np.minimum(1.5 * ratio, 0.5 + 0.5 * ratio))
         prob = 5.0 + 95.0 * (ln_p[hot] - _LN_P_CAP0) / (_LN_P_CAP100 - _LN_P_CAP0)
         caps = np.minimum(caps, np.clip(prob, 0.0, 100.0))
@@ -114,28 +129,32 @@ class Normaliser:
         out[hot] = np.where(total > 0.0, caps, 0.0)
         return out
 
-    def update(self, rows: NDArray[np.intp], raw: FloatArray, *, bucket: int) -> None:
-        """Learn raw scores (one per row, rows distinct), ageing each row to bucket first.
+    def update(self, rows: NDArray[np.intp], groups: NDArray[np.intp], raw: FloatArray, *, bucket: int) -> None:
+        """Learn raw scores (one per row, rows distinct), ageing rows and groups to bucket first.
 
         Args:
             rows: shape (k,).
+            groups: shape (k,), each row's group.
             raw: shape (k,), raw scores in [0, 100].
             bucket: the bucket index (bucket start / span) the scores belong to.
         """
-        age = np.maximum(bucket - self.last[rows], 0)
-        factor = (self.decay ** age).astype(np.float32)
+        factor = (self.decay ** np.maximum(bucket - self.last[rows], 0)).astype(np.float32)
         self.hist[rows] *= factor[:, None]
         self.hist[rows, _bins(raw)] += 1.0
-        self.hmax[rows] = np.maximum(self.hmax[rows] * factor, raw)
         self.last[rows] = bucket
+        touched = np.unique(groups)
+        self.hmax[touched] *= (self.decay ** np.maximum(bucket - self.hmax_last[touched], 0)).astype(np.float32)
+        self.hmax_last[touched] = bucket
+        np.maximum.at(self.hmax, groups, raw.astype(np.float32))
 
     def arrays(self) -> dict[str, NDArray[np.generic]]:
         """The state as named arrays."""
-        return {"hist": self.hist, "hmax": self.hmax, "last": self.last}
+        return {"hist": self.hist, "last": self.last, "hmax": self.hmax, "hmax_last": self.hmax_last}
 
     def load(self, arrays: dict[str, NDArray[np.generic]]) -> None:
         """Restore the state written by arrays()."""
-        self.hist, self.hmax, self.last = arrays["hist"], arrays["hmax"], arrays["last"]
+        self.hist, self.last = arrays["hist"], arrays["last"]
+        self.hmax, self.hmax_last = arrays["hmax"], arrays["hmax_last"]
 
 
 def _quantile(hist: FloatArray, total: FloatArray, q: float) -> FloatArray:

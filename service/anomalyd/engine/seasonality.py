@@ -83,6 +83,11 @@ class TestOutcome:
     variance_factor: FloatArray
 
 
+def row_bytes(array: NDArray[np.generic]) -> int:
+    """Bytes of one row (first-axis entry) of an array, whatever its length."""
+    return array.itemsize * math.prod(array.shape[1:])
+
+
 def coverage(starts_ms: FloatArray, width_ms: float, period_ms: float, bins: int) -> FloatArray:
     """The share of each interval [start, start + width) that falls in each bin of a period.
 
@@ -144,7 +149,7 @@ def periodic_profile(
     enough = (cycles >= _MIN_CYCLES) & (n >= _MIN_CYCLES * phases) & (d2 > 0)
     total = ssb + ssw
     r2 = np.where(enough, ssb / np.where(total > 0.0, total, 1.0), np.nan)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         f = (ssb / (phases - 1)) / (ssw / np.maximum(d2, 1.0))
     ln_p = np.where(enough & (ssb > 0.0), f_test_log_p(np.minimum(f, 1e300), phases - 1.0, np.maximum(d2, 1.0)), 0.0)
     profile -= (profile * n_phase).sum(axis=1, keepdims=True) / np.maximum(n, 1.0)[:, None]
@@ -212,7 +217,7 @@ class Seasonality:
 
     def bytes_per_series(self) -> int:
         """Bytes every series costs, whatever its components."""
-        return self.rings[:1].nbytes + self.acc_sum[:1].nbytes + self.acc_n[:1].nbytes + self.slot[:1].nbytes
+        return sum(row_bytes(a) for a in (self.rings, self.acc_sum, self.acc_n, self.slot))
 
     def component_bytes(self) -> int:
         """Bytes of the components in use."""

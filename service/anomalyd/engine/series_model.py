@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from anomalyd.engine.seasonality import DAY_MS, Seasonality
+from anomalyd.engine.seasonality import DAY_MS, Seasonality, row_bytes
 from anomalyd.engine.stats import FloatArray, normal_tail_log_p
 
 MULTI_BUCKET = 24
@@ -37,7 +37,7 @@ _CLIP_Z = 3.0
 _LEVEL_BUCKETS = 24
 _STARTUP_BUCKETS = 20
 _REBASE_Z = 3.0
-_RELATIVE_FLOOR = 1e-3
+_RELATIVE_FLOOR = 1e-4  # ml-cpp's minimum coefficient of variation
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +108,7 @@ class SeriesModel:
 
     def bytes_per_series(self) -> int:
         """Bytes every series costs, not counting seasonal components."""
-        own = sum(getattr(self, name)[:1].nbytes for name in self._ROW_ARRAYS)
+        own = sum(row_bytes(getattr(self, name)) for name in self._ROW_ARRAYS)
         return own + self.seasonality.bytes_per_series()
 
     def grow(self, capacity: int) -> None:
@@ -160,7 +160,9 @@ class SeriesModel:
         mean = (self.mb_ring[idx].sum(axis=1, dtype=np.float64) - oldest + clipped) / MULTI_BUCKET
         mb_w = self.mb_w[idx]
         mb_var = np.where(mb_w > 0.0, self.mb_m2[idx] / np.where(mb_w > 0.0, mb_w, 1.0), 0.0)
-        mb_sd = np.sqrt(mb_var + floor / MULTI_BUCKET)
+        # Autocorrelated residuals only widen the spread of their mean, so the spread of 24
+        # independent residuals bounds the learned one from below while it has few samples.
+        mb_sd = np.sqrt(np.maximum(mb_var, var / MULTI_BUCKET) + floor / MULTI_BUCKET)
         with np.errstate(divide="ignore", invalid="ignore"):
             zm = np.where(mb_sd > 0.0, mean / mb_sd, 0.0)
         ready = n >= self.warmup + MULTI_BUCKET

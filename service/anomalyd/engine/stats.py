@@ -35,7 +35,7 @@ def log_erfc(x: FloatArray) -> FloatArray:
     Returns:
         ln erfc(x), same shape.
     """
-    z = np.abs(x)
+    z = np.minimum(np.abs(x), 1e100)  # keeps z * z finite; ln erfc is then far below LN_P_MIN
     t = 1.0 / (1.0 + 0.5 * z)
     poly = t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))
     poly = t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + poly)))
@@ -57,7 +57,7 @@ def normal_tail_log_p(z: FloatArray, side: int) -> FloatArray:
         ln p, same shape, in [LN_P_MIN, 0].
     """
     dev = np.abs(z) if side == 0 else np.maximum(side * z, 0.0)
-    return np.maximum(log_erfc(dev / _SQRT2), LN_P_MIN)
+    return np.clip(log_erfc(dev / _SQRT2), LN_P_MIN, 0.0)
 
 
 def f_test_log_p(f: FloatArray, d1: FloatArray, d2: FloatArray) -> FloatArray:
@@ -75,7 +75,7 @@ def f_test_log_p(f: FloatArray, d1: FloatArray, d2: FloatArray) -> FloatArray:
     b = 2.0 / (9.0 * d2)
     c = np.cbrt(f)
     z = ((1.0 - b) * c - (1.0 - a)) / np.sqrt(b * c * c + a)
-    return np.maximum(log_erfc(z / _SQRT2) - _LN2, LN_P_MIN)
+    return np.clip(log_erfc(z / _SQRT2) - _LN2, LN_P_MIN, 0.0)
 
 
 def raw_score(ln_p: FloatArray) -> FloatArray:

@@ -15,16 +15,17 @@ META = b"meta"
 JOBS = b"jobs"
 STATUS = b"status"
 JOURNAL = b"journal"
-MODEL_STATE = b"model_state"
+SNAPSHOTS = b"snapshots"
+SNAPSHOT_STATE = b"snapshot_state"
 BUCKETS = b"buckets"
 RECORDS = b"records"
 INFLUENCERS = b"influencers"
 TASKS = b"tasks"
 
-ALL_TABLES = (META, JOBS, STATUS, JOURNAL, MODEL_STATE, BUCKETS, RECORDS, INFLUENCERS, TASKS)
+ALL_TABLES = (META, JOBS, STATUS, JOURNAL, SNAPSHOTS, SNAPSHOT_STATE, BUCKETS, RECORDS, INFLUENCERS, TASKS)
 
 # Tables holding per-job key ranges, cleared when a job is deleted (status and config last).
-JOB_DATA_TABLES = (JOURNAL, MODEL_STATE, BUCKETS, RECORDS, INFLUENCERS)
+JOB_DATA_TABLES = (JOURNAL, SNAPSHOTS, SNAPSHOT_STATE, BUCKETS, RECORDS, INFLUENCERS)
 # Result tables, keyed job + bucket start (+ index for records and influencers).
 RESULT_TABLES = (BUCKETS, RECORDS, INFLUENCERS)
 
@@ -54,6 +55,11 @@ def journal_key(job_id: str, sequence: int) -> bytes:
 def journal_sequence(key: bytes) -> int:
     """The sequence number of a journal key."""
     return int(_U64.unpack(key[-8:])[0])
+
+
+def snapshot_key(job_id: str, snapshot_id: str) -> bytes:
+    """The key of a model snapshot: its job, then its numeric id (creation order)."""
+    return job_prefix(job_id) + _U64.pack(int(snapshot_id))
 
 
 def result_key(job_id: str, time_ms: int, index: int = 0) -> bytes:

@@ -63,7 +63,7 @@ class ModelSizeStats(_message.Message):
     def __init__(self, model_bytes: _Optional[int] = ..., peak_model_bytes: _Optional[int] = ..., model_bytes_exceeded: _Optional[int] = ..., model_bytes_memory_limit: _Optional[int] = ..., total_by_field_count: _Optional[int] = ..., total_over_field_count: _Optional[int] = ..., total_partition_field_count: _Optional[int] = ..., bucket_allocation_failures_count: _Optional[int] = ..., memory_status: _Optional[_Union[MemoryStatus, str]] = ..., log_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class JobStats(_message.Message):
-    __slots__ = ("job_id", "state", "data_counts", "model_size_stats", "open_time", "failure_reason", "node", "deleting", "assignment_explanation")
+    __slots__ = ("job_id", "state", "data_counts", "model_size_stats", "open_time", "failure_reason", "node", "deleting", "assignment_explanation", "restore_note")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     DATA_COUNTS_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +73,7 @@ class JobStats(_message.Message):
     NODE_FIELD_NUMBER: _ClassVar[int]
     DELETING_FIELD_NUMBER: _ClassVar[int]
     ASSIGNMENT_EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    RESTORE_NOTE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     state: JobState
     data_counts: _data_counts_pb2.DataCounts
@@ -82,4 +83,5 @@ class JobStats(_message.Message):
     node: str
     deleting: bool
     assignment_explanation: str
-    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., data_counts: _Optional[_Union[_data_counts_pb2.DataCounts, _Mapping]] = ..., model_size_stats: _Optional[_Union[ModelSizeStats, _Mapping]] = ..., open_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failure_reason: _Optional[str] = ..., node: _Optional[str] = ..., deleting: _Optional[bool] = ..., assignment_explanation: _Optional[str] = ...) -> None: ...
+    restore_note: str
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., data_counts: _Optional[_Union[_data_counts_pb2.DataCounts, _Mapping]] = ..., model_size_stats: _Optional[_Union[ModelSizeStats, _Mapping]] = ..., open_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failure_reason: _Optional[str] = ..., node: _Optional[str] = ..., deleting: _Optional[bool] = ..., assignment_explanation: _Optional[str] = ..., restore_note: _Optional[str] = ...) -> None: ...
