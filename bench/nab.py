@@ -34,7 +34,7 @@ sys.path[:0] = [str(REPO / "service"), str(REPO / "clients/python")]
 from anomalyd.v1 import column_batch_pb2, job_pb2, job_service_pb2_grpc, results_service_pb2_grpc  # noqa: E402
 from anomalyd.v1 import job_service_pb2 as pb  # noqa: E402
 from anomalyd.v1 import results_service_pb2 as rpb  # noqa: E402
-from anomalyd_client.demo import LocalServer  # noqa: E402
+from anomalyd_client.local import LocalServer  # noqa: E402
 
 BATCH = 10_000
 RECORD_PAGE = 10_000

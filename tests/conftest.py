@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +14,9 @@ from grpc_status import rpc_status
 
 from anomalyd.server import Server, Settings
 from anomalyd.v1 import job_pb2, job_service_pb2_grpc
+from anomalyd_client.local import LocalServer
 
 REPO = Path(__file__).resolve().parents[1]
-DEADLINE_S = 30
 
 
 @dataclass
@@ -53,49 +49,14 @@ def stub(running: Running) -> job_service_pb2_grpc.JobServiceStub:
     return running.stub
 
 
-class ServerProcess:
-    """anomalyd serve as a subprocess over one data directory, restartable."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.process: subprocess.Popen[bytes] | None = None
-        self.port = 0
-
-    def start(self) -> str:
-        port_file = self.data_dir / "port"
-        port_file.unlink(missing_ok=True)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "service"), str(REPO / "clients/python")])}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "anomalyd.server", "--data-dir", str(self.data_dir),
-             "--listen", "127.0.0.1:0", "--port-file", str(port_file), "--log-level", "WARNING"],
-            env=env,
-        )
-        deadline = time.monotonic() + DEADLINE_S
-        while not port_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("anomalyd did not start")
-            time.sleep(0.05)
-        self.port = int(port_file.read_text())
-        return f"127.0.0.1:{self.port}"
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        assert self.process is not None
-        self.process.send_signal(sig)
-        code = self.process.wait(DEADLINE_S)
-        self.process = None
-        return code
-
-
 @pytest.fixture
-def server_process(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A subprocess server factory; killed at the end if still running."""
-    proc = ServerProcess(tmp_path / "data")
+def server_process(tmp_path: Path) -> Iterator[LocalServer]:
+    """A restartable server subprocess over one data directory; killed at the end if running."""
+    server = LocalServer(tmp_path / "data")
     try:
-        yield proc
+        yield server
     finally:
-        if proc.process is not None:
-            proc.process.kill()
-            proc.process.wait()
+        server.stop(signal.SIGKILL)
 
 
 def error_reason(err: grpc.RpcError) -> str:

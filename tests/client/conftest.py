@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from anomalyd_client import Client
-from anomalyd_client.demo import LocalServer
+from anomalyd_client.local import LocalServer
 
 T0 = 1_699_999_800  # epoch s, on a 5-minute boundary
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from anomalyd_client.cli import main
-from anomalyd_client.demo import LocalServer
+from anomalyd_client.local import LocalServer
 
 Run = Callable[..., tuple[int, str, str]]
 

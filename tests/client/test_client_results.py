@@ -9,7 +9,7 @@ import pytest
 
 from anomalyd_client import AnomalydError, Client
 from anomalyd_client.datagen import START, generate
-from anomalyd_client.demo import LocalServer
+from anomalyd_client.local import LocalServer
 
 JOB = "results"
 HOURS = 24

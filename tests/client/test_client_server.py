@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from anomalyd_client import AnomalydError, Client, Detector, Progress
-from anomalyd_client.demo import LocalServer
+from anomalyd_client.local import LocalServer
 from tests.client.conftest import T0
 
 UTC = dt.UTC

@@ -17,7 +17,8 @@ from anomalyd.v1 import job_service_pb2_grpc
 from anomalyd.v1 import model_snapshot_service_pb2 as spb
 from anomalyd.v1 import model_snapshot_service_pb2_grpc
 from anomalyd.v1 import results_service_pb2 as rpb
-from tests.conftest import ServerProcess, job
+from anomalyd_client.local import LocalServer
+from tests.conftest import job
 
 RECORDS_PER_MESSAGE = 300
 START_S = 1_700_006_400
@@ -44,7 +45,7 @@ TOTAL = sum(m.count(b"\n") for m in MESSAGES)
 class Harness:
     """One job on a server process that the test may kill and restart."""
 
-    def __init__(self, process: ServerProcess, job_id: str = "crash") -> None:
+    def __init__(self, process: LocalServer, job_id: str = "crash") -> None:
         self.process, self.job_id = process, job_id
         self.connect(process.start())
 
@@ -73,7 +74,7 @@ class Harness:
             for i in range(first, len(MESSAGES)):
                 yield pb.PostDataRequest(job_id=self.job_id if i == first else "", data=MESSAGES[i])
                 if i == kill_after:
-                    self.process.process.send_signal(signal.SIGKILL)
+                    self.process.kill()
                     time.sleep(5)  # the stream dies with the server
 
         self.jobs.PostData(messages(), timeout=120)
@@ -97,7 +98,7 @@ class Harness:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    process = ServerProcess(tmp_path_factory.mktemp("reference") / "data")
+    process = LocalServer(tmp_path_factory.mktemp("reference") / "data")
     try:
         harness = Harness(process)
         harness.create()
@@ -126,8 +127,6 @@ def test_kills_mid_stream_and_between_streams(server_process, uninterrupted):
             continue
         with pytest.raises(grpc.RpcError):
             harness.stream(first, kill_after=kill_after)  # some messages committed, some lost in flight
-        harness.process.process.wait(30)
-        harness.process.process = None
         harness.connect(server_process.start())
         assert harness.stats().state == job_stats_pb2.JOB_STATE_OPENED  # reopened on its own
     harness.stream(harness.resume_point(), kill_after=None)

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from anomalyd_client import datagen
 from anomalyd_client.client import Client, Document
 from anomalyd_client.console import ProgressLine, fields, size, table, text
 from anomalyd_client.detector import Detector
+from anomalyd_client.local import LocalServer
 
 JOB_ID = "demo-responsetimes"
 DETECTORS = ("mean(responsetime) by airline", "count by airline")
@@ -28,91 +25,6 @@ DEFAULT_DIR = Path(".anomalyd-demo")
 # Written into the demo directory, so that only a directory the demo made is ever wiped.
 _MARKER = ".anomalyd-demo"
 _TOP_ANOMALIES = 15
-
-
-class LocalServer:
-    """anomalyd in a subprocess on a free local port, for the demo and tests.
-
-    Use it as a context manager: entering starts the server and waits until it serves;
-    leaving stops it (SIGTERM, then SIGKILL after stop_timeout).
-
-    Args:
-        data_dir: the server's --data-dir; the port file and the server's log go here too.
-        start_timeout: seconds to wait for the server to serve.
-        stop_timeout: seconds to wait for a graceful stop.
-    """
-
-    def __init__(
-        self, data_dir: Path, *, start_timeout: float = 30, stop_timeout: float = 30
-    ) -> None:
-        self.data_dir = data_dir
-        self.log_path = data_dir / "server.log"
-        self.target = ""
-        self._start_timeout = start_timeout
-        self._stop_timeout = stop_timeout
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        """Starts the server and waits until its health check says SERVING.
-
-        Raises:
-            RuntimeError: it exited or did not serve in time; the message holds its log.
-        """
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        port_file = self.data_dir / "port"
-        port_file.unlink(missing_ok=True)
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "anomalyd.server",
-                    "--data-dir",
-                    str(self.data_dir),
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--port-file",
-                    str(port_file),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + self._start_timeout
-        # The server writes the port file atomically once it serves.
-        while not port_file.exists():
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"anomalyd did not start; its log:\n{self.log_path.read_text()}")
-            time.sleep(0.05)
-        self.target = f"127.0.0.1:{int(port_file.read_text())}"
-
-    def stop(self) -> int | None:
-        """Stops the server gracefully, killing it if it does not stop in time.
-
-        Returns:
-            Its exit code, or None if it was not running.
-        """
-        process, self._process = self._process, None
-        if process is None:
-            return None
-        process.terminate()
-        try:
-            return process.wait(self._stop_timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait()
 
 
 def run(data_dir: Path = DEFAULT_DIR, *, hours: int = 7 * 24, seed: int = 0) -> None:

@@ -1,0 +1,142 @@
+"""JobAnalyzer semantics: buckets, splitting, interim, skipping, memory, results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tests.engine.synth import SPAN, T0, batch, record_scores, run_counts, run_values, spec
+
+from anomalyd.engine.analyzer import MAX_RECORDS, JobAnalyzer, warmup_buckets
+from anomalyd.engine.records import AnalysisSpec, DetectorSpec
+
+RNG = np.random.default_rng(7)
+
+
+def test_buckets_in_order_including_empty_ones_and_none_before_data() -> None:
+    job = JobAnalyzer(spec("count"))
+    assert job.last_finalized_end_ms is None
+    assert job.finalize_until(T0) == []
+    job.add(batch([T0 + 2 * SPAN + 1, T0 + 2 * SPAN + 2, T0 + 4 * SPAN]))
+    results = job.finalize_until(T0 + 5 * SPAN + 10)
+    assert [r.timestamp_ms for r in results] == [T0 + k * SPAN for k in (2, 3, 4)]
+    assert [r.event_count for r in results] == [2, 0, 1]
+    assert job.last_finalized_end_ms == T0 + 5 * SPAN
+    assert all(r.bucket_span_s == SPAN // 1000 and not r.is_interim for r in results)
+    assert job.finalize_until(T0 + 5 * SPAN) == []
+
+
+def test_empty_bucket_is_a_zero_count_but_no_mean() -> None:
+    counts = RNG.poisson(20, (200, 1))
+    counts[150] = 0
+    results = run_counts(JobAnalyzer(spec("count")), counts)
+    [record] = results[150].records
+    assert record.actual == [0.0] and record.typical[0] == pytest.approx(20, rel=0.2)
+    assert record.record_score > 50 and record.function == "count"
+
+    values = RNG.normal(10, 1, (200, 1))
+    values[150] = np.nan
+    results = run_values(JobAnalyzer(spec("mean")), values)
+    assert results[150].records == [] and results[150].event_count == 0
+
+
+def test_partition_and_by_splitting_find_the_right_series() -> None:
+    job = JobAnalyzer(spec("mean", by="s", partition="p", influencers=("s", "host")))
+    spike = None
+    for b in range(150):
+        t = T0 + b * SPAN
+        x = RNG.normal(10, 1, 4)
+        if b == 120:
+            x[3] += 30
+        job.add(batch([t] * 4, x.tolist(), s=["a", "b", "a", "b"], p=["x", "x", "y", "y"], host=["h1", "h2", "h3", "h4"]))
+        results = job.finalize_until(t + SPAN)
+        if b == 120:
+            spike = results[0]
+    assert spike is not None
+    top = max(spike.records, key=lambda r: r.record_score)
+    assert (top.partition_field_name, top.partition_field_value) == ("p", "y")
+    assert (top.by_field_name, top.by_field_value) == ("s", "b")
+    assert top.actual[0] > 35 and top.influencers == [("s", ["b"]), ("host", ["h4"])]
+    assert spike.anomaly_score == max(bi.anomaly_score for bi in spike.bucket_influencers) > 50
+    names = {bi.influencer_field_name for bi in spike.bucket_influencers}
+    assert names == {"bucket_time", "s", "host"}
+    assert {(i.influencer_field_name, i.influencer_field_value) for i in spike.influencers} >= {("s", "b"), ("host", "h4")}
+    stats = job.model_size_stats()
+    assert (stats.total_by_field_count, stats.total_partition_field_count) == (2, 2)
+
+
+@pytest.mark.parametrize("use_null", [False, True])
+def test_missing_split_field_follows_use_null(use_null: bool) -> None:
+    detector = DetectorSpec("count", by_field_name="s", use_null=use_null)
+    job = JobAnalyzer(AnalysisSpec(bucket_span_ms=SPAN, detectors=(detector,)))
+    job.add(batch([T0, T0 + 1, T0 + 2], s=["a", None, None]))
+    job.finalize_until(T0 + SPAN)
+    assert job.model_size_stats().total_by_field_count == (2 if use_null else 1)
+
+
+def test_summary_count_weights_records() -> None:
+    job = JobAnalyzer(spec("count", summary_count_field_name="n"))
+    b = batch([T0, T0 + 1, T0 + 2])
+    b.numbers["n"] = np.array([5.0, np.nan, 2.0])
+    job.add(b)
+    assert [r.event_count for r in job.finalize_until(T0 + SPAN)] == [7]
+
+
+def test_interim_scales_counts_and_learns_nothing() -> None:
+    job = JobAnalyzer(spec("count"))
+    run_counts(job, np.full((100, 1), 20))
+    t = T0 + 100 * SPAN
+    job.add(batch([t + k for k in range(10)], s=["s0"] * 10))  # half of the usual 20 so far
+    before = job.to_state()
+    [interim] = job.interim()
+    assert interim.is_interim and interim.timestamp_ms == t and interim.event_count == 10
+    assert interim.records == [] and interim.anomaly_score == 0
+    assert job.to_state() == before
+    job.add(batch([t + 100 + k for k in range(3)], s=["s0"] * 3))
+    [final] = job.finalize_until(t + SPAN)
+    assert not final.is_interim and final.records and final.records[0].actual == [13.0]
+
+
+def test_skip_drops_the_gap() -> None:
+    job = JobAnalyzer(spec("count"))
+    job.add(batch([T0, T0 + SPAN + 5]))
+    job.skip_to(T0 + 3 * SPAN + 1)
+    assert job.last_finalized_end_ms == T0 + 4 * SPAN
+    job.add(batch([T0 + 4 * SPAN]))
+    assert [(r.timestamp_ms, r.event_count) for r in job.finalize_until(T0 + 5 * SPAN)] == [(T0 + 4 * SPAN, 1)]
+
+
+def test_reset_buckets_lets_data_be_resent() -> None:
+    job = JobAnalyzer(spec("count"))
+    job.add(batch([T0, T0 + SPAN, T0 + SPAN + 1, T0 + 2 * SPAN]))
+    job.reset_buckets(T0 + SPAN, T0 + SPAN + 1)
+    job.add(batch([T0 + SPAN + 7]))
+    assert [r.event_count for r in job.finalize_until(T0 + 3 * SPAN)] == [1, 1, 1]
+
+
+def test_memory_limit_refuses_new_series_without_crashing() -> None:
+    probe = JobAnalyzer(spec("mean", by="s"))
+    per_series = probe._detectors[0].bytes_per_series()
+    limit = 10 * per_series + 5_000
+    job = JobAnalyzer(spec("mean", by="s", model_memory_limit_bytes=limit))
+    assert job.model_size_stats().memory_status == "ok"
+    results = run_values(job, RNG.normal(5, 1, (3, 50)))
+    stats = job.model_size_stats()
+    assert stats.memory_status == "hard_limit"
+    assert 5 <= len(job._detectors[0].key_list) <= 10
+    assert stats.model_bytes <= limit and stats.model_bytes_exceeded > 0
+    assert stats.bucket_allocation_failures_count == 3
+    assert stats.peak_model_bytes >= stats.model_bytes
+    assert len(results) == 3
+
+
+def test_at_most_500_records_most_probable_first_out() -> None:
+    values = RNG.normal(10, 1, (80, 600))
+    values[70] += 40
+    results = run_values(JobAnalyzer(spec("mean", by="s")), values)
+    records = results[70].records
+    assert len(records) == MAX_RECORDS
+    assert [r.probability for r in records] == sorted(r.probability for r in records)
+    assert 0 < results[70].anomaly_score <= 100
+    warmup = warmup_buckets(SPAN)
+    assert np.all(record_scores(results[:warmup]) == 0)
+    assert record_scores(results[warmup:70]).max() < 40  # routine noise of 600 series stays low

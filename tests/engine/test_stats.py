@@ -1,0 +1,44 @@
+"""Tail probabilities, the F test and the raw-score map."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from anomalyd.engine.stats import LN_P_MIN, f_test_log_p, log_erfc, normal_tail_log_p, raw_score
+
+
+@given(st.floats(min_value=-6.0, max_value=26.0))
+def test_log_erfc_matches_math(x: float) -> None:
+    assert math.isclose(float(log_erfc(np.array([x]))[0]), math.log(math.erfc(x)), rel_tol=2e-6, abs_tol=2e-7)
+
+
+def test_log_erfc_stays_finite_far_in_the_tail() -> None:
+    ln = log_erfc(np.array([30.0, 100.0, 1e6, np.inf]))
+    assert np.all(np.isfinite(ln))
+    assert np.all(np.diff(ln) < 0)
+
+
+def test_one_sided_tails_ignore_the_other_side() -> None:
+    z = np.array([-5.0, 5.0])
+    both, high, low = (normal_tail_log_p(z, side) for side in (0, 1, -1))
+    assert both[0] == both[1] < math.log(1e-5)
+    assert high[0] == 0.0 and high[1] == both[1]
+    assert low[1] == 0.0 and low[0] == both[0]
+    assert normal_tail_log_p(np.array([1e9]), 0)[0] == LN_P_MIN
+
+
+def test_raw_score_knots() -> None:
+    p = np.array([0.5, 0.05, 1e-4, 1e-50, 1e-300])
+    assert np.allclose(raw_score(np.log(p)), [0.0, 0.0, 1.0, 50.0, 100.0])
+    assert np.all(np.diff(raw_score(np.linspace(0.0, -700.0, 200))) >= 0)
+
+
+def test_f_test_against_tables() -> None:
+    # F(10, 100): the 5% critical value is 1.93, the 1% one 2.51.
+    p = np.exp(f_test_log_p(np.array([1.93, 2.51]), np.array(10.0), np.array(100.0)))
+    assert np.allclose(p, [0.05, 0.01], rtol=0.15)
+    assert np.all(np.diff(f_test_log_p(np.linspace(0.1, 50.0, 50), np.array(5.0), np.array(50.0))) < 0)
