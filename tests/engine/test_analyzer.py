@@ -115,7 +115,7 @@ def test_reset_buckets_lets_data_be_resent() -> None:
 
 def test_memory_limit_refuses_new_series_without_crashing() -> None:
     probe = JobAnalyzer(spec("mean", by="s"))
-    per_series = probe._detectors[0].bytes_per_series()
+    per_series = probe._detectors[0].series_bytes
     limit = 10 * per_series + 5_000
     job = JobAnalyzer(spec("mean", by="s", model_memory_limit_bytes=limit))
     assert job.model_size_stats().memory_status == "ok"

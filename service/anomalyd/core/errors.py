@@ -124,3 +124,8 @@ class SnapshotActive(AnomalydError):
 class RestoreFailed(AnomalydError):
     status = "FAILED_PRECONDITION"
     reason = "RESTORE_FAILED"
+
+
+class StorageUnavailable(AnomalydError):
+    status = "RESOURCE_EXHAUSTED"
+    reason = "STORAGE_UNAVAILABLE"

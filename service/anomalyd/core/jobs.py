@@ -35,6 +35,7 @@ from anomalyd.core.errors import (
     JobNotOpen,
     JobOpen,
     RestoreFailed,
+    StorageUnavailable,
     StreamAborted,
     TaskNotFound,
     Timeout,
@@ -43,6 +44,7 @@ from anomalyd.core.ingest import Ingestor, IngestState, ParsedRecords, Upload
 from anomalyd.core.repository import JobStatus, JournalEntry, Repository, SnapshotMeta, Task, decode_batch, encode_batch
 from anomalyd.core.retention import expired
 from anomalyd.engine.analyzer import JobAnalyzer
+from anomalyd.storage.store import StorageError
 from anomalyd.engine.records import AnalysisSpec, RecordBatch
 from anomalyd.engine.results import BucketResult, ModelSizeStats
 
@@ -170,7 +172,7 @@ class JobManager:
         """Open a closed job; it restores its state and takes data."""
         with self._lock:
             config = self.repository.job(job_id)
-            status = self.repository.status(job_id)
+            status = self._current_status(job_id)
             if status.deleting:
                 raise JobDeleting(f"job {job_id!r} is being deleted", jobId=job_id)
             if status.state == FAILED:
@@ -464,16 +466,23 @@ class JobManager:
             job.closed.set()
 
     def fail(self, job: OpenJob, reason: str) -> None:
-        """Put a job in the failed state after an unexpected error."""
+        """Put a job in the failed state after an unexpected error; force close it to recover.
+
+        The job's memory may be ahead of its store after the error, so it takes the stored
+        status back; it stays in memory as failed, so that its state shows right even when the
+        store cannot record it. A forced close, or a restart, continues from the store.
+        """
         log.error("job %s failed: %s", job.config.job_id, reason)
         with self._lock:
             job.forced = True
-            job.status.state = FAILED
-            job.status.failure_reason = reason
-            self.repository.save_status(job.config.job_id, job.status)
-            if self._open.get(job.config.job_id) is job:
-                del self._open[job.config.job_id]
             job.closed.set()
+            stored = self.repository.status(job.config.job_id)
+            stored.state, stored.failure_reason = FAILED, reason
+            job.status = stored
+            try:
+                self.repository.save_status(job.config.job_id, stored)
+            except StorageError:
+                log.exception("cannot record that job %s failed", job.config.job_id)
 
     # --- delete --------------------------------------------------------------------------
 
@@ -550,7 +559,7 @@ class JobManager:
     def shutdown(self) -> None:
         """Close every open job gracefully, marking it to reopen at the next start."""
         with self._lock:
-            ids = list(self._open)
+            ids = [job_id for job_id, job in self._open.items() if job.status.state != FAILED]
         for job_id in ids:
             self._close(job_id, force=False, reopen_on_start=True)
 
@@ -630,6 +639,13 @@ class DataStream:
                 entry.finalize_ms = self._manager._finalize_point(job)
                 results = job.analyzer.finalize_until(entry.finalize_ms) if entry.finalize_ms is not None else []
                 self._manager.repository.commit(job.config.job_id, job.status, entry if entry != JournalEntry() else None, results)
+            except StorageError as err:
+                self._manager.fail(job, f"storing data failed: {err}")
+                raise StorageUnavailable(
+                    f"job {job.config.job_id!r} could not store its data ({err}); nothing of this message "
+                    "was kept. Free disk space, then force close and reopen the job",
+                    jobId=job.config.job_id,
+                ) from err
             except Exception as err:
                 self._manager.fail(job, f"processing data failed: {err!r}")
                 raise

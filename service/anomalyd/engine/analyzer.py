@@ -72,22 +72,18 @@ class _Detector:
     key_list: list[tuple[str, ...]] = field(default_factory=list)
     partitions: dict[str, int] = field(default_factory=dict)
     partition_of: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))
+    key_bytes: int = 0
+    series_bytes: int = 0
 
     @property
     def split_fields(self) -> tuple[str, ...]:
         """The fields that name a series, in key order: partition, then by."""
         return tuple(f for f in (self.spec.partition_field_name, self.spec.by_field_name) if f)
 
-    def bytes_per_series(self) -> int:
-        """Bytes one more series costs, before seasonal components."""
-        own = Normaliser.bytes_per_row() + Normaliser.bytes_per_group() + _KEY_BYTES + 8
-        return sum(m.bytes_per_series() for m in self.models) + own
-
     def model_bytes(self) -> int:
         """Bytes of state in use."""
-        strings = sum(len(v) for key in self.key_list for v in key)
         components = sum(m.seasonality.component_bytes() for m in self.models)
-        return len(self.key_list) * self.bytes_per_series() + strings + components
+        return len(self.key_list) * self.series_bytes + self.key_bytes + components
 
     def grow(self, n: int, limit: int) -> None:
         """Make room for n series, doubling but never beyond limit series."""
@@ -105,6 +101,7 @@ class _Detector:
         index = len(self.key_list)
         self.keys[key] = index
         self.key_list.append(key)
+        self.key_bytes += sum(map(len, key))
         partition = key[0] if self.spec.partition_field_name else ""
         self.partition_of[index] = self.partitions.setdefault(partition, len(self.partitions))
         return index
@@ -160,12 +157,17 @@ class JobAnalyzer:
         self._refused_bytes = 0
         self._failed_buckets: set[int] = set()
         self._failure_count = 0
+        self._budget = 0  # bytes new series may still take, set per batch
+        self._influencer_bytes = 0
         self._any_empty_is_zero = any(f.empty_is_zero for d in self._detectors for f in d.function.features)
 
     def _new_detector(self, index: int, spec: DetectorSpec, decay: float) -> _Detector:
         function = FUNCTIONS[spec.function]
         models = [SeriesModel(self.span, side=f.side, warmup=self.warmup, capacity=0) for f in function.features]
-        return _Detector(index, spec, function, models, Normaliser(0, decay_per_bucket=decay))
+        # One more series costs its models, its normaliser row, and its key and partition entry.
+        own = Normaliser.bytes_per_row() + Normaliser.bytes_per_group() + _KEY_BYTES + 8
+        series_bytes = sum(m.bytes_per_series() for m in models) + own
+        return _Detector(index, spec, function, models, Normaliser(0, decay_per_bucket=decay), series_bytes=series_bytes)
 
     def _empty_buffer(self) -> Arrays:
         n_det, n_inf = len(self.spec.detectors), len(self.spec.influencers)
@@ -205,6 +207,7 @@ class JobAnalyzer:
             batch, bucket, weight = batch.take(keep), bucket[keep], weight[keep]
         if not len(batch):
             return
+        self._budget = self.spec.model_memory_limit_bytes - self._model_bytes()
         if self._first_bucket is None:
             self._first_bucket = int(bucket.min())
         series = np.stack([self._series_of(d, batch, bucket) for d in self._detectors], axis=1)
@@ -256,13 +259,13 @@ class JobAnalyzer:
         found = det.keys.get(key)
         if found is not None:
             return found
-        cost = det.bytes_per_series() + sum(map(len, key))
-        used = self._model_bytes()
-        if used + cost > self.spec.model_memory_limit_bytes:
+        cost = det.series_bytes + sum(map(len, key))
+        if cost > self._budget:
             self._refused_bytes += cost
             return -1
+        self._budget -= cost
         index = len(det.key_list)
-        det.grow(index + 1, index + 1 + (self.spec.model_memory_limit_bytes - used) // cost)
+        det.grow(index + 1, index + 1 + self._budget // cost)
         return det.add_series(key)
 
     def _influencer_ids(self, k: int, name: str, batch: RecordBatch) -> NDArray[np.int32]:
@@ -276,6 +279,7 @@ class JobAnalyzer:
             if value not in known:
                 known[value] = len(names)
                 names.append(value)
+                self._influencer_bytes += len(value) + _KEY_BYTES
             ids[i] = known[value]
         return ids[column.codes]
 
@@ -389,7 +393,7 @@ class JobAnalyzer:
             ln_p = min(float(leaf.ln_p[leaf.warm].min()) for leaf in warm)
             raw = raw_score(np.array([ln_p]))
             zero = np.zeros(1, np.intp)
-            score = float(self._bucket_norm.normalise(zero, zero, raw, np.array([ln_p]))[0])
+            score = float(self._bucket_norm.normalise(zero, zero, raw, np.array([ln_p]), bucket=bucket_index)[0])
             if not interim:
                 self._bucket_norm.update(zero, zero, raw, bucket=bucket_index)
             bucket_influencers.append(BucketInfluencer(_BUCKET_TIME, score, score, float(raw[0]), math.exp(ln_p)))
@@ -445,7 +449,7 @@ class JobAnalyzer:
         warm = det.models[0].n[idx] >= self.warmup
         raw = raw_score(ln_p)
         group = det.partition_of[idx]
-        score = det.normaliser.normalise(idx, group, raw, ln_p)
+        score = det.normaliser.normalise(idx, group, raw, ln_p, bucket=b // self.span)
         if not interim:
             for (fidx, x, scored), model in zip(per_feature, det.models, strict=True):
                 model.learn(fidx, x, b, scored)
@@ -531,7 +535,7 @@ class JobAnalyzer:
             ln_p = np.array(list(best.values()))
             raw = raw_score(ln_p)
             row = np.full(len(ids), k, np.intp)
-            scores = self._influencer_norm.normalise(row, row, raw, ln_p)
+            scores = self._influencer_norm.normalise(row, row, raw, ln_p, bucket=b // self.span)
             if not interim:
                 self._influencer_norm.update(row[:1], row[:1], raw.max(keepdims=True), bucket=b // self.span)
             for v, lp, sc in zip(ids.tolist(), ln_p.tolist(), scores.tolist(), strict=True):
@@ -547,8 +551,7 @@ class JobAnalyzer:
 
     def _model_bytes(self) -> int:
         fixed = (Normaliser.bytes_per_row() + Normaliser.bytes_per_group()) * (1 + len(self.spec.influencers))
-        names = sum(len(v) + _KEY_BYTES for values in self._influencer_names for v in values)
-        return fixed + names + sum(d.model_bytes() for d in self._detectors)
+        return fixed + self._influencer_bytes + sum(d.model_bytes() for d in self._detectors)
 
     def model_size_stats(self) -> ModelSizeStats:
         """Model memory and entity counts now."""
@@ -622,6 +625,7 @@ class JobAnalyzer:
             d.keys = {k: i for i, k in enumerate(d.key_list)}
             d.partition_of = arrays[f"d{d.index}.partition_of"]
             d.partitions = {k: i for i, k in enumerate(meta["partitions"][d.index])}
+            d.key_bytes = sum(len(v) for key in d.key_list for v in key)
             d.normaliser.load(_prefixed(arrays, f"d{d.index}.norm."))
             for j, model in enumerate(d.models):
                 model.load(_prefixed(arrays, f"d{d.index}.f{j}."))
@@ -635,6 +639,7 @@ class JobAnalyzer:
         job._failure_count = meta["failure_count"]
         job._influencer_names = [list(v) for v in meta["influencer_names"]]
         job._influencer_values = [{v: i for i, v in enumerate(names)} for names in job._influencer_names]
+        job._influencer_bytes = sum(len(v) + _KEY_BYTES for names in job._influencer_names for v in names)
         return job
 
 

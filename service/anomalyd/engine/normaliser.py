@@ -51,21 +51,23 @@ class Normaliser:
         >>> rows = np.array([0])
         >>> for b in range(200):
         ...     norm.update(rows, rows, np.array([0.0]), bucket=b)
-        >>> float(norm.normalise(rows, rows, np.array([40.0]), np.array([-30.0]))[0]) > 75
+        >>> float(norm.normalise(rows, rows, np.array([40.0]), np.array([-30.0]), bucket=200)[0]) > 75
         True
     """
 
     def __init__(self, rows: int, *, decay_per_bucket: float) -> None:
         self.decay = decay_per_bucket
+        # A row's true counts are hist * decay ** (bucket - epoch): ageing then costs nothing,
+        # and a new score adds decay ** (epoch - bucket) to one bin.
         self.hist = np.zeros((rows, N_BINS), dtype=np.float32)
-        self.last = np.zeros(rows, dtype=np.int64)
+        self.epoch = np.zeros(rows, dtype=np.int64)
         self.hmax = np.zeros(rows, dtype=np.float32)
         self.hmax_last = np.zeros(rows, dtype=np.int64)
 
     @property
     def rows(self) -> int:
         """The number of rows."""
-        return len(self.hmax)
+        return len(self.epoch)
 
     @staticmethod
     def bytes_per_row() -> int:
@@ -82,14 +84,14 @@ class Normaliser:
         extra = rows - self.rows
         if extra > 0:
             self.hist = np.concatenate([self.hist, np.zeros((extra, N_BINS), np.float32)])
-            self.last = np.concatenate([self.last, np.zeros(extra, np.int64)])
+            self.epoch = np.concatenate([self.epoch, np.zeros(extra, np.int64)])
         extra = groups - len(self.hmax)
         if extra > 0:
             self.hmax = np.concatenate([self.hmax, np.zeros(extra, np.float32)])
             self.hmax_last = np.concatenate([self.hmax_last, np.zeros(extra, np.int64)])
 
     def normalise(
-        self, rows: NDArray[np.intp], groups: NDArray[np.intp], raw: FloatArray, ln_p: FloatArray
+        self, rows: NDArray[np.intp], groups: NDArray[np.intp], raw: FloatArray, ln_p: FloatArray, *, bucket: int
     ) -> FloatArray:
         """Normalised scores of raw scores, without learning them.
 
@@ -98,6 +100,7 @@ class Normaliser:
             groups: shape (k,), each row's group.
             raw: shape (k,), raw scores in [0, 100].
             ln_p: shape (k,), the log probabilities the raw scores came from.
+            bucket: the bucket index (bucket start / span) of the scores.
 
         Returns:
             shape (k,), scores in [0, 100]; 0 wherever raw is 0 or the row has no history.
@@ -107,7 +110,7 @@ class Normaliser:
         if not len(hot):
             return out
         r, g, x = rows[hot], groups[hot], raw[hot]
-        hist = self.hist[r].astype(np.float64)
+        hist = self.hist[r] * self.decay ** (bucket - self.epoch[r]).astype(np.float64)[:, None]
         total = hist.sum(axis=1)
         b = _bins(x)
         below = np.take_along_axis(np.cumsum(hist, axis=1), b[:, None], axis=1)[:, 0]
@@ -116,7 +119,8 @@ class Normaliser:
         # its quantiles: a score above all history gets (total + 1/2) / (total + 1).
         pct = 100.0 * (below - 0.5 * at + 0.5) / (total + 1.0)
         caps = np.interp(pct, _KNOT_PCT, _KNOT_SCORE)
-        ratio = x / np.maximum(self.hmax[g], x)
+        hmax = self.hmax[g] * self.decay ** np.maximum(bucket - self.hmax_last[g], 0)
+        ratio = x / np.maximum(hmax, x)
         caps = np.minimum(caps, 100.0 * np.minimum(1.5 * ratio, 0.5 + 0.5 * ratio))
         prob = 5.0 + 95.0 * (ln_p[hot] - _LN_P_CAP0) / (_LN_P_CAP100 - _LN_P_CAP0)
         caps = np.minimum(caps, np.clip(prob, 0.0, 100.0))
@@ -138,10 +142,14 @@ class Normaliser:
             raw: shape (k,), raw scores in [0, 100].
             bucket: the bucket index (bucket start / span) the scores belong to.
         """
-        factor = (self.decay ** np.maximum(bucket - self.last[rows], 0)).astype(np.float32)
-        self.hist[rows] *= factor[:, None]
-        self.hist[rows, _bins(raw)] += 1.0
-        self.last[rows] = bucket
+        weight = self.decay ** (self.epoch[rows] - bucket).astype(np.float64)
+        self.hist[rows, _bins(raw)] += weight.astype(np.float32)
+        # Re-base rows whose weights grew large, long before float32 loses small counts.
+        stale = weight > 1e3
+        if stale.any():
+            old = rows[stale]
+            self.hist[old] /= weight[stale, None].astype(np.float32)
+            self.epoch[old] = bucket
         touched = np.unique(groups)
         self.hmax[touched] *= (self.decay ** np.maximum(bucket - self.hmax_last[touched], 0)).astype(np.float32)
         self.hmax_last[touched] = bucket
@@ -149,11 +157,11 @@ class Normaliser:
 
     def arrays(self) -> dict[str, NDArray[np.generic]]:
         """The state as named arrays."""
-        return {"hist": self.hist, "last": self.last, "hmax": self.hmax, "hmax_last": self.hmax_last}
+        return {"hist": self.hist, "epoch": self.epoch, "hmax": self.hmax, "hmax_last": self.hmax_last}
 
     def load(self, arrays: dict[str, NDArray[np.generic]]) -> None:
         """Restore the state written by arrays()."""
-        self.hist, self.last = arrays["hist"], arrays["last"]
+        self.hist, self.epoch = arrays["hist"], arrays["epoch"]
         self.hmax, self.hmax_last = arrays["hmax"], arrays["hmax_last"]
 
 

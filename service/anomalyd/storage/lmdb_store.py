@@ -11,6 +11,7 @@ from typing import TypeVar
 import lmdb
 
 from anomalyd.storage import keys
+from anomalyd.storage.store import StorageError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ class LmdbStore:
                 except lmdb.MapFullError:
                     self._grow()
                     continue
+                except lmdb.Error as err:
+                    raise StorageError(f"cannot write to {self._env.path()}: {err}") from err
                 if durable:
                     self._env.sync(True)
                 return result
@@ -94,4 +97,7 @@ class LmdbStore:
     def _grow(self) -> None:
         size = self._env.info()["map_size"] * 2
         log.info("LMDB map full; growing it to %d MiB", size >> 20)
-        self._env.set_mapsize(size)
+        try:
+            self._env.set_mapsize(size)
+        except lmdb.Error as err:
+            raise StorageError(f"cannot grow {self._env.path()} to {size >> 20} MiB: {err}") from err

@@ -8,6 +8,10 @@ from typing import Protocol, TypeVar
 T = TypeVar("T")
 
 
+class StorageError(Exception):
+    """A write could not be committed: the disk is full or failing. Nothing of it was stored."""
+
+
 class Transaction(Protocol):
     """One read or write transaction over the store's tables."""
 
@@ -43,6 +47,9 @@ class Store(Protocol):
         work may be called more than once (when the store grows), so it must only act through
         the transaction. With durable=True the commit is on disk when this returns; otherwise
         it survives a crash of the process but not necessarily of the machine.
+
+        Raises:
+            StorageError: the transaction could not be committed.
         """
         ...
 
