@@ -133,3 +133,17 @@ def test_results_survive_close_and_reopen_and_go_with_delete(running, results):
     stub.DeleteJob(pb.DeleteJobRequest(job_id="latency", force=True), timeout=30)
     with pytest.raises(grpc.RpcError):
         results.GetRecords(rpb.GetRecordsRequest(job_id="latency"), timeout=30)
+
+
+def test_results_retention_keeps_the_newest_days(running):
+    detector = job_pb2.Detector(function="mean", field_name="latency", by_field_name="host")
+    running.stub.PutJob(pb.PutJobRequest(job=job("short-memory", detector, span_s=SPAN_S, results_retention_days=1)), timeout=10)
+    running.stub.OpenJob(pb.OpenJobRequest(job_id="short-memory"), timeout=10)
+    running.stub.PostData(iter([pb.PostDataRequest(job_id="short-memory", data=rows())]), timeout=120)
+    running.stub.CloseJob(pb.CloseJobRequest(job_id="short-memory"), timeout=60)
+    results = results_service_pb2_grpc.ResultsServiceStub(running.channel)
+    buckets = results.GetBuckets(rpb.GetBucketsRequest(job_id="short-memory", page=rpb.Page(size=10_000)), timeout=30).buckets
+    newest_end = buckets[-1].timestamp.seconds + SPAN_S
+    assert buckets[0].timestamp.seconds == newest_end - 86_400
+    records = results.GetRecords(rpb.GetRecordsRequest(job_id="short-memory", sort="timestamp", desc=False), timeout=30).records
+    assert records and records[0].timestamp.seconds >= newest_end - 86_400

@@ -42,7 +42,7 @@ from anomalyd.core.errors import (
 )
 from anomalyd.core.ingest import Ingestor, IngestState, ParsedRecords, Upload
 from anomalyd.core.repository import JobStatus, JournalEntry, Repository, SnapshotMeta, Task, decode_batch, encode_batch
-from anomalyd.core.retention import expired
+from anomalyd.core.retention import DAY_MS, expired
 from anomalyd.engine.analyzer import JobAnalyzer
 from anomalyd.storage.store import StorageError
 from anomalyd.engine.records import AnalysisSpec, RecordBatch
@@ -312,6 +312,8 @@ class JobManager:
         )
         if doomed:
             self.repository.delete_snapshots(job_id, doomed)
+        if job.config.results_retention_days is not None and finalized is not None:
+            self.repository.expire_results(job_id, finalized - job.config.results_retention_days * DAY_MS)
         return meta
 
     def status(self, job_id: str) -> JobStatus:

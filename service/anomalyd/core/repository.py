@@ -206,7 +206,7 @@ class Repository:
             txn.put(keys.SNAPSHOTS, key, encoded_meta)
             txn.put(keys.SNAPSHOT_STATE, key, state)
             txn.put(keys.STATUS, keys.job_key(job_id), encoded_status)
-            _delete_journal(txn, job_id, 0, journal_from)
+            _delete_range(txn, keys.JOURNAL, keys.job_prefix(job_id), end=keys.journal_key(job_id, journal_from))
 
         self.store.update(save, durable=True)
 
@@ -238,15 +238,23 @@ class Repository:
         encoded_status = _ENCODER.encode(status)
 
         def revert(txn: Transaction) -> None:
-            _delete_journal(txn, job_id, journal_from, None)
+            _delete_range(txn, keys.JOURNAL, keys.job_prefix(job_id), start=keys.journal_key(job_id, journal_from))
             if results_from_ms is not None:
                 start = keys.result_time_prefix(job_id, results_from_ms)
                 for table in keys.RESULT_TABLES:
-                    for key in [k for k, _ in txn.scan(table, keys.job_prefix(job_id), start)]:
-                        txn.delete(table, key)
+                    _delete_range(txn, table, keys.job_prefix(job_id), start=start)
             txn.put(keys.STATUS, keys.job_key(job_id), encoded_status)
 
         self.store.update(revert, durable=True)
+
+    def expire_results(self, job_id: str, before_ms: int) -> int:
+        """Delete the results of buckets starting before before_ms, a batch per transaction."""
+        prefix, end = keys.job_prefix(job_id), keys.result_time_prefix(job_id, before_ms)
+        deleted = 0
+        for table in keys.RESULT_TABLES:
+            while batch := self.store.update(lambda txn, t=table: _delete_range(txn, t, prefix, end=end, limit=DELETE_BATCH)):
+                deleted += batch
+        return deleted
 
     def buckets(self, job_id: str, start_ms: int | None, end_ms: int | None) -> list[BucketResult]:
         """A job's buckets starting in [start_ms, end_ms), oldest first."""
@@ -279,7 +287,7 @@ class Repository:
         """Remove a job's data range by range, then its status and config; resumable."""
         prefix = keys.job_prefix(job_id)
         for table in keys.JOB_DATA_TABLES:
-            while self.store.update(lambda txn, t=table: _delete_some(txn, t, prefix)):
+            while self.store.update(lambda txn, t=table: _delete_range(txn, t, prefix, limit=DELETE_BATCH)):
                 pass
 
         def finish(txn: Transaction) -> None:
@@ -323,29 +331,23 @@ class Repository:
         return node.decode()
 
 
-def _delete_some(txn: Transaction, table: bytes, prefix: bytes) -> int:
-    doomed = [key for key, _ in zip((k for k, _ in txn.scan(table, prefix)), range(DELETE_BATCH))]
+def _delete_range(
+    txn: Transaction, table: bytes, prefix: bytes, *, start: bytes | None = None, end: bytes | None = None, limit: int | None = None
+) -> int:
+    """Delete keys with prefix in [start, end), at most limit of them; how many went."""
+    doomed = []
+    for key, _ in txn.scan(table, prefix, start):
+        if (end is not None and key >= end) or len(doomed) == limit:
+            break
+        doomed.append(key)
     for key in doomed:
         txn.delete(table, key)
     return len(doomed)
 
 
-def _delete_journal(txn: Transaction, job_id: str, from_sequence: int, to_sequence: int | None) -> None:
-    start = keys.journal_key(job_id, from_sequence)
-    doomed = []
-    for key, _ in txn.scan(keys.JOURNAL, keys.job_prefix(job_id), start):
-        if to_sequence is not None and keys.journal_sequence(key) >= to_sequence:
-            break
-        doomed.append(key)
-    for key in doomed:
-        txn.delete(keys.JOURNAL, key)
-
-
 def _delete_results(txn: Transaction, job_id: str, time_ms: int) -> None:
-    prefix = keys.result_time_prefix(job_id, time_ms)
     for table in keys.RESULT_TABLES:
-        for key in [k for k, _ in txn.scan(table, prefix)]:
-            txn.delete(table, key)
+        _delete_range(txn, table, keys.result_time_prefix(job_id, time_ms))
 
 
 def _put_result(txn: Transaction, job_id: str, result: BucketResult) -> None:
