@@ -33,7 +33,7 @@ def serve_nothing(port_file: str) -> None:
     """A JobService whose PostData reads every message and does nothing with it."""
 
     class Nothing(job_service_pb2_grpc.JobServiceServicer):
-        def PostData(self, request_iterator, context):  # noqa: N802
+        def PostData(self, request_iterator, context):
             for _ in request_iterator:
                 pass
             return pb.PostDataResponse()
@@ -68,7 +68,7 @@ def dataset(n: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def ndjson_messages(times, airline, responsetime, chunk_bytes: int) -> list[bytes]:
     lines = [
         b'{"time":%d,"airline":"%s","responsetime":%r}' % (t // 1000, AIRLINES[a].encode(), float(r))
-        for t, a, r in zip(times.tolist(), airline.tolist(), responsetime.tolist())
+        for t, a, r in zip(times.tolist(), airline.tolist(), responsetime.tolist(), strict=True)
     ]
     data = b"\n".join(lines) + b"\n"
     chunks, start = [], 0

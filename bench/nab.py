@@ -47,7 +47,7 @@ def read_series(path: Path) -> tuple[list[str], list[str], np.ndarray, np.ndarra
     stamps = [r["timestamp"] for r in rows]
     texts = [r["value"] for r in rows]
     times = np.array(
-        [int(dt.datetime.fromisoformat(s).replace(tzinfo=dt.timezone.utc).timestamp() * 1000) for s in stamps],
+        [int(dt.datetime.fromisoformat(s).replace(tzinfo=dt.UTC).timestamp() * 1000) for s in stamps],
         dtype=np.int64,
     )
     return stamps, texts, times, np.array(texts, dtype=np.float64)
@@ -57,7 +57,7 @@ def sampling_interval_s(times_ms: np.ndarray) -> int:
     """The median positive step between rows, in whole seconds (at least 1)."""
     steps = np.diff(times_ms)
     steps = steps[steps > 0]
-    return max(1, int(round(float(np.median(steps)) / 1000))) if len(steps) else 60
+    return max(1, round(float(np.median(steps)) / 1000)) if len(steps) else 60
 
 
 def job_id_for(relative: Path) -> str:
@@ -136,7 +136,7 @@ def main() -> None:
             with out.open("w", newline="") as f:
                 writer = csv.writer(f)
                 writer.writerow(["timestamp", "value", "anomaly_score"])
-                writer.writerows(zip(stamps, texts, (f"{s:.6f}" for s in scores)))
+                writer.writerows(zip(stamps, texts, (f"{s:.6f}" for s in scores), strict=True))
             print(f"{relative}: {len(stamps)} rows, max score {scores.max():.3f}", flush=True)
         elapsed = time.perf_counter() - began
         print(f"{len(files)} files, {rows:,} rows in {elapsed:.1f}s ({rows / elapsed:,.0f} rows/s through the server)")

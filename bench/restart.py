@@ -21,10 +21,9 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from anomalyd.v1 import column_batch_pb2, job_pb2, job_service_pb2_grpc, results_service_pb2_grpc
+from anomalyd.v1 import column_batch_pb2, job_pb2, job_service_pb2_grpc, model_snapshot_service_pb2_grpc, results_service_pb2_grpc
 from anomalyd.v1 import job_service_pb2 as pb
 from anomalyd.v1 import model_snapshot_service_pb2 as spb
-from anomalyd.v1 import model_snapshot_service_pb2_grpc
 from anomalyd.v1 import results_service_pb2 as rpb
 from anomalyd_client.local import LocalServer
 

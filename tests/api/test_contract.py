@@ -19,7 +19,7 @@ def test_generated_stubs_are_up_to_date(tmp_path):
     )
     generated = sorted(p.name for p in (tmp_path / "anomalyd/v1").iterdir())
     committed = REPO / "service/anomalyd/v1"
-    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "anomalyd/v1", committed, generated, shallow=False)
+    _, mismatch, errors = filecmp.cmpfiles(tmp_path / "anomalyd/v1", committed, generated, shallow=False)
     assert not mismatch and not errors, f"stale stubs {mismatch + errors}: run make protos"
 
 

@@ -84,7 +84,10 @@ def test_job_expressions(stub):
     put(stub, "web-1", groups=["web"])
     put(stub, "web-2", groups=["web"])
     put(stub, "db-1", groups=["db"])
-    ids = lambda expr, **kw: [j.job_id for j in stub.GetJobs(pb.GetJobsRequest(job_id=expr, **kw), timeout=10).jobs]
+
+    def ids(expr, **kw):
+        return [j.job_id for j in stub.GetJobs(pb.GetJobsRequest(job_id=expr, **kw), timeout=10).jobs]
+
     assert ids("") == ids("_all") == ids("*") == ["db-1", "web-1", "web-2"]
     assert ids("web") == ["web-1", "web-2"]
     assert ids("web-*") == ["web-1", "web-2"]

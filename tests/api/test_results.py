@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from anomalyd.v1 import job_pb2
+from anomalyd.v1 import job_pb2, results_service_pb2_grpc
 from anomalyd.v1 import job_service_pb2 as pb
 from anomalyd.v1 import results_service_pb2 as rpb
-from anomalyd.v1 import results_service_pb2_grpc
 from tests.conftest import error_reason, job
 
 SPAN_S = 300
@@ -30,7 +29,7 @@ def rows(seed: int = 1, spike: bool = True) -> bytes:
         values = daily + rng.normal(0, 2, len(minutes))
         if spike and host == "b":
             values[(times >= SPIKE_S) & (times < SPIKE_S + SPAN_S)] += 60
-        lines += [b'{"time": %d, "host": "%s", "latency": %.3f}' % (t, host.encode(), v) for t, v in zip(times, values)]
+        lines += [b'{"time": %d, "host": "%s", "latency": %.3f}' % (t, host.encode(), v) for t, v in zip(times, values, strict=True)]
     order = np.argsort([int(line.split(b",")[0][9:]) for line in lines], kind="stable")
     return b"\n".join(lines[i] for i in order) + b"\n"
 

@@ -6,13 +6,11 @@ import grpc
 import pytest
 
 from anomalyd.storage import keys
-from anomalyd.v1 import job_pb2
+from anomalyd.v1 import job_pb2, model_snapshot_service_pb2_grpc, results_service_pb2_grpc
 from anomalyd.v1 import job_service_pb2 as pb
 from anomalyd.v1 import model_snapshot_service_pb2 as spb
-from anomalyd.v1 import model_snapshot_service_pb2_grpc
 from anomalyd.v1 import results_service_pb2 as rpb
-from anomalyd.v1 import results_service_pb2_grpc
-from tests.api.test_results import DAYS, SPAN_S, START_S, rows
+from tests.api.test_results import SPAN_S, START_S, rows
 from tests.conftest import error_reason, job
 
 DATA = rows(seed=3)

@@ -10,9 +10,8 @@ import time
 import grpc
 import pytest
 
-from anomalyd.v1 import job_pb2
+from anomalyd.v1 import job_pb2, job_service_pb2_grpc
 from anomalyd.v1 import job_service_pb2 as pb
-from anomalyd.v1 import job_service_pb2_grpc
 from tests.conftest import REPO, error_reason, job
 
 CHUNK = b"".join(b'{"time": %d, "value": %d}\n' % (1_000_000 + i, i) for i in range(1000))

@@ -66,12 +66,12 @@ def test_epoch_formats_truncate():
 
 @given(st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2200, 1, 1)))
 def test_patterns_read_utc_and_offsets(moment):
-    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000, tzinfo=dt.timezone.utc)
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000, tzinfo=dt.UTC)
     parse = time_parser("yyyy-MM-dd'T'HH:mm:ss.SSSXXX")
     text = moment.astimezone(dt.timezone(dt.timedelta(hours=5, minutes=30))).isoformat(timespec="milliseconds")
     millis, invalid = parse([text])
     assert not invalid[0]
-    assert millis[0] == (moment - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)) // dt.timedelta(milliseconds=1)
+    assert millis[0] == (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
 
 
 @pytest.mark.parametrize("pattern", ["HH:mm", "yyyy-MM", "dd/MM/yyyy", "yyyy-MM-dd QQ"])

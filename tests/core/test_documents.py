@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -23,7 +24,7 @@ def split_all(data: bytes, cuts: list[int]) -> tuple[list[dict], int]:
     splitter = DocumentSplitter(max_document_bytes=1 << 20)
     records, malformed = [], 0
     bounds = [0, *sorted(set(cuts)), len(data)]
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in itertools.pairwise(bounds):
         part = splitter.feed(data[start:end])
         records += part.records
         malformed += part.malformed

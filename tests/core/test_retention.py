@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from anomalyd.core.config import JobConfig, DetectorConfig
+from anomalyd.core.config import DetectorConfig, JobConfig
 from anomalyd.core.ingest import IngestState
 from anomalyd.core.repository import SnapshotMeta
 from anomalyd.core.retention import DAY_MS, expired

@@ -11,11 +11,9 @@ import grpc
 import numpy as np
 import pytest
 
-from anomalyd.v1 import job_pb2, job_stats_pb2, results_service_pb2_grpc
+from anomalyd.v1 import job_pb2, job_service_pb2_grpc, job_stats_pb2, model_snapshot_service_pb2_grpc, results_service_pb2_grpc
 from anomalyd.v1 import job_service_pb2 as pb
-from anomalyd.v1 import job_service_pb2_grpc
 from anomalyd.v1 import model_snapshot_service_pb2 as spb
-from anomalyd.v1 import model_snapshot_service_pb2_grpc
 from anomalyd.v1 import results_service_pb2 as rpb
 from anomalyd_client.local import LocalServer
 from tests.conftest import job

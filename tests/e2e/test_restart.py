@@ -6,9 +6,8 @@ import signal
 
 import grpc
 
-from anomalyd.v1 import job_pb2, job_stats_pb2
+from anomalyd.v1 import job_pb2, job_service_pb2_grpc, job_stats_pb2
 from anomalyd.v1 import job_service_pb2 as pb
-from anomalyd.v1 import job_service_pb2_grpc
 from tests.conftest import job
 
 ROWS = b"".join(b'{"time": %d, "host": "h%d", "value": %d}\n' % (1_000_000 + 7 * i, i % 5, i) for i in range(20_000))

@@ -8,13 +8,20 @@ import numpy as np
 from google.protobuf import duration_pb2, timestamp_pb2
 from google.rpc import code_pb2
 
-from anomalyd.core.config import DEFAULT_BUCKET_SPAN_S, DEFAULT_MODEL_MEMORY_LIMIT_MB, DEFAULT_PERSIST_INTERVAL_S, DetectorConfig, JobConfig, parse_memory_limit
+from anomalyd.core.config import (
+    DEFAULT_BUCKET_SPAN_S,
+    DEFAULT_MODEL_MEMORY_LIMIT_MB,
+    DEFAULT_PERSIST_INTERVAL_S,
+    DetectorConfig,
+    JobConfig,
+    parse_memory_limit,
+)
 from anomalyd.core.counts import DataCounts
 from anomalyd.core.errors import InvalidColumns, InvalidJobConfig
 from anomalyd.core.jobs import JobStats
 from anomalyd.core.repository import SnapshotMeta, Task
-from anomalyd.engine.records import RecordBatch, StringColumn
 from anomalyd.core.results import OverallBucket
+from anomalyd.engine.records import RecordBatch, StringColumn
 from anomalyd.engine.results import AnomalyRecord, BucketResult, InfluencerResult, ModelSizeStats
 from anomalyd.v1 import column_batch_pb2, data_counts_pb2, job_pb2, job_stats_pb2, model_snapshot_pb2, result_pb2, task_pb2
 

@@ -10,9 +10,8 @@ from anomalyd.core.jobs import JobManager
 from anomalyd.core.repository import SnapshotMeta
 from anomalyd.core.results import DEFAULT_PAGE_SIZE, Query
 from anomalyd.core.snapshots import Snapshots
-from anomalyd.v1 import model_snapshot_pb2
+from anomalyd.v1 import model_snapshot_pb2, model_snapshot_service_pb2_grpc
 from anomalyd.v1 import model_snapshot_service_pb2 as pb
-from anomalyd.v1 import model_snapshot_service_pb2_grpc
 
 
 class SnapshotServicer(model_snapshot_service_pb2_grpc.ModelSnapshotServiceServicer):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from itertools import repeat
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import msgspec
@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from anomalyd.core.config import JobConfig
 from anomalyd.core.counts import BucketDiagnostics, DataCounts
-from anomalyd.core.documents import DocumentSplitter, Documents, Record
+from anomalyd.core.documents import Documents, DocumentSplitter, Record
 from anomalyd.core.errors import TooManyParseErrors
 from anomalyd.core.timeparse import time_parser
 from anomalyd.engine.records import RecordBatch, StringColumn
@@ -243,7 +243,7 @@ class Ingestor:
         buckets = times // self._span * self._span
         run_starts = np.concatenate(([0], np.flatnonzero(buckets[1:] != buckets[:-1]) + 1))
         run_lengths = np.diff(np.append(run_starts, len(buckets)))
-        for start, length in zip(buckets[run_starts].tolist(), run_lengths.tolist()):
+        for start, length in zip(buckets[run_starts].tolist(), run_lengths.tolist(), strict=True):
             self.state.diagnostics.add(start, length, *sinks)
 
     def _finalize_until(self, end_ms: int, sinks: tuple[DataCounts, ...]) -> None:

@@ -44,9 +44,9 @@ from anomalyd.core.ingest import Ingestor, IngestState, ParsedRecords, Upload
 from anomalyd.core.repository import JobStatus, JournalEntry, Repository, SnapshotMeta, Task, decode_batch, encode_batch
 from anomalyd.core.retention import DAY_MS, expired
 from anomalyd.engine.analyzer import JobAnalyzer
-from anomalyd.storage.store import StorageError
 from anomalyd.engine.records import AnalysisSpec, RecordBatch
 from anomalyd.engine.results import BucketResult, ModelSizeStats
+from anomalyd.storage.store import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ VERSION = "0.1.0"
 
 
 def _iso(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds")
 
 
 def now_ms() -> int:

@@ -30,7 +30,7 @@ _JAVA_TOKEN = re.compile(
 _REQUIRED = ("%Y", "%m", "%d", "%H")
 _MS_PER_S = 1000
 _MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ONE_MS = dt.timedelta(milliseconds=1)
 
 
@@ -110,6 +110,6 @@ def _parse_pattern(values: Sequence[Any], directives: str) -> tuple[NDArray[np.i
             invalid[i] = True
             continue
         if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=dt.timezone.utc)
+            stamp = stamp.replace(tzinfo=dt.UTC)
         millis[i] = (stamp - _EPOCH) // _ONE_MS
     return millis, invalid
