@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.engine.synth import SPAN, T0, batch, record_scores, run_counts, run_values, spec
 
 from anomalyd.engine.analyzer import MAX_RECORDS, JobAnalyzer, warmup_buckets
 from anomalyd.engine.records import AnalysisSpec, DetectorSpec
+from tests.engine.synth import SPAN, T0, batch, record_scores, run_counts, run_values, spec
 
 RNG = np.random.default_rng(7)
 
@@ -122,7 +122,7 @@ def test_memory_limit_refuses_new_series_without_crashing() -> None:
     results = run_values(job, RNG.normal(5, 1, (3, 50)))
     stats = job.model_size_stats()
     assert stats.memory_status == "hard_limit"
-    assert 5 <= len(job._detectors[0].key_list) <= 10
+    assert 5 <= job._detectors[0].n_series <= 10
     assert stats.model_bytes <= limit and stats.model_bytes_exceeded > 0
     assert stats.bucket_allocation_failures_count == 3
     assert stats.peak_model_bytes >= stats.model_bytes
@@ -140,3 +140,32 @@ def test_at_most_500_records_most_probable_first_out() -> None:
     warmup = warmup_buckets(SPAN)
     assert np.all(record_scores(results[:warmup]) == 0)
     assert record_scores(results[warmup:70]).max() < 40  # routine noise of 600 series stays low
+
+
+def test_a_run_of_anomalous_buckets_is_reported_once_in_full() -> None:
+    values = RNG.normal(10, 1, (200, 1))
+    values[150:152] += 25  # one anomaly two buckets long
+    values[180] += 25  # the same deviation again, as a new anomaly
+    scores = record_scores(run_values(JobAnalyzer(spec("mean")), values))
+    assert scores[150] > 50
+    assert 0 < scores[151] < 0.6 * scores[150]
+    assert scores[180] > scores[151]
+
+
+def test_metric_reports_the_least_probable_of_min_mean_and_max() -> None:
+    job = JobAnalyzer(spec("metric"))
+    found = {}
+    for b in range(160):
+        t = T0 + b * SPAN
+        x = RNG.normal(10, 1, 5)
+        if b == 130:
+            x[0] = 40.0  # only the maximum is extreme
+        if b == 150:
+            x[:] = [10, 10, 10, 10, -20]  # only the minimum is extreme
+        job.add(batch([t + k for k in range(5)], x.tolist()))
+        [result] = job.finalize_until(t + SPAN)
+        found[b] = result.records
+    [high] = found[130]
+    assert (high.function, high.function_description, high.actual) == ("metric", "max", [40.0])
+    [low] = found[150]
+    assert (low.function_description, low.actual) == ("min", [-20.0])

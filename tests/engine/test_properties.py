@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from anomalyd.engine.analyzer import JobAnalyzer
 from anomalyd.engine.results import BucketResult
-from tests.engine.synth import SPAN, record_scores, run_values, spec
+from tests.engine.synth import record_scores, run_values, spec
 
 N = 400  # buckets: 48 warm-up, then a few days' worth of 5-minute buckets
 HIGH = 50.0

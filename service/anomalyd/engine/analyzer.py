@@ -20,7 +20,7 @@ job with many series learns how small its routine minimum is), and one per influ
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ from anomalyd.engine.results import (
     InfluencerResult,
     ModelSizeStats,
 )
+from anomalyd.engine.series_keys import SeriesKeys
 from anomalyd.engine.series_model import Scored, SeriesModel
 from anomalyd.engine.state import Arrays, pack, unpack
 from anomalyd.engine.stats import FloatArray, raw_score
@@ -48,6 +49,7 @@ _NORMALISER_DAYS = 30.0  # score histories age with a 30-day time constant (MODE
 _SOFT_LIMIT = 0.6
 _KEY_BYTES = 120  # dictionary entry, tuple and string headers of one series key
 _BUCKET_TIME = "bucket_time"
+_RUN_DAMPING = 0.5
 
 
 def warmup_buckets(span_ms: int) -> int:
@@ -61,29 +63,37 @@ def warmup_buckets(span_ms: int) -> int:
 
 @dataclass(slots=True)
 class _Detector:
-    """One detector: its series dictionary, a model per feature and a record normaliser."""
+    """One detector: its series, a model per feature and a record normaliser."""
 
     index: int
     spec: DetectorSpec
     function: Function
     models: list[SeriesModel]
     normaliser: Normaliser
-    keys: dict[tuple[str, ...], int] = field(default_factory=dict)
-    key_list: list[tuple[str, ...]] = field(default_factory=list)
-    partitions: dict[str, int] = field(default_factory=dict)
-    partition_of: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))
-    key_bytes: int = 0
-    series_bytes: int = 0
+    keys: SeriesKeys
+    series_bytes: int
+    run_peak: NDArray[np.float32]
 
     @property
     def split_fields(self) -> tuple[str, ...]:
         """The fields that name a series, in key order: partition, then by."""
-        return tuple(f for f in (self.spec.partition_field_name, self.spec.by_field_name) if f)
+        return self.keys.fields
+
+    @property
+    def n_series(self) -> int:
+        """The number of series."""
+        return self.keys.n
+
+    def groups(self, series: NDArray[np.intp]) -> NDArray[np.intp]:
+        """Each series' max-ratio group: its partition (Elasticsearch's maximum is per partition)."""
+        if self.spec.partition_field_name:
+            return self.keys.ids[series, 0].astype(np.intp)
+        return np.zeros(len(series), np.intp)
 
     def model_bytes(self) -> int:
         """Bytes of state in use."""
         components = sum(m.seasonality.component_bytes() for m in self.models)
-        return len(self.key_list) * self.series_bytes + self.key_bytes + components
+        return self.n_series * self.series_bytes + self.keys.key_bytes + components
 
     def grow(self, n: int, limit: int) -> None:
         """Make room for n series, doubling but never beyond limit series."""
@@ -92,19 +102,9 @@ class _Detector:
             capacity = max(n, min(2 * capacity, limit))
             for model in self.models:
                 model.grow(capacity)
-            self.normaliser.grow(capacity, capacity)
-            self.partition_of = np.concatenate([self.partition_of, np.zeros(capacity - len(self.partition_of), np.intp)])
-
-    def add_series(self, key: tuple[str, ...]) -> int:
-        """Register a new series (capacity must be there); its records' max-ratio group is its
-        partition, as Elasticsearch takes the largest score over the partition."""
-        index = len(self.key_list)
-        self.keys[key] = index
-        self.key_list.append(key)
-        self.key_bytes += sum(map(len, key))
-        partition = key[0] if self.spec.partition_field_name else ""
-        self.partition_of[index] = self.partitions.setdefault(partition, len(self.partitions))
-        return index
+            self.run_peak = np.concatenate([self.run_peak, np.zeros(capacity - len(self.run_peak), np.float32)])
+        groups = len(self.keys.values[0]) if self.spec.partition_field_name else 1
+        self.normaliser.grow(capacity, groups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +164,13 @@ class JobAnalyzer:
     def _new_detector(self, index: int, spec: DetectorSpec, decay: float) -> _Detector:
         function = FUNCTIONS[spec.function]
         models = [SeriesModel(self.span, side=f.side, warmup=self.warmup, capacity=0) for f in function.features]
-        # One more series costs its models, its normaliser row, and its key and partition entry.
-        own = Normaliser.bytes_per_row() + Normaliser.bytes_per_group() + _KEY_BYTES + 8
+        # One more series costs its models, its normaliser row, and its key.
+        own = Normaliser.bytes_per_row() + Normaliser.bytes_per_group() + _KEY_BYTES + 4
         series_bytes = sum(m.bytes_per_series() for m in models) + own
-        return _Detector(index, spec, function, models, Normaliser(0, decay_per_bucket=decay), series_bytes=series_bytes)
+        fields = tuple(f for f in (spec.partition_field_name, spec.by_field_name) if f)
+        keys = SeriesKeys(fields, use_null=spec.use_null)
+        norm = Normaliser(0, decay_per_bucket=decay)
+        return _Detector(index, spec, function, models, norm, keys, series_bytes, np.zeros(0, np.float32))
 
     def _empty_buffer(self) -> Arrays:
         n_det, n_inf = len(self.spec.detectors), len(self.spec.influencers)
@@ -223,50 +226,26 @@ class JobAnalyzer:
 
     def _series_of(self, det: _Detector, batch: RecordBatch, bucket: NDArray[np.int64]) -> NDArray[np.int32]:
         """shape (n,): each record's series in det, -1 where det skips the record."""
-        n = len(batch)
-        usable = np.ones(n, bool)
+        usable = np.ones(len(batch), bool)
         if det.function.uses_field:
-            usable &= ~np.isnan(batch.numbers.get(det.spec.field_name, np.full(n, np.nan)))
-        code = np.zeros(n, np.int64)
-        columns = []
-        for name in det.split_fields:
-            column = batch.strings.get(name)
-            codes = column.codes.astype(np.int64) if column is not None else np.full(n, -1, np.int64)
-            values = column.values if column is not None else ()
-            if not det.spec.use_null:
-                usable &= codes >= 0
-            code = code * (len(values) + 1) + codes + 1
-            columns.append(("",) + tuple(values))
-        series = np.full(n, -1, np.int32)
-        if not usable.any():
-            return series
-        unique, inverse = np.unique(code[usable], return_inverse=True)
-        ids = np.empty(len(unique), np.int32)
-        for i, c in enumerate(unique.tolist()):
-            key = []
-            for values in reversed(columns):
-                c, r = divmod(c, len(values))
-                key.append(values[r])
-            ids[i] = self._series_id(det, tuple(reversed(key)))
-        refused = ids < 0
-        if refused.any():
-            self._failed_buckets.update(np.unique(bucket[usable][refused[inverse]]).tolist())
-        series[usable] = ids[inverse]
-        return series
+            usable &= ~np.isnan(batch.numbers.get(det.spec.field_name, np.full(len(batch), np.nan)))
+        refused = False
 
-    def _series_id(self, det: _Detector, key: tuple[str, ...]) -> int:
-        """The series of key in det, creating it if memory allows; -1 if refused."""
-        found = det.keys.get(key)
-        if found is not None:
-            return found
-        cost = det.series_bytes + sum(map(len, key))
-        if cost > self._budget:
-            self._refused_bytes += cost
-            return -1
-        self._budget -= cost
-        index = len(det.key_list)
-        det.grow(index + 1, index + 1 + self._budget // cost)
-        return det.add_series(key)
+        def admit(key: tuple[str, ...]) -> bool:
+            nonlocal refused
+            cost = det.series_bytes + sum(map(len, key))
+            if cost > self._budget:
+                self._refused_bytes += cost
+                refused = True
+                return False
+            self._budget -= cost
+            det.grow(det.n_series + 1, det.n_series + 1 + self._budget // cost)
+            return True
+
+        series = det.keys.resolve(batch, usable, admit)
+        if refused:
+            self._failed_buckets.update(np.unique(bucket[usable & (series < 0)]).tolist())
+        return series
 
     def _influencer_ids(self, k: int, name: str, batch: RecordBatch) -> NDArray[np.int32]:
         column = batch.strings.get(name)
@@ -416,7 +395,7 @@ class JobAnalyzer:
     def _score_detector(self, det: _Detector, b: int, rows: Arrays, completeness: float | None) -> _Leaf:
         """Score every series of det that has a value in bucket b; learn unless interim."""
         interim = completeness is not None
-        n_series = len(det.key_list)
+        n_series = det.n_series
         series = rows["series"][:, det.index]
         mine = series >= 0
         grouped = Grouped.of(series[mine].astype(np.intp), rows["value"][mine, det.index], rows["weight"][mine])
@@ -441,19 +420,24 @@ class JobAnalyzer:
         for k, (_, _, scored) in enumerate(per_feature[1:], start=1):
             better = scored.ln_p < ln_p
             best[better], ln_p[better] = k, scored.ln_p[better]
-        pick = lambda arrays: np.choose(best, arrays) if len(arrays) > 1 else arrays[0]  # noqa: E731
-        actual = pick([x for _, x, _ in per_feature])
-        typical = pick([s.typical for _, _, s in per_feature])
-        single = pick([s.ln_p_single for _, _, s in per_feature])
-        multi = pick([s.ln_p_multi for _, _, s in per_feature])
+        actual = _pick(best, [x for _, x, _ in per_feature])
+        typical = _pick(best, [s.typical for _, _, s in per_feature])
+        single = _pick(best, [s.ln_p_single for _, _, s in per_feature])
+        multi = _pick(best, [s.ln_p_multi for _, _, s in per_feature])
         warm = det.models[0].n[idx] >= self.warmup
         raw = raw_score(ln_p)
-        group = det.partition_of[idx]
+        group = det.groups(idx)
         score = det.normaliser.normalise(idx, group, raw, ln_p, bucket=b // self.span)
+        # A run of anomalous buckets is one anomaly: after its first bucket, a bucket that is no
+        # worse than the run's peak so far adds little news, so it is reported damped.
+        anomalous = warm & (ln_p < _LN_RECORD)
+        peak = det.run_peak[idx]
+        score = np.where(anomalous & (peak > 0.0) & (score <= peak), _RUN_DAMPING * score, score)
         if not interim:
             for (fidx, x, scored), model in zip(per_feature, det.models, strict=True):
                 model.learn(fidx, x, b, scored)
             det.normaliser.update(idx[warm], group[warm], raw[warm], bucket=b // self.span)
+            det.run_peak[idx] = np.where(anomalous, np.maximum(peak, score), 0.0)
         return _Leaf(idx, ln_p, raw, score, best, actual, typical, _multi_bucket_impact(single, multi), warm)
 
     def _records(self, b: int, leaves: list[_Leaf], rows: Arrays, interim: bool) -> list[AnomalyRecord]:
@@ -466,7 +450,7 @@ class JobAnalyzer:
         for ln_p, d, i in candidates:
             det, leaf = self._detectors[d], leaves[d]
             s = int(leaf.series[i])
-            key = dict(zip(det.split_fields, det.key_list[s], strict=True))
+            key = {name: det.keys.value(s, k) for k, name in enumerate(det.split_fields)}
             spec = det.spec
             score = float(leaf.score[i])
             records.append(
@@ -474,7 +458,7 @@ class JobAnalyzer:
                     timestamp_ms=b,
                     detector_index=d,
                     function=det.function.name,
-                    function_description=det.function.description,
+                    function_description=det.function.describe(int(leaf.feature[i])),
                     field_name=spec.field_name,
                     by_field_name=spec.by_field_name,
                     by_field_value=key.get(spec.by_field_name, "") if spec.by_field_name else "",
@@ -520,7 +504,7 @@ class JobAnalyzer:
                 warm = leaf.warm & (leaf.ln_p < _LN_RECORD)
                 if not warm.any():
                     continue
-                ln_p_of = np.zeros(len(self._detectors[d].key_list))
+                ln_p_of = np.zeros(self._detectors[d].n_series)
                 ln_p_of[leaf.series[warm]] = leaf.ln_p[warm]
                 series = rows["series"][:, d]
                 values = rows["influence"][:, k]
@@ -558,8 +542,8 @@ class JobAnalyzer:
         used = self._model_bytes()
         self._peak_bytes = max(self._peak_bytes, used)
         limit = self.spec.model_memory_limit_bytes
-        by = sum(len({k[-1] for k in d.key_list}) for d in self._detectors if d.spec.by_field_name)
-        partitions = sum(len(d.partitions) for d in self._detectors if d.spec.partition_field_name)
+        by = sum(d.keys.distinct(len(d.split_fields) - 1) for d in self._detectors if d.spec.by_field_name)
+        partitions = sum(d.keys.distinct(0) for d in self._detectors if d.spec.partition_field_name)
         if self._refused_bytes:
             status = "hard_limit"
         elif used > _SOFT_LIMIT * limit:
@@ -587,7 +571,8 @@ class JobAnalyzer:
         arrays.update({f"influencer_norm.{k}": v for k, v in self._influencer_norm.arrays().items()})
         for d in self._detectors:
             arrays.update({f"d{d.index}.norm.{k}": v for k, v in d.normaliser.arrays().items()})
-            arrays[f"d{d.index}.partition_of"] = d.partition_of
+            arrays.update({f"d{d.index}.keys.{k}": v for k, v in d.keys.arrays().items()})
+            arrays[f"d{d.index}.run_peak"] = d.run_peak
             for j, model in enumerate(d.models):
                 arrays.update({f"d{d.index}.f{j}.{k}": v for k, v in model.arrays().items()})
         meta: dict[str, Any] = {
@@ -601,8 +586,7 @@ class JobAnalyzer:
             "failed_buckets": sorted(self._failed_buckets),
             "failure_count": self._failure_count,
             "influencer_names": self._influencer_names,
-            "keys": [[list(k) for k in d.key_list] for d in self._detectors],
-            "partitions": [list(d.partitions) for d in self._detectors],
+            "split_values": [d.keys.meta() for d in self._detectors],
         }
         return pack(arrays, meta)
 
@@ -620,12 +604,9 @@ class JobAnalyzer:
         job._buffer = {k: arrays[f"buffer.{k}"] for k in job._buffer}
         job._bucket_norm.load(_prefixed(arrays, "bucket_norm."))
         job._influencer_norm.load(_prefixed(arrays, "influencer_norm."))
-        for d, keys in zip(job._detectors, meta["keys"], strict=True):
-            d.key_list = [tuple(k) for k in keys]
-            d.keys = {k: i for i, k in enumerate(d.key_list)}
-            d.partition_of = arrays[f"d{d.index}.partition_of"]
-            d.partitions = {k: i for i, k in enumerate(meta["partitions"][d.index])}
-            d.key_bytes = sum(len(v) for key in d.key_list for v in key)
+        for d, values in zip(job._detectors, meta["split_values"], strict=True):
+            d.keys.load(_prefixed(arrays, f"d{d.index}.keys."), values)
+            d.run_peak = arrays[f"d{d.index}.run_peak"]
             d.normaliser.load(_prefixed(arrays, f"d{d.index}.norm."))
             for j, model in enumerate(d.models):
                 model.load(_prefixed(arrays, f"d{d.index}.f{j}."))
@@ -645,6 +626,11 @@ class JobAnalyzer:
 
 def _prefixed(arrays: Arrays, prefix: str) -> Arrays:
     return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def _pick(choice: NDArray[np.intp], arrays: list[FloatArray]) -> FloatArray:
+    """shape (k,): arrays[choice[i]][i] for each i."""
+    return np.choose(choice, arrays) if len(arrays) > 1 else arrays[0]
 
 
 def _multi_bucket_impact(ln_single: FloatArray, ln_multi: FloatArray) -> FloatArray:

@@ -114,7 +114,8 @@ class Function:
 
     Attributes:
         name: the configured name (``high_mean``), written to records as ``function``.
-        description: the statistic it describes, written as ``function_description``.
+        description: the statistic it describes, written as ``function_description``; a function
+            of several features describes a record by the feature reported.
         features: the statistics it models; a record reports the least probable one.
         uses_field: whether it reads field_name.
     """
@@ -123,6 +124,10 @@ class Function:
     description: str
     features: tuple[Feature, ...]
     uses_field: bool
+
+    def describe(self, feature: int) -> str:
+        """The function_description of a record that reports feature number `feature`."""
+        return self.description if len(self.features) == 1 else self.features[feature].statistic
 
 
 _SIDES = {"": 0, "high_": 1, "low_": -1}

@@ -60,7 +60,7 @@ class Normaliser:
         # A row's true counts are hist * decay ** (bucket - epoch): ageing then costs nothing,
         # and a new score adds decay ** (epoch - bucket) to one bin.
         self.hist = np.zeros((rows, N_BINS), dtype=np.float32)
-        self.epoch = np.zeros(rows, dtype=np.int64)
+        self.epoch = np.full(rows, -1, dtype=np.int64)  # -1: the row has no history yet
         self.hmax = np.zeros(rows, dtype=np.float32)
         self.hmax_last = np.zeros(rows, dtype=np.int64)
 
@@ -84,7 +84,7 @@ class Normaliser:
         extra = rows - self.rows
         if extra > 0:
             self.hist = np.concatenate([self.hist, np.zeros((extra, N_BINS), np.float32)])
-            self.epoch = np.concatenate([self.epoch, np.zeros(extra, np.int64)])
+            self.epoch = np.concatenate([self.epoch, np.full(extra, -1, np.int64)])
         extra = groups - len(self.hmax)
         if extra > 0:
             self.hmax = np.concatenate([self.hmax, np.zeros(extra, np.float32)])
@@ -142,6 +142,7 @@ class Normaliser:
             raw: shape (k,), raw scores in [0, 100].
             bucket: the bucket index (bucket start / span) the scores belong to.
         """
+        self.epoch[rows] = np.where(self.epoch[rows] < 0, bucket, self.epoch[rows])
         weight = self.decay ** (self.epoch[rows] - bucket).astype(np.float64)
         self.hist[rows, _bins(raw)] += weight.astype(np.float32)
         # Re-base rows whose weights grew large, long before float32 loses small counts.

@@ -41,6 +41,7 @@ _TESTS_PER_RING = 8  # each candidate is re-tested every 1/8 of its ring's lengt
 _ACCEPT_R2 = 0.15
 _ACCEPT_LN_P = math.log(1e-6)
 _DROP_R2 = 0.075
+_MIN_EXPLAINED = 0.05
 _CLIP_ROBUST_SD = 5.0
 # Each visit moves a bin by this share of the residual; slower for periods under a day, whose
 # bins are visited more often (MODELING.md section 2).
@@ -74,13 +75,15 @@ class TestOutcome:
 
     Attributes:
         series: shape (k,), series whose components changed.
-        level_shift: shape (k,), the mean of components switched off, to add to the level.
-        variance_factor: shape (k,), the share of residual variance left after new components.
+        level_shift: shape (k,), what the level must gain for predictions to stay continuous: a
+            component switched on takes its recent values out of the level, one switched off
+            hands them back.
+        added: shape (k,), True where a component was switched on.
     """
 
     series: NDArray[np.intp]
     level_shift: FloatArray
-    variance_factor: FloatArray
+    added: NDArray[np.bool_]
 
 
 def row_bytes(array: NDArray[np.generic]) -> int:
@@ -114,7 +117,7 @@ def coverage(starts_ms: FloatArray, width_ms: float, period_ms: float, bins: int
 
 def periodic_profile(
     y: FloatArray, phase: NDArray[np.intp], phases: int, cycle: NDArray[np.intp]
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Test rows of values for a period with the one-way ANOVA F test.
 
     Args:
@@ -125,7 +128,8 @@ def periodic_profile(
 
     Returns:
         R^2, shape (k,), NaN when there is too little data (fewer than 3 cycles or 3 points per
-        phase); ln p of the F test, shape (k,);
+        phase); ln p of the F test, shape (k,); the variance the profile explains per point,
+        shape (k,);
         the per-phase mean profile, shape (k, phases).
     """
     valid = ~np.isnan(y)
@@ -153,7 +157,7 @@ def periodic_profile(
         f = (ssb / (phases - 1)) / (ssw / np.maximum(d2, 1.0))
     ln_p = np.where(enough & (ssb > 0.0), f_test_log_p(np.minimum(f, 1e300), phases - 1.0, np.maximum(d2, 1.0)), 0.0)
     profile -= (profile * n_phase).sum(axis=1, keepdims=True) / np.maximum(n, 1.0)[:, None]
-    return r2, ln_p, profile
+    return r2, ln_p, ssb / np.maximum(n, 1.0), profile
 
 
 def _row_median(x: FloatArray, valid: NDArray[np.bool_]) -> FloatArray:
@@ -266,12 +270,15 @@ class Seasonality:
         self.acc_sum[idx] += x[:, None]
         self.acc_n[idx] += 1.0
 
-    def advance(self, t_ms: int, n_series: int) -> TestOutcome:
+    def advance(self, t_ms: int, n_series: int, error_var: FloatArray, level_rate: float) -> TestOutcome:
         """Move the rings to the bucket starting at t_ms and run the tests that are due.
 
         Args:
             t_ms: the start of the bucket about to be processed.
             n_series: the number of series in use.
+            error_var: shape (n_series,), each series' current prediction error variance.
+            level_rate: the level's EWMA rate per bucket, to hand components' recent values
+                between level and component when they come and go.
 
         Returns:
             The series whose components changed and how.
@@ -289,18 +296,30 @@ class Seasonality:
                 self.acc_n[:n_series, ring] = 0.0
             self.point[ring] = max(point, last)
         bucket = t_ms // self.span
-        outcomes = [self._test(c, np.arange((-bucket) % c.every, n_series, c.every)) for c in self.candidates]
+        outcomes = [
+            self._test(c, np.arange((-bucket) % c.every, n_series, c.every), t_ms, error_var, level_rate)
+            for c in self.candidates
+        ]
         return TestOutcome(
             np.concatenate([o.series for o in outcomes] + [np.zeros(0, np.intp)]),
             np.concatenate([o.level_shift for o in outcomes] + [np.zeros(0)]),
-            np.concatenate([o.variance_factor for o in outcomes] + [np.zeros(0)]),
+            np.concatenate([o.added for o in outcomes] + [np.zeros(0, bool)]),
         )
 
-    def _test(self, cand: Candidate, due: NDArray[np.intp]) -> TestOutcome:
+    def _recent(self, cand: Candidate, rows: NDArray[np.intp], t_ms: int, level_rate: float) -> FloatArray:
+        """shape (k,): pool rows' EWMA over the buckets before t_ms, as the level has seen them."""
+        lags = np.arange(1, int(3 / level_rate) + 1)
+        weights = level_rate * (1.0 - level_rate) ** (lags - 1)
+        phases = ((t_ms - lags * self.span) % cand.period_ms) * cand.bins // cand.period_ms
+        return self.pools[cand.component][rows][:, phases].astype(np.float64) @ (weights / weights.sum())
+
+    def _test(
+        self, cand: Candidate, due: NDArray[np.intp], t_ms: int, error_var: FloatArray, level_rate: float
+    ) -> TestOutcome:
         res = self.ring_ms[cand.ring]
         current = int(self.point[cand.ring])
         if not len(due) or current < 0:
-            return TestOutcome(np.zeros(0, np.intp), np.zeros(0), np.zeros(0))
+            return TestOutcome(np.zeros(0, np.intp), np.zeros(0), np.zeros(0, bool))
         points = np.arange(current - RING_LENGTH, current)
         y = self.rings[due, cand.ring][:, points % RING_LENGTH].astype(np.float64)
         for other in self.candidates:
@@ -310,13 +329,17 @@ class Seasonality:
                 cover = coverage((points * res).astype(np.float64), res, other.period_ms, other.bins)
                 y[on] -= self.pools[other.component][slot[on]] @ cover.T
         first_cycle = points[0] // cand.phases
-        r2, ln_p, profile = periodic_profile(y, points % cand.phases, cand.phases, points // cand.phases - first_cycle)
+        r2, ln_p, explained, profile = periodic_profile(
+            y, points % cand.phases, cand.phases, points // cand.phases - first_cycle
+        )
         slot = self.slot[due, cand.component]
         on = slot >= 0
-        accept = ~on & (r2 >= _ACCEPT_R2) & (ln_p <= _ACCEPT_LN_P)
+        # Amplitude test: a component must also cut the prediction error variance noticeably;
+        # without it a noise-free series would find "significant" periods in its rounding.
+        accept = ~on & (r2 >= _ACCEPT_R2) & (ln_p <= _ACCEPT_LN_P) & (explained >= _MIN_EXPLAINED * error_var[due])
         drop = on & (r2 < _DROP_R2)
+        shift = self._recent(cand, slot[drop], t_ms, level_rate)
         pool, used = self.pools[cand.component], self.pool_used[cand.component]
-        shift = pool[slot[drop]].mean(axis=1).astype(np.float64)
         used[slot[drop]] = False
         self.slot[due[drop], cand.component] = -1
         n_new = int(accept.sum())
@@ -335,8 +358,8 @@ class Seasonality:
         self.pools[cand.component], self.pool_used[cand.component] = pool, used
         return TestOutcome(
             np.concatenate([due[drop], due[accept]]),
-            np.concatenate([shift, np.zeros(n_new)]),
-            np.concatenate([np.ones(len(shift)), 1.0 - r2[accept]]),
+            np.concatenate([shift, -self._recent(cand, new, t_ms, level_rate)]),
+            np.concatenate([np.zeros(len(shift), bool), np.ones(n_new, bool)]),
         )
 
     def arrays(self) -> dict[str, NDArray[np.generic]]:

@@ -124,9 +124,15 @@ class SeriesModel:
 
     def begin_bucket(self, t_ms: int, n_series: int) -> None:
         """Move to the bucket starting at t_ms: roll the rings and run due periodicity tests."""
-        outcome = self.seasonality.advance(t_ms, n_series)
+        var, floor = self._variances(np.arange(n_series))
+        outcome = self.seasonality.advance(t_ms, n_series, var + floor, 1.0 / _LEVEL_BUCKETS)
         np.add.at(self.level, outcome.series, outcome.level_shift)
-        np.multiply.at(self.m2, outcome.series, outcome.variance_factor)
+        # Residuals from before a new component overstate the error now: keep them only as a
+        # prior worth one level time constant of buckets, so new residuals take over quickly.
+        new = outcome.series[outcome.added]
+        keep = np.minimum(1.0, _LEVEL_BUCKETS / np.maximum(self.w[new], 1e-300))
+        self.w[new] *= keep
+        self.m2[new] *= keep
 
     def _variances(self, idx: NDArray[np.intp]) -> tuple[FloatArray, FloatArray]:
         """shape (k,) each: the learned residual variance and the variance floor."""

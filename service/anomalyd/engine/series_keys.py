@@ -1,0 +1,146 @@
+"""The series of a detector: each distinct combination of its split-field values, numbered 0..n-1.
+
+Split values get dense ids per field; a series key packs its fields' ids into one int64, and a
+sorted array of known keys resolves a whole batch with one searchsorted, so only values and
+series never seen before cost Python work. Population analysis adds the over field as one more
+split field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from anomalyd.engine.records import RecordBatch
+
+
+class SeriesKeys:
+    """Series numbering of one detector.
+
+    Args:
+        fields: the split fields in key order (partition, by).
+        use_null: whether a record lacking a split field belongs to the series whose value is
+            the empty string (otherwise the detector skips it).
+
+    Example:
+        >>> from anomalyd.engine.records import StringColumn
+        >>> keys = SeriesKeys(("host",), use_null=False)
+        >>> batch = RecordBatch(np.zeros(3, np.int64), strings={"host": StringColumn(np.array([1, 0, -1], np.int32), ("a", "b"))})
+        >>> keys.resolve(batch, np.ones(3, bool), lambda key: True).tolist()
+        [1, 0, -1]
+        >>> keys.value(1, 0)
+        'b'
+    """
+
+    def __init__(self, fields: tuple[str, ...], *, use_null: bool) -> None:
+        self.fields = fields
+        self.use_null = use_null
+        self.values: list[list[str]] = [[] for _ in fields]
+        self._index: list[dict[str, int]] = [{} for _ in fields]
+        self.ids = np.zeros((0, len(fields)), np.int32)
+        self.n = 0
+        self.key_bytes = 0
+        self._bits = 63 // max(len(fields), 1)
+        self._codes = np.zeros(0, np.int64)  # sorted packed keys of the known series
+        self._series = np.zeros(0, np.int32)  # their series numbers
+
+    def value(self, series: int, field: int) -> str:
+        """The value of split field number `field` in a series' key."""
+        return self.values[field][int(self.ids[series, field])]
+
+    def distinct(self, field: int) -> int:
+        """How many distinct values of a split field the series use."""
+        return len(np.unique(self.ids[: self.n, field]))
+
+    def _field_ids(self, k: int, batch: RecordBatch) -> NDArray[np.int64]:
+        """shape (n,): each record's id for split field k; -1 when it is skipped."""
+        column = batch.strings.get(self.fields[k])
+        names = column.values if column is not None else ()
+        index, values = self._index[k], self.values[k]
+        table = np.array([index.get(name, -1) for name in names] + [index.get("", -1) if self.use_null else -1])
+        unseen = np.flatnonzero(table < 0)
+        for i in unseen[unseen < len(names)].tolist() + ([len(names)] if self.use_null and table[-1] < 0 else []):
+            name = names[i] if i < len(names) else ""
+            if name not in index:  # a batch may hold "" both as a value and as the missing value
+                index[name] = len(values)
+                values.append(name)
+            table[i] = index[name]
+        codes = column.codes if column is not None else np.full(len(batch), -1, np.int32)
+        return table[codes]  # code -1 reads the last entry: the missing value
+
+    def resolve(
+        self, batch: RecordBatch, usable: NDArray[np.bool_], admit: Callable[[tuple[str, ...]], bool]
+    ) -> NDArray[np.int32]:
+        """Each record's series, creating series for new keys that admit() accepts.
+
+        Args:
+            batch: the records.
+            usable: shape (n,), records the detector may use at all.
+            admit: called once per new key (its values); False refuses the series.
+
+        Returns:
+            shape (n,), series numbers; -1 for records skipped or whose series was refused.
+        """
+        code = np.zeros(len(batch), np.int64)
+        for k in range(len(self.fields)):
+            ids = self._field_ids(k, batch)
+            usable = usable & (ids >= 0)
+            code = (code << self._bits) | np.maximum(ids, 0)
+        series = np.full(len(batch), -1, np.int32)
+        if not usable.any():
+            return series
+        unique, inverse = np.unique(code[usable], return_inverse=True)
+        at = np.minimum(np.searchsorted(self._codes, unique), max(len(self._codes) - 1, 0))
+        known = (self._codes[at] == unique) if len(self._codes) else np.zeros(len(unique), bool)
+        found = np.where(known, self._series[at] if len(self._series) else -1, -1).astype(np.int32)
+        new = np.flatnonzero(~known)
+        if len(new):
+            created = self._create(unique[new], admit)
+            found[new] = created
+        series[usable] = found[inverse]
+        return series
+
+    def _create(self, codes: NDArray[np.int64], admit: Callable[[tuple[str, ...]], bool]) -> NDArray[np.int32]:
+        mask = (1 << self._bits) - 1
+        fields = len(self.fields)
+        shifts = self._bits * (fields - 1 - np.arange(fields))
+        ids = (codes[:, None] >> shifts[None, :]) & mask
+        made = np.full(len(codes), -1, np.int32)
+        for i, row in enumerate(ids.tolist()):
+            key = tuple(self.values[k][v] for k, v in enumerate(row))
+            if admit(key):
+                made[i] = self.n
+                self.n += 1
+                self.key_bytes += sum(map(len, key))
+        ok = made >= 0
+        if ok.any():
+            self.ids = np.concatenate([self.ids[: self.n - int(ok.sum())], ids[ok].astype(np.int32)])
+            self._index_codes(np.concatenate([self._codes, codes[ok]]), np.concatenate([self._series, made[ok]]))
+        return made
+
+    def _index_codes(self, codes: NDArray[np.int64], series: NDArray[np.int32]) -> None:
+        order = np.argsort(codes, kind="stable")
+        self._codes, self._series = codes[order], series[order]
+
+    def arrays(self) -> dict[str, NDArray[np.generic]]:
+        """The state as named arrays."""
+        return {"ids": self.ids}
+
+    def meta(self) -> list[list[str]]:
+        """The split values, per field."""
+        return self.values
+
+    def load(self, arrays: dict[str, NDArray[np.generic]], values: list[list[str]]) -> None:
+        """Restore the state written by arrays() and meta()."""
+        self.ids = arrays["ids"]
+        self.n = len(self.ids)
+        self.values = [list(v) for v in values]
+        self._index = [{name: i for i, name in enumerate(v)} for v in self.values]
+        fields = len(self.fields)
+        codes = np.zeros(self.n, np.int64)
+        for k in range(fields):
+            codes = (codes << self._bits) | self.ids[:, k].astype(np.int64)
+        self._index_codes(codes, np.arange(self.n, dtype=np.int32))
+        self.key_bytes = sum(len(self.values[k][v]) for k in range(fields) for v in self.ids[:, k].tolist())
