@@ -513,7 +513,12 @@ class JobAnalyzer:
                 hit = pair_ln_p < _LN_RECORD
                 for v, lp in zip(values[use][hit].tolist(), pair_ln_p[hit].tolist(), strict=True):
                     best[v] = min(best.get(v, 0.0), lp)
+            field_row = np.array([k], np.intp)
             if not best:
+                # Quiet buckets count too: without them the field's first anomaly would meet
+                # an empty history and score 0.
+                if not interim:
+                    self._influencer_norm.update(field_row, field_row, np.zeros(1), bucket=b // self.span)
                 continue
             ids = np.array(list(best))
             ln_p = np.array(list(best.values()))
@@ -521,7 +526,7 @@ class JobAnalyzer:
             row = np.full(len(ids), k, np.intp)
             scores = self._influencer_norm.normalise(row, row, raw, ln_p, bucket=b // self.span)
             if not interim:
-                self._influencer_norm.update(row[:1], row[:1], raw.max(keepdims=True), bucket=b // self.span)
+                self._influencer_norm.update(field_row, field_row, raw.max(keepdims=True), bucket=b // self.span)
             for v, lp, sc in zip(ids.tolist(), ln_p.tolist(), scores.tolist(), strict=True):
                 value = self._influencer_names[k][v]
                 results.append(InfluencerResult(b, name, value, sc, sc, math.exp(lp), interim))
