@@ -50,7 +50,8 @@ def test_planted_spike_is_the_top_record(results):
     top = records.records[0]
     assert top.timestamp.seconds == SPIKE_S
     assert (top.by_field_name, top.by_field_value, top.function, top.field_name) == ("host", "b", "mean", "latency")
-    assert top.record_score >= 50 and top.initial_record_score == top.record_score
+    # Renormalisation may lower record_score later; initial_record_score keeps the first score.
+    assert 50 <= top.record_score <= top.initial_record_score
     assert top.actual[0] > top.typical[0] + 40
     assert [i.influencer_field_values for i in top.influencers if i.influencer_field_name == "host"] == [["b"]]
     assert all(r.record_score <= top.record_score for r in records.records)
@@ -125,8 +126,12 @@ def test_results_survive_close_and_reopen_and_go_with_delete(running, results):
     stub = running.stub
     before = results.GetRecords(rpb.GetRecordsRequest(job_id="latency"), timeout=30)
     stub.CloseJob(pb.CloseJobRequest(job_id="latency"), timeout=30)
-    assert results.GetRecords(rpb.GetRecordsRequest(job_id="latency"), timeout=30) == before
+    closed = results.GetRecords(rpb.GetRecordsRequest(job_id="latency"), timeout=30)
+    # The close snapshot renormalises: current scores may move, initial ones never do.
+    initial = sorted((r.timestamp.seconds, r.initial_record_score) for r in before.records)
+    assert sorted((r.timestamp.seconds, r.initial_record_score) for r in closed.records) == initial
     stub.OpenJob(pb.OpenJobRequest(job_id="latency"), timeout=30)
+    assert results.GetRecords(rpb.GetRecordsRequest(job_id="latency"), timeout=30) == closed
     stats = stub.GetJobStats(pb.GetJobStatsRequest(job_id="latency"), timeout=30).jobs[0].model_size_stats
     assert stats.model_bytes > 0 and stats.total_by_field_count == 2
     stub.DeleteJob(pb.DeleteJobRequest(job_id="latency", force=True), timeout=30)

@@ -62,10 +62,7 @@ def test_incidents_are_where_the_generator_says(week: Week) -> None:
     for incident in incidents:
         during = _series(records, incident.airline, incident.start, incident.end)
         before = _series(records, incident.airline, incident.start - day, incident.end - day)
-        if incident.field == "count":
-            ratio = len(during) / len(before)
-        else:
-            ratio = np.median(during) / np.median(before)
+        ratio = len(during) / len(before) if incident.field == "count" else np.median(during) / np.median(before)
         assert ratio == pytest.approx(incident.factor, rel=0.5), incident
 
 

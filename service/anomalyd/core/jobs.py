@@ -43,6 +43,7 @@ from anomalyd.core.errors import (
 from anomalyd.core.ingest import Ingestor, IngestState, ParsedRecords, Upload
 from anomalyd.core.repository import JobStatus, JournalEntry, Repository, SnapshotMeta, Task, decode_batch, encode_batch
 from anomalyd.core.retention import DAY_MS, expired
+from anomalyd.engine import renormalise
 from anomalyd.engine.analyzer import JobAnalyzer
 from anomalyd.engine.records import AnalysisSpec, RecordBatch
 from anomalyd.engine.results import BucketResult, ModelSizeStats
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 
 CLOSED, OPENING, OPENED, CLOSING, FAILED = "closed", "opening", "opened", "closing", "failed"
 DEFAULT_TIMEOUT_S = 30 * 60
+# Elasticsearch's default renormalization_window_days: 30 days or 100 buckets, the longer.
+DEFAULT_RENORMALIZATION_DAYS, DEFAULT_RENORMALIZATION_BUCKETS = 30, 100
 VERSION = "0.1.0"
 
 
@@ -285,6 +288,10 @@ class JobManager:
         number = now // 1000
         if snapshots:
             number = max(number, int(snapshots[-1].snapshot_id) + 1)
+        # Elasticsearch renormalises when it persists quantiles; re-scoring is idempotent, so
+        # a snapshot whose timing differs between runs leaves the same scores.
+        if changed := self._renormalised(job, []):
+            self.repository.rewrite_results(job_id, changed)
         state = job.analyzer.to_state()
         finalized = job.analyzer.last_finalized_end_ms
         meta = SnapshotMeta(
@@ -315,6 +322,43 @@ class JobManager:
         if job.config.results_retention_days is not None and finalized is not None:
             self.repository.expire_results(job_id, finalized - job.config.results_retention_days * DAY_MS)
         return meta
+
+    def _renormalised(self, job: OpenJob, fresh: list[BucketResult]) -> list[BucketResult]:
+        """The results of the renormalisation window whose scores change with the current normalisers.
+
+        Args:
+            job: the job (its lock held).
+            fresh: results finalised but not yet stored; they replace stored ones of their buckets.
+
+        Returns:
+            Re-scored copies of the stored and fresh results that change.
+        """
+        end = job.analyzer.last_finalized_end_ms
+        if end is None:
+            return []
+        days = job.config.renormalization_window_days
+        window = DAY_MS * days if days is not None else max(
+            DAY_MS * DEFAULT_RENORMALIZATION_DAYS, DEFAULT_RENORMALIZATION_BUCKETS * job.config.bucket_span_ms
+        )
+        start = end - window
+        replaced = {r.timestamp_ms for r in fresh}
+        stored = [r for r in self.repository.full_results(job.config.job_id, start) if r.timestamp_ms not in replaced]
+        in_window = stored + [r for r in fresh if r.timestamp_ms >= start]
+        return renormalise.renormalise(job.analyzer.score_normalisers(), in_window)
+
+    def _finalized(self, job: OpenJob, entry: JournalEntry) -> list[BucketResult]:
+        """Apply a journal entry; the results it finalises, plus renormalised ones when due.
+
+        Renormalisation is due when a finalised bucket raised a normaliser's maximum by over
+        10 %. It is decided here, at a journaled finalisation, and never during replay (apply()),
+        whose results were stored, renormalised, with the entry.
+        """
+        before = job.analyzer.score_normalisers().maxima()
+        results = apply(job.analyzer, entry)
+        if not results or not renormalise.due(before, job.analyzer.score_normalisers().maxima()):
+            return results
+        changed = {r.timestamp_ms: r for r in self._renormalised(job, results)}
+        return [changed.pop(r.timestamp_ms, r) for r in results] + list(changed.values())
 
     def status(self, job_id: str) -> JobStatus:
         """A job's current status (a copy)."""
@@ -390,7 +434,7 @@ class JobManager:
             if advance_time_ms is not None:
                 job.ingestor.advance(advance_time_ms)
             entry.finalize_ms = self._finalize_point(job)
-            results = apply(job.analyzer, entry)
+            results = self._finalized(job, entry)
             if calc_interim:
                 results += job.analyzer.interim(start_ms, end_ms)
             self.repository.commit(job_id, job.status, entry if entry != JournalEntry() else None, results)
@@ -639,7 +683,8 @@ class DataStream:
                 if len(kept):
                     job.analyzer.add(kept)
                 entry.finalize_ms = self._manager._finalize_point(job)
-                results = job.analyzer.finalize_until(entry.finalize_ms) if entry.finalize_ms is not None else []
+                # The batch is in the analyzer already: only the finalisation is left to apply.
+                results = self._manager._finalized(job, JournalEntry(finalize_ms=entry.finalize_ms))
                 self._manager.repository.commit(job.config.job_id, job.status, entry if entry != JournalEntry() else None, results)
             except StorageError as err:
                 self._manager.fail(job, f"storing data failed: {err}")

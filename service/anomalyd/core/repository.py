@@ -268,6 +268,26 @@ class Repository:
         """A job's influencers of buckets starting in [start_ms, end_ms), oldest first."""
         return self._results(keys.INFLUENCERS, _INFLUENCER, job_id, start_ms, end_ms)
 
+    def full_results(self, job_id: str, start_ms: int) -> list[BucketResult]:
+        """A job's buckets from start_ms on, oldest first, with their records and influencers."""
+        buckets = self.buckets(job_id, start_ms, None)
+        by_time = {b.timestamp_ms: (b.records, b.influencers) for b in buckets}
+        for record in self.records(job_id, start_ms, None):
+            by_time[record.timestamp_ms][0].append(record)
+        for influencer in self.influencers(job_id, start_ms, None):
+            by_time[influencer.timestamp_ms][1].append(influencer)
+        return buckets
+
+    def rewrite_results(self, job_id: str, results: list[BucketResult]) -> None:
+        """Replace stored results (renormalised ones), each with its records and influencers."""
+
+        def rewrite(txn: Transaction) -> None:
+            for result in results:
+                _delete_results(txn, job_id, result.timestamp_ms)
+                _put_result(txn, job_id, result)
+
+        self.store.update(rewrite)
+
     def _results(self, table: bytes, decoder: msgspec.msgpack.Decoder[T], job_id: str, start_ms: int | None, end_ms: int | None) -> list[T]:
         prefix = keys.job_prefix(job_id)
         start = None if start_ms is None else keys.result_time_prefix(job_id, start_ms)

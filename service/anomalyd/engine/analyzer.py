@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from anomalyd.engine.functions import FUNCTIONS, STATISTICS, Function, Grouped
 from anomalyd.engine.normaliser import Normaliser
 from anomalyd.engine.records import AnalysisSpec, DetectorSpec, RecordBatch
+from anomalyd.engine.renormalise import DetectorScores, ScoreNormalisers
 from anomalyd.engine.results import (
     AnomalyRecord,
     BucketInfluencer,
@@ -41,7 +42,7 @@ from anomalyd.engine.series_model import Scored, SeriesModel
 from anomalyd.engine.state import Arrays, pack, unpack
 from anomalyd.engine.stats import FloatArray, raw_score
 
-_STATE_VERSION = 1
+_STATE_VERSION = 2  # 2: only series in use, written ring points and filled score bins
 RECORD_PROBABILITY = 0.035  # Elasticsearch writes records below this probability
 MAX_RECORDS = 500
 _LN_RECORD = math.log(RECORD_PROBABILITY)
@@ -567,19 +568,28 @@ class JobAnalyzer:
             memory_status=status,
         )
 
+    def score_normalisers(self) -> ScoreNormalisers:
+        """A view of the normalisers, to re-score stored results with (see renormalise.py)."""
+        newest = 0 if self._finalized_end is None else self._finalized_end // self.span - 1
+        detectors = tuple(DetectorScores(d.normaliser, d.keys, d.groups) for d in self._detectors)
+        return ScoreNormalisers(self._bucket_norm, self._influencer_norm, self.spec.influencers, detectors, newest)
+
     # -------------------------------------------------------------------------------- state
 
     def to_state(self) -> bytes:
         """Everything needed to continue exactly: models, normalisers, buffer, dictionaries."""
         arrays: Arrays = {f"buffer.{k}": v for k, v in self._buffer.items()}
-        arrays.update({f"bucket_norm.{k}": v for k, v in self._bucket_norm.arrays().items()})
-        arrays.update({f"influencer_norm.{k}": v for k, v in self._influencer_norm.arrays().items()})
+        arrays.update({f"bucket_norm.{k}": v for k, v in self._bucket_norm.arrays(self._bucket_norm.rows).items()})
+        influencer_norm = self._influencer_norm.arrays(self._influencer_norm.rows)
+        arrays.update({f"influencer_norm.{k}": v for k, v in influencer_norm.items()})
         for d in self._detectors:
-            arrays.update({f"d{d.index}.norm.{k}": v for k, v in d.normaliser.arrays().items()})
+            # Only the series in use are written: capacity comes back by doubling as series come.
+            n = d.n_series
+            arrays.update({f"d{d.index}.norm.{k}": v for k, v in d.normaliser.arrays(n).items()})
             arrays.update({f"d{d.index}.keys.{k}": v for k, v in d.keys.arrays().items()})
-            arrays[f"d{d.index}.run_peak"] = d.run_peak
+            arrays[f"d{d.index}.run_peak"] = d.run_peak[:n]
             for j, model in enumerate(d.models):
-                arrays.update({f"d{d.index}.f{j}.{k}": v for k, v in model.arrays().items()})
+                arrays.update({f"d{d.index}.f{j}.{k}": v for k, v in model.arrays(n).items()})
         meta: dict[str, Any] = {
             "version": _STATE_VERSION,
             "finalized_end": self._finalized_end,

@@ -156,13 +156,23 @@ class Normaliser:
         self.hmax_last[touched] = bucket
         np.maximum.at(self.hmax, groups, raw.astype(np.float32))
 
-    def arrays(self) -> dict[str, NDArray[np.generic]]:
-        """The state as named arrays."""
-        return {"hist": self.hist, "epoch": self.epoch, "hmax": self.hmax, "hmax_last": self.hmax_last}
+    def arrays(self, rows: int) -> dict[str, NDArray[np.generic]]:
+        """The state of the first rows rows and of every group as named arrays."""
+        hist = self.hist[:rows]
+        filled = hist != 0.0
+        # Most bins of most rows are empty: a bit per bin, shape (rows, 26), says which are not,
+        # and only those are written, in row-major order.
+        return {
+            "hist_filled": np.packbits(filled, axis=1), "hist": hist[filled], "epoch": self.epoch[:rows],
+            "hmax": self.hmax, "hmax_last": self.hmax_last,
+        }
 
     def load(self, arrays: dict[str, NDArray[np.generic]]) -> None:
         """Restore the state written by arrays()."""
-        self.hist, self.epoch = arrays["hist"], arrays["epoch"]
+        filled = np.unpackbits(arrays["hist_filled"], axis=1, count=N_BINS).astype(bool)
+        self.hist = np.zeros(filled.shape, np.float32)
+        self.hist[filled] = arrays["hist"]
+        self.epoch = arrays["epoch"]
         self.hmax, self.hmax_last = arrays["hmax"], arrays["hmax_last"]
 
 

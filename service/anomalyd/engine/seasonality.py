@@ -225,7 +225,7 @@ class Seasonality:
 
     def component_bytes(self) -> int:
         """Bytes of the components in use."""
-        return sum(int(u.sum()) * b * 4 for u, b in zip(self.pool_used, self.bins, strict=True))
+        return sum(int(np.count_nonzero(u)) * b * 4 for u, b in zip(self.pool_used, self.bins, strict=True))
 
     def grow(self, capacity: int) -> None:
         """Make room for capacity series; new series have empty rings and no components."""
@@ -242,7 +242,7 @@ class Seasonality:
 
     def active(self, idx: NDArray[np.intp]) -> NDArray[np.int64]:
         """shape (k,): the number of active components of each series."""
-        return np.count_nonzero(self.slot[idx] >= 0, axis=1)
+        return (self.slot[idx] >= 0).sum(axis=1)
 
     def predict(self, idx: NDArray[np.intp], t_ms: int) -> FloatArray:
         """The sum of the active components at bucket start t_ms, shape (k,)."""
@@ -362,19 +362,31 @@ class Seasonality:
             np.concatenate([np.zeros(len(shift), bool), np.ones(n_new, bool)]),
         )
 
-    def arrays(self) -> dict[str, NDArray[np.generic]]:
-        """The state as named arrays."""
+    def arrays(self, rows: int) -> dict[str, NDArray[np.generic]]:
+        """The state of the first rows series as named arrays (capacity beyond them is not kept)."""
         out: dict[str, NDArray[np.generic]] = {
-            "rings": self.rings, "acc_sum": self.acc_sum, "acc_n": self.acc_n, "point": self.point, "slot": self.slot,
+            "acc_sum": self.acc_sum[:rows], "acc_n": self.acc_n[:rows], "point": self.point, "slot": self.slot[:rows],
         }
-        for k in range(len(self.pools)):
-            out[f"pool{k}"] = self.pools[k]
-            out[f"pool_used{k}"] = self.pool_used[k]
+        for r in range(len(self.ring_ms)):
+            # Ring positions without a value in any series (most of a young job's rings) are
+            # left out: ring{r} holds shape (rows, k) values at the k positions in ring_points{r}.
+            written = np.flatnonzero((~np.isnan(self.rings[:rows, r])).any(axis=0))
+            out[f"ring_points{r}"] = written.astype(np.int16)
+            out[f"ring{r}"] = self.rings[:rows, r, written]
+        for k, used in enumerate(self.pool_used):
+            # Free rows after the last used one are left out; new components take the lowest
+            # free rows, so growing the pool again hands out the same rows.
+            end = int(np.flatnonzero(used)[-1]) + 1 if used.any() else 0
+            out[f"pool{k}"] = self.pools[k][:end]
+            out[f"pool_used{k}"] = used[:end]
         return out
 
     def load(self, arrays: dict[str, NDArray[np.generic]]) -> None:
         """Restore the state written by arrays()."""
-        self.rings, self.acc_sum, self.acc_n = arrays["rings"], arrays["acc_sum"], arrays["acc_n"]
+        self.acc_sum, self.acc_n = arrays["acc_sum"], arrays["acc_n"]
         self.point, self.slot = arrays["point"], arrays["slot"]
+        self.rings = np.full((len(self.slot), len(self.ring_ms), RING_LENGTH), np.nan, np.float32)
+        for r in range(len(self.ring_ms)):
+            self.rings[:, r, arrays[f"ring_points{r}"]] = arrays[f"ring{r}"]
         self.pools = [arrays[f"pool{k}"] for k in range(len(self.pools))]
         self.pool_used = [arrays[f"pool_used{k}"] for k in range(len(self.pools))]

@@ -137,10 +137,13 @@ class SeriesKeys:
         self.ids = arrays["ids"]
         self.n = len(self.ids)
         self.values = [list(v) for v in values]
-        self._index = [{name: i for i, name in enumerate(v)} for v in self.values]
+        self._index = [dict(zip(v, range(len(v)), strict=True)) for v in self.values]
         fields = len(self.fields)
         codes = np.zeros(self.n, np.int64)
         for k in range(fields):
             codes = (codes << self._bits) | self.ids[:, k].astype(np.int64)
         self._index_codes(codes, np.arange(self.n, dtype=np.int32))
-        self.key_bytes = sum(len(self.values[k][v]) for k in range(fields) for v in self.ids[:, k].tolist())
+        self.key_bytes = 0
+        for k, names in enumerate(self.values):
+            lengths = np.fromiter(map(len, names), np.int64, len(names))
+            self.key_bytes += int(lengths[self.ids[:, k]].sum())

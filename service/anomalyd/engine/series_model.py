@@ -223,10 +223,10 @@ class SeriesModel:
         self.absmean[idx] += (rate * (np.abs(x) - self.absmean[idx])).astype(np.float32)
         self.n[idx] = n + 1
 
-    def arrays(self) -> dict[str, NDArray[np.generic]]:
-        """The state as named arrays."""
-        out = {name: getattr(self, name) for name in self._ROW_ARRAYS}
-        out.update({f"seasonality.{k}": v for k, v in self.seasonality.arrays().items()})
+    def arrays(self, rows: int) -> dict[str, NDArray[np.generic]]:
+        """The state of the first rows series as named arrays (capacity beyond them is not kept)."""
+        out = {name: getattr(self, name)[:rows] for name in self._ROW_ARRAYS}
+        out.update({f"seasonality.{k}": v for k, v in self.seasonality.arrays(rows).items()})
         return out
 
     def load(self, arrays: dict[str, NDArray[np.generic]]) -> None:
