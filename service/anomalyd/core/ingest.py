@@ -221,9 +221,9 @@ class Ingestor:
         )
         return kept
 
-    def advance(self, end_ms: int, upload: DataCounts | None = None) -> None:
+    def advance(self, end_ms: int) -> None:
         """Finalise every bucket ending at or before end_ms."""
-        self._finalize_until(end_ms // self._span * self._span, (self.state.totals,) + ((upload,) if upload else ()))
+        self._finalize_until(end_ms // self._span * self._span, (self.state.totals,))
 
     def skip(self, to_ms: int) -> None:
         """Jump to ceil(to_ms, span): the buckets before it are closed without results."""

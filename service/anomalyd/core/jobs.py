@@ -21,6 +21,7 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd import VERSION
 from anomalyd.core import config as job_config
 from anomalyd.core.config import JobConfig
 from anomalyd.core.counts import BucketDiagnostics, DataCounts
@@ -55,7 +56,6 @@ CLOSED, OPENING, OPENED, CLOSING, FAILED = "closed", "opening", "opened", "closi
 DEFAULT_TIMEOUT_S = 30 * 60
 # Elasticsearch's default renormalization_window_days: 30 days or 100 buckets, the longer.
 DEFAULT_RENORMALIZATION_DAYS, DEFAULT_RENORMALIZATION_BUCKETS = 30, 100
-VERSION = "0.1.0"
 
 
 def _iso(ms: int) -> str:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import msgspec
 import numpy as np
 
+from anomalyd import VERSION
 from anomalyd.core.config import JobConfig
 from anomalyd.core.errors import JobAlreadyExists, JobNotFound
 from anomalyd.core.ingest import IngestState
@@ -105,7 +106,7 @@ class SnapshotMeta(msgspec.Struct):
     size_bytes: int
     checksum: int
     retain: bool = False
-    min_version: str = "0.1.0"
+    min_version: str = VERSION
 
 
 _ENCODER = msgspec.msgpack.Encoder()
