@@ -8,7 +8,16 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anomalyd.engine.stats import LN_P_MIN, f_test_log_p, log_erfc, normal_tail_log_p, raw_score
+from anomalyd.engine.stats import (
+    LN_P_MIN,
+    f_test_log_p,
+    ln_gamma,
+    log_erfc,
+    normal_tail_log_p,
+    poisson_log_pmf,
+    poisson_tail_log_p,
+    raw_score,
+)
 
 
 @given(st.floats(min_value=-6.0, max_value=26.0))
@@ -42,3 +51,33 @@ def test_f_test_against_tables() -> None:
     p = np.exp(f_test_log_p(np.array([1.93, 2.51]), np.array(10.0), np.array(100.0)))
     assert np.allclose(p, [0.05, 0.01], rtol=0.15)
     assert np.all(np.diff(f_test_log_p(np.linspace(0.1, 50.0, 50), np.array(5.0), np.array(50.0))) < 0)
+
+
+@given(st.floats(min_value=1e-3, max_value=1e6))
+def test_ln_gamma_matches_math(z: float) -> None:
+    assert math.isclose(float(ln_gamma(np.array([z]))[0]), math.lgamma(z), rel_tol=1e-9, abs_tol=1e-9)
+
+
+def _exact_poisson_tail(k: int, mu: float) -> float:
+    """Two-sided Poisson tail by summing the mass function."""
+    pmf = [math.exp(poisson_log_pmf(np.array([float(j)]), np.array([mu]))[0]) for j in range(k + 1)]
+    tail = 1.0 - sum(pmf[:-1]) if k > mu else sum(pmf)
+    return min(1.0, 2.0 * tail)
+
+
+@given(st.integers(min_value=0, max_value=400), st.floats(min_value=0.01, max_value=300.0))
+def test_poisson_tail_is_within_half_of_the_exact_one(k: int, mu: float) -> None:
+    exact = _exact_poisson_tail(k, mu)
+    approx = math.exp(float(poisson_tail_log_p(np.array([float(k)]), np.array([mu]), 0)[0]))
+    if exact > 1e-12:  # beyond that the exact sum itself loses digits
+        assert exact / 1.5 <= approx <= exact * 1.5
+
+
+def test_poisson_tail_sides_and_a_silent_hour() -> None:
+    k, mu = np.array([0.0, 25.0]), np.array([10.0, 10.0])
+    both, high, low = (poisson_tail_log_p(k, mu, side) for side in (0, 1, -1))
+    assert high[0] == 0.0 and high[1] == both[1]
+    assert low[1] == 0.0 and low[0] == both[0]
+    # No events where 10 are expected: e^-10 one-sided, far rarer than the normal tail says.
+    assert math.isclose(both[0], math.log(2 * math.exp(-10.0)), abs_tol=0.01)
+    assert both[0] < normal_tail_log_p(np.array([-10.0 / math.sqrt(10.0)]), 0)[0] - 2.5

@@ -164,7 +164,10 @@ class JobAnalyzer:
 
     def _new_detector(self, index: int, spec: DetectorSpec, decay: float) -> _Detector:
         function = FUNCTIONS[spec.function]
-        models = [SeriesModel(self.span, side=f.side, warmup=self.warmup, capacity=0) for f in function.features]
+        models = [
+            SeriesModel(self.span, side=f.side, counts=f.statistic == "count", warmup=self.warmup, capacity=0)
+            for f in function.features
+        ]
         # One more series costs its models, its normaliser row, and its key.
         own = Normaliser.bytes_per_row() + Normaliser.bytes_per_group() + _KEY_BYTES + 4
         series_bytes = sum(m.bytes_per_series() for m in models) + own

@@ -97,3 +97,87 @@ def raw_score(ln_p: FloatArray) -> FloatArray:
     high = 50.0 + 50.0 * (_LN_P_FIFTY - lp) / (_LN_P_FIFTY - LN_P_MIN)
     score = np.where(lp >= _LN_P_ONE, low, np.where(lp >= _LN_P_FIFTY, mid, high))
     return np.where(lp >= _LN_P_ZERO, 0.0, np.clip(score, 0.0, 100.0))
+
+
+def ln_gamma(z: FloatArray) -> FloatArray:
+    """ln Gamma(z) for z > 0, to about 1e-10: Stirling's series after shifting z up to >= 7.
+
+    Args:
+        z: any shape, > 0.
+
+    Returns:
+        ln Gamma(z), same shape.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    shift = np.zeros_like(z)
+    small = z < 7.0
+    if small.any():
+        # Gamma(z) = Gamma(z + 7) / (z (z + 1) ... (z + 6))
+        zs = z[small]
+        shift[small] = np.log(zs * (zs + 1) * (zs + 2) * (zs + 3) * (zs + 4) * (zs + 5) * (zs + 6))
+        z = np.where(small, z + 7.0, z)
+    inv = 1.0 / z
+    inv2 = inv * inv
+    series = inv * (1.0 / 12.0 - inv2 * (1.0 / 360.0 - inv2 * (1.0 / 1260.0 - inv2 / 1680.0)))
+    return (z - 0.5) * np.log(z) - z + 0.5 * math.log(2.0 * math.pi) + series - shift
+
+
+def poisson_log_pmf(k: FloatArray, mu: FloatArray) -> FloatArray:
+    """ln P(K = k) for K ~ Poisson(mu), continued to real k >= 0 through the gamma function."""
+    return k * np.log(mu) - mu - ln_gamma(k + 1.0)
+
+
+def poisson_tail_log_p(k: FloatArray, mu: FloatArray, side: int) -> FloatArray:
+    """ln of the probability of a Poisson(mu) count at least as far from mu as k.
+
+    Far tails are summed exactly over the 64 mass terms from k outwards (whole counts: the floor
+    of k below mu, its ceiling above) when that covers them: below mu if k < 64, above it if
+    mu < 30 (the terms then shrink fast). Elsewhere the tail comes from P(K <= k) =
+    P(G_{k+1} > mu) and P(K >= k) = P(G_k <= mu) for gamma variables G_a of shape a, with the
+    Wilson-Hilferty normal approximation of (G_a / a)^(1/3), which is close once mu is large.
+    Sides follow normal_tail_log_p: the two-sided value on a watched side, 0 on a blind one.
+
+    Args:
+        k: counts (real values are allowed, as for quasi-Poisson scaled counts), >= 0.
+        mu: Poisson means, > 0, broadcastable to k.
+        side: 0, +1 or -1.
+
+    Returns:
+        ln p, same shape, in [LN_P_MIN, 0].
+    """
+    k, mu = np.broadcast_arrays(np.asarray(k, np.float64), np.asarray(mu, np.float64))
+    above = k > mu
+    a = np.where(above, np.maximum(k, 1e-12), k + 1.0)
+    z = 3.0 * np.sqrt(a) * (np.cbrt(mu / a) - 1.0 + 1.0 / (9.0 * a))
+    # k above mu: P(G_k <= mu), the lower normal tail of z; k below: P(G_{k+1} > mu), the upper.
+    ln_tail = log_erfc(np.where(above, -z, z) / _SQRT2) - _LN2
+    summable = np.where(above, mu < _EXACT_MU, k < _TERMS)
+    exact = np.flatnonzero(summable & (ln_tail < _LN_P_ZERO))
+    if len(exact):
+        ln_tail = ln_tail.copy()
+        ln_tail[exact] = _summed_poisson_tail(k[exact], mu[exact], above[exact])
+    ln_p = np.minimum(ln_tail + _LN2, 0.0)
+    if side:
+        ln_p = np.where(above == (side > 0), ln_p, 0.0)
+    return np.clip(ln_p, LN_P_MIN, 0.0)
+
+
+_EXACT_MU = 30.0
+_TERMS = 64
+
+
+def _summed_poisson_tail(k: FloatArray, mu: FloatArray, above: NDArray[np.bool_]) -> FloatArray:
+    """ln P(K >= ceil k) where above, else ln P(K <= floor k): the 64 mass terms from k outwards."""
+    start = np.where(above, np.ceil(k), np.floor(k))
+    steps = np.arange(_TERMS, dtype=np.float64)
+    # Successive terms away from start: pmf(j + 1) / pmf(j) = mu / (j + 1) upwards, and
+    # pmf(j - 1) / pmf(j) = j / mu downwards; counts below 0 contribute nothing.
+    j = np.where(above[:, None], start[:, None] + steps, start[:, None] - steps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(above[:, None], np.log(mu[:, None] / (j + 1.0)), np.log(j / mu[:, None]))
+    ln_terms = poisson_log_pmf(start, mu)[:, None] + np.concatenate(
+        [np.zeros((len(k), 1)), np.cumsum(ratio[:, :-1], axis=1)], axis=1
+    )
+    ln_terms = np.where(j >= 0.0, ln_terms, -np.inf)
+    top = ln_terms.max(axis=1)
+    return top + np.log(np.exp(ln_terms - top[:, None]).sum(axis=1))
