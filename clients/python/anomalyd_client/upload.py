@@ -169,13 +169,14 @@ def _dictionary_encode(
 ) -> tuple[list[str], np.ndarray[Any, np.dtype[np.uint32]]]:
     """The distinct strings and each record's code (0 = missing, k = dictionary[k - 1])."""
     if array.dtype.kind == "U":
-        present = np.ones(array.shape, bool)
-    else:
-        present = np.fromiter((isinstance(v, str) for v in array.flat), bool, array.size)
-    dictionary, inverse = np.unique(array[present].astype(str), return_inverse=True)
-    codes = np.zeros(array.shape, np.uint32)
-    codes[present] = inverse + 1
-    return dictionary.tolist(), codes
+        dictionary, inverse = np.unique(array, return_inverse=True)
+        return dictionary.tolist(), (inverse.reshape(array.shape) + 1).astype(np.uint32)
+    # Objects are encoded through a dict: numpy's fixed-width strings would drop trailing NULs.
+    index: dict[str, int] = {}
+    codes = np.fromiter(
+        (index.setdefault(v, len(index) + 1) if isinstance(v, str) else 0 for v in array.flat), np.uint32, array.size
+    )
+    return list(index), codes.reshape(array.shape)
 
 
 def _read(file: IO[Any], chunk_bytes: int) -> Iterator[bytes]:
