@@ -124,3 +124,17 @@ def test_state_round_trip_continues_identically(seed: int, cut: int, function: s
     tail = run_values(resumed, values[cut:], start=cut)
     assert head + tail == straight
     assert resumed.to_state() == JobAnalyzer.from_state(spec_, resumed.to_state()).to_state()
+
+
+@SETTINGS
+@given(seeds, st.floats(0.5, 5.0))
+def test_a_moved_daily_pattern_is_learned_within_days(seed: int, scale: float) -> None:
+    hourly = 3_600_000
+    days, moved = 24, 12  # the daily peak moves by 8 hours after day 12
+    t = np.arange(24 * days)
+    phase = np.where(t < 24 * moved, 0, 8)
+    noise_ = scale * np.random.default_rng(seed).normal(size=len(t))
+    values = (100 + 12 * scale * np.sin(2 * np.pi * (t - phase) / 24) + noise_)[:, None]
+    scores = record_scores(run_values(JobAnalyzer(spec("mean", span=hourly)), values, span=hourly))
+    assert scores[24 * moved : 24 * (moved + 2)].max() >= HIGH  # the move is news
+    assert scores[24 * (moved + 3) :].max() < HIGH  # and within 3 days the new normal

@@ -12,7 +12,8 @@ the ring values minus the series' other active components:
 
 A component is switched on when R^2 >= 0.15 and p_F <= 1e-6 (the measured settings of
 MODELING.md section 3), initialised from the mean-centred profile, and switched off when a
-later test finds R^2 < 0.075. Components live in pools and only series with a component pay for
+later test finds R^2 < 0.075; a component that stays moves halfway to each re-test's profile.
+Components live in pools and only series with a component pay for
 its bins.
 """
 
@@ -46,6 +47,7 @@ _CLIP_ROBUST_SD = 5.0
 # Each visit moves a bin by this share of the residual; slower for periods under a day, whose
 # bins are visited more often (MODELING.md section 2).
 _RATE = 0.05
+_REFRESH = 0.5  # the share of a re-test's profile an active component takes (NAB standard +0.7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,7 @@ class TestOutcome:
         series: shape (k,), series whose components changed.
         level_shift: shape (k,), what the level must gain for predictions to stay continuous: a
             component switched on takes its recent values out of the level, one switched off
-            hands them back.
+            hands them back, one refreshed hands back what its recent values lost.
         added: shape (k,), True where a component was switched on.
     """
 
@@ -339,7 +341,16 @@ class Seasonality:
         accept = ~on & (r2 >= _ACCEPT_R2) & (ln_p <= _ACCEPT_LN_P) & (explained >= _MIN_EXPLAINED * error_var[due])
         drop = on & (r2 < _DROP_R2)
         shift = self._recent(cand, slot[drop], t_ms, level_rate)
-        pool, used = self.pools[cand.component], self.pool_used[cand.component]
+        step = cand.period_ms / cand.bins
+        to_bins = coverage(np.arange(cand.bins) * step, step, cand.period_ms, cand.phases)
+        # A component that stays moves halfway to the profile just measured: bin learning alone
+        # is too slow to follow a pattern that changed (an hourly spike that moved, a new shape).
+        kept = slot[on & ~drop]
+        before = self._recent(cand, kept, t_ms, level_rate)
+        pool = self.pools[cand.component]
+        pool[kept] = (1.0 - _REFRESH) * pool[kept] + _REFRESH * (profile[on & ~drop] @ to_bins.T)
+        refresh_shift = before - self._recent(cand, kept, t_ms, level_rate)
+        used = self.pool_used[cand.component]
         used[slot[drop]] = False
         self.slot[due[drop], cand.component] = -1
         n_new = int(accept.sum())
@@ -350,16 +361,14 @@ class Seasonality:
             used = np.concatenate([used, np.zeros(grow, bool)])
             free = np.flatnonzero(~used)
         new = free[:n_new]
-        step = cand.period_ms / cand.bins
-        to_bins = coverage(np.arange(cand.bins) * step, step, cand.period_ms, cand.phases)
         pool[new] = profile[accept] @ to_bins.T
         used[new] = True
         self.slot[due[accept], cand.component] = new
         self.pools[cand.component], self.pool_used[cand.component] = pool, used
         return TestOutcome(
-            np.concatenate([due[drop], due[accept]]),
-            np.concatenate([shift, -self._recent(cand, new, t_ms, level_rate)]),
-            np.concatenate([np.zeros(len(shift), bool), np.ones(n_new, bool)]),
+            np.concatenate([due[drop], due[accept], due[on & ~drop]]),
+            np.concatenate([shift, -self._recent(cand, new, t_ms, level_rate), refresh_shift]),
+            np.concatenate([np.zeros(len(shift), bool), np.ones(n_new, bool), np.zeros(len(kept), bool)]),
         )
 
     def arrays(self, rows: int) -> dict[str, NDArray[np.generic]]:

@@ -7,8 +7,9 @@ constants are the measured defaults of MODELING.md sections 2-7:
 * prediction = level + active seasonal components (see seasonality.py);
 * residual scale: a decayed second moment of residuals plus a variance floor made of the
   quantisation dither q^2/12 (q = the data's resolution) and (1e-3 * mean |x|)^2;
-* values less probable than a normal 4 sigma residual get weight 0.1 in every estimate, so one
-  spike cannot inflate sigma or drag the level;
+* values less probable than a normal 4 sigma residual, alone or by the multi-bucket test, get
+  weight 0.1 in every estimate, so one spike cannot inflate sigma and a sustained anomaly does
+  not drag the level along (NAB standard 53.5 -> 55.4 for the multi-bucket part);
 * the single-bucket probability is the tail of the residual under the series' family, chosen by
   decayed predictive log-likelihood among the feature's candidates: the normal for every
   feature, and for event counts also the quasi-Poisson (counts / phi ~ Poisson(mean / phi) with
@@ -19,7 +20,8 @@ constants are the measured defaults of MODELING.md sections 2-7:
   Laplace vs 31.7 t3);
 * the multi-bucket probability is the normal tail of the mean of the last 24 clipped residuals
   against its own decayed scale, which catches sustained shifts too small for one bucket;
-* a re-base moves the level when the last 12 residuals all lie beyond 3 sigma on one side.
+* a re-base moves the level when the last 12 residuals all lie beyond 3 sigma on one side, and
+  clears the multi-bucket ring.
 """
 
 from __future__ import annotations
@@ -231,7 +233,10 @@ class SeriesModel:
         e, sigma = scored.residual, scored.sigma
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(sigma > 0.0, e / sigma, 0.0)
-        weight = np.where((scored.ln_p_tail < _OUTLIER_LN_P) & (n >= _OUTLIER_MIN_N), _OUTLIER_WEIGHT, 1.0)
+        # An outlier, or a value in a sustained anomaly the multi-bucket test sees, teaches the
+        # model little: a shift must persist until the re-base below accepts it.
+        outlier = (scored.ln_p_tail < _OUTLIER_LN_P) | (scored.ln_p_multi < _OUTLIER_LN_P)
+        weight = np.where(outlier & (n >= _OUTLIER_MIN_N), _OUTLIER_WEIGHT, 1.0)
         if self.counts:
             # Families compete on the predictions made once the model is warm; before, the
             # residual scale is too young to be judged on.
@@ -261,7 +266,9 @@ class SeriesModel:
             s = idx[shifted]
             shift = np.median(rb[shifted], axis=1) * sigma[shifted]
             self.level[s] += shift
-            self.mb_ring[s] -= shift[:, None].astype(np.float32)
+            # The new level explains the recent values: multi-bucket evidence starts afresh
+            # rather than reading the buckets before the shift as a sustained anomaly.
+            self.mb_ring[s] = 0.0
             rb[shifted] = np.nan
         self.rb_ring[idx] = rb
 
