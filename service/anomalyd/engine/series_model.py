@@ -213,7 +213,7 @@ class SeriesModel:
     def _learn_families(self, idx: NDArray[np.intp], x: FloatArray, scored: Scored) -> None:
         """Add each candidate family's log density of the values to its decayed log-likelihood."""
         sigma = np.maximum(scored.sigma, 1e-300)
-        z = scored.residual / sigma
+        z = np.clip(scored.residual / sigma, -1e6, 1e6)  # a zero scale makes any error all but impossible
         ln_normal = -0.5 * z * z - np.log(sigma) - _LN_SQRT_2PI
         mu, phi = self._quasi_poisson(scored.typical, scored.sigma**2)
         k = np.maximum(x, 0.0) / phi
