@@ -145,10 +145,12 @@ def test_at_most_500_records_most_probable_first_out() -> None:
 def test_a_run_of_anomalous_buckets_is_reported_once_in_full() -> None:
     values = RNG.normal(10, 1, (200, 1))
     values[150:152] += 25  # one anomaly two buckets long
+    values[152] += 40  # which grows, but not to twice the news
     values[180] += 25  # the same deviation again, as a new anomaly
     scores = record_scores(run_values(JobAnalyzer(spec("mean")), values))
     assert scores[150] > 50
     assert 0 < scores[151] < 0.6 * scores[150]
+    assert 0 < scores[152] < 0.6 * scores[150]
     assert scores[180] > scores[151]
 
 

