@@ -7,8 +7,12 @@ For every CSV under --data (NAB's `timestamp,value`, any folder layout) it creat
 one mean(value) detector and a bucket span of the file's median sampling interval, streams the
 rows in file order with PostData, finalises the last bucket, reads the records back and writes
 --results/<same relative path> with columns timestamp,value,anomaly_score, where anomaly_score
-is the row's bucket's record_score / 100 (0 without a record). With --windows it prints the
-NAB scores of the set using the scorer beside the windows file (or --scorer).
+is the row's bucket's initial_record_score / 100 (0 without a record). With --windows it prints
+the NAB scores of the set using the scorer beside the windows file (or --scorer).
+
+The initial score is the one the job reported when the bucket closed. record_score may since
+have been lowered by renormalisation, which reads later data, and NAB scores each row from that
+row and earlier ones only.
 """
 
 from __future__ import annotations
@@ -95,7 +99,7 @@ def score_file(jobs, results, path: Path, relative: Path) -> tuple[list[str], li
         page = results.GetRecords(request, timeout=600).records
         for record in page:
             at = record.timestamp.ToMilliseconds()
-            scores[at] = max(scores.get(at, 0.0), record.record_score)
+            scores[at] = max(scores.get(at, 0.0), record.initial_record_score)
         if len(page) < RECORD_PAGE:
             break
         start = page[-1].timestamp.ToMilliseconds() + 1
