@@ -13,8 +13,7 @@ the ring values minus the series' other active components:
 A component is switched on when R^2 >= 0.15 and p_F <= 1e-6 (the measured settings of
 MODELING.md section 3), initialised from the mean-centred profile, and switched off when a
 later test finds R^2 < 0.075; a component that stays moves halfway to each re-test's profile.
-Components live in pools and only series with a component pay for
-its bins.
+Components live in pools and only series with a component pay for its bins.
 """
 
 from __future__ import annotations
@@ -345,10 +344,11 @@ class Seasonality:
         to_bins = coverage(np.arange(cand.bins) * step, step, cand.period_ms, cand.phases)
         # A component that stays moves halfway to the profile just measured: bin learning alone
         # is too slow to follow a pattern that changed (an hourly spike that moved, a new shape).
-        kept = slot[on & ~drop]
+        stay = on & ~drop
+        kept = slot[stay]
         before = self._recent(cand, kept, t_ms, level_rate)
         pool = self.pools[cand.component]
-        pool[kept] = (1.0 - _REFRESH) * pool[kept] + _REFRESH * (profile[on & ~drop] @ to_bins.T)
+        pool[kept] = (1.0 - _REFRESH) * pool[kept] + _REFRESH * (profile[stay] @ to_bins.T)
         refresh_shift = before - self._recent(cand, kept, t_ms, level_rate)
         used = self.pool_used[cand.component]
         used[slot[drop]] = False
@@ -366,7 +366,7 @@ class Seasonality:
         self.slot[due[accept], cand.component] = new
         self.pools[cand.component], self.pool_used[cand.component] = pool, used
         return TestOutcome(
-            np.concatenate([due[drop], due[accept], due[on & ~drop]]),
+            np.concatenate([due[drop], due[accept], due[stay]]),
             np.concatenate([shift, -self._recent(cand, new, t_ms, level_rate), refresh_shift]),
             np.concatenate([np.zeros(len(shift), bool), np.ones(n_new, bool), np.zeros(len(kept), bool)]),
         )

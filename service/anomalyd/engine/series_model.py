@@ -183,7 +183,7 @@ class SeriesModel:
             poisson = self.family(idx) == QUASI_POISSON
             if poisson.any():
                 mu, phi = self._quasi_poisson(typical[poisson], var[poisson] + floor[poisson])
-                ln_tail[poisson] = poisson_tail_log_p(x[poisson] / phi, mu / phi, 0)
+                ln_tail[poisson] = poisson_tail_log_p(x[poisson] / phi, mu / phi)
         blind = (self.side * e < 0.0) | (e == 0.0) if self.side else np.zeros(len(idx), bool)
         ln_single = np.where((n >= self.warmup) & ~blind, ln_tail, 0.0)
         oldest = self.mb_ring[idx, n % MULTI_BUCKET].astype(np.float64)

@@ -127,20 +127,18 @@ def poisson_log_pmf(k: FloatArray, mu: FloatArray) -> FloatArray:
     return k * np.log(mu) - mu - ln_gamma(k + 1.0)
 
 
-def poisson_tail_log_p(k: FloatArray, mu: FloatArray, side: int) -> FloatArray:
-    """ln of the probability of a Poisson(mu) count at least as far from mu as k.
+def poisson_tail_log_p(k: FloatArray, mu: FloatArray) -> FloatArray:
+    """ln of the two-sided probability of a Poisson(mu) count at least as far from mu as k.
 
     Far tails are summed exactly over the 64 mass terms from k outwards (whole counts: the floor
     of k below mu, its ceiling above) when that covers them: below mu if k < 64, above it if
     mu < 30 (the terms then shrink fast). Elsewhere the tail comes from P(K <= k) =
     P(G_{k+1} > mu) and P(K >= k) = P(G_k <= mu) for gamma variables G_a of shape a, with the
     Wilson-Hilferty normal approximation of (G_a / a)^(1/3), which is close once mu is large.
-    Sides follow normal_tail_log_p: the two-sided value on a watched side, 0 on a blind one.
 
     Args:
         k: counts (real values are allowed, as for quasi-Poisson scaled counts), >= 0.
         mu: Poisson means, > 0, broadcastable to k.
-        side: 0, +1 or -1.
 
     Returns:
         ln p, same shape, in [LN_P_MIN, 0].
@@ -156,10 +154,7 @@ def poisson_tail_log_p(k: FloatArray, mu: FloatArray, side: int) -> FloatArray:
     if len(exact):
         ln_tail = ln_tail.copy()
         ln_tail[exact] = _summed_poisson_tail(k[exact], mu[exact], above[exact])
-    ln_p = np.minimum(ln_tail + _LN2, 0.0)
-    if side:
-        ln_p = np.where(above == (side > 0), ln_p, 0.0)
-    return np.clip(ln_p, LN_P_MIN, 0.0)
+    return np.clip(ln_tail + _LN2, LN_P_MIN, 0.0)
 
 
 _EXACT_MU = 30.0
