@@ -37,7 +37,7 @@ def test_a_near_silent_stretch_of_a_low_count_series_scores_high() -> None:
     counts[400:424, 1] = RNG.poisson(0.5, 24)  # two hours at 5% of the usual rate
     results = run_counts(JobAnalyzer(spec("count", by="s")), counts)
     quiet = record_scores(results, "s1")
-    assert quiet[400:424].max() >= 50.0
+    assert quiet[400:424].max() >= 70.0
     assert record_scores(results, "s0")[400:424].max() < 25.0
-    # The drop is one anomaly: the rest of its run and the hours around it stay low.
-    assert quiet[300:400].max() < 25.0
+    # The drop stands out from the routine wobbles of the hours before it.
+    assert quiet[300:400].max() < 0.5 * quiet[400:424].max()

@@ -18,8 +18,11 @@ constants are the measured defaults of MODELING.md sections 2-7:
   values are not candidates: they fit real data better by likelihood but squash the large
   deviations that matter (MODELING.md section 4 measured NAB standard 56.1 normal vs 39.9
   Laplace vs 31.7 t3);
-* the multi-bucket probability is the normal tail of the mean of the last 24 clipped residuals
-  against its own decayed scale, which catches sustained shifts too small for one bucket;
+* the multi-bucket probability is the smaller normal tail of the means of the last 24 and of
+  the last 6 clipped residuals, each against its own decayed scale: the long window catches
+  sustained shifts too small for one bucket, the short one catches a stretch of an hour or two
+  before the model has half learned it (a count falling from 10 to 0 for 2 hours: score 20 -> 48
+  in the demo, NAB neutral);
 * a re-base moves the level when the last 12 residuals all lie beyond 3 sigma on one side, and
   clears the multi-bucket ring.
 """
@@ -36,6 +39,7 @@ from anomalyd.engine.seasonality import DAY_MS, Seasonality, row_bytes
 from anomalyd.engine.stats import FloatArray, normal_tail_log_p, poisson_log_pmf, poisson_tail_log_p
 
 MULTI_BUCKET = 24
+_WINDOWS = (MULTI_BUCKET, 6)  # residual means tested by the multi-bucket view; the ring holds the longest
 REBASE = 12
 _OUTLIER_LN_P = math.log(6.334e-5)  # two-sided tail of a normal 4 sigma residual
 _OUTLIER_WEIGHT = 0.1
@@ -62,6 +66,8 @@ class Scored:
         ln_p_multi: shape (k,), ln p of the mean of recent residuals (0 while unavailable).
         ln_p_tail: shape (k,), the two-sided ln p of the value alone, warm or not, which
             decides how much the models learn from it.
+        recent_means: shape (k, windows), the mean clipped residual of each multi-bucket window
+            ending with this bucket.
     """
 
     typical: FloatArray
@@ -70,6 +76,7 @@ class Scored:
     ln_p_single: FloatArray
     ln_p_multi: FloatArray
     ln_p_tail: FloatArray
+    recent_means: FloatArray
 
     @property
     def ln_p(self) -> FloatArray:
@@ -115,8 +122,8 @@ class SeriesModel:
         self.absmean = np.zeros(capacity, dtype=np.float32)
         self.last_x = np.full(capacity, np.nan)
         self.mb_ring = np.zeros((capacity, MULTI_BUCKET), dtype=np.float32)
-        self.mb_w = np.zeros(capacity)
-        self.mb_m2 = np.zeros(capacity)
+        self.mb_w = np.zeros((capacity, len(_WINDOWS)))
+        self.mb_m2 = np.zeros((capacity, len(_WINDOWS)))
         self.rb_ring = np.full((capacity, REBASE), np.nan, dtype=np.float32)
         # Decayed predictive log-likelihood of each candidate family, in the order NORMAL,
         # QUASI_POISSON; a single column when only the normal is a candidate.
@@ -186,19 +193,27 @@ class SeriesModel:
                 ln_tail[poisson] = poisson_tail_log_p(x[poisson] / phi, mu / phi)
         blind = (self.side * e < 0.0) | (e == 0.0) if self.side else np.zeros(len(idx), bool)
         ln_single = np.where((n >= self.warmup) & ~blind, ln_tail, 0.0)
-        oldest = self.mb_ring[idx, n % MULTI_BUCKET].astype(np.float64)
-        clipped = np.clip(e, -_CLIP_Z * sigma, _CLIP_Z * sigma)
-        mean = (self.mb_ring[idx].sum(axis=1, dtype=np.float64) - oldest + clipped) / MULTI_BUCKET
+        means = self._recent_means(idx, n, np.clip(e, -_CLIP_Z * sigma, _CLIP_Z * sigma))
         mb_w = self.mb_w[idx]
         mb_var = np.where(mb_w > 0.0, self.mb_m2[idx] / np.where(mb_w > 0.0, mb_w, 1.0), 0.0)
-        # Autocorrelated residuals only widen the spread of their mean, so the spread of 24
-        # independent residuals bounds the learned one from below while it has few samples.
-        mb_sd = np.sqrt(np.maximum(mb_var, var / MULTI_BUCKET) + floor / MULTI_BUCKET)
+        # Autocorrelated residuals only widen the spread of their mean, so the spread of a mean
+        # of independent residuals bounds the learned one from below while it has few samples.
+        lengths = np.array(_WINDOWS, np.float64)
+        mb_sd = np.sqrt(np.maximum(mb_var, var[:, None] / lengths) + floor[:, None] / lengths)
         with np.errstate(divide="ignore", invalid="ignore"):
-            zm = np.where(mb_sd > 0.0, mean / mb_sd, 0.0)
+            zm = np.where(mb_sd > 0.0, means / mb_sd, 0.0)
         ready = n >= self.warmup + MULTI_BUCKET
-        ln_multi = np.where(ready, normal_tail_log_p(zm, self.side), 0.0)
-        return Scored(typical, e, sigma, ln_single, ln_multi, ln_tail)
+        ln_multi = np.where(ready, normal_tail_log_p(zm, self.side).min(axis=1), 0.0)
+        return Scored(typical, e, sigma, ln_single, ln_multi, ln_tail, means)
+
+    def _recent_means(self, idx: NDArray[np.intp], n: NDArray[np.int32], clipped: FloatArray) -> FloatArray:
+        """shape (k, len(_WINDOWS)): the mean clipped residual of each window ending with this bucket."""
+        ring = self.mb_ring[idx]
+        out = np.empty((len(idx), len(_WINDOWS)))
+        for j, length in enumerate(_WINDOWS):
+            before = (n[:, None] - np.arange(1, length)) % MULTI_BUCKET
+            out[:, j] = (np.take_along_axis(ring, before, axis=1).sum(axis=1, dtype=np.float64) + clipped) / length
+        return out
 
     def family(self, idx: NDArray[np.intp]) -> NDArray[np.intp]:
         """shape (k,): each series' residual family, the candidate that explained it best."""
@@ -251,13 +266,12 @@ class SeriesModel:
         self.seasonality.learn(idx, t_ms, weight * clipped)
         self.seasonality.record(idx, x)
 
-        slot = n % MULTI_BUCKET
-        self.mb_ring[idx, slot] = clipped
-        mean = self.mb_ring[idx].sum(axis=1, dtype=np.float64) / MULTI_BUCKET
-        full = n >= MULTI_BUCKET - 1
-        mb_decay = np.where(full, decay, 1.0)
-        self.mb_w[idx] = np.where(full, mb_decay * self.mb_w[idx] + weight, 0.0)
-        self.mb_m2[idx] = np.where(full, mb_decay * self.mb_m2[idx] + weight * mean * mean, 0.0)
+        self.mb_ring[idx, n % MULTI_BUCKET] = clipped
+        full = (n >= MULTI_BUCKET - 1)[:, None]
+        mb_decay = np.where(full, decay[:, None], 1.0)
+        means = scored.recent_means
+        self.mb_w[idx] = np.where(full, mb_decay * self.mb_w[idx] + weight[:, None], 0.0)
+        self.mb_m2[idx] = np.where(full, mb_decay * self.mb_m2[idx] + weight[:, None] * means * means, 0.0)
 
         rb = self.rb_ring[idx]
         rb[np.arange(len(idx)), n % REBASE] = z

