@@ -211,8 +211,12 @@ class SeriesModel:
         ring = self.mb_ring[idx]
         out = np.empty((len(idx), len(_WINDOWS)))
         for j, length in enumerate(_WINDOWS):
-            before = (n[:, None] - np.arange(1, length)) % MULTI_BUCKET
-            out[:, j] = (np.take_along_axis(ring, before, axis=1).sum(axis=1, dtype=np.float64) + clipped) / length
+            if length == MULTI_BUCKET:  # the whole ring but its oldest value, without a gather
+                before = ring.sum(axis=1, dtype=np.float64) - ring[np.arange(len(idx)), n % MULTI_BUCKET]
+            else:
+                cols = (n[:, None] - np.arange(1, length)) % MULTI_BUCKET
+                before = np.take_along_axis(ring, cols, axis=1).sum(axis=1, dtype=np.float64)
+            out[:, j] = (before + clipped) / length
         return out
 
     def family(self, idx: NDArray[np.intp]) -> NDArray[np.intp]:
