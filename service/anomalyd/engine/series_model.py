@@ -122,7 +122,7 @@ class SeriesModel:
         self.absmean = np.zeros(capacity, dtype=np.float32)
         self.last_x = np.full(capacity, np.nan)
         self.mb_ring = np.zeros((capacity, MULTI_BUCKET), dtype=np.float32)
-        self.mb_w = np.zeros((capacity, len(_WINDOWS)))
+        self.mb_w = np.zeros(capacity)  # one weight serves every window: they learn together
         self.mb_m2 = np.zeros((capacity, len(_WINDOWS)))
         self.rb_ring = np.full((capacity, REBASE), np.nan, dtype=np.float32)
         # Decayed predictive log-likelihood of each candidate family, in the order NORMAL,
@@ -194,7 +194,7 @@ class SeriesModel:
         blind = (self.side * e < 0.0) | (e == 0.0) if self.side else np.zeros(len(idx), bool)
         ln_single = np.where((n >= self.warmup) & ~blind, ln_tail, 0.0)
         means = self._recent_means(idx, n, np.clip(e, -_CLIP_Z * sigma, _CLIP_Z * sigma))
-        mb_w = self.mb_w[idx]
+        mb_w = self.mb_w[idx, None]
         mb_var = np.where(mb_w > 0.0, self.mb_m2[idx] / np.where(mb_w > 0.0, mb_w, 1.0), 0.0)
         # Autocorrelated residuals only widen the spread of their mean, so the spread of a mean
         # of independent residuals bounds the learned one from below while it has few samples.
@@ -271,11 +271,11 @@ class SeriesModel:
         self.seasonality.record(idx, x)
 
         self.mb_ring[idx, n % MULTI_BUCKET] = clipped
-        full = (n >= MULTI_BUCKET - 1)[:, None]
-        mb_decay = np.where(full, decay[:, None], 1.0)
+        full = n >= MULTI_BUCKET - 1
+        mb_decay = np.where(full, decay, 1.0)
         means = scored.recent_means
-        self.mb_w[idx] = np.where(full, mb_decay * self.mb_w[idx] + weight[:, None], 0.0)
-        self.mb_m2[idx] = np.where(full, mb_decay * self.mb_m2[idx] + weight[:, None] * means * means, 0.0)
+        self.mb_w[idx] = np.where(full, mb_decay * self.mb_w[idx] + weight, 0.0)
+        self.mb_m2[idx] = np.where(full[:, None], mb_decay[:, None] * self.mb_m2[idx] + weight[:, None] * means * means, 0.0)
 
         rb = self.rb_ring[idx]
         rb[np.arange(len(idx)), n % REBASE] = z
