@@ -138,3 +138,15 @@ def test_a_moved_daily_pattern_is_learned_within_days(seed: int, scale: float) -
     scores = record_scores(run_values(JobAnalyzer(spec("mean", span=hourly)), values, span=hourly))
     assert scores[24 * moved : 24 * (moved + 2)].max() >= HIGH  # the move is news
     assert scores[24 * (moved + 3) :].max() < HIGH  # and within 3 days the new normal
+
+
+@SETTINGS
+@given(seeds, st.floats(0.5, 5.0))
+def test_an_hourly_pattern_that_stops_is_news_once(seed: int, scale: float) -> None:
+    hours, stops = 60, 48  # 5-minute buckets; the first quarter of every hour is high until hour 48
+    t = np.arange(12 * hours)
+    high = (t % 12 < 3) & (t < 12 * stops)
+    values = (100 + 20 * scale * high + scale * np.random.default_rng(seed).normal(size=len(t)))[:, None]
+    scores = record_scores(run_values(JobAnalyzer(spec("mean")), values))
+    assert scores[12 * stops : 12 * stops + 3].max() >= HIGH  # the missing pattern is news
+    assert scores[12 * (stops + 2) :].max() < 15.0  # and from its third hour the new normal, not a fading alarm

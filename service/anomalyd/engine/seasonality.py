@@ -266,6 +266,43 @@ class Seasonality:
                 phase = self._phase(c.component, t_ms)
                 self.pools[c.component][slot[on], phase] += (rate * delta[on] / share[on]).astype(np.float32)
 
+    def follow_moved_phase(
+        self, idx: NDArray[np.intp], t_ms: int, residual: FloatArray, base: FloatArray, miss: FloatArray
+    ) -> None:
+        """Move a component's bin at t_ms where its value one cycle ago missed the same way as now.
+
+        A pattern that changed at one phase (an hourly spike that stopped, a daily dip that
+        moved) misses by far at that phase every cycle; bin learning at outlier weight would take
+        many cycles to follow, so after two misses on the same side the bin takes the smaller
+        miss at once, as the level re-base does for a shift. Only the shortest-period component
+        whose last cycle the bucket-span ring holds is tried.
+
+        Args:
+            idx: shape (k,), distinct series indices.
+            t_ms: bucket start.
+            residual: shape (k,), the bucket's value minus its prediction.
+            base: shape (k,), the prediction less the components (the level).
+            miss: shape (k,), the least |residual| that counts as a miss; inf where a miss
+                must not move a bin.
+        """
+        if self.span not in self.ring_ms:
+            return
+        ring = self.ring_ms.index(self.span)
+        moved = np.zeros(len(idx), bool)
+        for c in self.candidates:
+            steps = c.period_ms // self.span
+            lag = int(self.point[ring]) - (t_ms - c.period_ms) // self.span
+            if c.bins != steps or c.period_ms % self.span or not 1 <= lag <= RING_LENGTH:
+                continue
+            slot = self.slot[idx, c.component]
+            then = self.rings[idx, ring, ((t_ms - c.period_ms) // self.span) % RING_LENGTH]
+            past = then - base - self.predict(idx, t_ms - c.period_ms)
+            hit = ~moved & (slot >= 0) & (np.abs(residual) > miss) & (np.abs(past) > miss) & (past * residual > 0.0)
+            if hit.any():
+                shift = np.sign(residual) * np.minimum(np.abs(residual), np.abs(past))
+                self.pools[c.component][slot[hit], self._phase(c.component, t_ms)] += shift[hit].astype(np.float32)
+                moved |= hit
+
     def record(self, idx: NDArray[np.intp], x: FloatArray) -> None:
         """Add bucket values to the rings' current points."""
         self.acc_sum[idx] += x[:, None]

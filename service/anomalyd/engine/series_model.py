@@ -24,7 +24,9 @@ constants are the measured defaults of MODELING.md sections 2-7:
   before the model has half learned it (a count falling from 10 to 0 for 2 hours: score 20 -> 48
   in the demo, NAB neutral);
 * a re-base moves the level when the last 12 residuals all lie beyond 3 sigma on one side, and
-  clears the multi-bucket ring.
+  clears the multi-bucket ring; its seasonal counterpart moves a component's bin when the value
+  at that phase missed by more than 3 sigma on the same side one cycle ago as now while the
+  buckets around it fit (an hourly spike that stopped: news twice, not for a day).
 """
 
 from __future__ import annotations
@@ -249,6 +251,7 @@ class SeriesModel:
             scored: what score() returned for these values.
         """
         n = self.n[idx]
+        level = self.level[idx]
         e, sigma = scored.residual, scored.sigma
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(sigma > 0.0, e / sigma, 0.0)
@@ -268,6 +271,10 @@ class SeriesModel:
         rate = 1.0 / np.minimum(n + 1.0, _LEVEL_BUCKETS)
         self.level[idx] = np.where(n == 0, x, self.level[idx] + rate * weight * clipped)
         self.seasonality.learn(idx, t_ms, weight * clipped)
+        # A miss that recurs at one phase while the buckets between fit is a changed pattern.
+        isolated = np.count_nonzero(np.abs(self.rb_ring[idx]) > _REBASE_Z, axis=1) < REBASE // 2
+        miss = np.where(isolated & (n >= self.warmup), _REBASE_Z * sigma, np.inf)
+        self.seasonality.follow_moved_phase(idx, t_ms, e, level, miss)
         self.seasonality.record(idx, x)
 
         self.mb_ring[idx, n % MULTI_BUCKET] = clipped
