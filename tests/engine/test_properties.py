@@ -150,3 +150,16 @@ def test_an_hourly_pattern_that_stops_is_news_once(seed: int, scale: float) -> N
     scores = record_scores(run_values(JobAnalyzer(spec("mean")), values))
     assert scores[12 * stops : 12 * stops + 3].max() >= HIGH  # the missing pattern is news
     assert scores[12 * (stops + 2) :].max() < 15.0  # and from its third hour the new normal, not a fading alarm
+
+
+@SETTINGS
+@given(seeds, scales)
+def test_a_ramp_is_followed_without_lag(seed: int, scale: float) -> None:
+    # A level-only model would trail this ramp by 3 noise SDs and take the lag for noise.
+    t = np.arange(N)
+    values = 100 + scale / 8 * t + scale * np.random.default_rng(seed).normal(size=N)
+    dip = N - 20
+    values[dip] -= 6 * scale
+    scores = record_scores(run_values(JobAnalyzer(spec("mean")), values[:, None]))
+    assert scores[dip] >= HIGH
+    assert scores[60:dip].max() < HIGH

@@ -42,7 +42,7 @@ from anomalyd.engine.series_model import Scored, SeriesModel
 from anomalyd.engine.state import Arrays, pack, unpack
 from anomalyd.engine.stats import FloatArray, raw_score
 
-_STATE_VERSION = 3  # 2: only series in use, written ring points and filled score bins; 3: families, two windows
+_STATE_VERSION = 4  # 2: only series in use, written ring points and filled score bins; 3: families, two windows; 4: slope
 RECORD_PROBABILITY = 0.035  # Elasticsearch writes records below this probability
 MAX_RECORDS = 500
 _LN_RECORD = math.log(RECORD_PROBABILITY)

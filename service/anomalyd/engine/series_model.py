@@ -4,7 +4,8 @@ State is a struct of arrays over all series of a detector, so a bucket is scored
 with a handful of vectorised numpy operations whatever the number of series. The design and its
 constants are the measured defaults of MODELING.md sections 2-7:
 
-* prediction = level + active seasonal components (see seasonality.py);
+* prediction = level + slope + active seasonal components (see seasonality.py), the level and
+  slope by Brown's linear exponential smoothing, so a ramp is followed without lag;
 * residual scale: a decayed second moment of residuals plus a variance floor made of the
   quantisation dither q^2/12 (q = the data's resolution) and (1e-3 * mean |x|)^2;
 * values less probable than a normal 4 sigma residual, alone or by the multi-bucket test, get
@@ -118,6 +119,7 @@ class SeriesModel:
         self.seasonality = Seasonality(span_ms, capacity)
         self.n = np.zeros(capacity, dtype=np.int32)
         self.level = np.zeros(capacity)
+        self.slope = np.zeros(capacity)  # the level's change per learned bucket
         self.w = np.zeros(capacity)
         self.m2 = np.zeros(capacity)
         self.q = np.full(capacity, np.inf, dtype=np.float32)
@@ -131,7 +133,7 @@ class SeriesModel:
         # QUASI_POISSON; a single column when only the normal is a candidate.
         self.ll = np.zeros((capacity, 2 if counts else 1))
 
-    _ROW_ARRAYS = ("n", "level", "w", "m2", "q", "absmean", "last_x", "mb_ring", "mb_w", "mb_m2", "rb_ring", "ll")
+    _ROW_ARRAYS = ("n", "level", "slope", "w", "m2", "q", "absmean", "last_x", "mb_ring", "mb_w", "mb_m2", "rb_ring", "ll")
 
     def bytes_per_series(self) -> int:
         """Bytes every series costs, not counting seasonal components."""
@@ -181,7 +183,7 @@ class SeriesModel:
         """
         n = self.n[idx]
         fresh = n == 0
-        typical = np.where(fresh, x, self.level[idx] + self.seasonality.predict(idx, t_ms))
+        typical = np.where(fresh, x, self.level[idx] + self.slope[idx] + self.seasonality.predict(idx, t_ms))
         e = x - typical
         var, floor = self._variances(idx)
         sigma = np.sqrt(var + floor)
@@ -251,7 +253,7 @@ class SeriesModel:
             scored: what score() returned for these values.
         """
         n = self.n[idx]
-        level = self.level[idx]
+        trend = self.level[idx] + self.slope[idx]  # the prediction less its seasonal components
         e, sigma = scored.residual, scored.sigma
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(sigma > 0.0, e / sigma, 0.0)
@@ -269,12 +271,17 @@ class SeriesModel:
         self.m2[idx] = decay * self.m2[idx] + weight * e * e
         clipped = np.where(n == 0, 0.0, np.clip(e, -_CLIP_Z * sigma, _CLIP_Z * sigma))
         rate = 1.0 / np.minimum(n + 1.0, _LEVEL_BUCKETS)
-        self.level[idx] = np.where(n == 0, x, self.level[idx] + rate * weight * clipped)
+        self.level[idx] = np.where(n == 0, x, trend + rate * weight * clipped)
+        # Brown's linear smoothing: with one discount factor d the level gains 1 - d^2 (2 / 48 ~ 1/24)
+        # and the slope (1 - d)^2 of the error, so a ramp is followed without lag once the level
+        # has settled.
+        slope_gain = np.where(n >= _LEVEL_BUCKETS, (0.5 / _LEVEL_BUCKETS) ** 2, 0.0)
+        self.slope[idx] += slope_gain * weight * clipped
         self.seasonality.learn(idx, t_ms, weight * clipped)
         # A miss that recurs at one phase while the buckets between fit is a changed pattern.
         isolated = np.count_nonzero(np.abs(self.rb_ring[idx]) > _REBASE_Z, axis=1) < REBASE // 2
         miss = np.where(isolated & (n >= self.warmup), _REBASE_Z * sigma, np.inf)
-        self.seasonality.follow_moved_phase(idx, t_ms, e, level, miss)
+        self.seasonality.follow_moved_phase(idx, t_ms, e, trend, miss)
         self.seasonality.record(idx, x)
 
         self.mb_ring[idx, n % MULTI_BUCKET] = clipped
@@ -291,6 +298,7 @@ class SeriesModel:
             s = idx[shifted]
             shift = np.median(rb[shifted], axis=1) * sigma[shifted]
             self.level[s] += shift
+            self.slope[s] = 0.0  # a step, not a trend
             # The new level explains the recent values: multi-bucket evidence starts afresh
             # rather than reading the buckets before the shift as a sustained anomaly.
             self.mb_ring[s] = 0.0
@@ -322,6 +330,6 @@ def _take(scored: Scored, rows: NDArray[np.bool_]) -> Scored:
 
 
 _INITIAL = {
-    "n": 0, "level": 0.0, "w": 0.0, "m2": 0.0, "q": np.inf, "absmean": 0.0, "last_x": np.nan,
+    "n": 0, "level": 0.0, "slope": 0.0, "w": 0.0, "m2": 0.0, "q": np.inf, "absmean": 0.0, "last_x": np.nan,
     "mb_ring": 0.0, "mb_w": 0.0, "mb_m2": 0.0, "rb_ring": np.nan, "ll": 0.0,
 }
