@@ -437,7 +437,8 @@ class JobManager:
             results = self._finalized(job, entry)
             if calc_interim:
                 results += job.analyzer.interim(start_ms, end_ms)
-            self.repository.commit(job_id, job.status, entry if entry != JournalEntry() else None, results)
+            # A flush acknowledges its results: they must outlive the machine, not only the process.
+            self.repository.commit(job_id, job.status, entry if entry != JournalEntry() else None, results, durable=True)
             return job.status.ingest.finalized_end_ms
 
     @staticmethod

@@ -164,11 +164,14 @@ class Repository:
         encoded = _ENCODER.encode(status)
         self.store.update(lambda txn: txn.put(keys.STATUS, keys.job_key(job_id), encoded), durable=durable)
 
-    def commit(self, job_id: str, status: JobStatus, entry: JournalEntry | None, results: list[BucketResult]) -> None:
+    def commit(
+        self, job_id: str, status: JobStatus, entry: JournalEntry | None, results: list[BucketResult], *, durable: bool = False
+    ) -> None:
         """Journal a model update with the results it produced and the status it leads to, atomically.
 
         Interim results written earlier are replaced; interim results in results are recorded
-        in the status so that the next commit replaces them.
+        in the status so that the next commit replaces them. durable adds the fsync an
+        acknowledgement needs (the end of an upload syncs its messages' commits at once).
         """
         sequence = status.journal_sequence
         if entry is not None:
@@ -186,7 +189,7 @@ class Repository:
                 _put_result(txn, job_id, result)
             txn.put(keys.STATUS, keys.job_key(job_id), encoded_status)
 
-        self.store.update(commit)
+        self.store.update(commit, durable=durable)
 
     def journal(self, job_id: str, from_sequence: int) -> list[tuple[int, JournalEntry]]:
         """A job's journal entries from a sequence number on, oldest first, with their numbers."""
