@@ -282,8 +282,7 @@ class Seasonality:
             t_ms: bucket start.
             residual: shape (k,), the bucket's value minus its prediction.
             base: shape (k,), the prediction less the components (the level).
-            miss: shape (k,), the least |residual| that counts as a miss; inf where a miss
-                must not move a bin.
+            miss: shape (k,), the least |residual| that counts as a miss.
         """
         if self.span not in self.ring_ms:
             return

@@ -278,10 +278,12 @@ class SeriesModel:
         slope_gain = np.where(n >= _LEVEL_BUCKETS, (0.5 / _LEVEL_BUCKETS) ** 2, 0.0)
         self.slope[idx] += slope_gain * weight * clipped
         self.seasonality.learn(idx, t_ms, weight * clipped)
-        # A miss that recurs at one phase while the buckets between fit is a changed pattern.
-        isolated = np.count_nonzero(np.abs(self.rb_ring[idx]) > _REBASE_Z, axis=1) < REBASE // 2
-        miss = np.where(isolated & (n >= self.warmup), _REBASE_Z * sigma, np.inf)
-        self.seasonality.follow_moved_phase(idx, t_ms, e, trend, miss)
+        # A miss that recurs at one phase while the buckets around it fit is a changed pattern.
+        missed = np.flatnonzero((np.abs(e) > _REBASE_Z * sigma) & (n >= self.warmup))
+        if len(missed):
+            isolated = np.count_nonzero(np.abs(self.rb_ring[idx[missed]]) > _REBASE_Z, axis=1) < REBASE // 2
+            m = missed[isolated]
+            self.seasonality.follow_moved_phase(idx[m], t_ms, e[m], trend[m], _REBASE_Z * sigma[m])
         self.seasonality.record(idx, x)
 
         self.mb_ring[idx, n % MULTI_BUCKET] = clipped
