@@ -274,13 +274,13 @@ class Seasonality:
         A pattern that changed at one phase (an hourly spike that stopped, a daily dip that
         moved) misses by far at that phase every cycle; bin learning at outlier weight would take
         many cycles to follow, so after two misses on the same side the bin takes the smaller
-        miss at once, as the level re-base does for a shift. Only the shortest-period component
-        whose last cycle the bucket-span ring holds is tried.
+        miss at once, as the level re-base does for a shift. Components whose last cycle the
+        bucket-span ring holds are tried shortest period first; a series moves one bin at most.
 
         Args:
-            idx: shape (k,), distinct series indices.
+            idx: shape (k,), distinct series indices whose bucket missed its prediction.
             t_ms: bucket start.
-            residual: shape (k,), the bucket's value minus its prediction.
+            residual: shape (k,), each bucket's value minus its prediction, beyond miss.
             base: shape (k,), the prediction less the components (the level).
             miss: shape (k,), the least |residual| that counts as a miss.
         """
@@ -296,7 +296,7 @@ class Seasonality:
             slot = self.slot[idx, c.component]
             then = self.rings[idx, ring, ((t_ms - c.period_ms) // self.span) % RING_LENGTH]
             past = then - base - self.predict(idx, t_ms - c.period_ms)
-            hit = ~moved & (slot >= 0) & (np.abs(residual) > miss) & (np.abs(past) > miss) & (past * residual > 0.0)
+            hit = ~moved & (slot >= 0) & (np.abs(past) > miss) & (past * residual > 0.0)
             if hit.any():
                 shift = np.sign(residual) * np.minimum(np.abs(residual), np.abs(past))
                 self.pools[c.component][slot[hit], self._phase(c.component, t_ms)] += shift[hit].astype(np.float32)
