@@ -142,7 +142,7 @@ def test_a_moved_daily_pattern_is_learned_within_days(seed: int, scale: float) -
 
 @SETTINGS
 @given(seeds, st.floats(0.5, 5.0))
-def test_an_hourly_pattern_that_stops_is_news_once(seed: int, scale: float) -> None:
+def test_an_hourly_pattern_that_stops_is_learned_after_two_hours(seed: int, scale: float) -> None:
     hours, stops = 60, 48  # 5-minute buckets; the first quarter of every hour is high until hour 48
     t = np.arange(12 * hours)
     high = (t % 12 < 3) & (t < 12 * stops)
