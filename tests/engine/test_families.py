@@ -1,4 +1,4 @@
-"""Residual families: the count models choose between the normal and the quasi-Poisson."""
+"""Residual families: the count models choose between the normal and the quasi-Poisson, and tails are calibrated."""
 
 from __future__ import annotations
 
@@ -41,3 +41,33 @@ def test_a_near_silent_stretch_of_a_low_count_series_scores_high() -> None:
     assert record_scores(results, "s0")[400:424].max() < 25.0
     # The drop stands out from the routine wobbles of the hours before it.
     assert quiet[300:400].max() < 0.5 * quiet[400:424].max()
+
+
+ALPHAS = (0.1, 0.01, 0.001)
+
+
+def _tail_rates(values: np.ndarray, *, counts: bool) -> list[float]:
+    """The share of warm single-bucket probabilities below each of ALPHAS; values[bucket, series]."""
+    buckets, series = values.shape
+    model = SeriesModel(SPAN, side=0, counts=counts, warmup=48, capacity=series)
+    idx = np.arange(series)
+    warm = []
+    for b in range(buckets):
+        t = b * SPAN
+        model.begin_bucket(t, series)
+        scored = model.score(idx, values[b], t)
+        if b >= 200:  # judged once the scale has settled
+            warm.append(np.exp(scored.ln_p_single))
+        model.learn(idx, values[b], t, scored)
+    p_values = np.concatenate(warm)
+    return [float(np.mean(p_values < alpha)) for alpha in ALPHAS]
+
+
+def test_tail_probabilities_are_calibrated_on_stationary_data() -> None:
+    rng = np.random.default_rng(5)
+    # 400 series x 500 judged buckets: a rate of 0.001 is about 200 events, known to +-15 %.
+    normal = _tail_rates(50 + 3 * rng.normal(size=(700, 400)), counts=False)
+    assert all(0.8 * a <= r <= 1.2 * a for r, a in zip(normal, ALPHAS, strict=True))
+    # Poisson counts under the quasi-Poisson: discrete tails are conservative, never liberal.
+    poisson = _tail_rates(rng.poisson(20.0, size=(700, 400)).astype(float), counts=True)
+    assert all(0.6 * a <= r <= 1.2 * a for r, a in zip(poisson, ALPHAS, strict=True))
