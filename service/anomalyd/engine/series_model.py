@@ -39,7 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anomalyd.engine.seasonality import DAY_MS, Seasonality, row_bytes
-from anomalyd.engine.stats import FloatArray, normal_tail_log_p, poisson_log_pmf, poisson_tail_log_p
+from anomalyd.engine.stats import LN_SQRT_2PI, FloatArray, normal_tail_log_p, poisson_log_pmf, poisson_tail_log_p
 
 MULTI_BUCKET = 24
 _WINDOWS = (MULTI_BUCKET, 6)  # residual means tested by the multi-bucket view; the ring holds the longest
@@ -54,7 +54,6 @@ _REBASE_Z = 3.0
 _RELATIVE_FLOOR = 1e-4  # ml-cpp's minimum coefficient of variation
 _MIN_RATE = 0.05  # the least event rate a count model predicts, so that any event stays possible
 NORMAL, QUASI_POISSON = 0, 1
-_LN_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +236,7 @@ class SeriesModel:
         """Add each candidate family's log density of the values to its decayed log-likelihood."""
         sigma = np.maximum(scored.sigma, 1e-300)
         z = np.clip(scored.residual / sigma, -1e6, 1e6)  # a zero scale makes any error all but impossible
-        ln_normal = -0.5 * z * z - np.log(sigma) - _LN_SQRT_2PI
+        ln_normal = -0.5 * z * z - np.log(sigma) - LN_SQRT_2PI
         mu, phi = self._quasi_poisson(scored.typical, scored.sigma**2)
         k = np.maximum(x, 0.0) / phi
         ln_poisson = poisson_log_pmf(k, mu / phi) - np.log(phi)

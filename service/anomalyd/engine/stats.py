@@ -17,6 +17,7 @@ FloatArray = NDArray[np.float64]
 LN_P_MIN = math.log(1e-300)
 _LN2 = math.log(2.0)
 _SQRT2 = math.sqrt(2.0)
+LN_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 # Knots of ml-cpp's CTools::anomalyScore: probability 0.05 maps to 0, 1e-4 to 1, 1e-50 to 50.
 _LN_P_ZERO = math.log(0.05)
 _LN_P_ONE = math.log(1e-4)
@@ -119,7 +120,7 @@ def ln_gamma(z: FloatArray) -> FloatArray:
     inv = 1.0 / z
     inv2 = inv * inv
     series = inv * (1.0 / 12.0 - inv2 * (1.0 / 360.0 - inv2 * (1.0 / 1260.0 - inv2 / 1680.0)))
-    return (z - 0.5) * np.log(z) - z + 0.5 * math.log(2.0 * math.pi) + series - shift
+    return (z - 0.5) * np.log(z) - z + LN_SQRT_2PI + series - shift
 
 
 def poisson_log_pmf(k: FloatArray, mu: FloatArray) -> FloatArray:
