@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -29,10 +31,10 @@ class Running:
     target: str
 
 
-@pytest.fixture
-def running(tmp_path: Path) -> Iterator[Running]:
-    """A real server on 127.0.0.1:0 with an LMDB directory under tmp_path."""
-    server = Server(Settings(data_dir=str(tmp_path / "data"), listen="127.0.0.1:0", grace_s=1))
+@contextlib.contextmanager
+def serving(data_dir: Path, **settings: Any) -> Iterator[Running]:
+    """A real server on 127.0.0.1:0 over data_dir, with Settings overrides, stopped at the end."""
+    server = Server(Settings(data_dir=str(data_dir), listen="127.0.0.1:0", grace_s=1, **settings))
     server.start()
     target = f"127.0.0.1:{server.port}"
     channel = grpc.insecure_channel(target)
@@ -41,6 +43,13 @@ def running(tmp_path: Path) -> Iterator[Running]:
     finally:
         channel.close()
         server.stop()
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Running]:
+    """A real server on 127.0.0.1:0 with an LMDB directory under tmp_path."""
+    with serving(tmp_path / "data") as server:
+        yield server
 
 
 @pytest.fixture
@@ -59,15 +68,20 @@ def server_process(tmp_path: Path) -> Iterator[LocalServer]:
         server.stop(signal.SIGKILL)
 
 
-def error_reason(err: grpc.RpcError) -> str:
-    """The ErrorInfo reason of a failed call."""
+def error_info(err: grpc.RpcError) -> error_details_pb2.ErrorInfo:
+    """The one ErrorInfo of a failed call."""
     status = rpc_status.from_call(err)
     assert status is not None, f"no rich status in {err}"
     infos = [d for d in status.details if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR)]
     assert len(infos) == 1
     info = error_details_pb2.ErrorInfo()
     infos[0].Unpack(info)
-    return info.reason
+    return info
+
+
+def error_reason(err: grpc.RpcError) -> str:
+    """The ErrorInfo reason of a failed call."""
+    return error_info(err).reason
 
 
 def job(job_id: str, *detectors: job_pb2.Detector, span_s: int = 300, **fields: object) -> job_pb2.Job:

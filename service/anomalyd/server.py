@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import faulthandler
 import logging
 import os
 import signal
+import sys
 import threading
-from concurrent import futures
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -17,10 +22,12 @@ from grpc_reflection.v1alpha import reflection
 from anomalyd.api.results_servicer import ResultsServicer
 from anomalyd.api.servicer import JobServicer
 from anomalyd.api.snapshot_servicer import SnapshotServicer
+from anomalyd.api.streams import DataStreams, StreamLimits
 from anomalyd.core.jobs import JobManager
 from anomalyd.core.repository import Repository
 from anomalyd.core.results import ResultReader
 from anomalyd.storage.lmdb_store import LmdbStore
+from anomalyd.storage.store import StorageError
 from anomalyd.v1 import (
     job_service_pb2,
     job_service_pb2_grpc,
@@ -30,12 +37,17 @@ from anomalyd.v1 import (
     results_service_pb2_grpc,
 )
 
+T = TypeVar("T")
 log = logging.getLogger("anomalyd")
 SERVICE_NAMES = (
     job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
     results_service_pb2.DESCRIPTOR.services_by_name["ResultsService"].full_name,
     model_snapshot_service_pb2.DESCRIPTOR.services_by_name["ModelSnapshotService"].full_name,
 )
+# RPCs beyond the streams that may wait for a thread at once; more are refused by gRPC with
+# RESOURCE_EXHAUSTED, so that a flood of requests cannot grow the server's memory without bound.
+MAX_WAITING_REQUESTS = 1024
+EXIT_STORAGE = os.EX_IOERR  # 74: the data directory cannot be used, damaged or unreadable
 
 
 @dataclass(frozen=True)
@@ -47,8 +59,13 @@ class Settings:
         listen: HOST:PORT to serve on; port 0 picks a free port.
         port_file: when set, the bound port is written here once the server is ready.
         max_message_bytes: the largest data payload of one PostData message.
+        max_upload_bytes: the largest data payload of one PostData stream (Elasticsearch's
+            http.max_content_length, 100 MB, bounds one post-data request the same way).
         max_document_bytes: the largest single JSON document.
-        workers: RPC worker threads (each active stream holds one).
+        max_streams: PostData streams open at once; one more is refused at once.
+        max_open_jobs: jobs open at once (Elasticsearch's xpack.ml.max_open_jobs).
+        stream_idle_timeout_s: how long a stream may wait between messages.
+        workers: threads for requests other than PostData.
         grace_s: how long in-flight RPCs may finish on shutdown.
         persist_check_s: how often open jobs are checked for a due background snapshot.
     """
@@ -57,49 +74,78 @@ class Settings:
     listen: str = "127.0.0.1:50051"
     port_file: str | None = None
     max_message_bytes: int = 16 << 20
+    max_upload_bytes: int = 100 << 20
     max_document_bytes: int = 1 << 20
-    workers: int = 32
+    max_streams: int = 64
+    max_open_jobs: int = 512
+    stream_idle_timeout_s: float = 60.0
+    workers: int = 16
     grace_s: float = 10.0
     persist_check_s: float = 60.0
 
 
 class Server:
-    """A running anomalyd: the gRPC server, its jobs and its store."""
+    """A running anomalyd: the gRPC server on its own event loop, its jobs and its store.
+
+    The event loop runs in a thread of its own, so that the server is started and stopped
+    from plain synchronous code (the command line, tests) like any other object.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = LmdbStore(os.path.join(settings.data_dir, "lmdb"))
-        self.jobs = JobManager(Repository(self.store), max_document_bytes=settings.max_document_bytes)
-        self.health = health.HealthServicer()
+        self.jobs = JobManager(
+            Repository(self.store), max_document_bytes=settings.max_document_bytes, max_open_jobs=settings.max_open_jobs
+        )
+        self._requests = ThreadPoolExecutor(settings.workers, thread_name_prefix="rpc")
+        self._streams = ThreadPoolExecutor(settings.max_streams, thread_name_prefix="stream")
+        self._stopping = threading.Event()
+        self._persister = threading.Thread(target=self._persist_loop, name="background-persist", daemon=True)
+        self._loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(target=self._loop.run_forever, name="grpc-loop", daemon=True)
+        self._loop_thread.start()
+        self.port = self._on_loop(self._bind())
+
+    async def _bind(self) -> int:
+        settings = self.settings
         # gRPC's own cap sits above ours so that oversized messages get our precise status.
         limit = settings.max_message_bytes + (1 << 20)
-        self.grpc = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="rpc"),
+        self.grpc = grpc.aio.server(
             options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
+            maximum_concurrent_rpcs=settings.max_streams + MAX_WAITING_REQUESTS,
         )
+        limits = StreamLimits(
+            max_streams=settings.max_streams,
+            max_message_bytes=settings.max_message_bytes,
+            max_upload_bytes=settings.max_upload_bytes,
+            idle_timeout_s=settings.stream_idle_timeout_s,
+        )
+        streams = DataStreams(self.jobs, self._streams, limits)
         job_service_pb2_grpc.add_JobServiceServicer_to_server(
-            JobServicer(self.jobs, max_message_bytes=settings.max_message_bytes), self.grpc
+            JobServicer(self.jobs, pool=self._requests, streams=streams), self.grpc
         )
-        results_service_pb2_grpc.add_ResultsServiceServicer_to_server(ResultsServicer(ResultReader(self.jobs)), self.grpc)
-        model_snapshot_service_pb2_grpc.add_ModelSnapshotServiceServicer_to_server(SnapshotServicer(self.jobs), self.grpc)
+        results_service_pb2_grpc.add_ResultsServiceServicer_to_server(
+            ResultsServicer(ResultReader(self.jobs), pool=self._requests), self.grpc
+        )
+        model_snapshot_service_pb2_grpc.add_ModelSnapshotServiceServicer_to_server(
+            SnapshotServicer(self.jobs, pool=self._requests), self.grpc
+        )
+        self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
             self.grpc,
         )
-        self._stopping = threading.Event()
-        self._persister = threading.Thread(target=self._persist_loop, name="background-persist", daemon=True)
-        self.port = self.grpc.add_insecure_port(settings.listen)
-        if not self.port:
+        port = self.grpc.add_insecure_port(settings.listen)
+        if not port:
             raise OSError(f"cannot listen on {settings.listen}")
+        return port
 
     def start(self) -> None:
         """Recover jobs, then serve."""
         self.jobs.recover()
-        self.grpc.start()
+        self._on_loop(self._serve())
         self._persister.start()
-        for name in ("", *SERVICE_NAMES):
-            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         if self.settings.port_file:
             temporary = self.settings.port_file + ".tmp"
             with open(temporary, "w") as f:
@@ -107,15 +153,31 @@ class Server:
             os.replace(temporary, self.settings.port_file)
         log.info("anomalyd serving on port %d, data in %s", self.port, self.settings.data_dir)
 
+    async def _serve(self) -> None:
+        await self.grpc.start()
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
     def stop(self) -> None:
         """Drain RPCs, close open jobs gracefully (they reopen at the next start), release the store."""
-        self.health.enter_graceful_shutdown()
         self._stopping.set()
-        self.grpc.stop(self.settings.grace_s).wait()
-        self._persister.join()
+        self._on_loop(self._drain())
+        if self._persister.is_alive():
+            self._persister.join()
         self.jobs.shutdown()
+        self._requests.shutdown()
+        self._streams.shutdown()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._loop_thread.join()
+        self._loop.close()
         self.store.close()
 
+    async def _drain(self) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.grpc.stop(self.settings.grace_s)
+
+    def _on_loop(self, work: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result()
 
     def _persist_loop(self) -> None:
         while not self._stopping.wait(self.settings.persist_check_s):
@@ -127,25 +189,42 @@ class Server:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the server until SIGTERM or SIGINT."""
-    env = os.environ.get
     parser = argparse.ArgumentParser(prog="anomalyd serve", description="Run the anomalyd gRPC server.")
-    parser.add_argument("--data-dir", default=env("ANOMALYD_DATA_DIR", "./anomalyd-data"))
-    parser.add_argument("--listen", default=env("ANOMALYD_LISTEN", "127.0.0.1:50051"))
-    parser.add_argument("--port-file", default=env("ANOMALYD_PORT_FILE"))
-    parser.add_argument("--max-message-bytes", type=int, default=int(env("ANOMALYD_MAX_MESSAGE_BYTES", 16 << 20)))
-    parser.add_argument("--workers", type=int, default=int(env("ANOMALYD_WORKERS", 32)))
-    parser.add_argument("--log-level", default=env("ANOMALYD_LOG_LEVEL", "INFO"))
+    defaults = Settings(data_dir="./anomalyd-data")
+    for flag, kind, default, text in (
+        ("data-dir", str, defaults.data_dir, "the directory of the server's LMDB environment"),
+        ("listen", str, defaults.listen, "HOST:PORT to serve on; port 0 picks a free one"),
+        ("port-file", str, None, "write the bound port here once serving"),
+        ("max-message-bytes", int, defaults.max_message_bytes, "the largest payload of one PostData message"),
+        ("max-upload-bytes", int, defaults.max_upload_bytes, "the largest payload of one PostData stream"),
+        ("max-streams", int, defaults.max_streams, "PostData streams open at once"),
+        ("max-open-jobs", int, defaults.max_open_jobs, "jobs open at once"),
+        ("stream-idle-timeout", float, defaults.stream_idle_timeout_s, "seconds a stream may wait between messages"),
+        ("workers", int, defaults.workers, "threads for requests other than PostData"),
+        ("log-level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    ):
+        env = "ANOMALYD_" + flag.upper().replace("-", "_")
+        # argparse converts a string default with type, so a bad variable fails like a bad flag.
+        parser.add_argument(f"--{flag}", type=kind, default=os.environ.get(env, default), help=f"{text} (env {env})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = Server(
-        Settings(
-            data_dir=args.data_dir,
-            listen=args.listen,
-            port_file=args.port_file,
-            max_message_bytes=args.max_message_bytes,
-            workers=args.workers,
-        )
+    faulthandler.enable()  # a fatal signal (SIGBUS from a damaged file, say) leaves a traceback in the log
+    settings = Settings(
+        data_dir=args.data_dir,
+        listen=args.listen,
+        port_file=args.port_file,
+        max_message_bytes=args.max_message_bytes,
+        max_upload_bytes=args.max_upload_bytes,
+        max_streams=args.max_streams,
+        max_open_jobs=args.max_open_jobs,
+        stream_idle_timeout_s=args.stream_idle_timeout,
+        workers=args.workers,
     )
+    try:
+        server = Server(settings)
+    except StorageError as err:
+        log.critical("cannot start: %s", err)
+        sys.exit(EXIT_STORAGE)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())

@@ -17,15 +17,18 @@ from anomalyd.core.config import (
     parse_memory_limit,
 )
 from anomalyd.core.counts import DataCounts
-from anomalyd.core.errors import InvalidColumns, InvalidJobConfig
+from anomalyd.core.errors import InvalidColumns, InvalidJobConfig, InvalidRequest
 from anomalyd.core.jobs import JobStats
 from anomalyd.core.repository import SnapshotMeta, Task
 from anomalyd.core.results import OverallBucket
+from anomalyd.core.timeparse import MAX_EPOCH_MS
 from anomalyd.engine.records import RecordBatch, StringColumn
 from anomalyd.engine.results import AnomalyRecord, BucketResult, InfluencerResult, ModelSizeStats
 from anomalyd.v1 import column_batch_pb2, data_counts_pb2, job_pb2, job_stats_pb2, model_snapshot_pb2, result_pb2, task_pb2
 
 _INVALID_TIME = np.iinfo(np.int64).min
+_INT64_MAX = np.iinfo(np.int64).max
+_MIN_TIMESTAMP_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z
 _STATES = {
     "closed": job_stats_pb2.JOB_STATE_CLOSED,
     "opening": job_stats_pb2.JOB_STATE_OPENING,
@@ -36,19 +39,40 @@ _STATES = {
 
 
 def timestamp(ms: int | None) -> timestamp_pb2.Timestamp | None:
-    """A Timestamp from epoch milliseconds (None stays None)."""
+    """A Timestamp from epoch milliseconds (None stays None).
+
+    Times beyond years 1 to 9999, which only data stored before they were refused can hold,
+    are clamped to that range: one odd value must not fail a listing of every job.
+    """
     if ms is None:
         return None
     stamp = timestamp_pb2.Timestamp()
-    stamp.FromMilliseconds(ms)
+    stamp.FromMilliseconds(min(max(ms, _MIN_TIMESTAMP_MS), MAX_EPOCH_MS))
     return stamp
 
 
 def millis(message: object, field: str) -> int | None:
-    """A Timestamp field of message in epoch milliseconds, or None when unset."""
+    """A Timestamp field of message in epoch milliseconds, or None when unset.
+
+    Raises:
+        InvalidRequest: the timestamp is outside years 1 to 9999 or its nanos are out of range.
+    """
     if not message.HasField(field):  # type: ignore[attr-defined]
         return None
-    return int(getattr(message, field).ToMilliseconds())
+    try:
+        return int(getattr(message, field).ToMilliseconds())
+    except ValueError as err:
+        raise InvalidRequest(
+            f"{field} is not a valid timestamp: {err}", field_violations=((field, str(err)),), field=field
+        ) from None
+
+
+def timeout_s(request: object) -> float | None:
+    """The timeout field of request in seconds, or None when unset."""
+    if not request.HasField("timeout"):  # type: ignore[attr-defined]
+        return None
+    value: duration_pb2.Duration = request.timeout  # type: ignore[attr-defined]
+    return value.seconds + value.nanos / 1e9
 
 
 def seconds(message: object, field: str, default: int | None) -> int | None:
@@ -199,14 +223,17 @@ _MEMORY_STATUS = {
 
 
 def model_size_stats(size: ModelSizeStats | None, limit_bytes: int, data_time_ms: int | None) -> job_stats_pb2.ModelSizeStats:
-    """The ModelSizeStats message; a job that never ran has an empty model."""
+    """The ModelSizeStats message; a job that never ran has an empty model.
+
+    The limit is capped at int64's maximum: a job stored before limits were bounded may hold more.
+    """
     if size is None:
-        return job_stats_pb2.ModelSizeStats(model_bytes_memory_limit=limit_bytes, memory_status=job_stats_pb2.MEMORY_STATUS_OK)
+        return job_stats_pb2.ModelSizeStats(model_bytes_memory_limit=min(limit_bytes, _INT64_MAX), memory_status=job_stats_pb2.MEMORY_STATUS_OK)
     return job_stats_pb2.ModelSizeStats(
         model_bytes=size.model_bytes,
         peak_model_bytes=size.peak_model_bytes,
         model_bytes_exceeded=size.model_bytes_exceeded,
-        model_bytes_memory_limit=size.model_bytes_memory_limit,
+        model_bytes_memory_limit=min(size.model_bytes_memory_limit, _INT64_MAX),
         total_by_field_count=size.total_by_field_count,
         total_over_field_count=size.total_over_field_count,
         total_partition_field_count=size.total_partition_field_count,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import Executor
 from typing import Any
 
 import grpc
 
 from anomalyd.api import convert
-from anomalyd.api.servicer import allow_no_match, statuses
+from anomalyd.api.handlers import unary
+from anomalyd.api.servicer import allow_no_match
 from anomalyd.core.results import DEFAULT_PAGE_SIZE, Query, ResultReader
 from anomalyd.v1 import results_service_pb2 as pb
 from anomalyd.v1 import results_service_pb2_grpc
@@ -31,10 +33,11 @@ def _query(request: Any, min_score: float, *, desc_default: bool) -> Query:
 class ResultsServicer(results_service_pb2_grpc.ResultsServiceServicer):
     """Serves ResultsService from a ResultReader."""
 
-    def __init__(self, reader: ResultReader) -> None:
+    def __init__(self, reader: ResultReader, *, pool: Executor) -> None:
         self._results = reader
+        self.pool = pool
 
-    @statuses
+    @unary
     def GetBuckets(self, request: pb.GetBucketsRequest, context: grpc.ServicerContext) -> pb.GetBucketsResponse:
         query = _query(request, request.anomaly_score, desc_default=False)
         if request.HasField("timestamp"):
@@ -43,19 +46,19 @@ class ResultsServicer(results_service_pb2_grpc.ResultsServiceServicer):
         buckets, count = self._results.buckets(query, expand=request.expand)
         return pb.GetBucketsResponse(buckets=[convert.bucket(request.job_id, b) for b in buckets], count=count)
 
-    @statuses
+    @unary
     def GetRecords(self, request: pb.GetRecordsRequest, context: grpc.ServicerContext) -> pb.GetRecordsResponse:
         records, count = self._results.records(_query(request, request.record_score, desc_default=True))
         span = self._span(request.job_id)
         return pb.GetRecordsResponse(records=[convert.record(request.job_id, span, r) for r in records], count=count)
 
-    @statuses
+    @unary
     def GetInfluencers(self, request: pb.GetInfluencersRequest, context: grpc.ServicerContext) -> pb.GetInfluencersResponse:
         influencers, count = self._results.influencers(_query(request, request.influencer_score, desc_default=True))
         span = self._span(request.job_id)
         return pb.GetInfluencersResponse(influencers=[convert.influencer(request.job_id, span, i) for i in influencers], count=count)
 
-    @statuses
+    @unary
     def GetOverallBuckets(self, request: pb.GetOverallBucketsRequest, context: grpc.ServicerContext) -> pb.GetOverallBucketsResponse:
         overall = self._results.overall_buckets(
             request.job_id,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
+
 import grpc
 
 from anomalyd.api import convert
-from anomalyd.api.servicer import statuses
+from anomalyd.api.handlers import unary
 from anomalyd.core.jobs import JobManager
 from anomalyd.core.repository import SnapshotMeta
 from anomalyd.core.results import DEFAULT_PAGE_SIZE, Query
@@ -17,20 +19,21 @@ from anomalyd.v1 import model_snapshot_service_pb2 as pb
 class SnapshotServicer(model_snapshot_service_pb2_grpc.ModelSnapshotServiceServicer):
     """Serves ModelSnapshotService from a JobManager."""
 
-    def __init__(self, jobs: JobManager) -> None:
+    def __init__(self, jobs: JobManager, *, pool: Executor) -> None:
         self._jobs = jobs
+        self.pool = pool
         self._snapshots = Snapshots(jobs)
 
     def _message(self, job_id: str, meta: SnapshotMeta) -> model_snapshot_pb2.ModelSnapshot:
         limit = self._jobs.repository.job(job_id).model_memory_limit_mb << 20
         return convert.model_snapshot(job_id, meta, self._snapshots.active_id(job_id), limit)
 
-    @statuses
+    @unary
     def CreateModelSnapshot(self, request: pb.CreateModelSnapshotRequest, context: grpc.ServicerContext) -> pb.CreateModelSnapshotResponse:
         meta = self._jobs.create_snapshot(request.job_id, description=request.description, retain=request.retain)
         return pb.CreateModelSnapshotResponse(model_snapshot=self._message(request.job_id, meta))
 
-    @statuses
+    @unary
     def GetModelSnapshots(self, request: pb.GetModelSnapshotsRequest, context: grpc.ServicerContext) -> pb.GetModelSnapshotsResponse:
         query = Query(
             job_id=request.job_id,
@@ -44,7 +47,7 @@ class SnapshotServicer(model_snapshot_service_pb2_grpc.ModelSnapshotServiceServi
         found, count = self._snapshots.list(query, request.snapshot_id)
         return pb.GetModelSnapshotsResponse(model_snapshots=[self._message(request.job_id, m) for m in found], count=count)
 
-    @statuses
+    @unary
     def UpdateModelSnapshot(self, request: pb.UpdateModelSnapshotRequest, context: grpc.ServicerContext) -> pb.UpdateModelSnapshotResponse:
         meta = self._snapshots.update(
             request.job_id,
@@ -54,12 +57,12 @@ class SnapshotServicer(model_snapshot_service_pb2_grpc.ModelSnapshotServiceServi
         )
         return pb.UpdateModelSnapshotResponse(model_snapshot=self._message(request.job_id, meta))
 
-    @statuses
+    @unary
     def DeleteModelSnapshot(self, request: pb.DeleteModelSnapshotRequest, context: grpc.ServicerContext) -> pb.DeleteModelSnapshotResponse:
         self._snapshots.delete(request.job_id, request.snapshot_id)
         return pb.DeleteModelSnapshotResponse(acknowledged=True)
 
-    @statuses
+    @unary
     def RevertModelSnapshot(self, request: pb.RevertModelSnapshotRequest, context: grpc.ServicerContext) -> pb.RevertModelSnapshotResponse:
         meta = self._snapshots.revert(request.job_id, request.snapshot_id, delete_intervening_results=request.delete_intervening_results)
         return pb.RevertModelSnapshotResponse(model=self._message(request.job_id, meta))

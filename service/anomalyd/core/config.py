@@ -17,6 +17,16 @@ DEFAULT_BUCKET_SPAN_S = 300
 DEFAULT_MODEL_MEMORY_LIMIT_MB = 1024
 DEFAULT_PERSIST_INTERVAL_S = 3 * 3600
 MIN_PERSIST_INTERVAL_S = 3600
+# Upper bounds, so that no configuration costs unbounded memory or time, or overflows int64 ms.
+# Elasticsearch caps model_memory_limit by a cluster maximum; the others are far beyond any use.
+MAX_MODEL_MEMORY_LIMIT_MB = 1 << 20  # 1 TiB
+MAX_BUCKET_SPAN_S = 7 * 86_400  # the longest seasonal period the engine models
+MAX_LATENCY_BUCKETS = 1_000  # latency/span entries in the bucket-diagnostics ring
+MAX_DETECTORS = 100
+MAX_INFLUENCERS = 100
+MAX_GROUPS = 100
+MAX_DAYS = 36_500  # retention and renormalisation windows: 100 years
+MAX_PERSIST_INTERVAL_S = 7 * 86_400
 _BYTE_UNITS = {"b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
                "g": 1 << 30, "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40}
 _FORBIDDEN_FIELD_CHARS = re.compile(r'["\\\x00-\x1f]')
@@ -155,30 +165,32 @@ def parse_memory_limit(text: str) -> int:
     """A model_memory_limit in whole MB: "1024mb", "2gb", "512" (MB).
 
     Raises:
-        ValueError: the text is not a size of at least 1 MB.
+        ValueError: the text is not a size from 1 MB to MAX_MODEL_MEMORY_LIMIT_MB.
     """
     match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
     unit = match.group(2).lower() if match else ""
     if not match or (unit and unit not in _BYTE_UNITS):
         raise ValueError(f"model_memory_limit {text!r} is not a size such as 1024mb or 2gb")
     megabytes = int(match.group(1)) * _BYTE_UNITS[unit] >> 20 if unit else int(match.group(1))
-    if megabytes < 1:
-        raise ValueError(f"model_memory_limit {text!r} is below the minimum of 1mb")
+    if not 1 <= megabytes <= MAX_MODEL_MEMORY_LIMIT_MB:
+        raise ValueError(f"model_memory_limit {text!r} is not from 1mb to {MAX_MODEL_MEMORY_LIMIT_MB >> 10}gb")
     return megabytes
 
 
 def validate(config: JobConfig) -> JobConfig:
     """The config with defaults filled in, or InvalidJobConfig naming every violation."""
-    violations: list[tuple[str, str]] = []
+    violations = _count_violations(config)
+    if violations:  # the checks below visit every element: refuse oversized lists first
+        raise _invalid(config, violations)
     check_id(config.job_id, "job_id", violations)
     for i, group in enumerate(config.groups):
         check_id(group, f"groups[{i}]", violations)
         if group == config.job_id:
             violations.append((f"groups[{i}]", f"group {group!r} has the same name as the job"))
-    if config.bucket_span_s <= 0:
-        violations.append(("analysis_config.bucket_span", "bucket_span must be a positive whole number of seconds"))
-    if config.latency_s < 0:
-        violations.append(("analysis_config.latency", "latency must not be negative"))
+    if not 0 < config.bucket_span_s <= MAX_BUCKET_SPAN_S:
+        violations.append(("analysis_config.bucket_span", f"bucket_span must be a whole number of seconds from 1 to {MAX_BUCKET_SPAN_S} (7 days)"))
+    elif not 0 <= config.latency_s <= MAX_LATENCY_BUCKETS * config.bucket_span_s:
+        violations.append(("analysis_config.latency", f"latency must be from 0 to {MAX_LATENCY_BUCKETS} bucket spans"))
     if not config.detectors:
         violations.append(("analysis_config.detectors", "at least one detector is required"))
     detectors = tuple(
@@ -202,26 +214,42 @@ def validate(config: JobConfig) -> JobConfig:
     _check_nested_clashes(config, violations)
     for name, value in (("results_retention_days", config.results_retention_days),
                         ("renormalization_window_days", config.renormalization_window_days)):
-        if value is not None and value < 1:
-            violations.append((name, f"{name} must be at least 1"))
+        if value is not None and not 1 <= value <= MAX_DAYS:
+            violations.append((name, f"{name} must be from 1 to {MAX_DAYS}"))
     for name, value in (("model_snapshot_retention_days", config.model_snapshot_retention_days),
                         ("daily_model_snapshot_retention_after_days", config.daily_model_snapshot_retention_after_days)):
-        if value < 0:
-            violations.append((name, f"{name} must not be negative"))
+        if not 0 <= value <= MAX_DAYS:
+            violations.append((name, f"{name} must be from 0 to {MAX_DAYS}"))
     if config.daily_model_snapshot_retention_after_days > config.model_snapshot_retention_days:
         violations.append(("daily_model_snapshot_retention_after_days", "daily_model_snapshot_retention_after_days cannot exceed model_snapshot_retention_days"))
-    if config.background_persist_interval_s < MIN_PERSIST_INTERVAL_S:
-        violations.append(("background_persist_interval", "background_persist_interval must be at least 1h"))
+    if not MIN_PERSIST_INTERVAL_S <= config.background_persist_interval_s <= MAX_PERSIST_INTERVAL_S:
+        violations.append(("background_persist_interval", "background_persist_interval must be from 1h to 7d"))
     if violations:
-        field, message = violations[0]
-        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
-        raise InvalidJobConfig(
-            f"invalid job config: {field}: {message}{more}",
-            field_violations=tuple(violations),
-            jobId=config.job_id,
-            field=field,
-        )
+        raise _invalid(config, violations)
     return msgspec.structs.replace(config, detectors=detectors)
+
+
+def _count_violations(config: JobConfig) -> list[tuple[str, str]]:
+    violations = []
+    for field, items, limit in (
+        ("analysis_config.detectors", config.detectors, MAX_DETECTORS),
+        ("analysis_config.influencers", config.influencers, MAX_INFLUENCERS),
+        ("groups", config.groups, MAX_GROUPS),
+    ):
+        if len(items) > limit:
+            violations.append((field, f"{len(items)} {field.rpartition('.')[2]} are more than the limit of {limit}"))
+    return violations
+
+
+def _invalid(config: JobConfig, violations: list[tuple[str, str]]) -> InvalidJobConfig:
+    field, message = violations[0]
+    more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+    return InvalidJobConfig(
+        f"invalid job config: {field}: {message}{more}",
+        field_violations=tuple(violations),
+        jobId=config.job_id,
+        field=field,
+    )
 
 
 def check_id(value: str, field: str, violations: list[tuple[str, str]]) -> None:

@@ -129,3 +129,28 @@ class RestoreFailed(AnomalydError):
 class StorageUnavailable(AnomalydError):
     status = "RESOURCE_EXHAUSTED"
     reason = "STORAGE_UNAVAILABLE"
+
+
+class TooManyStreams(AnomalydError):
+    status = "RESOURCE_EXHAUSTED"
+    reason = "TOO_MANY_STREAMS"
+
+
+class TooManyOpenJobs(AnomalydError):
+    status = "RESOURCE_EXHAUSTED"
+    reason = "TOO_MANY_OPEN_JOBS"
+
+
+class UploadTooLarge(AnomalydError):
+    status = "RESOURCE_EXHAUSTED"
+    reason = "UPLOAD_TOO_LARGE"
+
+
+class StreamIdle(AnomalydError):
+    status = "RESOURCE_EXHAUSTED"
+    reason = "STREAM_IDLE_TIMEOUT"
+
+
+class JobDamaged(AnomalydError):
+    status = "DATA_LOSS"
+    reason = "JOB_DAMAGED"

@@ -20,7 +20,7 @@ from anomalyd.core.config import JobConfig
 from anomalyd.core.counts import BucketDiagnostics, DataCounts
 from anomalyd.core.documents import Documents, DocumentSplitter, Record
 from anomalyd.core.errors import TooManyParseErrors
-from anomalyd.core.timeparse import time_parser
+from anomalyd.core.timeparse import MAX_EPOCH_MS, time_parser
 from anomalyd.engine.records import RecordBatch, StringColumn
 
 MAX_PARSE_ERRORS = 100  # Elasticsearch fails an upload after this many malformed documents
@@ -92,8 +92,15 @@ class RecordReader:
         return ParsedRecords(batch, invalid, input_fields, missing)
 
     def from_columns(self, batch: RecordBatch, invalid_time: NDArray[np.bool_]) -> ParsedRecords:
-        """The analysis columns of a columnar batch, with its field counts."""
+        """The analysis columns of a columnar batch, with its field counts.
+
+        Times beyond year 9999 either way are invalid dates, as on the JSON path.
+        """
         n = len(batch)
+        out_of_range = (batch.times > MAX_EPOCH_MS) | (batch.times < -MAX_EPOCH_MS)
+        if out_of_range.any():
+            invalid_time = invalid_time | out_of_range
+            batch = RecordBatch(np.where(out_of_range, 0, batch.times), batch.numbers, batch.strings)
         present = {name: int(np.count_nonzero(~np.isnan(v))) for name, v in batch.numbers.items()}
         for name, column in batch.strings.items():
             present[name] = present.get(name, 0) + int(np.count_nonzero(column.codes >= 0))

@@ -40,9 +40,23 @@ from anomalyd.core.errors import (
     StreamAborted,
     TaskNotFound,
     Timeout,
+    TooManyOpenJobs,
 )
 from anomalyd.core.ingest import Ingestor, IngestState, ParsedRecords, Upload
-from anomalyd.core.repository import JobStatus, JournalEntry, Repository, SnapshotMeta, Task, decode_batch, encode_batch
+from anomalyd.core.repository import (
+    CLOSED,
+    CLOSING,
+    FAILED,
+    OPENED,
+    OPENING,
+    JobStatus,
+    JournalEntry,
+    Repository,
+    SnapshotMeta,
+    Task,
+    decode_batch,
+    encode_batch,
+)
 from anomalyd.core.retention import DAY_MS, expired
 from anomalyd.engine import renormalise
 from anomalyd.engine.analyzer import JobAnalyzer
@@ -52,8 +66,8 @@ from anomalyd.storage.store import StorageError
 
 log = logging.getLogger(__name__)
 
-CLOSED, OPENING, OPENED, CLOSING, FAILED = "closed", "opening", "opened", "closing", "failed"
 DEFAULT_TIMEOUT_S = 30 * 60
+MAX_TIMEOUT_S = 24 * 3600
 # Elasticsearch's default renormalization_window_days: 30 days or 100 buckets, the longer.
 DEFAULT_RENORMALIZATION_DAYS, DEFAULT_RENORMALIZATION_BUCKETS = 30, 100
 
@@ -107,12 +121,14 @@ class JobManager:
     Args:
         repository: where jobs live.
         max_document_bytes: the largest JSON document a stream may hold.
+        max_open_jobs: jobs open at once; opening one more fails with TooManyOpenJobs.
     """
 
-    def __init__(self, repository: Repository, *, max_document_bytes: int) -> None:
+    def __init__(self, repository: Repository, *, max_document_bytes: int, max_open_jobs: int) -> None:
         self.repository = repository
         self.node = repository.node_id
         self._max_document_bytes = max_document_bytes
+        self._max_open_jobs = max_open_jobs
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._open: dict[str, OpenJob] = {}
@@ -173,6 +189,7 @@ class JobManager:
 
     def open_job(self, job_id: str, timeout_s: float | None = None) -> None:
         """Open a closed job; it restores its state and takes data."""
+        _check_timeout(timeout_s)
         with self._lock:
             config = self.repository.job(job_id)
             status = self._current_status(job_id)
@@ -185,6 +202,13 @@ class JobManager:
                 )
             if job_id in self._open or status.state != CLOSED:
                 raise JobAlreadyOpen(f"job {job_id!r} is already {status.state}", jobId=job_id, state=status.state)
+            if len(self._open) >= self._max_open_jobs:
+                raise TooManyOpenJobs(
+                    f"{self._max_open_jobs} jobs are open, the server's limit (max_open_jobs); close one before "
+                    f"opening job {job_id!r}",
+                    jobId=job_id,
+                    limit=str(self._max_open_jobs),
+                )
             status.state = OPENING
             # As in Elasticsearch, each open starts a new bucket-diagnostics window.
             status.ingest.diagnostics = BucketDiagnostics.for_job(config.bucket_span_ms, config.latency_ms)
@@ -377,9 +401,8 @@ class JobManager:
 
     # --- data ----------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def stream(self, job_id: str) -> Iterator[DataStream]:
-        """The one data stream of an open job, released when the block ends.
+    def stream(self, job_id: str) -> DataStream:
+        """The one data stream of an open job; release() it when the upload ends, however it ends.
 
         A force close does not cut the transport: the stream's next message, or its end, fails
         with StreamAborted, so that its client learns why.
@@ -397,12 +420,13 @@ class JobManager:
                     jobId=job_id,
                 )
             job.streaming = True
-        try:
-            yield DataStream(self, job)
-        finally:
-            with self._lock:
-                job.streaming = False
-                self._changed.notify_all()
+        return DataStream(self, job)
+
+    def end_stream(self, job: OpenJob) -> None:
+        """Let a job take another data stream."""
+        with self._lock:
+            job.streaming = False
+            self._changed.notify_all()
 
     def flush(
         self,
@@ -460,6 +484,7 @@ class JobManager:
 
     def close(self, expression: str, *, allow_no_match: bool, force: bool, timeout_s: float | None) -> list[str]:
         """Close the jobs an expression matches; returns their ids."""
+        _check_timeout(timeout_s)
         jobs = {c.job_id: c for c in self.repository.jobs()}
         ids = self._resolve(expression, allow_no_match, jobs)
         with self._lock:
@@ -519,17 +544,21 @@ class JobManager:
         status back; it stays in memory as failed, so that its state shows right even when the
         store cannot record it. A forced close, or a restart, continues from the store.
         """
-        log.error("job %s failed: %s", job.config.job_id, reason)
         with self._lock:
             job.forced = True
             job.closed.set()
-            stored = self.repository.status(job.config.job_id)
-            stored.state, stored.failure_reason = FAILED, reason
-            job.status = stored
-            try:
-                self.repository.save_status(job.config.job_id, stored)
-            except StorageError:
-                log.exception("cannot record that job %s failed", job.config.job_id)
+            job.status = self._record_failure(job.config.job_id, reason)
+
+    def _record_failure(self, job_id: str, reason: str) -> JobStatus:
+        """The stored status of a job, put in the failed state; saved if the store takes it."""
+        log.error("job %s failed: %s", job_id, reason)
+        stored = self.repository.status(job_id)
+        stored.state, stored.failure_reason = FAILED, reason
+        try:
+            self.repository.save_status(job_id, stored)
+        except StorageError:
+            log.exception("cannot record that job %s failed", job_id)
+        return stored
 
     # --- delete --------------------------------------------------------------------------
 
@@ -592,16 +621,25 @@ class JobManager:
         """Bring jobs back to their state before the server last stopped or crashed."""
         pending = {t.job_id: t for t in self.repository.tasks() if not t.done}
         for config in self.repository.jobs():
-            status = self.repository.status(config.job_id)
-            if status.deleting:
+            try:
+                self._recover(config, pending.get(config.job_id))
+            except Exception as err:  # one damaged job must not keep the others from serving
+                log.exception("job %s cannot be recovered", config.job_id)
                 with self._lock:
-                    self._start_delete(config.job_id, pending.get(config.job_id))
-            elif status.state in (OPENING, OPENED, CLOSING) or status.reopen_on_start:
-                log.info("reopening job %s (it was %s)", config.job_id, status.state)
-                finish_close = status.state == CLOSING
-                self._start(config, status)
-                if finish_close:
-                    self._close(config.job_id, force=False)
+                    self._open.pop(config.job_id, None)
+                    self._record_failure(config.job_id, f"it could not be reopened when the server started: {err}")
+
+    def _recover(self, config: JobConfig, delete_task: Task | None) -> None:
+        status = self.repository.status(config.job_id)
+        if status.deleting:
+            with self._lock:
+                self._start_delete(config.job_id, delete_task)
+        elif status.state in (OPENING, OPENED, CLOSING) or status.reopen_on_start:
+            log.info("reopening job %s (it was %s)", config.job_id, status.state)
+            finish_close = status.state == CLOSING
+            self._start(config, status)
+            if finish_close:
+                self._close(config.job_id, force=False)
 
     def shutdown(self) -> None:
         """Close every open job gracefully, marking it to reopen at the next start."""
@@ -638,6 +676,15 @@ class DataStream:
         self._job = job
         self._upload: Upload = job.ingestor.begin_upload(max_document_bytes=manager._max_document_bytes)
         self._reset_range: tuple[int, int] | None = None
+
+    @property
+    def counts(self) -> DataCounts:
+        """The counts of this upload so far."""
+        return self._upload.counts
+
+    def release(self) -> None:
+        """End the stream, whether it finished or failed; the job takes another one."""
+        self._manager.end_stream(self._job)
 
     def reset(self, start_ms: int, end_ms: int | None) -> None:
         """Reset the buckets in [floor(start), ceil(end)) so that their data can be resent."""
@@ -715,6 +762,13 @@ def apply(analyzer: JobAnalyzer, entry: JournalEntry) -> list[BucketResult]:
     if entry.skip_ms is not None:
         analyzer.skip_to(entry.skip_ms)
     return [] if entry.finalize_ms is None else analyzer.finalize_until(entry.finalize_ms)
+
+
+def _check_timeout(timeout_s: float | None) -> None:
+    if timeout_s is not None and not 0 <= timeout_s <= MAX_TIMEOUT_S:
+        raise InvalidRequest(
+            f"timeout must be from 0 to {MAX_TIMEOUT_S}s (a day), not {timeout_s:g}s", timeoutSeconds=f"{timeout_s:g}"
+        )
 
 
 def _matches(pattern: str, name: str, wildcard: bool) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets
 from typing import Any, TypeVar
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from anomalyd import VERSION
 from anomalyd.core.config import JobConfig
-from anomalyd.core.errors import JobAlreadyExists, JobNotFound
+from anomalyd.core.errors import AnomalydError, InvalidRequest, JobAlreadyExists, JobDamaged, JobNotFound
 from anomalyd.core.ingest import IngestState
 from anomalyd.engine.records import RecordBatch, StringColumn
 from anomalyd.engine.results import AnomalyRecord, BucketResult, InfluencerResult, ModelSizeStats
@@ -19,10 +20,14 @@ from anomalyd.storage import keys
 from anomalyd.storage.store import Store, Transaction
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # Keys removed per transaction when a job is deleted: bounded so that other jobs' writes
 # interleave with a long delete.
 DELETE_BATCH = 10_000
+
+
+CLOSED, OPENING, OPENED, CLOSING, FAILED = "closed", "opening", "opened", "closing", "failed"
 
 
 class JobStatus(msgspec.Struct):
@@ -142,22 +147,43 @@ class Repository:
         self.store.update(create, durable=True)
 
     def jobs(self) -> list[JobConfig]:
-        """Every job, ordered by id."""
-        return self.store.view(lambda txn: [_CONFIG.decode(v) for _, v in txn.scan(keys.JOBS)])
+        """Every job whose configuration can be read, ordered by id; the others are logged."""
+        return [config for config in self.store.view(lambda txn: list(map(_readable_config, txn.scan(keys.JOBS)))) if config is not None]
 
     def job(self, job_id: str) -> JobConfig:
-        """One job; JobNotFound if there is none."""
+        """One job.
+
+        Raises:
+            JobNotFound: there is none.
+            JobDamaged: its stored configuration cannot be read.
+        """
         raw = self.store.view(lambda txn: txn.get(keys.JOBS, keys.job_key(job_id)))
         if raw is None:
-            raise JobNotFound(f"no job with id {job_id!r}", jobId=job_id)
-        return _CONFIG.decode(raw)
+            raise _not_found(job_id)
+        try:
+            return _CONFIG.decode(raw)
+        except msgspec.DecodeError as err:
+            raise JobDamaged(
+                f"the stored configuration of job {job_id!r} cannot be read ({err}); delete the job with force "
+                "and create it again",
+                jobId=job_id,
+            ) from None
 
     def status(self, job_id: str) -> JobStatus:
-        """A job's status; JobNotFound if there is none."""
+        """A job's status; a failed one saying why when the stored status cannot be read.
+
+        Raises:
+            JobNotFound: there is no such job.
+        """
         raw = self.store.view(lambda txn: txn.get(keys.STATUS, keys.job_key(job_id)))
         if raw is None:
-            raise JobNotFound(f"no job with id {job_id!r}", jobId=job_id)
-        return _STATUS.decode(raw)
+            raise _not_found(job_id)
+        try:
+            return _STATUS.decode(raw)
+        except msgspec.DecodeError as err:
+            log.error("job %s: its stored status cannot be read: %s", job_id, err)
+            ingest = IngestState.new(self.job(job_id))
+            return JobStatus(FAILED, ingest, failure_reason=f"its stored status cannot be read ({err}); its counts restart")
 
     def save_status(self, job_id: str, status: JobStatus, *, durable: bool = True) -> None:
         """Replace a job's status."""
@@ -353,6 +379,20 @@ class Repository:
             node = secrets.token_hex(8).encode()
             txn.put(keys.META, keys.NODE_ID, node)
         return node.decode()
+
+
+def _readable_config(item: tuple[bytes, bytes]) -> JobConfig | None:
+    try:
+        return _CONFIG.decode(item[1])
+    except msgspec.DecodeError as err:
+        log.error("job %s: its stored configuration cannot be read: %s", item[0].decode(errors="replace"), err)
+        return None
+
+
+def _not_found(job_id: str) -> AnomalydError:
+    if not job_id:
+        return InvalidRequest("job_id is required", field_violations=(("job_id", "must not be empty"),))
+    return JobNotFound(f"no job with id {job_id!r}", jobId=job_id)
 
 
 def _delete_range(

@@ -159,7 +159,7 @@ class JobAnalyzer:
         self._refused_bytes = 0
         self._failed_buckets: set[int] = set()
         self._failure_count = 0
-        self._budget = 0  # bytes new series may still take, set per batch
+        self._budget = 0  # bytes new series and influencer values may still take, set per batch
         self._influencer_bytes = 0
         self._any_empty_is_zero = any(f.empty_is_zero for d in self._detectors for f in d.function.features)
 
@@ -261,9 +261,15 @@ class JobAnalyzer:
         ids[-1] = -1  # code -1 (missing) indexes this last entry
         for i, value in enumerate(column.values):
             if value not in known:
+                cost = len(value) + _KEY_BYTES
+                if cost > self._budget:  # over model_memory_limit: the value is not tracked
+                    self._refused_bytes += cost
+                    ids[i] = -1
+                    continue
+                self._budget -= cost
                 known[value] = len(names)
                 names.append(value)
-                self._influencer_bytes += len(value) + _KEY_BYTES
+                self._influencer_bytes += cost
             ids[i] = known[value]
         return ids[column.codes]
 

@@ -20,11 +20,14 @@ _INITIAL_MAP_SIZE = 64 << 20
 
 
 class _LmdbTransaction:
-    def __init__(self, txn: lmdb.Transaction, tables: dict[bytes, lmdb._Database]) -> None:
+    def __init__(self, txn: lmdb.Transaction, tables: dict[bytes, lmdb._Database], max_key_bytes: int) -> None:
         self._txn = txn
         self._tables = tables
+        self._max_key_bytes = max_key_bytes
 
     def get(self, table: bytes, key: bytes) -> bytes | None:
+        if not self._storable(key):
+            return None  # a key LMDB cannot hold (an empty or 10 KB id) is a key that is not there
         value = self._txn.get(key, db=self._tables[table])
         return None if value is None else bytes(value)
 
@@ -32,7 +35,10 @@ class _LmdbTransaction:
         self._txn.put(key, value, db=self._tables[table])
 
     def delete(self, table: bytes, key: bytes) -> bool:
-        return bool(self._txn.delete(key, db=self._tables[table]))
+        return self._storable(key) and bool(self._txn.delete(key, db=self._tables[table]))
+
+    def _storable(self, key: bytes) -> bool:
+        return 0 < len(key) <= self._max_key_bytes
 
     def scan(
         self, table: bytes, prefix: bytes = b"", start: bytes | None = None
@@ -57,25 +63,42 @@ class LmdbStore:
         os.makedirs(path, exist_ok=True)
         # sync=False: commits reach the OS page cache, which survives a crash of the process;
         # durable updates and sync() add the fsync where an acknowledgement needs it.
-        self._env = lmdb.open(
-            path, map_size=map_size, max_dbs=len(keys.ALL_TABLES), sync=False, metasync=False
-        )
+        try:
+            self._env = lmdb.open(
+                path, map_size=map_size, max_dbs=len(keys.ALL_TABLES), sync=False, metasync=False
+            )
+        except lmdb.Error as err:
+            raise StorageError(f"cannot open the LMDB environment in {path}: {err}") from err
         info = self._env.info()
+        self._check_not_truncated(path, info["last_pgno"])
         if info["map_size"] < map_size:
             self._env.set_mapsize(map_size)
         self._tables = {name: self._env.open_db(name) for name in keys.ALL_TABLES}
+        self._max_key_bytes = self._env.max_key_size()
         self._lock = threading.RLock()
+
+    def _check_not_truncated(self, path: str, last_page: int) -> None:
+        """Refuse a data file shorter than its pages: reading them would kill the process (SIGBUS)."""
+        data = os.path.join(path, "data.mdb")
+        needed = (last_page + 1) * self._env.stat()["psize"]
+        size = os.path.getsize(data)
+        if size < needed:
+            self._env.close()
+            raise StorageError(
+                f"{data} is damaged: it holds {size} bytes but its pages reach {needed}, so it was truncated; "
+                "restore the data directory from a backup"
+            )
 
     def view(self, work: Callable[[_LmdbTransaction], T]) -> T:
         with self._lock, self._env.begin(buffers=False) as txn:
-            return work(_LmdbTransaction(txn, self._tables))
+            return work(_LmdbTransaction(txn, self._tables, self._max_key_bytes))
 
     def update(self, work: Callable[[_LmdbTransaction], T], *, durable: bool = False) -> T:
         with self._lock:
             while True:
                 try:
                     with self._env.begin(write=True) as txn:
-                        result = work(_LmdbTransaction(txn, self._tables))
+                        result = work(_LmdbTransaction(txn, self._tables, self._max_key_bytes))
                 except lmdb.MapFullError:
                     self._grow()
                     continue
