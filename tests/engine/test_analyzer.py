@@ -129,6 +129,19 @@ def test_memory_limit_refuses_new_series_without_crashing() -> None:
     assert len(results) == 3
 
 
+def test_influencer_values_count_against_the_memory_limit() -> None:
+    limit = 1 << 20
+    job = JobAnalyzer(spec("count", influencers=("user",), model_memory_limit_bytes=limit))
+    for b in range(8):  # 2,000 new 32-character values a bucket: about 2.4 MB if all were kept
+        users = [f"{b:04d}-{i:027d}" for i in range(2_000)]
+        job.add(batch([T0 + b * SPAN] * len(users), user=users))
+        job.finalize_until(T0 + (b + 1) * SPAN)
+    stats = job.model_size_stats()
+    assert stats.model_bytes <= limit < stats.model_bytes + stats.model_bytes_exceeded
+    assert stats.memory_status == "hard_limit"
+    assert sum(map(len, job._influencer_names)) < 10_000
+
+
 def test_at_most_500_records_most_probable_first_out() -> None:
     values = RNG.normal(10, 1, (80, 600))
     values[70] += 40
