@@ -239,6 +239,19 @@ def test_delete_rules_and_async_task(stub):
     assert stub.GetJobStats(pb.GetJobStatsRequest(job_id="doomed"), timeout=10).jobs[0].data_counts.processed_record_count == 0
 
 
+def test_task_ids_keep_the_node_and_cannot_be_guessed_from_another(stub):
+    task_ids = []
+    for job_id in ("gone-1", "gone-2"):
+        put(stub, job_id)
+        task_ids.append(stub.DeleteJob(pb.DeleteJobRequest(job_id=job_id, wait_for_completion=False), timeout=10).task_id)
+    (node_1, suffix_1), (node_2, suffix_2) = (task_id.split(":") for task_id in task_ids)
+    put(stub, "opened")
+    assert node_1 == node_2 == stub.OpenJob(pb.OpenJobRequest(job_id="opened"), timeout=10).node
+    # 128 random bits: not a counter, so one task id says nothing about the next.
+    assert len(suffix_1) == len(suffix_2) == 32 and suffix_1 != suffix_2
+    assert int(suffix_2, 16) - int(suffix_1, 16) not in (0, 1)
+
+
 def test_delete_removes_every_key_of_the_job_and_none_of_another(running):
     put(running.stub, "job")
     put(running.stub, "job1")

@@ -347,12 +347,12 @@ class Repository:
         self.store.update(finish, durable=True)
 
     def new_task(self, action: str, job_id: str, start_time_ms: int) -> Task:
-        """A new task with the next id of this node, stored."""
+        """A new task, stored, with an id of this node that cannot be guessed from another."""
 
         def create(txn: Transaction) -> Task:
-            number = keys.counter_value(txn.get(keys.META, keys.TASK_COUNTER)) + 1
-            txn.put(keys.META, keys.TASK_COUNTER, keys.counter_bytes(number))
-            task = Task(f"{self.node_id}:{number}", action, job_id, start_time_ms)
+            # Random, not a counter: a task id is all GetTask asks for, so knowing one must not
+            # reveal the next.
+            task = Task(f"{self.node_id}:{secrets.token_hex(16)}", action, job_id, start_time_ms)
             txn.put(keys.TASKS, keys.task_key(task.task_id), _ENCODER.encode(task))
             return task
 

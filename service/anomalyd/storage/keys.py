@@ -30,7 +30,6 @@ JOB_DATA_TABLES = (JOURNAL, SNAPSHOTS, SNAPSHOT_STATE, BUCKETS, RECORDS, INFLUEN
 RESULT_TABLES = (BUCKETS, RECORDS, INFLUENCERS)
 
 NODE_ID = b"node_id"
-TASK_COUNTER = b"task_counter"
 
 _U64 = struct.Struct(">Q")
 # Added to signed times so that negative ones sort before positive ones.
@@ -76,12 +75,3 @@ def task_key(task_id: str) -> bytes:
     """The key of a task."""
     return task_id.encode()
 
-
-def counter_value(raw: bytes | None) -> int:
-    """A stored big-endian counter, 0 when absent."""
-    return 0 if raw is None else int(_U64.unpack(raw)[0])
-
-
-def counter_bytes(value: int) -> bytes:
-    """A counter as stored."""
-    return _U64.pack(value)
