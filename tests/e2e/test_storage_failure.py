@@ -47,6 +47,10 @@ def test_full_disk_fails_the_upload_and_the_job_recovers(running, full_disk):
     assert error_reason(err.value) == "STORAGE_UNAVAILABLE"
     stats = stub.GetJobStats(pb.GetJobStatsRequest(job_id="disk"), timeout=10).jobs[0]
     assert stats.state == job_stats_pb2.JOB_STATE_FAILED and "storing data failed" in stats.failure_reason
+    # What reaches clients names no path of the server's file system; the log does.
+    data_dir = running.server.settings.data_dir
+    assert data_dir not in err.value.details() and data_dir not in stats.failure_reason
+    assert "the store refused a write" in err.value.details()
     with pytest.raises(grpc.RpcError) as err:
         stub.PostData(iter([pb.PostDataRequest(job_id="disk", data=REST)]), timeout=60)
     assert error_reason(err.value) == "JOB_NOT_OPEN"

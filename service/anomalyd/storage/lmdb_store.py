@@ -103,7 +103,10 @@ class LmdbStore:
                     self._grow()
                     continue
                 except lmdb.Error as err:
-                    raise StorageError(f"cannot write to {self._env.path()}: {err}") from err
+                    # The message reaches clients (a job's failure_reason, an upload's status),
+                    # so the path goes to the log only.
+                    log.error("cannot write to %s: %s", self._env.path(), err)
+                    raise StorageError(f"the store refused a write: {err}") from err
                 if durable:
                     self._env.sync(True)
                 return result
@@ -123,4 +126,5 @@ class LmdbStore:
         try:
             self._env.set_mapsize(size)
         except lmdb.Error as err:
-            raise StorageError(f"cannot grow {self._env.path()} to {size >> 20} MiB: {err}") from err
+            log.error("cannot grow %s to %d MiB: %s", self._env.path(), size >> 20, err)
+            raise StorageError(f"the store cannot grow to {size >> 20} MiB: {err}") from err
