@@ -154,3 +154,18 @@ class StreamIdle(AnomalydError):
 class JobDamaged(AnomalydError):
     status = "DATA_LOSS"
     reason = "JOB_DAMAGED"
+
+
+class ApiKeyRequired(AnomalydError):
+    status = "UNAUTHENTICATED"
+    reason = "API_KEY_REQUIRED"
+
+
+class ApiKeyInvalid(AnomalydError):
+    status = "UNAUTHENTICATED"
+    reason = "API_KEY_INVALID"
+
+
+class InsufficientPrivileges(AnomalydError):
+    status = "PERMISSION_DENIED"
+    reason = "INSUFFICIENT_PRIVILEGES"
