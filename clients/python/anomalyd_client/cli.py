@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from anomalyd.api import keystore
+from anomalyd.api.auth import ROLE_PRIVILEGES
 from anomalyd_client import demo, detector
 from anomalyd_client.client import DEFAULT_TARGET, Client, Document
 from anomalyd_client.console import ProgressLine, fields, table, text
@@ -48,9 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             demo.run(args.data_dir, hours=args.hours, seed=args.seed)
             return 0
-        target = getattr(args, "target", os.environ.get("ANOMALYD_TARGET", DEFAULT_TARGET))
-        with Client(target) as client:
-            result, human = args.handler(client, args)
+        if args.command == "keys":
+            result, human = args.handler(args)
+        else:
+            with _client(args) as client:
+                result, human = args.handler(client, args)
         print(msgspec.json.encode(result).decode() if getattr(args, "json", False) else human)
         return 0
     except AnomalydError as error:
@@ -66,18 +70,63 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _EXIT_INTERRUPTED
 
 
+def _client(args: argparse.Namespace) -> Client:
+    """A client of the server that the global options (or their environment variables) name."""
+    env = os.environ.get
+    return Client(
+        getattr(args, "target", env("ANOMALYD_TARGET", DEFAULT_TARGET)),
+        tls=getattr(args, "tls", False),
+        ca_file=getattr(args, "tls_ca", env("ANOMALYD_TLS_CA")),
+        cert_file=getattr(args, "client_cert", env("ANOMALYD_CLIENT_CERT")),
+        key_file=getattr(args, "client_key", env("ANOMALYD_CLIENT_KEY")),
+        api_key=getattr(args, "api_key", env("ANOMALYD_API_KEY")),
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
-    # --target and --json are accepted before or after the command. Their defaults are
-    # SUPPRESS so that a subcommand's parse does not overwrite a value given before it; main
-    # supplies the real defaults.
-    shared = argparse.ArgumentParser(add_help=False)
+    # The connection options and --json are accepted before or after the command. Their
+    # defaults are SUPPRESS so that a subcommand's parse does not overwrite a value given
+    # before it; main supplies the real defaults.
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for machines"
+    )
+    shared = argparse.ArgumentParser(add_help=False, parents=[output])
     shared.add_argument(
         "--target",
         default=argparse.SUPPRESS,
         help=f"server host:port (default: $ANOMALYD_TARGET or {DEFAULT_TARGET})",
     )
     shared.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for machines"
+        "--tls",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="connect with TLS, trusting the system's CAs (implied by the three options below)",
+    )
+    shared.add_argument(
+        "--tls-ca",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="PEM CA certificates to verify the server with (default: $ANOMALYD_TLS_CA)",
+    )
+    shared.add_argument(
+        "--client-cert",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="PEM client certificate for mutual TLS (default: $ANOMALYD_CLIENT_CERT)",
+    )
+    shared.add_argument(
+        "--client-key",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="its PEM private key (default: $ANOMALYD_CLIENT_KEY)",
+    )
+    shared.add_argument(
+        "--api-key",
+        metavar="CREDENTIAL",
+        default=argparse.SUPPRESS,
+        help="as `keys create` printed it (default: $ANOMALYD_API_KEY, which other users "
+        "cannot see in the process list)",
     )
     parser = argparse.ArgumentParser(
         prog="anomalyd",
@@ -200,6 +249,36 @@ def _parser() -> argparse.ArgumentParser:
     _result_filters(sub)
     sub.add_argument("--allow-no-match", action=argparse.BooleanOptionalAction)
 
+    keys = commands.add_parser(
+        "keys",
+        help="create, list and delete the API keys of a server's --keys-file",
+        description="API keys in a keys file, which a server started with --keys-file reads "
+        "again within a second of a change. Only a salted hash of each secret is stored.",
+    )
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
+    keys_file = argparse.ArgumentParser(add_help=False, parents=[output])
+    default_keys_file = os.environ.get("ANOMALYD_KEYS_FILE")
+    keys_file.add_argument(
+        "--keys-file",
+        metavar="FILE",
+        default=default_keys_file,
+        required=default_keys_file is None,
+        help="the keys file, created with mode 0600 if missing (default: $ANOMALYD_KEYS_FILE)",
+    )
+    sub = key_commands.add_parser(
+        "create",
+        parents=[keys_file],
+        help="create a key and print its credential, the only time it is shown",
+    )
+    sub.add_argument("--role", required=True, choices=sorted(ROLE_PRIVILEGES))
+    sub.add_argument("--name", default="", help="what the key is for")
+    sub.set_defaults(handler=_keys_create)
+    sub = key_commands.add_parser("list", parents=[keys_file], help="list keys (never secrets)")
+    sub.set_defaults(handler=_keys_list)
+    sub = key_commands.add_parser("delete", parents=[keys_file], help="delete a key")
+    sub.add_argument("key_id", metavar="ID")
+    sub.set_defaults(handler=_keys_delete)
+
     sub = commands.add_parser(
         "demo", help="run a local server on generated data with planted incidents"
     )
@@ -218,6 +297,27 @@ def _result_filters(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--start", type=_typed(parse_time), help="results at or after this time")
     sub.add_argument("--end", type=_typed(parse_time), help="results before this time")
     sub.add_argument("--exclude-interim", action="store_true")
+
+
+def _keys_create(args: argparse.Namespace) -> Output:
+    key, credential = keystore.create_key(args.keys_file, role=args.role, name=args.name)
+    print(f"created API key {key.id} ({key.role}); the credential is shown only this once", file=sys.stderr)
+    return {**_key_fields(key), "encoded": credential}, credential
+
+
+def _keys_list(args: argparse.Namespace) -> Output:
+    keys = [_key_fields(key) for key in keystore.read_keys(args.keys_file)]
+    rows = [(k["id"], k["role"], k["name"], k["creation_time"]) for k in keys]
+    return keys, table(("ID", "ROLE", "NAME", "CREATED"), rows)
+
+
+def _keys_delete(args: argparse.Namespace) -> Output:
+    key = keystore.delete_key(args.keys_file, args.key_id)
+    return _key_fields(key), f"deleted API key {key.id}"
+
+
+def _key_fields(key: keystore.ApiKey) -> dict[str, str]:
+    return {"id": key.id, "name": key.name, "role": key.role, "creation_time": key.creation_time}
 
 
 def _typed(parse: Callable[[str], T]) -> Callable[[str], T]:

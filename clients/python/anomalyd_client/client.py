@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -69,12 +70,44 @@ class Client:
         target: host:port of the server.
         timeout: the deadline of each unary call in seconds (stretched past an open or close
             timeout); None waits forever. PostData streams have no deadline.
+        tls: connect with TLS, trusting the system's CA certificates unless ca_file is given.
+            Giving any of the three files implies it.
+        ca_file: PEM CA certificates to verify the server's certificate with.
+        cert_file: PEM client certificate, for a server that requires one (mutual TLS).
+        key_file: the PEM private key of cert_file.
+        api_key: the credential that `anomalyd keys create` printed, sent with every call as
+            "authorization: ApiKey <credential>".
+
+    Raises:
+        OSError: a certificate or key file cannot be read.
+        ValueError: only one of cert_file and key_file is given.
     """
 
-    def __init__(self, target: str = DEFAULT_TARGET, *, timeout: float | None = 60.0) -> None:
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        timeout: float | None = 60.0,
+        tls: bool = False,
+        ca_file: str | os.PathLike[str] | None = None,
+        cert_file: str | os.PathLike[str] | None = None,
+        key_file: str | os.PathLike[str] | None = None,
+        api_key: str | None = None,
+    ) -> None:
         self.target = target
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(target)
+        if (cert_file is None) != (key_file is None):
+            raise ValueError("a client certificate needs its key, and a key its certificate")
+        if tls or ca_file is not None or cert_file is not None:
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=_read(ca_file), private_key=_read(key_file), certificate_chain=_read(cert_file)
+            )
+            self._channel = grpc.secure_channel(target, credentials)
+        else:
+            self._channel = grpc.insecure_channel(target)
+        # Per-call metadata rather than call credentials, which gRPC sends over TLS only: a key
+        # also works against a plaintext server on localhost.
+        self._metadata = () if api_key is None else (("authorization", f"ApiKey {api_key}"),)
         self._stub = job_service_pb2_grpc.JobServiceStub(self._channel)
         self._results = results_service_pb2_grpc.ResultsServiceStub(self._channel)
 
@@ -545,7 +578,7 @@ class Client:
         if deadline is not None and wait is not None:
             deadline = max(deadline, wait.total_seconds() + _DEADLINE_MARGIN_S)
         with _raising_anomalyd_errors():
-            return method(request, timeout=deadline)
+            return method(request, timeout=deadline, metadata=self._metadata)
 
     def _post(
         self,
@@ -577,7 +610,7 @@ class Client:
                 failures.append(error)
 
         with _raising_anomalyd_errors():
-            response = self._stub.PostData(requests())
+            response = self._stub.PostData(requests(), metadata=self._metadata)
         if failures:
             raise failures[0]
         return to_dict(response.data_counts)
@@ -589,6 +622,13 @@ def _raising_anomalyd_errors() -> Iterator[None]:
         yield
     except grpc.RpcError as error:
         raise AnomalydError.from_rpc_error(error) from error
+
+
+def _read(path: str | os.PathLike[str] | None) -> bytes | None:
+    if path is None:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _detector(spec: DetectorSpec) -> Detector:

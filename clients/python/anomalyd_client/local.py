@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -23,10 +24,14 @@ class LocalServer:
         data_dir: the server's --data-dir; the port file and the server's log go here too.
         start_timeout: seconds to wait for the server to serve.
         stop_timeout: seconds to wait for a graceful stop.
+        args: more arguments of `anomalyd serve`, such as ("--tls-cert", path, ...).
     """
 
-    def __init__(self, data_dir: Path, *, start_timeout: float = 60, stop_timeout: float = 60) -> None:
+    def __init__(
+        self, data_dir: Path, *, start_timeout: float = 60, stop_timeout: float = 60, args: Sequence[str] = ()
+    ) -> None:
         self.data_dir = data_dir
+        self.args = list(args)
         self.log_path = data_dir / "server.log"
         self.target = ""
         self._start_timeout = start_timeout
@@ -60,7 +65,7 @@ class LocalServer:
         port_file = self.data_dir / "port"
         port_file.unlink(missing_ok=True)
         command = [sys.executable, "-m", "anomalyd.server", "--data-dir", str(self.data_dir),
-                   "--listen", "127.0.0.1:0", "--port-file", str(port_file)]
+                   "--listen", "127.0.0.1:0", "--port-file", str(port_file), *self.args]
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self._start_timeout
