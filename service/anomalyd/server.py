@@ -19,6 +19,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from anomalyd.api import tls
+from anomalyd.api.auth import Authorizer
+from anomalyd.api.auth_interceptor import AuthInterceptor
+from anomalyd.api.keystore import KeyStore
 from anomalyd.api.results_servicer import ResultsServicer
 from anomalyd.api.servicer import JobServicer
 from anomalyd.api.snapshot_servicer import SnapshotServicer
@@ -48,6 +52,7 @@ SERVICE_NAMES = (
 # RESOURCE_EXHAUSTED, so that a flood of requests cannot grow the server's memory without bound.
 MAX_WAITING_REQUESTS = 1024
 EXIT_STORAGE = os.EX_IOERR  # 74: the data directory cannot be used, damaged or unreadable
+EXIT_CONFIG = os.EX_CONFIG  # 78: a TLS or keys file cannot be used, or the address is taken
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,12 @@ class Settings:
         workers: threads for requests other than PostData.
         grace_s: how long in-flight RPCs may finish on shutdown.
         persist_check_s: how often open jobs are checked for a due background snapshot.
+        tls_cert: PEM certificate chain; with tls_key, the server speaks TLS only.
+        tls_key: the PEM private key of tls_cert, unencrypted.
+        tls_client_ca: PEM CA certificates; when set, every client must present a certificate
+            one of them signed (mutual TLS).
+        keys_file: when set, every call but health checks and reflection needs an API key of
+            this file (see `anomalyd keys`), which is read again within a second of a change.
     """
 
     data_dir: str
@@ -82,6 +93,10 @@ class Settings:
     workers: int = 16
     grace_s: float = 10.0
     persist_check_s: float = 60.0
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+    keys_file: str | None = None
 
 
 class Server:
@@ -93,6 +108,10 @@ class Server:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # Checked before anything is opened: a bad file stops the start with a ValueError or
+        # OSError naming it.
+        self._credentials = tls.server_credentials(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
+        self._authorizer = Authorizer(KeyStore(settings.keys_file)) if settings.keys_file else None
         self.store = LmdbStore(os.path.join(settings.data_dir, "lmdb"))
         self.jobs = JobManager(
             Repository(self.store), max_document_bytes=settings.max_document_bytes, max_open_jobs=settings.max_open_jobs
@@ -113,6 +132,7 @@ class Server:
         self.grpc = grpc.aio.server(
             options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
             maximum_concurrent_rpcs=settings.max_streams + MAX_WAITING_REQUESTS,
+            interceptors=[AuthInterceptor(self._authorizer)] if self._authorizer else [],
         )
         limits = StreamLimits(
             max_streams=settings.max_streams,
@@ -136,7 +156,10 @@ class Server:
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
             self.grpc,
         )
-        port = self.grpc.add_insecure_port(settings.listen)
+        if self._credentials is None:
+            port = self.grpc.add_insecure_port(settings.listen)
+        else:
+            port = self.grpc.add_secure_port(settings.listen, self._credentials)
         if not port:
             raise OSError(f"cannot listen on {settings.listen}")
         return port
@@ -152,6 +175,12 @@ class Server:
                 f.write(str(self.port))
             os.replace(temporary, self.settings.port_file)
         log.info("anomalyd serving on port %d, data in %s", self.port, self.settings.data_dir)
+        log.info(
+            "TLS %s, client certificates %s, API keys %s",
+            "on" if self._credentials else "off",
+            "required" if self.settings.tls_client_ca else "not required",
+            f"required ({self.settings.keys_file})" if self._authorizer else "not required: every client may call every RPC",
+        )
 
     async def _serve(self) -> None:
         await self.grpc.start()
@@ -202,6 +231,10 @@ def main(argv: list[str] | None = None) -> None:
         ("stream-idle-timeout", float, defaults.stream_idle_timeout_s, "seconds a stream may wait between messages"),
         ("workers", int, defaults.workers, "threads for requests other than PostData"),
         ("log-level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
+        ("tls-cert", str, None, "PEM certificate chain; with --tls-key, serve TLS only"),
+        ("tls-key", str, None, "the PEM private key of --tls-cert, unencrypted"),
+        ("tls-client-ca", str, None, "PEM CAs whose client certificates are required (mutual TLS)"),
+        ("keys-file", str, None, "require API keys of this file on every call (see: anomalyd keys)"),
     ):
         env = "ANOMALYD_" + flag.upper().replace("-", "_")
         # argparse converts a string default with type, so a bad variable fails like a bad flag.
@@ -219,12 +252,19 @@ def main(argv: list[str] | None = None) -> None:
         max_open_jobs=args.max_open_jobs,
         stream_idle_timeout_s=args.stream_idle_timeout,
         workers=args.workers,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
+        keys_file=args.keys_file,
     )
     try:
         server = Server(settings)
     except StorageError as err:
         log.critical("cannot start: %s", err)
         sys.exit(EXIT_STORAGE)
+    except (OSError, ValueError) as err:
+        log.critical("cannot start: %s", err)
+        sys.exit(EXIT_CONFIG)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
