@@ -1,4 +1,4 @@
-"""The `anomalyd` command: run a server, manage jobs, post data, run the demo.
+"""The `anomalyd` command: run a server, manage jobs, post data, manage API keys, run the demo.
 
 Exit codes: 0 success, 1 a local error (a file, a value), 2 a usage error, 130 interrupted,
 and 10 + the gRPC status code for a failed call (15 NOT_FOUND, 16 ALREADY_EXISTS,
