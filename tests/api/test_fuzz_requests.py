@@ -12,6 +12,7 @@ from __future__ import annotations
 import grpc
 import pytest
 from google.protobuf import descriptor as d
+from google.protobuf import duration_pb2, timestamp_pb2
 from google.protobuf.message import Message
 from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
@@ -77,7 +78,7 @@ def time_like(name: str) -> st.SearchStrategy[Message]:
     """Timestamps and durations: typical, extreme, and outside their valid ranges."""
     seconds = st.sampled_from([0, 1_700_000_000, *VALID_SECONDS, VALID_SECONDS[1] + 1, 2**62, -(2**62), 300, -300])
     nanos = st.sampled_from([0, 1, 999_999_999, -1, 1_000_000_000, 500_000_000])
-    cls = type(getattr(pb.FlushJobRequest(), "start")) if name == "Timestamp" else type(pb.OpenJobRequest().timeout)
+    cls = timestamp_pb2.Timestamp if name == "Timestamp" else duration_pb2.Duration
     return st.builds(lambda s, n: cls(seconds=s, nanos=n), seconds, nanos)
 
 

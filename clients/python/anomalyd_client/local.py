@@ -78,6 +78,11 @@ class LocalServer:
         self.target = f"127.0.0.1:{int(port_file.read_text())}"
         return self.target
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return None if self._process is None else self._process.pid
+
     def kill(self) -> None:
         """Sends SIGKILL without waiting, as a crash would; start() waits for the exit."""
         if self._process is not None:
