@@ -126,13 +126,17 @@ class Phase:
             sent, cancelled = threading.Event(), threading.Event()
             messages = upload_messages(job_id, resume_point(self.stub, job_id), pause_s, cancel_after, sent, cancelled)
             call = self.stub.PostData.future(messages, timeout=120)
-            if cancel_after is not None and sent.wait(30):
-                time.sleep(0.05)
-                call.cancel()
-                cancelled.set()
-                with self.tally.lock:
-                    self.tally.cancelled += 1
-                return
+            if cancel_after is not None:
+                call.add_done_callback(lambda _, sent=sent: sent.set())  # refused before its messages went
+                sent.wait(30)
+                if not call.done():
+                    time.sleep(0.05)
+                    call.cancel()
+                    cancelled.set()
+                    with self.tally.lock:
+                        self.tally.cancelled += 1
+                    return
+                cancelled.set()  # refused: let its messages end
             try:
                 counts = call.result().data_counts
             except grpc.RpcError as err:
