@@ -93,41 +93,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     shared = argparse.ArgumentParser(add_help=False, parents=[output])
     shared.add_argument(
-        "--target",
-        default=argparse.SUPPRESS,
-        help=f"server host:port (default: $ANOMALYD_TARGET or {DEFAULT_TARGET})",
-    )
-    shared.add_argument(
         "--tls",
         action="store_true",
         default=argparse.SUPPRESS,
         help="connect with TLS, trusting the system's CAs (implied by the three options below)",
     )
-    shared.add_argument(
-        "--tls-ca",
-        metavar="FILE",
-        default=argparse.SUPPRESS,
-        help="PEM CA certificates to verify the server with (default: $ANOMALYD_TLS_CA)",
-    )
-    shared.add_argument(
-        "--client-cert",
-        metavar="FILE",
-        default=argparse.SUPPRESS,
-        help="PEM client certificate for mutual TLS (default: $ANOMALYD_CLIENT_CERT)",
-    )
-    shared.add_argument(
-        "--client-key",
-        metavar="FILE",
-        default=argparse.SUPPRESS,
-        help="its PEM private key (default: $ANOMALYD_CLIENT_KEY)",
-    )
-    shared.add_argument(
-        "--api-key",
-        metavar="CREDENTIAL",
-        default=argparse.SUPPRESS,
-        help="as `keys create` printed it (default: $ANOMALYD_API_KEY, which other users "
-        "cannot see in the process list)",
-    )
+    for flag, metavar, description in (
+        ("--target", None, f"server host:port (default: $ANOMALYD_TARGET or {DEFAULT_TARGET})"),
+        ("--tls-ca", "FILE", "PEM CA certificates to verify the server with (default: $ANOMALYD_TLS_CA)"),
+        ("--client-cert", "FILE", "PEM client certificate for mutual TLS (default: $ANOMALYD_CLIENT_CERT)"),
+        ("--client-key", "FILE", "its PEM private key (default: $ANOMALYD_CLIENT_KEY)"),
+        ("--api-key", "CREDENTIAL", "as `keys create` printed it (default: $ANOMALYD_API_KEY, which other users "
+         "cannot see in the process list)"),
+    ):
+        shared.add_argument(flag, metavar=metavar, default=argparse.SUPPRESS, help=description)
     parser = argparse.ArgumentParser(
         prog="anomalyd",
         description=__doc__,
