@@ -13,7 +13,12 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/anomalyd demo
 
-test: $(VENV)/.installed
+# Each client in another language brings clients/<lang>/client.mk, which builds its interop
+# driver (clients/INTEROP.md) and adds it to CLIENT_DRIVERS for the tests to run.
+CLIENT_DRIVERS :=
+include $(wildcard clients/*/client.mk)
+
+test: $(VENV)/.installed $(CLIENT_DRIVERS)
 	$(PY) -m pytest -q
 
 protos: $(VENV)/.installed
