@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test protos bench
+.PHONY: demo test contract protos bench
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,8 +18,19 @@ demo: $(VENV)/.installed
 CLIENT_DRIVERS :=
 include $(wildcard clients/*/client.mk)
 
-test: $(VENV)/.installed $(CLIENT_DRIVERS)
+test: $(VENV)/.installed contract $(CLIENT_DRIVERS)
 	$(PY) -m pytest -q
+
+# The contract: buf lint (STANDARD + COMMENTS), and buf breaking against the last released
+# contract, the commit named in protos/BREAKING_BASELINE (move it on at a release).
+contract: protos/node_modules/.installed
+	cd protos && npx --no-install buf lint
+	cd protos && npx --no-install buf breaking --against "../.git#ref=$$(cat BREAKING_BASELINE),subdir=protos"
+
+protos/node_modules/.installed: protos/package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js and npm (they install buf, which checks the contract)"; exit 1; }
+	cd protos && npm ci --silent --no-fund --no-audit
+	touch $@
 
 protos: $(VENV)/.installed
 	PATH=$(VENV)/bin:$$PATH scripts/gen_protos.sh
