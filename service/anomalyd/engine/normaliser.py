@@ -31,6 +31,7 @@ _KNOT_PCT = np.array([0.0, 70.0, 85.0, 90.0, 95.0, 97.0, 99.0, 99.9, 100.0])
 _KNOT_SCORE = np.array([0.0, 1.0, 1.2, 1.5, 3.0, 20.0, 50.0, 90.0, 100.0])
 _LN_P_CAP0 = math.log(0.05)
 _LN_P_CAP100 = math.log(1e-4)
+_REBASE_LN_WEIGHT = math.log(1e3)  # a row's history is re-based when a new score would weigh more
 
 
 def _bins(raw: FloatArray) -> NDArray[np.intp]:
@@ -143,14 +144,17 @@ class Normaliser:
             bucket: the bucket index (bucket start / span) the scores belong to.
         """
         self.epoch[rows] = np.where(self.epoch[rows] < 0, bucket, self.epoch[rows])
-        weight = self.decay ** (self.epoch[rows] - bucket).astype(np.float64)
-        self.hist[rows, _bins(raw)] += weight.astype(np.float32)
-        # Re-base rows whose weights grew large, long before float32 loses small counts.
-        stale = weight > 1e3
+        age = (bucket - self.epoch[rows]).astype(np.float64)
+        # Re-base rows whose weights would grow large, long before float32 loses small counts, and
+        # before adding: after a long gap decay ** -age overflows, while the history it would
+        # divide merely decays to nothing.
+        stale = age * -math.log(self.decay) > _REBASE_LN_WEIGHT
         if stale.any():
             old = rows[stale]
-            self.hist[old] /= weight[stale, None].astype(np.float32)
+            self.hist[old] *= (self.decay ** age[stale, None]).astype(np.float32)
             self.epoch[old] = bucket
+            age[stale] = 0.0
+        self.hist[rows, _bins(raw)] += (self.decay**-age).astype(np.float32)
         touched = np.unique(groups)
         self.hmax[touched] *= (self.decay ** np.maximum(bucket - self.hmax_last[touched], 0)).astype(np.float32)
         self.hmax_last[touched] = bucket
