@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from anomalyd.engine.analyzer import JobAnalyzer
+from anomalyd.engine.analyzer import JobAnalyzer, quiet_buckets
+from anomalyd.engine.records import AnalysisSpec, DetectorSpec
 from anomalyd.engine.results import BucketResult
-from tests.engine.synth import record_scores, run_values, spec
+from tests.engine.synth import T0, batch, record_scores, run_values, spec
 
 N = 400  # buckets: 48 warm-up, then a few days' worth of 5-minute buckets
 HIGH = 50.0
@@ -166,3 +169,51 @@ def test_a_ramp_is_followed_without_lag(seed: int, scale: float) -> None:
     scores = record_scores(run_values(JobAnalyzer(spec("mean")), values[:, None]))
     assert scores[dip] >= HIGH
     assert scores[60:dip].max() < HIGH
+
+
+HOUR = 3_600_000
+# In buckets of an hour: within a bucket or a few apart, about a quiet stretch (48 buckets at
+# this span), and years to centuries (a stray or far-future record).
+gaps = st.one_of(st.integers(0, 3), st.integers(46, 50), st.integers(10_000, 1_000_000))
+
+
+@settings(SETTINGS, max_examples=12)
+@given(seeds, st.lists(gaps, min_size=2, max_size=24), st.data())
+@pytest.mark.timeout(120)
+def test_gaps_give_the_same_results_in_one_message_or_many_and_after_a_restore(
+    seed: int, steps: list[int], data: st.DataObject
+) -> None:
+    rng = np.random.default_rng(seed)
+    times = T0 + np.cumsum(steps) * HOUR + rng.integers(0, HOUR, len(steps))
+    times.sort()
+    x = rng.normal(50.0, 5.0, len(times))
+    series = [str(s) for s in rng.choice(["a", "b"], len(times))]
+    # The count has no by field: a count series seen first late in a message is zero-filled in
+    # the message's earlier buckets, so one message and many differ on that, gaps or not.
+    spec_ = AnalysisSpec(
+        bucket_span_ms=HOUR, detectors=(DetectorSpec("count"), DetectorSpec("mean", field_name="x", by_field_name="s"))
+    )
+    end = int(times[-1]) + HOUR
+
+    whole = JobAnalyzer(spec_)
+    whole.add(batch(times.tolist(), x.tolist(), s=series))
+    expected = whole.finalize_until(int(times[-1])) + whole.finalize_until(end)
+
+    # Many messages, each finalised to its latest record as ingest does, some followed by an
+    # advance_time into the gap before the next message, and one restore from state.
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, len(times) - 1), max_size=6))))
+    restore_at = data.draw(st.sampled_from([*cuts, len(times)]))
+    job = JobAnalyzer(spec_)
+    got = []
+    for lo, hi in itertools.pairwise([0, *cuts, len(times)]):
+        job.add(batch(times[lo:hi].tolist(), x[lo:hi].tolist(), s=series[lo:hi]))
+        got += job.finalize_until(int(times[hi - 1]))
+        if hi < len(times) and data.draw(st.booleans()):
+            last, next_bucket = int(times[hi - 1]), int(times[hi]) // HOUR * HOUR
+            got += job.finalize_until(data.draw(st.integers(last, max(last, next_bucket))))
+        if hi == restore_at:
+            job = JobAnalyzer.from_state(spec_, job.to_state())
+    got += job.finalize_until(end)
+    assert got == expected
+    # However long the gaps, the buckets closed are the data's and at most a quiet stretch after each.
+    assert len(expected) <= len(set((times // HOUR).tolist())) * (1 + quiet_buckets(HOUR))

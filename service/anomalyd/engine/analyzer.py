@@ -12,6 +12,13 @@ Closing a bucket aggregates each detector's rows per series (a series is one com
 partition and by values), scores the values against each series' model, turns probabilities
 into raw and normalised scores, and only then learns the values.
 
+Time costs nothing by itself: every bucket with data is closed, and so are the first
+quiet_buckets() empty buckets after it (an outage or a quiet night scores as it always did), but
+the rest of a longer empty stretch is jumped over in one step, as skip_time does: no results, no
+learning, and the normalisers, which age by the buckets elapsed, forget their history in
+proportion. A stray record in 1970 before data in 2026, or one in year 9999, costs at most
+quiet_buckets() closes.
+
 Scores come from three kinds of normaliser (see normaliser.py): one per series for records, one
 for the job for the bucket score (fed with the smallest record probability in the bucket, so a
 job with many series learns how small its routine minimum is), and one per influencer field.
@@ -52,6 +59,17 @@ _KEY_BYTES = 120  # dictionary entry, tuple and string headers of one series key
 _BUCKET_TIME = "bucket_time"
 _RUN_DAMPING = 0.5
 _RUN_NEWS = 2.0
+
+
+def quiet_buckets(span_ms: int) -> int:
+    """Empty buckets closed one by one after a bucket with data (or a skip): a day, within 48..1440.
+
+    A day covers an outage of hours and a quiet night, whose zero counts a count model learns and
+    scores; 48 buckets let the 24-bucket multi-bucket view and the 12-bucket re-base see an outage
+    through at long spans, and 1,440 (a day of 1-minute buckets) bounds the work of one gap at
+    short spans. Empty buckets beyond these are jumped over without results (finalize_until).
+    """
+    return max(48, min(1440, -(-86_400_000 // span_ms)))
 
 
 def warmup_buckets(span_ms: int) -> int:
@@ -144,6 +162,7 @@ class JobAnalyzer:
         self.spec = spec
         self.span = spec.bucket_span_ms
         self.warmup = warmup_buckets(self.span)
+        self.quiet = quiet_buckets(self.span)
         decay = math.exp(-self.span / (_NORMALISER_DAYS * 86_400_000))
         self._detectors = [self._new_detector(i, d, decay) for i, d in enumerate(spec.detectors)]
         self._bucket_norm = Normaliser(1, decay_per_bucket=decay)
@@ -153,6 +172,9 @@ class JobAnalyzer:
         self._buffer: Arrays = self._empty_buffer()
         self._finalized_end: int | None = None
         self._first_bucket: int | None = None
+        # Empty buckets from here on, for self.quiet buckets, are closed; later ones are jumped.
+        # It moves to the end of each bucket closed with data, and to each skip's target.
+        self._quiet_from: int | None = None
         self._event_rate = 0.0
         self._event_buckets = 0
         self._peak_bytes = 0
@@ -276,11 +298,14 @@ class JobAnalyzer:
     # ----------------------------------------------------------------------------- time moves
 
     def finalize_until(self, end_ms: int) -> list[BucketResult]:
-        """Close, score and learn every bucket ending at or before end_ms, in time order.
+        """Close, score and learn the buckets ending at or before end_ms, in time order.
 
-        Buckets without data between the first record and end_ms are closed too: count and sum
-        functions see 0 in them, the others no value. Nothing is produced before the first
-        record.
+        Every bucket with data is closed, and so are the first quiet_buckets() empty buckets after
+        a bucket with data (or after a skip's target): in them count and sum functions see 0, the
+        others no value. Later empty buckets of the same stretch are jumped over as skip_to()
+        jumps: no results and no learning; the normalisers age by the buckets elapsed. The work
+        and the results are thus bounded by the data and not by the time between records.
+        Nothing is produced before the first record.
 
         Args:
             end_ms: epoch ms.
@@ -296,21 +321,51 @@ class JobAnalyzer:
             start = self._first_bucket if self._finalized_end is None else max(self._finalized_end, self._first_bucket)
             order = np.argsort(self._buffer["bucket"], kind="stable")
             buffer = {k: v[order] for k, v in self._buffer.items()}
-            starts = np.arange(start, target, self.span, dtype=np.int64)
-            bounds = np.searchsorted(buffer["bucket"], np.append(starts, target))
-            for i, b in enumerate(starts.tolist()):
-                rows = {k: v[bounds[i] : bounds[i + 1]] for k, v in buffer.items()}
-                results.append(self._close(b, rows))
-            self._buffer = {k: v[bounds[-1] :] for k, v in buffer.items()}
+            starts, self._quiet_from = self._to_close(start, target, buffer["bucket"])
+            lo = np.searchsorted(buffer["bucket"], starts, side="left")
+            hi = np.searchsorted(buffer["bucket"], starts, side="right")
+            for b, i, j in zip(starts, lo.tolist(), hi.tolist(), strict=True):
+                results.append(self._close(b, {k: v[i:j] for k, v in buffer.items()}))
+            self._buffer = {k: v[np.searchsorted(buffer["bucket"], target) :] for k, v in buffer.items()}
         self._finalized_end = target
         return results
 
+    def _to_close(self, start: int, end: int, buckets: NDArray[np.int64]) -> tuple[list[int], int]:
+        """The buckets in [start, end) that are closed, and where the quiet allowance then starts.
+
+        Args:
+            start: the first bucket, epoch ms.
+            end: the end, epoch ms.
+            buckets: shape (n,), sorted bucket starts of the buffered rows.
+
+        Returns:
+            Bucket starts in time order: the buckets with data and the empty ones within
+            quiet_buckets() of the last bucket with data (or skip) before them; and that
+            allowance's start after the last of them.
+        """
+        span, allowance = self.span, self.quiet * self.span
+        quiet_from = start if self._quiet_from is None else self._quiet_from
+        inside = buckets[np.searchsorted(buckets, start) : np.searchsorted(buckets, end)]
+        closing: list[int] = []
+        at = start
+        for b in [*np.unique(inside).tolist(), end]:
+            closing.extend(range(at, min(b, quiet_from + allowance), span))
+            if b < end:
+                closing.append(b)
+                at = quiet_from = b + span
+        return closing, quiet_from
+
     def skip_to(self, t_ms: int) -> None:
-        """Jump to ceil(t_ms, span) without results or learning; buffered data before it goes."""
+        """Jump to ceil(t_ms, span) without results or learning; buffered data before it goes.
+
+        The empty buckets after the target count as the start of a quiet stretch (see
+        finalize_until).
+        """
         target = -(-t_ms // self.span) * self.span
         if self._finalized_end is not None and target <= self._finalized_end:
             return
         self._finalized_end = target
+        self._quiet_from = target if self._quiet_from is None else max(self._quiet_from, target)
         self._failed_buckets = {b for b in self._failed_buckets if b >= target}
         self._buffer = {k: v[self._buffer["bucket"] >= target] for k, v in self._buffer.items()}
 
@@ -334,7 +389,8 @@ class JobAnalyzer:
             end_ms: end (ceiled to the span); default latency_buckets + 1 buckets after start.
 
         Returns:
-            One result per open bucket in the range that is not before the first record.
+            One result per open bucket in the range that is not before the first record and
+            that finalize_until would close: empty buckets beyond quiet_buckets() of data get none.
         """
         if self._first_bucket is None:
             return []
@@ -343,9 +399,15 @@ class JobAnalyzer:
         latency_buckets = -(-self.spec.latency_ms // self.span)
         end = start + (latency_buckets + 1) * self.span if end_ms is None else -(-end_ms // self.span) * self.span
         results = []
-        for b in range(start, end, self.span):
-            mask = self._buffer["bucket"] == b
-            rows = {k: v[mask] for k, v in self._buffer.items()}
+        order = np.argsort(self._buffer["bucket"], kind="stable")
+        buffer = {k: v[order] for k, v in self._buffer.items()}
+        # Buckets before start count for the quiet allowance as though finalised now.
+        starts, _ = self._to_close(first_open, end, buffer["bucket"])
+        for b in starts:
+            if b < start:
+                continue
+            i, j = np.searchsorted(buffer["bucket"], [b, b + self.span])
+            rows = {k: v[i:j] for k, v in buffer.items()}
             events = float(rows["weight"].sum())
             completeness = min(1.0, events / self._event_rate) if self._event_rate > 0.0 else 1.0
             results.append(self._close(b, rows, completeness=completeness))
@@ -605,6 +667,7 @@ class JobAnalyzer:
             "version": _STATE_VERSION,
             "finalized_end": self._finalized_end,
             "first_bucket": self._first_bucket,
+            "quiet_from": self._quiet_from,
             "event_rate": self._event_rate,
             "event_buckets": self._event_buckets,
             "peak_bytes": self._peak_bytes,
@@ -638,6 +701,8 @@ class JobAnalyzer:
                 model.load(_prefixed(arrays, f"d{d.index}.f{j}."))
         job._finalized_end = meta["finalized_end"]
         job._first_bucket = meta["first_bucket"]
+        # States written before empty stretches were jumped lack it: allow a quiet stretch anew.
+        job._quiet_from = meta.get("quiet_from", job._finalized_end)
         job._event_rate = meta["event_rate"]
         job._event_buckets = meta["event_buckets"]
         job._peak_bytes = meta["peak_bytes"]
