@@ -10,6 +10,7 @@ import time
 import grpc
 import numpy as np
 import pytest
+from google.protobuf import timestamp_pb2
 
 from anomalyd.v1 import job_pb2, job_service_pb2_grpc, job_stats_pb2, model_snapshot_service_pb2_grpc, results_service_pb2_grpc
 from anomalyd.v1 import job_service_pb2 as pb
@@ -183,6 +184,23 @@ def test_kill_during_delete_resumes_it(server_process):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert harness.outcome("keep") == before
+
+
+@pytest.mark.timeout(120)
+def test_records_far_apart_in_time_replay_exactly_after_a_kill(server_process):
+    harness = Harness(server_process)
+    harness.create()
+    stray = b'{"time": 0, "host": "a", "latency": 100}\n'
+    harness.jobs.PostData(iter([pb.PostDataRequest(job_id="crash", data=stray + b"".join(MESSAGES))]), timeout=60)
+    far = b'{"time": 253402296900, "host": "b", "latency": 100}\n'  # 9999-12-31T22:55:00Z
+    harness.jobs.PostData(iter([pb.PostDataRequest(job_id="crash", data=far)]), timeout=60)
+    end = timestamp_pb2.Timestamp(seconds=253402300799)
+    harness.jobs.FlushJob(pb.FlushJobRequest(job_id="crash", calc_interim=True, advance_time=end), timeout=60)
+    before = harness.outcome()
+    harness.kill_and_restart()  # never closed: the job reopens from its journal alone
+    assert harness.stats().state == job_stats_pb2.JOB_STATE_OPENED
+    assert harness.outcome() == before
+    assert before[0].processed_record_count == TOTAL + 2
 
 
 def _ignore_unavailable(call) -> None:

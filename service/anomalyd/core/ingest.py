@@ -20,7 +20,7 @@ from anomalyd.core.config import JobConfig
 from anomalyd.core.counts import BucketDiagnostics, DataCounts
 from anomalyd.core.documents import Documents, DocumentSplitter, Record
 from anomalyd.core.errors import TooManyParseErrors
-from anomalyd.core.timeparse import MAX_EPOCH_MS, time_parser
+from anomalyd.core.timeparse import MAX_EPOCH_MS, MIN_EPOCH_MS, time_parser
 from anomalyd.engine.records import RecordBatch, StringColumn
 
 MAX_PARSE_ERRORS = 100  # Elasticsearch fails an upload after this many malformed documents
@@ -94,10 +94,10 @@ class RecordReader:
     def from_columns(self, batch: RecordBatch, invalid_time: NDArray[np.bool_]) -> ParsedRecords:
         """The analysis columns of a columnar batch, with its field counts.
 
-        Times beyond year 9999 either way are invalid dates, as on the JSON path.
+        Times outside years 1 to 9999 are invalid dates, as on the JSON path.
         """
         n = len(batch)
-        out_of_range = (batch.times > MAX_EPOCH_MS) | (batch.times < -MAX_EPOCH_MS)
+        out_of_range = (batch.times > MAX_EPOCH_MS) | (batch.times < MIN_EPOCH_MS)
         if out_of_range.any():
             invalid_time = invalid_time | out_of_range
             batch = RecordBatch(np.where(out_of_range, 0, batch.times), batch.numbers, batch.strings)

@@ -29,7 +29,11 @@ _JAVA_TOKEN = re.compile(
 # The directives a pattern needs to pin down an instant (a 12-hour clock needs %p as well).
 _REQUIRED = ("%Y", "%m", "%d", "%H")
 _MS_PER_S = 1000
-MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
+# The instants a protobuf Timestamp (and so a result or a data count) can carry: 0001-01-01 to
+# 9999-12-31T23:59:59.999Z. A record outside them is an invalid date, as Elasticsearch counts a
+# date Java cannot hold.
+MIN_EPOCH_MS = -62135596800000
+MAX_EPOCH_MS = 253402300799999
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ONE_MS = dt.timedelta(milliseconds=1)
 
@@ -85,7 +89,7 @@ def _parse_epoch(values: Sequence[Any], ms_per_unit: int) -> tuple[NDArray[np.in
     else:
         numbers = np.fromiter((_epoch_number(v) for v in values), np.float64, len(values))
     millis = np.trunc(numbers * ms_per_unit)
-    invalid = ~np.isfinite(millis) | (np.abs(millis) > MAX_EPOCH_MS)
+    invalid = ~np.isfinite(millis) | (millis < MIN_EPOCH_MS) | (millis > MAX_EPOCH_MS)
     return np.where(invalid, 0, millis).astype(np.int64), invalid
 
 
