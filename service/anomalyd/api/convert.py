@@ -21,14 +21,13 @@ from anomalyd.core.errors import InvalidColumns, InvalidJobConfig, InvalidReques
 from anomalyd.core.jobs import JobStats
 from anomalyd.core.repository import SnapshotMeta, Task
 from anomalyd.core.results import OverallBucket
-from anomalyd.core.timeparse import MAX_EPOCH_MS
+from anomalyd.core.timeparse import MAX_EPOCH_MS, MIN_EPOCH_MS
 from anomalyd.engine.records import RecordBatch, StringColumn
 from anomalyd.engine.results import AnomalyRecord, BucketResult, InfluencerResult, ModelSizeStats
 from anomalyd.v1 import column_batch_pb2, data_counts_pb2, job_pb2, job_stats_pb2, model_snapshot_pb2, result_pb2, task_pb2
 
 _INVALID_TIME = np.iinfo(np.int64).min
 _INT64_MAX = np.iinfo(np.int64).max
-_MIN_TIMESTAMP_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z
 _STATES = {
     "closed": job_stats_pb2.JOB_STATE_CLOSED,
     "opening": job_stats_pb2.JOB_STATE_OPENING,
@@ -47,7 +46,7 @@ def timestamp(ms: int | None) -> timestamp_pb2.Timestamp | None:
     if ms is None:
         return None
     stamp = timestamp_pb2.Timestamp()
-    stamp.FromMilliseconds(min(max(ms, _MIN_TIMESTAMP_MS), MAX_EPOCH_MS))
+    stamp.FromMilliseconds(min(max(ms, MIN_EPOCH_MS), MAX_EPOCH_MS))
     return stamp
 
 
