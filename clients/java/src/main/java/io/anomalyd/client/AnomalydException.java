@@ -21,10 +21,15 @@ import java.util.Map;
 public final class AnomalydException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
+  /** The gRPC status code. */
   private final Status.Code code;
+  /** The ErrorInfo reason as sent. */
   private final String reasonName;
+  /** The status message. */
   private final String description;
+  /** The ErrorInfo metadata. */
   private final Map<String, String> metadata;
+  /** The BadRequest's field violations. */
   private final List<FieldViolation> fieldViolations;
 
   /**

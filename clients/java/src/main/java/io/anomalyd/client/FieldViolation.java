@@ -9,7 +9,12 @@ import java.util.Objects;
  * @param description what is wrong with it
  */
 public record FieldViolation(String field, String description) {
-  /** Checks that neither part is null. */
+  /**
+   * Checks that neither part is null.
+   *
+   * @param field the field's path
+   * @param description what is wrong with it
+   */
   public FieldViolation {
     Objects.requireNonNull(field, "field");
     Objects.requireNonNull(description, "description");
