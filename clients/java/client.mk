@@ -1,8 +1,10 @@
 # The Java client (clients/java): `mvn package` generates the stubs from protos/ (protoc and
 # protoc-gen-grpc-java come from Maven Central as artifacts), compiles, runs the unit tests
 # and copies the runtime jars to build/lib; then build/interop runs the driver from there.
-# Artifacts go to Maven's usual ~/.m2/repository, so later builds on the machine are warm;
-# MVN_FLAGS can move it (MVN_FLAGS='-q -B -Dmaven.repo.local=/tmp/m2').
+# A failing unit test stops make before build/interop is installed. Artifacts go to Maven's
+# usual ~/.m2/repository, so later builds on the machine are warm; MVN_FLAGS can move it
+# (MVN_FLAGS='-q -B -Dmaven.repo.local=/tmp/m2'). On a 2-core machine: about 21 s with an
+# empty repository (84 MB downloaded), about 12 s after a change, nothing when nothing changed.
 JAVA_CLIENT := clients/java
 JAVA_DRIVER := $(JAVA_CLIENT)/build/interop
 MVN ?= mvn
