@@ -86,6 +86,16 @@ public final class AnomalydAsyncClient implements AutoCloseable {
   }
 
   /**
+   * Connects to a server over plaintext, without a key.
+   *
+   * @param target {@code host:port}
+   * @return a client that owns its channel
+   */
+  public static AnomalydAsyncClient connect(String target) {
+    return connect(ClientOptions.of(target));
+  }
+
+  /**
    * Connects as the options say. The channel connects lazily, at the first call.
    *
    * @param options target, TLS, API key, deadline, upload executor
@@ -122,6 +132,18 @@ public final class AnomalydAsyncClient implements AutoCloseable {
    * The configurations of the jobs matching an expression.
    *
    * @param expression an id, a group, a comma-separated list, a wildcard, "_all" or "" (all)
+   * @return the jobs, ordered by id
+   */
+  public CompletableFuture<List<Job>> getJobs(String expression) {
+    return connection
+        .async(JobServiceGrpc.getGetJobsMethod(), Requests.getJobs(expression, null), null)
+        .thenApply(GetJobsResponse::getJobsList);
+  }
+
+  /**
+   * The configurations of the jobs matching an expression.
+   *
+   * @param expression an id, a group, a comma-separated list, a wildcard, "_all" or "" (all)
    * @param allowNoMatch whether matching nothing, or only part, is fine
    * @return the jobs, ordered by id
    */
@@ -140,6 +162,19 @@ public final class AnomalydAsyncClient implements AutoCloseable {
   public CompletableFuture<List<JobStats>> getJobStats(String expression) {
     return connection
         .async(JobServiceGrpc.getGetJobStatsMethod(), Requests.getJobStats(expression, null), null)
+        .thenApply(GetJobStatsResponse::getJobsList);
+  }
+
+  /**
+   * State, lifetime data counts and model size of the jobs matching an expression.
+   *
+   * @param expression an id, a group, a comma-separated list, a wildcard, "_all" or "" (all)
+   * @param allowNoMatch whether matching nothing, or only part, is fine
+   * @return the stats, ordered by id
+   */
+  public CompletableFuture<List<JobStats>> getJobStats(String expression, boolean allowNoMatch) {
+    return connection
+        .async(JobServiceGrpc.getGetJobStatsMethod(), Requests.getJobStats(expression, allowNoMatch), null)
         .thenApply(GetJobStatsResponse::getJobsList);
   }
 
@@ -175,6 +210,17 @@ public final class AnomalydAsyncClient implements AutoCloseable {
   }
 
   /**
+   * Streams JSON documents into an open job in messages of about 1 MiB cut at newlines.
+   *
+   * @param jobId the job, which must be open
+   * @param ndjson the documents; read to its end on the upload executor, not closed
+   * @return the counts of this upload
+   */
+  public CompletableFuture<DataCounts> postData(String jobId, InputStream ndjson) {
+    return postData(jobId, ndjson, UploadOptions.defaults());
+  }
+
+  /**
    * Streams JSON documents into an open job in messages of about 1 MiB cut at newlines; see
    * {@link AnomalydClient#postData(String, InputStream)}. The stream is read on the upload
    * executor; a source that fails completes the future with an {@link UncheckedIOException}.
@@ -198,6 +244,18 @@ public final class AnomalydAsyncClient implements AutoCloseable {
    *
    * @param jobId the job, which must be open
    * @param file the file, opened and closed on the upload executor
+   * @return the counts of this upload; a file that cannot be read completes it with an {@link
+   *     UncheckedIOException}
+   */
+  public CompletableFuture<DataCounts> postData(String jobId, Path file) {
+    return postData(jobId, file, UploadOptions.defaults());
+  }
+
+  /**
+   * Streams a file of JSON documents into an open job.
+   *
+   * @param jobId the job, which must be open
+   * @param file the file, opened and closed on the upload executor
    * @param options message size, a reset range, a listener
    * @return the counts of this upload; a file that cannot be read completes it with an {@link
    *     UncheckedIOException}
@@ -213,6 +271,17 @@ public final class AnomalydAsyncClient implements AutoCloseable {
             throw new UncheckedIOException(e);
           }
         });
+  }
+
+  /**
+   * Streams column batches into an open job, one message per batch.
+   *
+   * @param jobId the job, which must be open
+   * @param batches the batches, built with {@link Columns}; iterated on the upload executor
+   * @return the counts of this upload
+   */
+  public CompletableFuture<DataCounts> postColumns(String jobId, Iterable<ColumnBatch> batches) {
+    return postColumns(jobId, batches, UploadOptions.defaults());
   }
 
   /**
@@ -259,6 +328,17 @@ public final class AnomalydAsyncClient implements AutoCloseable {
   }
 
   /**
+   * Closes the jobs matching an expression.
+   *
+   * @param expression an id, a group, a comma-separated list, a wildcard, "_all" or "*"
+   * @param force close without finalising or persisting, aborting any active stream
+   * @return whether they closed, and which
+   */
+  public CompletableFuture<CloseJobResponse> closeJob(String expression, boolean force) {
+    return closeJob(Requests.closeJob(expression, force));
+  }
+
+  /**
    * Closes jobs.
    *
    * @param request the request; its timeout stretches the call's deadline
@@ -279,6 +359,17 @@ public final class AnomalydAsyncClient implements AutoCloseable {
   }
 
   /**
+   * Deletes a job, with force an open one.
+   *
+   * @param jobId the job
+   * @param force force-close an open job first
+   * @return the acknowledgement
+   */
+  public CompletableFuture<DeleteJobResponse> deleteJob(String jobId, boolean force) {
+    return deleteJob(Requests.deleteJob(Requests.jobId(jobId), force));
+  }
+
+  /**
    * Deletes a job.
    *
    * @param request the request
@@ -296,6 +387,16 @@ public final class AnomalydAsyncClient implements AutoCloseable {
    */
   public CompletableFuture<Task> getTask(String taskId) {
     return connection.async(JobServiceGrpc.getGetTaskMethod(), Requests.getTask(taskId), null).thenApply(GetTaskResponse::getTask);
+  }
+
+  /**
+   * The first page (100) of a job's buckets, oldest first.
+   *
+   * @param jobId the job
+   * @return the buckets and how many match over all pages
+   */
+  public CompletableFuture<GetBucketsResponse> getBuckets(String jobId) {
+    return getBuckets(Requests.getBuckets(Requests.jobId(jobId)));
   }
 
   /**
@@ -330,6 +431,17 @@ public final class AnomalydAsyncClient implements AutoCloseable {
   }
 
   /**
+   * A job's top influencers, highest influencer_score first.
+   *
+   * @param jobId the job
+   * @param size how many; 0 for the server's default of 100
+   * @return the influencers and how many match over all pages
+   */
+  public CompletableFuture<GetInfluencersResponse> getInfluencers(String jobId, int size) {
+    return getInfluencers(Requests.getInfluencers(Requests.jobId(jobId), size));
+  }
+
+  /**
    * A page of a job's influencers.
    *
    * @param request the request
@@ -337,6 +449,17 @@ public final class AnomalydAsyncClient implements AutoCloseable {
    */
   public CompletableFuture<GetInfluencersResponse> getInfluencers(GetInfluencersRequest request) {
     return connection.async(ResultsServiceGrpc.getGetInfluencersMethod(), request, null);
+  }
+
+  /**
+   * Bucket scores combined over the jobs matching an expression, oldest first.
+   *
+   * @param expression an id, a group, a comma-separated list, a wildcard, "_all" or "" (all)
+   * @param topN how many of the jobs' highest bucket scores to average
+   * @return the overall buckets
+   */
+  public CompletableFuture<GetOverallBucketsResponse> getOverallBuckets(String expression, int topN) {
+    return getOverallBuckets(Requests.getOverallBuckets(expression, topN));
   }
 
   /**

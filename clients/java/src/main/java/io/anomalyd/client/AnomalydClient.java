@@ -140,6 +140,20 @@ public final class AnomalydClient implements AutoCloseable {
   }
 
   /**
+   * State, lifetime data counts and model size of the jobs matching an expression.
+   *
+   * @param expression as for {@link #getJobs(String)}
+   * @param allowNoMatch whether matching nothing, or only part, is fine
+   * @return the stats, ordered by id
+   * @throws AnomalydException JOB_NOT_FOUND when allowNoMatch is false and a part matches nothing
+   */
+  public List<JobStats> getJobStats(String expression, boolean allowNoMatch) {
+    return connection
+        .blocking(JobServiceGrpc.getGetJobStatsMethod(), Requests.getJobStats(expression, allowNoMatch), null)
+        .getJobsList();
+  }
+
+  /**
    * Opens a job so that it takes data, waiting up to the server's default of 30 minutes (the
    * call's deadline may end the wait first).
    *

@@ -32,6 +32,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -227,7 +228,10 @@ class ClientTest {
     try (AnomalydAsyncClient client = AnomalydAsyncClient.forChannel(channel, options)) {
       Job job = client.putJob(JobConfig.builder("ok").detector("count").build()).join();
       assertEquals("ok", job.getJobId());
-      assertEquals(300, client.postData("j", lines(300), UploadOptions.defaults()).join().getProcessedRecordCount());
+      assertEquals(300, client.postData("j", lines(300)).join().getProcessedRecordCount());
+      CompletionException missing =
+          assertThrows(CompletionException.class, () -> client.postData("j", Path.of("/no/such/file.ndjson")).join());
+      assertInstanceOf(UncheckedIOException.class, missing.getCause());
       CompletionException failed =
           assertThrows(
               CompletionException.class,
