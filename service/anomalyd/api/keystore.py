@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 HASH_ALGORITHM = "ssha256"
 _SECRET_BYTES = 32
 _SALT_BYTES = 16
-# 20 characters, like the ids of Elasticsearch's API keys.
-_ID_BYTES = 15
+# 20 hex characters, as long as the ids of Elasticsearch's API keys; hex, so that an id never
+# starts with "-", which `anomalyd keys delete ID` would read as an option.
+_ID_BYTES = 10
 _FILE_VERSION = 1
 
 
@@ -136,7 +137,7 @@ def create_key(path: str, *, role: str, name: str = "") -> tuple[ApiKey, str]:
         OSError: the file cannot be read or written.
         ValueError: the file is not a keys file.
     """
-    key_id = secrets.token_urlsafe(_ID_BYTES)
+    key_id = secrets.token_hex(_ID_BYTES)
     secret = secrets.token_urlsafe(_SECRET_BYTES)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     key = ApiKey(id=key_id, name=name, role=role, creation_time=now, hash=hash_secret(secret))
