@@ -99,13 +99,19 @@ func (u *Upload) Write(p []byte) (int, error) {
 	if u.err != nil {
 		return 0, u.err
 	}
-	u.pending = append(u.pending, p...)
-	for len(u.pending) >= ChunkSize {
+	written := 0
+	for len(u.pending)+len(p) >= ChunkSize {
+		// Fill one chunk and send what ends at its last newline: each byte is copied at most
+		// twice, however much one Write brings.
+		take := ChunkSize - len(u.pending)
+		u.pending = append(u.pending, p[:take]...)
+		p, written = p[take:], written+take
 		if err := u.send(u.takeChunk(), nil); err != nil {
-			return 0, err
+			return written, err
 		}
 	}
-	return len(p), nil
+	u.pending = append(u.pending, p...)
+	return written + len(p), nil
 }
 
 // Flush sends the buffered data now, even if it ends within a document. The first Flush sends
@@ -148,18 +154,18 @@ func (u *Upload) Close() (*anomalydv1.DataCounts, error) {
 	return response.GetDataCounts(), nil
 }
 
-// takeChunk removes and returns the first chunk of pending data: up to ChunkSize bytes, ending
-// at the last newline within them (or at ChunkSize for a document longer than that, which the
-// server reassembles across messages).
+// takeChunk removes and returns the first chunk of a full buffer: up to its last newline, or
+// all of it for a document longer than ChunkSize (the server reassembles documents split
+// across messages).
 func (u *Upload) takeChunk() []byte {
-	end := ChunkSize
-	if newline := bytes.LastIndexByte(u.pending[:ChunkSize], '\n'); newline >= 0 {
+	end := len(u.pending)
+	if newline := bytes.LastIndexByte(u.pending, '\n'); newline >= 0 {
 		end = newline + 1
 	}
-	// The message owns its bytes: gRPC may read a sent message later, so pending must not
-	// share them.
+	// The message owns its bytes (gRPC may read a sent message later): the rest moves to a
+	// new buffer.
 	chunk := u.pending[:end:end]
-	u.pending = append(make([]byte, 0, ChunkSize+len(u.pending)-end), u.pending[end:]...)
+	u.pending = append(make([]byte, 0, ChunkSize), u.pending[end:]...)
 	return chunk
 }
 

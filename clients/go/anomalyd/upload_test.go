@@ -26,11 +26,18 @@ func ndjson(records int) []byte {
 }
 
 func TestPostDataSendsChunksOfAboutAMebibyteCutAfterNewlines(t *testing.T) {
+	data := ndjson(70_000) // about 3.7 MiB
+	// One Write of everything (bytes.Reader is an io.WriterTo), and many small ones.
+	for _, source := range []io.Reader{bytes.NewReader(data), iotest.HalfReader(bytes.NewReader(data))} {
+		postInChunks(t, data, source)
+	}
+}
+
+func postInChunks(t *testing.T, data []byte, source io.Reader) {
 	fake := &fakeJobs{}
 	c := serve(t, fake)
-	data := ndjson(70_000) // about 3.7 MiB
 	start := time.Unix(1_700_000_000, 0)
-	counts, err := c.PostData(context.Background(), "web", iotest.HalfReader(bytes.NewReader(data)), WithReset(start, time.Time{}))
+	counts, err := c.PostData(context.Background(), "web", source, WithReset(start, time.Time{}))
 	if err != nil {
 		t.Fatal(err)
 	}
