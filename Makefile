@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test contract protos bench
+.PHONY: demo test lint contract protos bench
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,8 +18,14 @@ demo: $(VENV)/.installed
 CLIENT_DRIVERS :=
 include $(wildcard clients/*/client.mk)
 
-test: $(VENV)/.installed contract $(CLIENT_DRIVERS)
+test: $(VENV)/.installed lint contract $(CLIENT_DRIVERS)
 	$(PY) -m pytest -q
+
+# ruff (pycodestyle, pyflakes, bugbear, naming, google-style docstrings...) and mypy --strict,
+# both configured in pyproject.toml.
+lint: $(VENV)/.installed
+	$(PY) -m ruff check service clients/python tests bench
+	$(PY) -m mypy
 
 # The contract: buf lint (STANDARD + COMMENTS), and buf breaking against the last released
 # contract, the commit named in protos/BREAKING_BASELINE (move it on at a release).

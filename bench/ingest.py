@@ -33,7 +33,7 @@ def serve_nothing(port_file: str) -> None:
     """A JobService whose PostData reads every message and does nothing with it."""
 
     class Nothing(job_service_pb2_grpc.JobServiceServicer):
-        def PostData(self, request_iterator, context):
+        def PostData(self, request_iterator, context):  # noqa: N802 (the contract names it)
             for _ in request_iterator:
                 pass
             return pb.PostDataResponse()

@@ -1,4 +1,4 @@
-"""Scores anomalyd on a NAB-style corpus through the real gRPC server.
+r"""Scores anomalyd on a NAB-style corpus through the real gRPC server.
 
     python bench/nab.py --data ../shared/nab/data --results /tmp/nab-out \\
         --windows ../shared/nab/windows.json --threshold-sweep

@@ -151,8 +151,9 @@ class Server:
             SnapshotServicer(self.jobs, pool=self._requests), self.grpc
         )
         self.health = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
-        reflection.enable_server_reflection(
+        # grpcio-health-checking and grpcio-reflection have no type information.
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)  # type: ignore[no-untyped-call]
+        reflection.enable_server_reflection(  # type: ignore[no-untyped-call]
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
             self.grpc,
         )

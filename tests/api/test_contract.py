@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import filecmp
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from anomalyd.v1 import job_service_pb2
 from tests.conftest import REPO
 
 
 def test_generated_stubs_are_up_to_date(tmp_path):
-    protos = sorted((REPO / "protos/anomalyd/v1").glob("*.proto"))
-    subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", f"-I{REPO / 'protos'}", f"--python_out={tmp_path}",
-         f"--pyi_out={tmp_path}", f"--grpc_python_out={tmp_path}", *map(str, protos)],
-        check=True,
-    )
+    venv_bin = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(["bash", str(REPO / "scripts/gen_protos.sh"), str(tmp_path)], check=True, env=env)
     generated = sorted(p.name for p in (tmp_path / "anomalyd/v1").iterdir())
     committed = REPO / "service/anomalyd/v1"
     _, mismatch, errors = filecmp.cmpfiles(tmp_path / "anomalyd/v1", committed, generated, shallow=False)

@@ -60,7 +60,7 @@ def run_counts(job: JobAnalyzer, counts: NDArray[np.int64], *, span: int = SPAN)
 
 
 def record_scores(results: list[BucketResult], series: str | None = None) -> NDArray[np.float64]:
-    """shape (n_buckets,): the largest record score per bucket (of one by value if given)."""
+    """Shape (n_buckets,): the largest record score per bucket (of one by value if given)."""
     return np.array(
         [
             max((r.record_score for r in b.records if series is None or r.by_field_value == series), default=0.0)

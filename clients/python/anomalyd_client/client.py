@@ -7,13 +7,13 @@ convert.to_dict for how values are mapped. Every failure raises AnomalydError.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self
 
 import grpc
+from google.protobuf import duration_pb2
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from numpy.typing import ArrayLike
@@ -29,9 +29,8 @@ from anomalyd.v1 import (
 from anomalyd_client.convert import (
     Duration,
     Instant,
-    optional_duration,
-    optional_time,
-    parse_duration,
+    duration_message,
+    timestamp_message,
     to_dict,
 )
 from anomalyd_client.detector import Detector
@@ -128,7 +127,7 @@ class Client:
 
     def health(self, service: str = "") -> str:
         """The grpc.health.v1 status of the server (or one service): "SERVING", "NOT_SERVING"..."""
-        stub = health_pb2_grpc.HealthStub(self._channel)
+        stub = health_pb2_grpc.HealthStub(self._channel)  # type: ignore[no-untyped-call]  # grpcio-health-checking has no types
         response = self._invoke(stub.Check, health_pb2.HealthCheckRequest(service=service))
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
@@ -185,10 +184,10 @@ class Client:
             description=description,
             groups=groups,
             analysis_config=job_pb2.AnalysisConfig(
-                bucket_span=parse_duration(bucket_span),
+                bucket_span=duration_message(bucket_span),
                 detectors=[_detector(d).to_proto() for d in detectors],
                 influencers=influencers,
-                latency=optional_duration(latency),
+                latency=duration_message(latency),
                 summary_count_field_name=summary_count_field_name,
             ),
             data_description=job_pb2.DataDescription(
@@ -198,7 +197,7 @@ class Client:
             model_snapshot_retention_days=model_snapshot_retention_days,
             daily_model_snapshot_retention_after_days=daily_model_snapshot_retention_after_days,
             renormalization_window_days=renormalization_window_days,
-            background_persist_interval=optional_duration(background_persist_interval),
+            background_persist_interval=duration_message(background_persist_interval),
             analysis_limits=None
             if model_memory_limit is None
             else job_pb2.AnalysisLimits(model_memory_limit=str(model_memory_limit)),
@@ -238,7 +237,7 @@ class Client:
             AnomalydError: JOB_NOT_FOUND; a FAILED_PRECONDITION reason when it is already
                 open, failed or deleting.
         """
-        wait = optional_duration(timeout)
+        wait = duration_message(timeout)
         request = job_service_pb2.OpenJobRequest(job_id=job_id, timeout=wait)
         return to_dict(self._invoke(self._stub.OpenJob, request, wait))
 
@@ -339,10 +338,10 @@ class Client:
         request = job_service_pb2.FlushJobRequest(
             job_id=job_id,
             calc_interim=calc_interim,
-            start=optional_time(start),
-            end=optional_time(end),
-            advance_time=optional_time(advance_time),
-            skip_time=optional_time(skip_time),
+            start=timestamp_message(start),
+            end=timestamp_message(end),
+            advance_time=timestamp_message(advance_time),
+            skip_time=timestamp_message(skip_time),
         )
         return to_dict(self._invoke(self._stub.FlushJob, request))
 
@@ -365,7 +364,7 @@ class Client:
         Raises:
             AnomalydError: JOB_NOT_FOUND, JOB_FAILED without force, DEADLINE_EXCEEDED.
         """
-        wait = optional_duration(timeout)
+        wait = duration_message(timeout)
         request = job_service_pb2.CloseJobRequest(
             job_id=expr, force=force, timeout=wait, allow_no_match=allow_no_match
         )
@@ -443,7 +442,7 @@ class Client:
         """
         request = results_service_pb2.GetBucketsRequest(
             job_id=job_id,
-            timestamp=optional_time(timestamp),
+            timestamp=timestamp_message(timestamp),
             anomaly_score=anomaly_score,
             expand=expand,
             **_result_query(start, end, exclude_interim, sort, desc, from_, size),
@@ -562,21 +561,21 @@ class Client:
         request = results_service_pb2.GetOverallBucketsRequest(
             job_id=expr,
             top_n=top_n,
-            bucket_span=optional_duration(bucket_span),
+            bucket_span=duration_message(bucket_span),
             overall_score=overall_score,
             exclude_interim=exclude_interim,
-            start=optional_time(start),
-            end=optional_time(end),
+            start=timestamp_message(start),
+            end=timestamp_message(end),
             allow_no_match=allow_no_match,
         )
         return to_dict(self._invoke(self._results.GetOverallBuckets, request))
 
     def _invoke(
-        self, method: Callable[..., Any], request: Message, wait: dt.timedelta | None = None
+        self, method: Callable[..., Any], request: Message, wait: duration_pb2.Duration | None = None
     ) -> Any:
         deadline = self.timeout
         if deadline is not None and wait is not None:
-            deadline = max(deadline, wait.total_seconds() + _DEADLINE_MARGIN_S)
+            deadline = max(deadline, wait.ToTimedelta().total_seconds() + _DEADLINE_MARGIN_S)
         with _raising_anomalyd_errors():
             return method(request, timeout=deadline, metadata=self._metadata)
 
@@ -593,8 +592,8 @@ class Client:
         first.MergeFrom(
             job_service_pb2.PostDataRequest(
                 job_id=job_id,
-                reset_start=optional_time(reset_start),
-                reset_end=optional_time(reset_end),
+                reset_start=timestamp_message(reset_start),
+                reset_end=timestamp_message(reset_end),
             )
         )
         failures: list[Exception] = []
@@ -650,8 +649,8 @@ def _result_query(
 ) -> dict[str, Any]:
     """The filter and page fields that GetBuckets, GetRecords and GetInfluencers share."""
     return {
-        "start": optional_time(start),
-        "end": optional_time(end),
+        "start": timestamp_message(start),
+        "end": timestamp_message(end),
         "exclude_interim": exclude_interim,
         "sort": sort,
         "desc": desc,

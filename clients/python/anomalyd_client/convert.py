@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from google.protobuf import duration_pb2, timestamp_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
@@ -100,14 +101,22 @@ def parse_time(value: Instant) -> dt.datetime:
     return stamp.astimezone(dt.UTC)
 
 
-def optional_time(value: Instant | None) -> dt.datetime | None:
-    """parse_time, passing None through (an unset Timestamp field)."""
-    return None if value is None else parse_time(value)
+def timestamp_message(value: Instant | None) -> timestamp_pb2.Timestamp | None:
+    """A Timestamp field of parse_time(value); None (the field unset) passes through."""
+    if value is None:
+        return None
+    message = timestamp_pb2.Timestamp()
+    message.FromDatetime(parse_time(value))
+    return message
 
 
-def optional_duration(value: Duration | None) -> dt.timedelta | None:
-    """parse_duration, passing None through (an unset Duration field)."""
-    return None if value is None else parse_duration(value)
+def duration_message(value: Duration | None) -> duration_pb2.Duration | None:
+    """A Duration field of parse_duration(value); None (the field unset) passes through."""
+    if value is None:
+        return None
+    message = duration_pb2.Duration()
+    message.FromTimedelta(parse_duration(value))
+    return message
 
 
 def to_dict(message: Message) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Transport: the gRPC servicers, their errors, limits and security, and proto <-> domain."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
@@ -17,6 +17,8 @@ from anomalyd.api.auth import Authorizer
 from anomalyd.api.errors import to_status
 from anomalyd.core.errors import AnomalydError
 
+if TYPE_CHECKING:  # generic in grpc's type stubs only
+    Handler = grpc.RpcMethodHandler[Any, Any]
 log = logging.getLogger(__name__)
 
 
@@ -28,9 +30,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> Handler | None:
         """The real handler of an authorized call, else one that aborts with the refusal."""
         method = handler_call_details.method
         try:
@@ -41,7 +43,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         return await continuation(handler_call_details)
 
 
-def _refusing(handler: grpc.RpcMethodHandler | None, status: grpc.Status) -> grpc.RpcMethodHandler:
+def _refusing(handler: Handler | None, status: grpc.Status) -> Handler:
     async def refuse(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         await context.abort(status.code, status.details, status.trailing_metadata)
 
@@ -54,7 +56,7 @@ def _refusing(handler: grpc.RpcMethodHandler | None, status: grpc.Status) -> grp
         (True, False): grpc.stream_unary_rpc_method_handler,
         (True, True): grpc.stream_stream_rpc_method_handler,
     }
-    make: Callable[..., grpc.RpcMethodHandler] = kinds[handler.request_streaming, handler.response_streaming]
+    make: Callable[..., Handler] = kinds[handler.request_streaming, handler.response_streaming]
     return make(
         refuse, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
     )

@@ -272,19 +272,19 @@ def record_batch(columns: column_batch_pb2.ColumnBatch) -> tuple[RecordBatch, np
     names: set[str] = set()
     numbers: dict[str, np.ndarray] = {}
     strings: dict[str, StringColumn] = {}
-    for column in columns.numeric_columns:
-        values = np.array(column.values, dtype=np.float64)
-        _check_column(column.name, len(values), n, names)
-        numbers[column.name] = values
-    for column in columns.string_columns:
-        codes = np.array(column.codes, dtype=np.int64)
-        _check_column(column.name, len(codes), n, names)
-        if n and codes.max(initial=0) > len(column.dictionary):
+    for numeric in columns.numeric_columns:
+        values = np.array(numeric.values, dtype=np.float64)
+        _check_column(numeric.name, len(values), n, names)
+        numbers[numeric.name] = values
+    for string in columns.string_columns:
+        codes = np.array(string.codes, dtype=np.int64)
+        _check_column(string.name, len(codes), n, names)
+        if n and codes.max(initial=0) > len(string.dictionary):
             raise InvalidColumns(
-                f"string column {column.name!r} has code {int(codes.max())} but only {len(column.dictionary)} dictionary entries",
-                column=column.name,
+                f"string column {string.name!r} has code {int(codes.max())} but only {len(string.dictionary)} dictionary entries",
+                column=string.name,
             )
-        strings[column.name] = StringColumn((codes - 1).astype(np.int32), tuple(column.dictionary))
+        strings[string.name] = StringColumn((codes - 1).astype(np.int32), tuple(string.dictionary))
     invalid = times == _INVALID_TIME
     return RecordBatch(np.where(invalid, 0, times), numbers, strings), invalid
 

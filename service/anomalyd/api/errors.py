@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -18,6 +19,7 @@ DOMAIN = "anomalyd.io"
 MAX_ECHO_CHARS = 200
 MAX_MESSAGE_CHARS = 800
 MAX_VIOLATIONS = 20
+Context = grpc.aio.ServicerContext[Any, Any]
 log = logging.getLogger(__name__)
 
 
@@ -37,17 +39,19 @@ def to_status(err: AnomalydError) -> grpc.Status:
             )
         )
     message = _shortened(err.message, MAX_MESSAGE_CHARS)
-    return rpc_status.to_status(status_pb2.Status(code=getattr(code_pb2, err.status), message=message, details=details))
+    status = status_pb2.Status(code=getattr(code_pb2, err.status), message=message, details=details)
+    converted: grpc.Status = rpc_status.to_status(status)  # type: ignore[no-untyped-call]  # grpcio-status has no types
+    return converted
 
 
-async def abort(context: grpc.aio.ServicerContext, err: AnomalydError) -> NoReturn:
+async def abort(context: Context, err: AnomalydError) -> NoReturn:
     """End the RPC with the status of err."""
     status = to_status(err)
     await context.abort(status.code, status.details, status.trailing_metadata)
     raise AssertionError("abort returned")  # it always raises
 
 
-async def abort_internal(context: grpc.aio.ServicerContext, err: BaseException) -> NoReturn:
+async def abort_internal(context: Context, err: BaseException) -> NoReturn:
     """End the RPC after a bug: a generic message for the client, the details in the log."""
     log.error("internal error", exc_info=err)
     await abort(context, AnomalydError("internal error; the server log has the details"))
@@ -58,7 +62,7 @@ def _shortened(text: str, limit: int = MAX_ECHO_CHARS) -> str:
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
-def _packed(message: object) -> any_pb2.Any:
+def _packed(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed

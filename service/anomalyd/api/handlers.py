@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 import grpc
 
-from anomalyd.api.errors import abort, abort_internal
+from anomalyd.api.errors import Context, abort, abort_internal
 from anomalyd.core.errors import AnomalydError
 
 T = TypeVar("T")
@@ -27,18 +27,18 @@ class Pooled(Protocol):
     pool: Executor
 
 
-def unary(method: Callable[[Any, Any, Any], T]) -> Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[T]]:
+def unary(method: Callable[[Any, Any, Any], T]) -> Callable[[Any, Any, Context], Awaitable[T]]:
     """An async handler that runs a blocking servicer method in the servicer's pool."""
 
     @functools.wraps(method)
-    async def handler(self: Pooled, request: Any, context: grpc.aio.ServicerContext) -> T:
+    async def handler(self: Pooled, request: Any, context: Context) -> T:
         loop = asyncio.get_running_loop()
         return await answering(context, loop.run_in_executor(self.pool, method, self, request, context))
 
     return handler
 
 
-async def answering(context: grpc.aio.ServicerContext, work: Awaitable[T]) -> T:
+async def answering(context: Context, work: Awaitable[T]) -> T:
     """The result of work; its domain error as a status, or INTERNAL for anything else."""
     try:
         return await work

@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 
 from anomalyd.api import convert
+from anomalyd.api.errors import Context
 from anomalyd.api.handlers import answering, unary
 from anomalyd.api.streams import DataStreams
 from anomalyd.core.jobs import JobManager
@@ -17,6 +18,7 @@ from anomalyd.v1 import job_service_pb2_grpc
 
 
 def allow_no_match(request: Any) -> bool:
+    """A request's allow_no_match, true when unset as in Elasticsearch."""
     return request.allow_no_match if request.HasField("allow_no_match") else True
 
 
@@ -55,7 +57,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         return pb.OpenJobResponse(opened=True, node=self._jobs.node)
 
     async def PostData(
-        self, request_iterator: AsyncIterator[pb.PostDataRequest], context: grpc.aio.ServicerContext
+        self, request_iterator: AsyncIterator[pb.PostDataRequest], context: Context
     ) -> pb.PostDataResponse:
         return await answering(context, self._streams.post(request_iterator))
 

@@ -222,10 +222,9 @@ class Ingestor:
         self._diagnose(kept.times, sinks)
         if self.state.first_bucket_ms is None:
             self.state.first_bucket_ms = int(kept.times.min()) // self._span * self._span
-        self._finalize_until(
-            (self.state.totals.latest_record_timestamp - self.config.latency_ms) // self._span * self._span,
-            sinks,
-        )
+        latest = self.state.totals.latest_record_timestamp
+        assert latest is not None  # record_times set it above
+        self._finalize_until((latest - self.config.latency_ms) // self._span * self._span, sinks)
         return kept
 
     def advance(self, end_ms: int) -> None:

@@ -287,7 +287,9 @@ class JobManager:
         """Snapshot an open job's model now."""
         job = self._open_job(job_id)
         with job.lock:
-            return self._snapshot(job, description or "State persisted on request", retain=retain, always=True)
+            meta = self._snapshot(job, description or "State persisted on request", retain=retain, always=True)
+        assert meta is not None  # always snapshots
+        return meta
 
     def persist_due(self, now: int | None = None) -> None:
         """Snapshot every open job whose background_persist_interval has passed."""
@@ -495,7 +497,12 @@ class JobManager:
                     f"job {failed[0]!r} failed; use force close", jobId=failed[0]
                 )
             closing = [i for i in ids if statuses[i].state != CLOSED]
-        self._bounded(lambda: [self._close(i, force=force) for i in closing], timeout_s, f"close {expression!r}")
+
+        def close_all() -> None:
+            for job_id in closing:
+                self._close(job_id, force=force)
+
+        self._bounded(close_all, timeout_s, f"close {expression!r}")
         return ids
 
     def _current_status(self, job_id: str) -> JobStatus:

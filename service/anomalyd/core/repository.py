@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
+from functools import partial
 from typing import Any, TypeVar
 
 import msgspec
@@ -282,7 +283,7 @@ class Repository:
         prefix, end = keys.job_prefix(job_id), keys.result_time_prefix(job_id, before_ms)
         deleted = 0
         for table in keys.RESULT_TABLES:
-            while batch := self.store.update(lambda txn, t=table: _delete_range(txn, t, prefix, end=end, limit=DELETE_BATCH)):
+            while batch := self.store.update(partial(_delete_range, table=table, prefix=prefix, end=end, limit=DELETE_BATCH)):
                 deleted += batch
         return deleted
 
@@ -337,7 +338,7 @@ class Repository:
         """Remove a job's data range by range, then its status and config; resumable."""
         prefix = keys.job_prefix(job_id)
         for table in keys.JOB_DATA_TABLES:
-            while self.store.update(lambda txn, t=table: _delete_range(txn, t, prefix, limit=DELETE_BATCH)):
+            while self.store.update(partial(_delete_range, table=table, prefix=prefix, limit=DELETE_BATCH)):
                 pass
 
         def finish(txn: Transaction) -> None:
@@ -399,7 +400,7 @@ def _delete_range(
     txn: Transaction, table: bytes, prefix: bytes, *, start: bytes | None = None, end: bytes | None = None, limit: int | None = None
 ) -> int:
     """Delete keys with prefix in [start, end), at most limit of them; how many went."""
-    doomed = []
+    doomed: list[bytes] = []
     for key, _ in txn.scan(table, prefix, start):
         if (end is not None and key >= end) or len(doomed) == limit:
             break

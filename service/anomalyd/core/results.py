@@ -142,6 +142,11 @@ class ResultReader:
 
 
 def page_of(found: list[T], query: Query, sorts: dict[str, Callable[[T], Any]], default: str) -> tuple[list[T], int]:
+    """The query's page of found, sorted by its sort key (default when unset), and len(found).
+
+    Raises:
+        InvalidRequest: the sort key is unknown or the page lies outside the result window.
+    """
     key = sorts.get(query.sort or default)
     if key is None:
         raise InvalidRequest(f"cannot sort by {query.sort!r}; sort by one of {', '.join(sorts)}", sort=query.sort)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgspec
 
 from anomalyd.core.errors import JobOpen, SnapshotActive, SnapshotNotFound
-from anomalyd.core.jobs import CLOSED, JobManager
-from anomalyd.core.repository import SnapshotMeta
+from anomalyd.core.jobs import JobManager
+from anomalyd.core.repository import CLOSED, SnapshotMeta
 from anomalyd.core.results import Query, page_of
 
 SNAPSHOT_SORTS = {

@@ -1,0 +1,1 @@
+"""The models: bucketing, scoring and learning with numpy (no gRPC, no storage)."""

@@ -107,7 +107,8 @@ class _Detector:
     def groups(self, series: NDArray[np.intp]) -> NDArray[np.intp]:
         """Each series' max-ratio group: its partition (Elasticsearch's maximum is per partition)."""
         if self.spec.partition_field_name:
-            return self.keys.ids[series, 0].astype(np.intp)
+            partitions: NDArray[np.intp] = self.keys.ids[series, 0].astype(np.intp)
+            return partitions
         return np.zeros(len(series), np.intp)
 
     def model_bytes(self) -> int:
@@ -252,7 +253,7 @@ class JobAnalyzer:
         self._peak_bytes = max(self._peak_bytes, self._model_bytes())
 
     def _series_of(self, det: _Detector, batch: RecordBatch, bucket: NDArray[np.int64]) -> NDArray[np.int32]:
-        """shape (n,): each record's series in det, -1 where det skips the record."""
+        """Shape (n,): each record's series in det, -1 where det skips the record."""
         usable = np.ones(len(batch), bool)
         if det.function.uses_field:
             usable &= ~np.isnan(batch.numbers.get(det.spec.field_name, np.full(len(batch), np.nan)))
@@ -482,7 +483,7 @@ class JobAnalyzer:
                 full[idx] = x
                 idx, x = np.arange(n_series), full
             scored = model.score(idx, x, b)
-            if interim and feature.count_like and completeness < 1.0:
+            if completeness is not None and feature.count_like and completeness < 1.0:
                 x = x + (1.0 - completeness) * scored.typical
                 scored = model.score(idx, x, b)
             per_feature.append((idx, x, scored))
@@ -720,7 +721,7 @@ def _prefixed(arrays: Arrays, prefix: str) -> Arrays:
 
 
 def _pick(choice: NDArray[np.intp], arrays: list[FloatArray]) -> FloatArray:
-    """shape (k,): arrays[choice[i]][i] for each i."""
+    """Shape (k,): arrays[choice[i]][i] for each i."""
     return np.choose(choice, arrays) if len(arrays) > 1 else arrays[0]
 
 

@@ -48,11 +48,11 @@ class Grouped:
         return cls(s[starts], starts, values[order], weights[order])
 
     def total(self, x: FloatArray) -> FloatArray:
-        """shape (g,): the sum of x over each series' rows."""
+        """Shape (g,): the sum of x over each series' rows."""
         return np.add.reduceat(x, self.starts) if len(self.starts) else np.zeros(0)
 
     def last(self) -> NDArray[np.intp]:
-        """shape (g,): the index of each series' last row."""
+        """Shape (g,): the index of each series' last row."""
         return np.append(self.starts[1:], len(self.values)) - 1
 
 

@@ -21,6 +21,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd.engine.state import Arrays
 from anomalyd.engine.stats import FloatArray
 
 N_BINS = 201
@@ -160,7 +161,7 @@ class Normaliser:
         self.hmax_last[touched] = bucket
         np.maximum.at(self.hmax, groups, raw.astype(np.float32))
 
-    def arrays(self, rows: int) -> dict[str, NDArray[np.generic]]:
+    def arrays(self, rows: int) -> Arrays:
         """The state of the first rows rows and of every group as named arrays."""
         hist = self.hist[:rows]
         filled = hist != 0.0
@@ -171,7 +172,7 @@ class Normaliser:
             "hmax": self.hmax, "hmax_last": self.hmax_last,
         }
 
-    def load(self, arrays: dict[str, NDArray[np.generic]]) -> None:
+    def load(self, arrays: Arrays) -> None:
         """Restore the state written by arrays()."""
         filled = np.unpackbits(arrays["hist_filled"], axis=1, count=N_BINS).astype(bool)
         self.hist = np.zeros(filled.shape, np.float32)
@@ -184,4 +185,5 @@ def _quantile(hist: FloatArray, total: FloatArray, q: float) -> FloatArray:
     """The q quantile of each histogram row, as the upper edge of the bin that reaches it."""
     first = np.argmax(np.cumsum(hist, axis=1) >= q * total[:, None], axis=1)
     upper = np.concatenate(([1e-4], _EDGES[1:], [100.0]))
-    return upper[np.clip(first, 0, len(upper) - 1)]
+    quantiles: FloatArray = upper[np.clip(first, 0, len(upper) - 1)]
+    return quantiles

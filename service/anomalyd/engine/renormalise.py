@@ -177,7 +177,7 @@ def _scored(result: BucketResult) -> bool:
 
 
 def _with_scores(items: list[T], name: str, scores: FloatArray) -> list[T]:
-    """items with attribute name set to scores, replacing only the items that change."""
+    """Items with attribute name set to scores, replacing only the items that change."""
     return [
         item if getattr(item, name) == score else dataclasses.replace(item, **{name: score})
         for item, score in zip(items, scores.tolist(), strict=True)

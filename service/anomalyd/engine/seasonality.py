@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd.engine.state import Arrays
 from anomalyd.engine.stats import FloatArray, f_test_log_p
 
 HOUR_MS = 3_600_000
@@ -242,8 +243,9 @@ class Seasonality:
         return (t_ms % period) * self.bins[component] // period
 
     def active(self, idx: NDArray[np.intp]) -> NDArray[np.int64]:
-        """shape (k,): the number of active components of each series."""
-        return (self.slot[idx] >= 0).sum(axis=1)
+        """Shape (k,): the number of active components of each series."""
+        counts: NDArray[np.int64] = (self.slot[idx] >= 0).sum(axis=1)
+        return counts
 
     def predict(self, idx: NDArray[np.intp], t_ms: int) -> FloatArray:
         """The sum of the active components at bucket start t_ms, shape (k,)."""
@@ -344,11 +346,12 @@ class Seasonality:
         )
 
     def _recent(self, cand: Candidate, rows: NDArray[np.intp], t_ms: int, level_rate: float) -> FloatArray:
-        """shape (k,): pool rows' EWMA over the buckets before t_ms, as the level has seen them."""
+        """Shape (k,): pool rows' EWMA over the buckets before t_ms, as the level has seen them."""
         lags = np.arange(1, int(3 / level_rate) + 1)
         weights = level_rate * (1.0 - level_rate) ** (lags - 1)
         phases = ((t_ms - lags * self.span) % cand.period_ms) * cand.bins // cand.period_ms
-        return self.pools[cand.component][rows][:, phases].astype(np.float64) @ (weights / weights.sum())
+        recent: FloatArray = self.pools[cand.component][rows][:, phases].astype(np.float64) @ (weights / weights.sum())
+        return recent
 
     def _test(
         self, cand: Candidate, due: NDArray[np.intp], t_ms: int, error_var: FloatArray, level_rate: float
@@ -377,7 +380,8 @@ class Seasonality:
         drop = on & (r2 < _DROP_R2)
         shift = self._recent(cand, slot[drop], t_ms, level_rate)
         step = cand.period_ms / cand.bins
-        to_bins = coverage(np.arange(cand.bins) * step, step, cand.period_ms, cand.phases)
+        starts = np.arange(cand.bins, dtype=np.float64) * step
+        to_bins = coverage(starts, step, cand.period_ms, cand.phases)
         # A component that stays moves halfway to the profile just measured: bin learning alone
         # is too slow to follow a pattern that changed (an hourly spike that moved, a new shape).
         stay = on & ~drop
@@ -407,9 +411,9 @@ class Seasonality:
             np.concatenate([np.zeros(len(shift), bool), np.ones(n_new, bool), np.zeros(len(kept), bool)]),
         )
 
-    def arrays(self, rows: int) -> dict[str, NDArray[np.generic]]:
+    def arrays(self, rows: int) -> Arrays:
         """The state of the first rows series as named arrays (capacity beyond them is not kept)."""
-        out: dict[str, NDArray[np.generic]] = {
+        out: Arrays = {
             "acc_sum": self.acc_sum[:rows], "acc_n": self.acc_n[:rows], "point": self.point, "slot": self.slot[:rows],
         }
         for r in range(len(self.ring_ms)):
@@ -426,7 +430,7 @@ class Seasonality:
             out[f"pool_used{k}"] = used[:end]
         return out
 
-    def load(self, arrays: dict[str, NDArray[np.generic]]) -> None:
+    def load(self, arrays: Arrays) -> None:
         """Restore the state written by arrays()."""
         self.acc_sum, self.acc_n = arrays["acc_sum"], arrays["acc_n"]
         self.point, self.slot = arrays["point"], arrays["slot"]

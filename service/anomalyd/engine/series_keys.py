@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anomalyd.engine.records import RecordBatch
+from anomalyd.engine.state import Arrays
 
 
 class SeriesKeys:
@@ -55,7 +56,7 @@ class SeriesKeys:
         return len(np.unique(self.ids[: self.n, field]))
 
     def _field_ids(self, k: int, batch: RecordBatch) -> NDArray[np.int64]:
-        """shape (n,): each record's id for split field k; -1 when it is skipped."""
+        """Shape (n,): each record's id for split field k; -1 when it is skipped."""
         column = batch.strings.get(self.fields[k])
         names = column.values if column is not None else ()
         index, values = self._index[k], self.values[k]
@@ -124,7 +125,7 @@ class SeriesKeys:
         order = np.argsort(codes, kind="stable")
         self._codes, self._series = codes[order], series[order]
 
-    def arrays(self) -> dict[str, NDArray[np.generic]]:
+    def arrays(self) -> Arrays:
         """The state as named arrays."""
         return {"ids": self.ids}
 
@@ -132,7 +133,7 @@ class SeriesKeys:
         """The split values, per field."""
         return self.values
 
-    def load(self, arrays: dict[str, NDArray[np.generic]], values: list[list[str]]) -> None:
+    def load(self, arrays: Arrays, values: list[list[str]]) -> None:
         """Restore the state written by arrays() and meta()."""
         self.ids = arrays["ids"]
         self.n = len(self.ids)

@@ -39,6 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anomalyd.engine.seasonality import DAY_MS, Seasonality, row_bytes
+from anomalyd.engine.state import Arrays
 from anomalyd.engine.stats import LN_SQRT_2PI, FloatArray, normal_tail_log_p, poisson_log_pmf, poisson_tail_log_p
 
 MULTI_BUCKET = 24
@@ -82,7 +83,7 @@ class Scored:
 
     @property
     def ln_p(self) -> FloatArray:
-        """shape (k,): the probability reported, the smaller of the two."""
+        """Shape (k,): the probability reported, the smaller of the two."""
         return np.minimum(self.ln_p_single, self.ln_p_multi)
 
 
@@ -163,7 +164,7 @@ class SeriesModel:
         self.m2[new] *= keep
 
     def _variances(self, idx: NDArray[np.intp]) -> tuple[FloatArray, FloatArray]:
-        """shape (k,) each: the learned residual variance and the variance floor."""
+        """Shape (k,) each: the learned residual variance and the variance floor."""
         q = self.q[idx].astype(np.float64)
         floor = np.where(np.isfinite(q), q * q / 12.0, 0.0) + (_RELATIVE_FLOOR * self.absmean[idx]) ** 2
         w = self.w[idx]
@@ -210,7 +211,7 @@ class SeriesModel:
         return Scored(typical, e, sigma, ln_single, ln_multi, ln_tail, means)
 
     def _recent_means(self, idx: NDArray[np.intp], n: NDArray[np.int32], clipped: FloatArray) -> FloatArray:
-        """shape (k, len(_WINDOWS)): the mean clipped residual of each window ending with this bucket."""
+        """Shape (k, len(_WINDOWS)): the mean clipped residual of each window ending with this bucket."""
         ring = self.mb_ring[idx]
         out = np.empty((len(idx), len(_WINDOWS)))
         for j, length in enumerate(_WINDOWS):
@@ -223,8 +224,9 @@ class SeriesModel:
         return out
 
     def family(self, idx: NDArray[np.intp]) -> NDArray[np.intp]:
-        """shape (k,): each series' residual family, the candidate that explained it best."""
-        return np.argmax(self.ll[idx], axis=1)
+        """Shape (k,): each series' residual family, the candidate that explained it best."""
+        best: NDArray[np.intp] = np.argmax(self.ll[idx], axis=1)
+        return best
 
     @staticmethod
     def _quasi_poisson(typical: FloatArray, variance: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -312,13 +314,13 @@ class SeriesModel:
         self.absmean[idx] += (rate * (np.abs(x) - self.absmean[idx])).astype(np.float32)
         self.n[idx] = n + 1
 
-    def arrays(self, rows: int) -> dict[str, NDArray[np.generic]]:
+    def arrays(self, rows: int) -> Arrays:
         """The state of the first rows series as named arrays (capacity beyond them is not kept)."""
         out = {name: getattr(self, name)[:rows] for name in self._ROW_ARRAYS}
         out.update({f"seasonality.{k}": v for k, v in self.seasonality.arrays(rows).items()})
         return out
 
-    def load(self, arrays: dict[str, NDArray[np.generic]]) -> None:
+    def load(self, arrays: Arrays) -> None:
         """Restore the state written by arrays()."""
         for name in self._ROW_ARRAYS:
             setattr(self, name, arrays[name])

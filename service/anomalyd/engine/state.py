@@ -12,14 +12,14 @@ Arrays = dict[str, NDArray[Any]]
 
 
 def pack(arrays: Arrays, meta: dict[str, Any]) -> bytes:
-    """msgpack of {"arrays": {name: [dtype, shape, raw bytes]}, "meta": meta}.
+    """Msgpack of {"arrays": {name: [dtype, shape, raw bytes]}, "meta": meta}.
 
     Args:
         arrays: named arrays of any shape and fixed-size dtype.
         meta: msgpack-able plain values (numbers, strings, lists, dicts).
     """
     # The encoder reads each array's buffer directly, so its bytes are copied once.
-    packed = {name: [a.dtype.str, list(a.shape), memoryview(np.ascontiguousarray(a).reshape(-1).view(np.uint8))]
+    packed = {name: [a.dtype.str, list(a.shape), np.ascontiguousarray(a).reshape(-1).view(np.uint8).data]
               for name, a in arrays.items()}
     return msgspec.msgpack.encode({"arrays": packed, "meta": meta})
 

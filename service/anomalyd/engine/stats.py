@@ -25,7 +25,7 @@ _LN_P_FIFTY = math.log(1e-50)
 
 
 def log_erfc(x: FloatArray) -> FloatArray:
-    """ln erfc(x), accurate to a relative 1.2e-7 in erfc for every real x.
+    """Ln erfc(x), accurate to a relative 1.2e-7 in erfc for every real x.
 
     Uses the Chebyshev fit of Numerical Recipes' erfcc, which is already a product of exp(-x^2)
     and a polynomial, so taking its logarithm term by term never underflows.
@@ -42,11 +42,12 @@ def log_erfc(x: FloatArray) -> FloatArray:
     poly = t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + poly)))
     ln_pos = np.log(t) - z * z - 1.26551223 + t * (1.00002368 + poly)
     # erfc(-z) = 2 - erfc(z); only reached for x < 0 where erfc(z) <= 1, so no cancellation.
-    return np.where(x >= 0.0, ln_pos, np.log(2.0 - np.exp(np.minimum(ln_pos, 0.0))))
+    ln_erfc: FloatArray = np.where(x >= 0.0, ln_pos, np.log(2.0 - np.exp(np.minimum(ln_pos, 0.0))))
+    return ln_erfc
 
 
 def normal_tail_log_p(z: FloatArray, side: int) -> FloatArray:
-    """ln of the tail probability of a standard normal deviate.
+    """Ln of the tail probability of a standard normal deviate.
 
     Args:
         z: standardised residuals, any shape.
@@ -61,8 +62,8 @@ def normal_tail_log_p(z: FloatArray, side: int) -> FloatArray:
     return np.clip(log_erfc(dev / _SQRT2), LN_P_MIN, 0.0)
 
 
-def f_test_log_p(f: FloatArray, d1: FloatArray, d2: FloatArray) -> FloatArray:
-    """ln P(F(d1, d2) >= f) by Paulson's normal approximation to the cube root of F.
+def f_test_log_p(f: FloatArray, d1: FloatArray | float, d2: FloatArray) -> FloatArray:
+    """Ln P(F(d1, d2) >= f) by Paulson's normal approximation to the cube root of F.
 
     Args:
         f: F statistics, any shape, >= 0.
@@ -101,7 +102,7 @@ def raw_score(ln_p: FloatArray) -> FloatArray:
 
 
 def ln_gamma(z: FloatArray) -> FloatArray:
-    """ln Gamma(z) for z > 0, to about 1e-10: Stirling's series after shifting z up to >= 7.
+    """Ln Gamma(z) for z > 0, to about 1e-10: Stirling's series after shifting z up to >= 7.
 
     Args:
         z: any shape, > 0.
@@ -124,12 +125,12 @@ def ln_gamma(z: FloatArray) -> FloatArray:
 
 
 def poisson_log_pmf(k: FloatArray, mu: FloatArray) -> FloatArray:
-    """ln P(K = k) for K ~ Poisson(mu), continued to real k >= 0 through the gamma function."""
+    """Ln P(K = k) for K ~ Poisson(mu), continued to real k >= 0 through the gamma function."""
     return k * np.log(mu) - mu - ln_gamma(k + 1.0)
 
 
 def poisson_tail_log_p(k: FloatArray, mu: FloatArray) -> FloatArray:
-    """ln of the two-sided probability of a Poisson(mu) count at least as far from mu as k.
+    """Ln of the two-sided probability of a Poisson(mu) count at least as far from mu as k.
 
     Far tails are summed exactly over the 128 mass terms from k outwards (whole counts: the
     floor of k below mu, its ceiling above) when that covers them: below mu if k < 128, above
@@ -164,7 +165,7 @@ _TERMS = 128
 
 
 def _summed_poisson_tail(k: FloatArray, mu: FloatArray, above: NDArray[np.bool_]) -> FloatArray:
-    """ln P(K >= ceil k) where above, else ln P(K <= floor k): the mass terms from k outwards."""
+    """Ln P(K >= ceil k) where above, else ln P(K <= floor k): the mass terms from k outwards."""
     start = np.where(above, np.ceil(k), np.floor(k))
     steps = np.arange(_TERMS, dtype=np.float64)
     # Successive terms away from start: pmf(j + 1) / pmf(j) = mu / (j + 1) upwards, and
@@ -177,4 +178,5 @@ def _summed_poisson_tail(k: FloatArray, mu: FloatArray, above: NDArray[np.bool_]
     )
     ln_terms = np.where(j >= 0.0, ln_terms, -np.inf)
     top = ln_terms.max(axis=1)
-    return top + np.log(np.exp(ln_terms - top[:, None]).sum(axis=1))
+    ln_tail: FloatArray = top + np.log(np.exp(ln_terms - top[:, None]).sum(axis=1))
+    return ln_tail

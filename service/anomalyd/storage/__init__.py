@@ -1,0 +1,1 @@
+"""Storage: the transactional key-value Store protocol, its LMDB implementation, key formats."""

@@ -47,9 +47,10 @@ class _LmdbTransaction:
         if not cursor.set_range(max(start or b"", prefix)):
             return
         for key, value in cursor:
-            if not key.startswith(prefix):
+            found = bytes(key)
+            if not found.startswith(prefix):
                 return
-            yield bytes(key), bytes(value)
+            yield found, bytes(value)
 
 
 class LmdbStore:
@@ -90,10 +91,12 @@ class LmdbStore:
             )
 
     def view(self, work: Callable[[_LmdbTransaction], T]) -> T:
+        """Run work in a read transaction (see Store.view)."""
         with self._lock, self._env.begin(buffers=False) as txn:
             return work(_LmdbTransaction(txn, self._tables, self._max_key_bytes))
 
     def update(self, work: Callable[[_LmdbTransaction], T], *, durable: bool = False) -> T:
+        """Run work in a write transaction, growing the map when it fills (see Store.update)."""
         with self._lock:
             while True:
                 try:
@@ -112,10 +115,12 @@ class LmdbStore:
                 return result
 
     def sync(self) -> None:
+        """Flush every committed transaction to disk."""
         with self._lock:
             self._env.sync(True)
 
     def close(self) -> None:
+        """Flush and release the environment."""
         with self._lock:
             self._env.sync(True)
             self._env.close()
