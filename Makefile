@@ -13,12 +13,13 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/anomalyd demo
 
-# Each client in another language brings clients/<lang>/client.mk, which builds its interop
-# driver (clients/INTEROP.md) and adds it to CLIENT_DRIVERS for the tests to run.
-CLIENT_DRIVERS :=
+# What the tests run besides Python: each client in another language brings
+# clients/<lang>/client.mk, which builds its interop driver (clients/INTEROP.md) and adds it to
+# TEST_BUILDS.
+TEST_BUILDS :=
 include $(wildcard clients/*/client.mk)
 
-test: $(VENV)/.installed lint contract $(CLIENT_DRIVERS)
+test: $(VENV)/.installed lint contract $(TEST_BUILDS)
 	$(PY) -m pytest -q
 
 # ruff (pycodestyle, pyflakes, bugbear, naming, google-style docstrings...) and mypy --strict,

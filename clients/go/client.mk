@@ -5,7 +5,7 @@
 # grpc-go and the two protoc plugins; a few seconds once Go's caches are warm.
 GO ?= go
 GO_CLIENT := clients/go
-CLIENT_DRIVERS += $(GO_CLIENT)/build/interop
+TEST_BUILDS += $(GO_CLIENT)/build/interop
 
 $(GO_CLIENT)/build/interop: $(VENV)/.installed $(GO_CLIENT)/go.mod $(GO_CLIENT)/go.sum $(GO_CLIENT)/gen.sh \
 		$(shell find $(GO_CLIENT) -name '*.go' -not -path '$(GO_CLIENT)/build/*') $(wildcard protos/anomalyd/v1/*.proto)

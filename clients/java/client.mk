@@ -9,7 +9,7 @@ JAVA_CLIENT := clients/java
 JAVA_DRIVER := $(JAVA_CLIENT)/build/interop
 MVN ?= mvn
 MVN_FLAGS ?= -q -B
-CLIENT_DRIVERS += $(JAVA_DRIVER)
+TEST_BUILDS += $(JAVA_DRIVER)
 
 JAVA_CLIENT_INPUTS := $(JAVA_CLIENT)/pom.xml $(JAVA_CLIENT)/interop.sh $(wildcard protos/anomalyd/v1/*.proto) \
 	$(shell find $(JAVA_CLIENT)/src -type f 2>/dev/null)

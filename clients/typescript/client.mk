@@ -7,7 +7,7 @@
 # 10 s of it), then about 8 s after a change.
 TS_DIR := clients/typescript
 TS_DRIVER := $(TS_DIR)/build/interop
-CLIENT_DRIVERS += $(TS_DRIVER)
+TEST_BUILDS += $(TS_DRIVER)
 
 TS_INPUTS := $(wildcard $(TS_DIR)/src/*.ts $(TS_DIR)/test/*.ts $(TS_DIR)/examples/*.ts $(TS_DIR)/interop/*.ts) \
 	$(wildcard protos/anomalyd/v1/*.proto) $(TS_DIR)/proto/google/rpc/error_details.proto \
