@@ -14,14 +14,17 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from wsgiref.simple_server import WSGIServer
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
 
+from anomalyd import logs
 from anomalyd.api import tls
 from anomalyd.api.auth import Authorizer
-from anomalyd.api.auth_interceptor import AuthInterceptor
+from anomalyd.api.interceptors import AuthInterceptor, MetricsInterceptor, ServingGate
 from anomalyd.api.keystore import KeyStore
 from anomalyd.api.results_servicer import ResultsServicer
 from anomalyd.api.servicer import JobServicer
@@ -30,6 +33,7 @@ from anomalyd.api.streams import DataStreams, StreamLimits
 from anomalyd.core.jobs import JobManager
 from anomalyd.core.repository import Repository
 from anomalyd.core.results import ResultReader
+from anomalyd.metrics import Metrics
 from anomalyd.storage.lmdb_store import LmdbStore
 from anomalyd.storage.store import StorageError
 from anomalyd.v1 import (
@@ -51,6 +55,9 @@ SERVICE_NAMES = (
 # RPCs beyond the streams that may wait for a thread at once; more are refused by gRPC with
 # RESOURCE_EXHAUSTED, so that a flood of requests cannot grow the server's memory without bound.
 MAX_WAITING_REQUESTS = 1024
+# The health service that answers SERVING while the process serves gRPC at all: a liveness probe
+# must not fail because jobs are being restored or closed ("" is the readiness service).
+LIVENESS_SERVICE = "liveness"
 EXIT_STORAGE = os.EX_IOERR  # 74: the data directory cannot be used, damaged or unreadable
 EXIT_CONFIG = os.EX_CONFIG  # 78: a TLS or keys file cannot be used, or the address is taken
 
@@ -79,6 +86,8 @@ class Settings:
             one of them signed (mutual TLS).
         keys_file: when set, every call but health checks and reflection needs an API key of
             this file (see `anomalyd keys`), which is read again within a second of a change.
+        metrics_listen: HOST:PORT of an HTTP server for Prometheus metrics at /metrics; none
+            when unset.
     """
 
     data_dir: str
@@ -97,6 +106,7 @@ class Settings:
     tls_key: str | None = None
     tls_client_ca: str | None = None
     keys_file: str | None = None
+    metrics_listen: str | None = None
 
 
 class Server:
@@ -116,6 +126,12 @@ class Server:
         self.jobs = JobManager(
             Repository(self.store), max_document_bytes=settings.max_document_bytes, max_open_jobs=settings.max_open_jobs
         )
+        self.metrics = Metrics(self.jobs)
+        self._metrics_http: WSGIServer | None = None
+        if settings.metrics_listen:
+            host, _, port = settings.metrics_listen.rpartition(":")
+            self._metrics_http, _ = start_http_server(int(port), host or "0.0.0.0", self.metrics.registry)
+            self.metrics_port = self._metrics_http.server_port
         self._requests = ThreadPoolExecutor(settings.workers, thread_name_prefix="rpc")
         self._streams = ThreadPoolExecutor(settings.max_streams, thread_name_prefix="stream")
         self._stopping = threading.Event()
@@ -129,10 +145,14 @@ class Server:
         settings = self.settings
         # gRPC's own cap sits above ours so that oversized messages get our precise status.
         limit = settings.max_message_bytes + (1 << 20)
+        self._gate = ServingGate()
+        interceptors: list[grpc.aio.ServerInterceptor] = [MetricsInterceptor(self.metrics), self._gate]
+        if self._authorizer:
+            interceptors.append(AuthInterceptor(self._authorizer))
         self.grpc = grpc.aio.server(
             options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
             maximum_concurrent_rpcs=settings.max_streams + MAX_WAITING_REQUESTS,
-            interceptors=[AuthInterceptor(self._authorizer)] if self._authorizer else [],
+            interceptors=interceptors,
         )
         limits = StreamLimits(
             max_streams=settings.max_streams,
@@ -166,7 +186,12 @@ class Server:
         return port
 
     def start(self) -> None:
-        """Recover jobs, then serve."""
+        """Serve health checks, restore the jobs that were open, then serve everything.
+
+        While jobs are restored the readiness service ("") is NOT_SERVING and anomalyd's RPCs
+        fail with UNAVAILABLE/SERVER_DRAINING; the liveness service is SERVING throughout.
+        """
+        self._on_loop(self._listen())
         self.jobs.recover()
         self._on_loop(self._serve())
         self._persister.start()
@@ -183,15 +208,25 @@ class Server:
             f"required ({self.settings.keys_file})" if self._authorizer else "not required: every client may call every RPC",
         )
 
-    async def _serve(self) -> None:
+    async def _listen(self) -> None:
         await self.grpc.start()
+        await self.health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
+        await self._set_readiness(health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    async def _serve(self) -> None:
+        self._gate.why_closed = None
+        await self._set_readiness(health_pb2.HealthCheckResponse.SERVING)
+
+    async def _set_readiness(self, status: health_pb2.HealthCheckResponse.ServingStatus) -> None:
         for name in ("", *SERVICE_NAMES):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            await self.health.set(name, status)
 
     def stop(self) -> None:
         """Drain RPCs, close open jobs gracefully (they reopen at the next start), release the store."""
         self._stopping.set()
         self._on_loop(self._drain())
+        if self._metrics_http is not None:
+            self._metrics_http.shutdown()
         if self._persister.is_alive():
             self._persister.join()
         self.jobs.shutdown()
@@ -203,7 +238,8 @@ class Server:
         self.store.close()
 
     async def _drain(self) -> None:
-        await self.health.enter_graceful_shutdown()
+        self._gate.why_closed = "the server is shutting down"
+        await self._set_readiness(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.grpc.stop(self.settings.grace_s)
 
     def _on_loop(self, work: Coroutine[Any, Any, T]) -> T:
@@ -232,6 +268,8 @@ def main(argv: list[str] | None = None) -> None:
         ("stream-idle-timeout", float, defaults.stream_idle_timeout_s, "seconds a stream may wait between messages"),
         ("workers", int, defaults.workers, "threads for requests other than PostData"),
         ("log-level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
+        ("log-format", str, "text", "text for a terminal, json for one object a line"),
+        ("metrics-listen", str, None, "HOST:PORT to serve Prometheus metrics on, at /metrics"),
         ("tls-cert", str, None, "PEM certificate chain; with --tls-key, serve TLS only"),
         ("tls-key", str, None, "the PEM private key of --tls-cert, unencrypted"),
         ("tls-client-ca", str, None, "PEM CAs whose client certificates are required (mutual TLS)"),
@@ -241,7 +279,9 @@ def main(argv: list[str] | None = None) -> None:
         # argparse converts a string default with type, so a bad variable fails like a bad flag.
         parser.add_argument(f"--{flag}", type=kind, default=os.environ.get(env, default), help=f"{text} (env {env})")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_format not in logs.FORMATS:
+        parser.error(f"--log-format must be one of {', '.join(logs.FORMATS)}, not {args.log_format!r}")
+    logs.configure(args.log_level, args.log_format)
     faulthandler.enable()  # a fatal signal (SIGBUS from a damaged file, say) leaves a traceback in the log
     settings = Settings(
         data_dir=args.data_dir,
@@ -257,6 +297,7 @@ def main(argv: list[str] | None = None) -> None:
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
         keys_file=args.keys_file,
+        metrics_listen=args.metrics_listen,
     )
     try:
         server = Server(settings)

@@ -6,7 +6,7 @@ missing from METHOD_PRIVILEGES is refused to every key, so an RPC added without 
 closed (a test checks that every anomalyd.v1 RPC has one). Health checking and reflection are
 open: load balancers and grpcurl use them before they have a key.
 
-Nothing here depends on the kind of gRPC server; auth_interceptor.py hooks it into one.
+Nothing here depends on the kind of gRPC server; interceptors.py hooks it into one.
 """
 
 from __future__ import annotations

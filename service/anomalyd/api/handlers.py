@@ -8,6 +8,7 @@ whatever the domain is doing. Domain errors become statuses here, anything else 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
@@ -15,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 import grpc
 
+from anomalyd import logs
 from anomalyd.api.errors import Context, abort, abort_internal
 from anomalyd.core.errors import AnomalydError
 
@@ -32,8 +34,11 @@ def unary(method: Callable[[Any, Any, Any], T]) -> Callable[[Any, Any, Context],
 
     @functools.wraps(method)
     async def handler(self: Pooled, request: Any, context: Context) -> T:
+        logs.rpc_method.set(method.__name__)
+        logs.job_id.set(getattr(request, "job_id", ""))
+        in_context = contextvars.copy_context().run  # the pool thread logs with the request's fields
         loop = asyncio.get_running_loop()
-        return await answering(context, loop.run_in_executor(self.pool, method, self, request, context))
+        return await answering(context, loop.run_in_executor(self.pool, in_context, method, self, request, context))
 
     return handler
 
@@ -56,7 +61,7 @@ async def run_to_end(pool: Executor, work: Callable[..., T], *args: Any) -> T:
     A stream's step must not outlive the stream: the next stream of the job could otherwise
     start while a message of the cancelled one is still being applied.
     """
-    future = asyncio.get_running_loop().run_in_executor(pool, work, *args)
+    future = asyncio.get_running_loop().run_in_executor(pool, contextvars.copy_context().run, work, *args)
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:

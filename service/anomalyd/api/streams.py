@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
+from anomalyd import logs
 from anomalyd.api import convert
 from anomalyd.api.handlers import run_to_end
 from anomalyd.core.errors import AnomalydError, ChunkTooLarge, InvalidRequest, StreamIdle, TooManyStreams, UploadTooLarge
@@ -56,6 +57,7 @@ class DataStreams:
         Raises:
             TooManyStreams: max_streams streams are active already; refused before reading.
         """
+        logs.rpc_method.set("PostData")
         limit = self._limits.max_streams
         if self._active >= limit:
             raise TooManyStreams(
@@ -73,6 +75,7 @@ class DataStreams:
         if first is None or not first.job_id:
             raise InvalidRequest("the first PostData message must name job_id")
         job_id = first.job_id
+        logs.job_id.set(job_id)
         stream = await run_to_end(self._pool, self._jobs.stream, job_id)
         try:
             upload = await self._apply(stream, first, requests)

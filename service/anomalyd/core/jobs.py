@@ -8,6 +8,7 @@ written through the Repository before the request that changed it returns.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import fnmatch
 import logging
@@ -93,6 +94,25 @@ class JobStats:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenJobView:
+    """An open job as metrics show it.
+
+    Attributes:
+        stats: its state, counts and model size.
+        streaming: a data stream is active on it.
+        restore_s: seconds its last open took to restore the model.
+        snapshot_bytes: the size of its active model snapshot (0 without one).
+        journal_entries: entries a restart would replay after that snapshot.
+    """
+
+    stats: JobStats
+    streaming: bool
+    restore_s: float
+    snapshot_bytes: int
+    journal_entries: int
+
+
+@dataclass(frozen=True, slots=True)
 class UploadCounts:
     """The counts of one finished upload."""
 
@@ -103,9 +123,10 @@ class UploadCounts:
 class OpenJob:
     """The in-memory runtime of an open job: its counts, its analysis and their locks."""
 
-    def __init__(self, config: JobConfig, status: JobStatus, analyzer: JobAnalyzer) -> None:
+    def __init__(self, config: JobConfig, status: JobStatus, analyzer: JobAnalyzer, restore_s: float) -> None:
         self.config = config
         self.status = status
+        self.restore_s = restore_s  # how long restoring its model took when it opened
         self.ingestor = Ingestor(config, status.ingest)
         self.analyzer = analyzer
         self.lock = threading.Lock()  # serialises the processing of this job's data
@@ -167,6 +188,28 @@ class JobManager:
         fields = counts.processed_field_count(len(config.analysis_fields()))
         return JobStats(config, status, fields, self.node if job else "", model_size)
 
+    def open_views(self) -> list[OpenJobView]:
+        """What an operator watches of every open job: counts, model, stream, snapshot, restore."""
+        with self._lock:
+            jobs = [(job, job.streaming) for job in self._open.values()]
+        views = []
+        for job, streaming in jobs:
+            stats = self._stats(job.config)
+            active = next(
+                (s for s in self.repository.snapshots(job.config.job_id) if s.snapshot_id == stats.status.model_snapshot_id),
+                None,
+            )
+            views.append(
+                OpenJobView(
+                    stats=stats,
+                    streaming=streaming,
+                    restore_s=job.restore_s,
+                    snapshot_bytes=0 if active is None else active.size_bytes,
+                    journal_entries=stats.status.journal_sequence - (0 if active is None else active.journal_sequence),
+                )
+            )
+        return views
+
     def _resolve(self, expression: str, allow_no_match: bool, jobs: dict[str, JobConfig]) -> list[str]:
         tokens = [t.strip() for t in expression.split(",") if t.strip()] or ["_all"]
         matched: set[str] = set()
@@ -216,19 +259,21 @@ class JobManager:
         self._bounded(lambda: self._start(config, status), timeout_s, f"open job {job_id!r}")
 
     def _start(self, config: JobConfig, status: JobStatus) -> OpenJob:
+        started = time.monotonic()
         try:
             analyzer = self._restore(config, status)
         except RestoreFailed as err:
             status.state, status.failure_reason = FAILED, err.message
             self.repository.save_status(config.job_id, status)
             raise
-        job = OpenJob(config, status, analyzer)
+        job = OpenJob(config, status, analyzer, time.monotonic() - started)
         status.state = OPENED
         status.open_time_ms = now_ms()
         status.reopen_on_start = False
         self.repository.save_status(config.job_id, status)
         with self._lock:
             self._open[config.job_id] = job
+        log.info("job %s opened: its model restored in %.2f s", config.job_id, job.restore_s)
         return job
 
     def _restore(self, config: JobConfig, status: JobStatus) -> JobAnalyzer:
@@ -543,6 +588,7 @@ class JobManager:
             if self._open.get(job_id) is job:
                 del self._open[job_id]
             job.closed.set()
+        log.info("job %s closed%s", job_id, " by force" if force else "")
 
     def fail(self, job: OpenJob, reason: str) -> None:
         """Put a job in the failed state after an unexpected error; force close it to recover.
@@ -606,6 +652,7 @@ class JobManager:
         try:
             self._close(job_id, force=True)
             self.repository.delete_job(job_id)
+            log.info("job %s deleted", job_id)
         except Exception as err:  # reported through the task; the delete resumes on restart
             log.exception("deleting job %s failed", job_id)
             task.error_code, task.error_reason, task.error_message = "INTERNAL", "INTERNAL", f"deleting job {job_id!r} failed: {err}"
@@ -666,7 +713,8 @@ class JobManager:
             except BaseException as err:  # handed to the waiting request
                 errors.append(err)
 
-        worker = threading.Thread(target=run, name=what, daemon=True)
+        # The request's context goes along, so the worker's log lines carry its method and job.
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(run,), name=what, daemon=True)
         worker.start()
         worker.join(DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s)
         if worker.is_alive():

@@ -12,7 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
 from anomalyd.api.auth import Authorizer
-from anomalyd.api.auth_interceptor import AuthInterceptor
+from anomalyd.api.interceptors import AuthInterceptor
 from anomalyd.api.keystore import KeyStore, create_key
 from anomalyd.v1 import job_service_pb2 as pb
 
