@@ -15,9 +15,10 @@ demo: $(VENV)/.installed
 
 # What the tests run besides Python: each client in another language brings
 # clients/<lang>/client.mk, which builds its interop driver (clients/INTEROP.md) and adds it to
-# TEST_BUILDS.
+# TEST_BUILDS; deploy/deploy.mk adds the server image and the check of the Kubernetes manifests.
 TEST_BUILDS :=
 include $(wildcard clients/*/client.mk)
+include deploy/deploy.mk
 
 test: $(VENV)/.installed lint contract $(TEST_BUILDS)
 	$(PY) -m pytest -q

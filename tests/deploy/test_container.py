@@ -1,0 +1,183 @@
+"""The server image (deploy/image), run with podman as Kubernetes runs it.
+
+Read-only root, every capability dropped, no privilege escalation, the image's own uid, LMDB on a
+podman volume: a job takes data, SIGTERM (podman stop) closes it gracefully, and a new container
+over the same volume reopens it with the same counts. `make test` builds the image first
+(deploy/deploy.mk); without it these tests fail rather than skip.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+import anomalyd
+from anomalyd.v1 import model_snapshot_service_pb2, model_snapshot_service_pb2_grpc
+from anomalyd_client import Client
+from tests.conftest import REPO
+
+BUILD = REPO / "deploy" / "build"
+# What the image build wrote (deploy/image/build.sh): podman's settings for this machine and
+# the id of the image.
+CONTAINERS_CONF = BUILD / "containers.conf"
+IMAGE_ID = BUILD / "image-id"
+HOSTS = 20
+RECORDS = [{"time": 1_700_000_000 + 15 * i, "host": f"h{i % HOSTS}", "value": float(i % 97)} for i in range(20_000)]
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def podman(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        ["podman", *args],
+        env={**os.environ, "CONTAINERS_CONF": str(CONTAINERS_CONF)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check:
+        assert done.returncode == 0, f"podman {' '.join(args)} exited {done.returncode}: {done.stderr}"
+    return done
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    assert IMAGE_ID.exists() and CONTAINERS_CONF.exists(), (
+        f"the image is not built ({IMAGE_ID} is missing): run make test, or deploy/image/build.sh"
+    )
+    image_id = IMAGE_ID.read_text().strip()
+    assert podman("image", "exists", image_id, check=False).returncode == 0, (
+        f"podman has no image {image_id}: run deploy/image/build.sh again"
+    )
+    return image_id
+
+
+@dataclass
+class Container:
+    """One run of the image: its name and the address it serves on."""
+
+    name: str
+    target: str
+
+    def logs(self) -> str:
+        done = podman("logs", self.name, check=False)
+        return done.stdout + done.stderr
+
+
+@pytest.fixture
+def volume() -> Iterator[str]:
+    name = f"anomalyd-test-{secrets.token_hex(4)}"
+    podman("volume", "create", name)
+    try:
+        yield name
+    finally:
+        podman("volume", "rm", "--force", name, check=False)
+
+
+@pytest.fixture
+def run(image: str, volume: str) -> Iterator[Callable[..., Container]]:
+    """Starts the image over the volume on a free loopback port; every container goes at the end."""
+    names: list[str] = []
+
+    def start(*args: str) -> Container:
+        name = f"anomalyd-test-{secrets.token_hex(4)}"
+        names.append(name)
+        port = free_port()
+        podman(
+            "run", "--detach", "--name", name, "--network", "host",
+            # As the Kubernetes manifests run it: securityContext and an emptyDir-like /tmp.
+            "--read-only", "--read-only-tmpfs", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--volume", f"{volume}:/var/lib/anomalyd",
+            "--env", f"ANOMALYD_LISTEN=127.0.0.1:{port}",
+            image, *args,
+        )  # fmt: skip
+        container = Container(name, f"127.0.0.1:{port}")
+        wait_serving(container)
+        return container
+
+    try:
+        yield start
+    finally:
+        for name in names:
+            podman("rm", "--force", "--time", "0", name, check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_serving(container: Container, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    with grpc.insecure_channel(container.target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        while True:
+            try:
+                status = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=2).status
+                if status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            state = podman("inspect", "--format", "{{.State.Status}}", container.name).stdout.strip()
+            assert state == "running", f"the container is {state}:\n{container.logs()}"
+            assert time.monotonic() < deadline, f"not SERVING after {timeout_s} s:\n{container.logs()}"
+            time.sleep(0.2)
+
+
+def snapshots(target: str, job_id: str) -> int:
+    with grpc.insecure_channel(target) as channel:
+        stub = model_snapshot_service_pb2_grpc.ModelSnapshotServiceStub(channel)
+        request = model_snapshot_service_pb2.GetModelSnapshotsRequest(job_id=job_id)
+        return int(stub.GetModelSnapshots(request, timeout=10).count)
+
+
+def test_the_image_runs_as_its_fixed_uid_with_labels(image: str) -> None:
+    config = podman("image", "inspect", "--format", "{{json .Config.User}} {{json .Config.Labels}}", image).stdout
+    assert config.startswith('"10001:10001"')
+    assert f'"org.opencontainers.image.version":"{anomalyd.VERSION}"' in config
+    assert '"org.opencontainers.image.revision":"' in config
+    # No installer or compiler came along.
+    missing = podman("run", "--rm", "--entrypoint", "sh", image, "-c", "command -v pip pip3 gcc cc apt-get dpkg", check=False)
+    assert missing.stdout.split() in ([], ["/usr/bin/apt-get", "/usr/bin/dpkg"]), missing.stdout
+
+
+def test_sigterm_closes_the_job_and_a_new_container_reopens_it(run: Callable[..., Container]) -> None:
+    first = run("--max-open-jobs", "8")  # flags after the image go to `anomalyd serve`
+    with Client(first.target, timeout=30) as client:
+        client.put_job("k8s", detectors=["mean(value) by host"], bucket_span="5m")
+        client.open_job("k8s")
+        counts = client.post_data("k8s", RECORDS)
+        assert counts["processed_record_count"] == len(RECORDS)
+        [before] = client.get_job_stats("k8s")
+    assert snapshots(first.target, "k8s") == 0
+    # The exec probe the TLS overlay uses, here over plaintext.
+    assert podman("exec", first.name, "anomalyd-probe", check=False).returncode == 0
+
+    stop = podman("stop", "--time", "60", first.name, timeout=90)
+    assert stop.returncode == 0
+    exit_code = podman("inspect", "--format", "{{.State.ExitCode}}", first.name).stdout.strip()
+    log = first.logs()
+    assert exit_code == "0", log
+    assert "closing open jobs" in log, log
+
+    second = run()
+    with Client(second.target, timeout=30) as client:
+        [after] = client.get_job_stats("k8s")
+    assert after["state"] == "opened"
+    assert after["data_counts"]["processed_record_count"] == len(RECORDS)
+    for field in ("processed_record_count", "input_field_count", "bucket_count", "out_of_order_timestamp_count"):
+        assert after["data_counts"][field] == before["data_counts"][field], field
+    assert after["node"] == before["node"]  # the node id lives on the volume
+    # The graceful close persisted the model: a snapshot that a SIGKILL would not have left.
+    assert snapshots(second.target, "k8s") >= 1
+    assert "reopening job k8s" in second.logs()
