@@ -1,9 +1,13 @@
 # The server image and the Kubernetes manifests (deploy/README.md), included by the top Makefile.
-# make test builds the image (deploy/image/build.sh: podman, runc and debootstrap, installed with
-# apt-get when missing) and validates every overlay of the manifests (deploy/kubernetes/validate.sh:
-# kubectl kustomize, then kubernetes-validate --strict for each Kubernetes minor from 1.27 on)
-# before pytest runs tests/deploy against both. On a 2-core machine: about 100 s from nothing (73 s
-# of it debootstrap, once per machine), 20 s when the base is there, nothing when no input changed.
+# Before pytest runs tests/deploy against them, make test
+# - builds the image (deploy/image/build.sh: podman, runc and debootstrap, installed with apt-get
+#   when missing): on 2 cores about 100 s from nothing (73 s of it debootstrap, once per
+#   machine), 20 s when the base is there, nothing when no input changed;
+# - renders every overlay with kubectl kustomize and validates each object strictly against the
+#   schemas of each Kubernetes minor from 1.27 on (deploy/kubernetes/validate.sh, 3 s), then
+#   dry-runs them against a real kube-apiserver and etcd with restricted pod security
+#   (deploy/kubernetes/dry-run.sh, 7 s; building kube-apiserver with Go costs about 7 minutes
+#   once per machine, when neither it nor Go's build cache is there).
 DEPLOY := deploy
 IMAGE_STAMP := $(DEPLOY)/build/image.stamp
 MANIFESTS_STAMP := $(DEPLOY)/build/manifests.stamp
@@ -23,4 +27,5 @@ $(IMAGE_STAMP): $(VENV)/.installed pyproject.toml $(wildcard $(DEPLOY)/image/*) 
 
 $(MANIFESTS_STAMP): $(VENV)/.installed $(shell find $(DEPLOY)/kubernetes -type f)
 	$(DEPLOY)/kubernetes/validate.sh
+	$(DEPLOY)/kubernetes/dry-run.sh
 	touch $@

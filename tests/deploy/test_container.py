@@ -1,18 +1,20 @@
-"""The server image (deploy/image), run with podman as Kubernetes runs it.
+"""The server image (deploy/image), run with podman as the Kubernetes manifests run it.
 
 Read-only root, every capability dropped, no privilege escalation, the image's own uid, LMDB on a
-podman volume: a job takes data, SIGTERM (podman stop) closes it gracefully, and a new container
-over the same volume reopens it with the same counts. `make test` builds the image first
-(deploy/deploy.mk); without it these tests fail rather than skip.
+podman volume, JSON logs and metrics: a job takes data, SIGTERM (podman stop) closes it
+gracefully, and a new container over the same volume reopens it with the same counts. `make test`
+builds the image first (deploy/deploy.mk); without it these tests fail rather than skip.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -67,10 +69,16 @@ class Container:
 
     name: str
     target: str
+    metrics: str
 
     def logs(self) -> str:
         done = podman("logs", self.name, check=False)
         return done.stdout + done.stderr
+
+    def messages(self) -> list[str]:
+        """The messages of its log, every line of which is a JSON object."""
+        lines = [line for line in self.logs().splitlines() if line.strip()]
+        return [json.loads(line)["message"] for line in lines]
 
 
 @pytest.fixture
@@ -91,16 +99,18 @@ def run(image: str, volume: str) -> Iterator[Callable[..., Container]]:
     def start(*args: str) -> Container:
         name = f"anomalyd-test-{secrets.token_hex(4)}"
         names.append(name)
-        port = free_port()
+        port, metrics = free_port(), free_port()
         podman(
             "run", "--detach", "--name", name, "--network", "host",
             # As the Kubernetes manifests run it: securityContext and an emptyDir-like /tmp.
             "--read-only", "--read-only-tmpfs", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
             "--volume", f"{volume}:/var/lib/anomalyd",
             "--env", f"ANOMALYD_LISTEN=127.0.0.1:{port}",
+            "--env", f"ANOMALYD_METRICS_LISTEN=127.0.0.1:{metrics}",
+            "--env", "ANOMALYD_LOG_FORMAT=json",
             image, *args,
         )  # fmt: skip
-        container = Container(name, f"127.0.0.1:{port}")
+        container = Container(name, f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics}/metrics")
         wait_serving(container)
         return container
 
@@ -117,21 +127,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def health(target: str, service: str) -> str:
+    with grpc.insecure_channel(target) as channel:
+        try:
+            response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+        except grpc.RpcError as err:
+            return str(err.code().name)
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
+
+
 def wait_serving(container: Container, timeout_s: float = 90) -> None:
+    """Waits until the readiness service ("") is SERVING, as the readiness probe does."""
     deadline = time.monotonic() + timeout_s
-    with grpc.insecure_channel(container.target) as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        while True:
-            try:
-                status = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=2).status
-                if status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            state = podman("inspect", "--format", "{{.State.Status}}", container.name).stdout.strip()
-            assert state == "running", f"the container is {state}:\n{container.logs()}"
-            assert time.monotonic() < deadline, f"not SERVING after {timeout_s} s:\n{container.logs()}"
-            time.sleep(0.2)
+    while True:
+        if health(container.target, "") == "SERVING":
+            return
+        state = podman("inspect", "--format", "{{.State.Status}}", container.name).stdout.strip()
+        assert state == "running", f"the container is {state}:\n{container.logs()}"
+        assert time.monotonic() < deadline, f"not SERVING after {timeout_s} s:\n{container.logs()}"
+        time.sleep(0.2)
 
 
 def snapshots(target: str, job_id: str) -> int:
@@ -160,15 +174,21 @@ def test_sigterm_closes_the_job_and_a_new_container_reopens_it(run: Callable[...
         assert counts["processed_record_count"] == len(RECORDS)
         [before] = client.get_job_stats("k8s")
     assert snapshots(first.target, "k8s") == 0
-    # The exec probe the TLS overlay uses, here over plaintext.
-    assert podman("exec", first.name, "anomalyd-probe", check=False).returncode == 0
+    # What the probes ask: the kubelet's gRPC probes, and the exec probe of the TLS overlay.
+    assert health(first.target, "liveness") == "SERVING"
+    for service in ("", "liveness"):
+        assert podman("exec", first.name, "anomalyd-probe", "--service", service, check=False).returncode == 0
+    with urllib.request.urlopen(first.metrics, timeout=10) as response:
+        metrics = response.read().decode()
+    assert "anomalyd_open_jobs 1.0" in metrics
+    assert 'anomalyd_job_processed_records_total{job_id="k8s"} 20000.0' in metrics
 
     stop = podman("stop", "--time", "60", first.name, timeout=90)
     assert stop.returncode == 0
     exit_code = podman("inspect", "--format", "{{.State.ExitCode}}", first.name).stdout.strip()
-    log = first.logs()
-    assert exit_code == "0", log
-    assert "closing open jobs" in log, log
+    messages = first.messages()
+    assert exit_code == "0", messages
+    assert "job k8s closed" in messages  # gracefully: not "closed by force"
 
     second = run()
     with Client(second.target, timeout=30) as client:
@@ -180,4 +200,4 @@ def test_sigterm_closes_the_job_and_a_new_container_reopens_it(run: Callable[...
     assert after["node"] == before["node"]  # the node id lives on the volume
     # The graceful close persisted the model: a snapshot that a SIGKILL would not have left.
     assert snapshots(second.target, "k8s") >= 1
-    assert "reopening job k8s" in second.logs()
+    assert any(m.startswith("job k8s opened") for m in second.messages())
