@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import pytest
@@ -82,21 +83,28 @@ class Container:
 
 
 @pytest.fixture
-def volume() -> Iterator[str]:
-    name = f"anomalyd-test-{secrets.token_hex(4)}"
-    podman("volume", "create", name)
+def volume() -> Iterator[Callable[[], str]]:
+    """Makes podman volumes, removed at the end."""
+    names: list[str] = []
+
+    def make() -> str:
+        names.append(f"anomalyd-test-{secrets.token_hex(4)}")
+        podman("volume", "create", names[-1])
+        return names[-1]
+
     try:
-        yield name
+        yield make
     finally:
-        podman("volume", "rm", "--force", name, check=False)
+        for name in names:
+            podman("volume", "rm", "--force", name, check=False)
 
 
 @pytest.fixture
-def run(image: str, volume: str) -> Iterator[Callable[..., Container]]:
-    """Starts the image over the volume on a free loopback port; every container goes at the end."""
+def run(image: str) -> Iterator[Callable[..., Container]]:
+    """Starts the image over a volume on a free loopback port; every container goes at the end."""
     names: list[str] = []
 
-    def start(*args: str) -> Container:
+    def start(volume: str, *args: str) -> Container:
         name = f"anomalyd-test-{secrets.token_hex(4)}"
         names.append(name)
         port, metrics = free_port(), free_port()
@@ -165,14 +173,31 @@ def test_the_image_runs_as_its_fixed_uid_with_labels(image: str) -> None:
     assert missing.stdout.split() in ([], ["/usr/bin/apt-get", "/usr/bin/dpkg"]), missing.stdout
 
 
-def test_sigterm_closes_the_job_and_a_new_container_reopens_it(run: Callable[..., Container]) -> None:
-    first = run("--max-open-jobs", "8")  # flags after the image go to `anomalyd serve`
-    with Client(first.target, timeout=30) as client:
+def feed(container: Container) -> dict[str, Any]:
+    """Creates and opens the job k8s and streams RECORDS into it; its stats after."""
+    with Client(container.target, timeout=30) as client:
         client.put_job("k8s", detectors=["mean(value) by host"], bucket_span="5m")
         client.open_job("k8s")
         counts = client.post_data("k8s", RECORDS)
         assert counts["processed_record_count"] == len(RECORDS)
-        [before] = client.get_job_stats("k8s")
+        [stats] = client.get_job_stats("k8s")
+    return stats
+
+
+def same_job(before: dict[str, Any], container: Container) -> None:
+    with Client(container.target, timeout=30) as client:
+        [after] = client.get_job_stats("k8s")
+    assert after["state"] == "opened"
+    assert after["data_counts"]["processed_record_count"] == len(RECORDS)
+    for field in ("processed_record_count", "input_field_count", "bucket_count", "out_of_order_timestamp_count"):
+        assert after["data_counts"][field] == before["data_counts"][field], field
+    assert after["node"] == before["node"]  # the node id lives in the volume
+
+
+def test_sigterm_closes_the_job_and_a_new_container_reopens_it(run: Callable[..., Container], volume: Callable[[], str]) -> None:
+    data = volume()
+    first = run(data, "--max-open-jobs", "8")  # flags after the image go to `anomalyd serve`
+    before = feed(first)
     assert snapshots(first.target, "k8s") == 0
     # What the probes ask: the kubelet's gRPC probes, and the exec probe of the TLS overlay.
     assert health(first.target, "liveness") == "SERVING"
@@ -190,14 +215,26 @@ def test_sigterm_closes_the_job_and_a_new_container_reopens_it(run: Callable[...
     assert exit_code == "0", messages
     assert "job k8s closed" in messages  # gracefully: not "closed by force"
 
-    second = run()
-    with Client(second.target, timeout=30) as client:
-        [after] = client.get_job_stats("k8s")
-    assert after["state"] == "opened"
-    assert after["data_counts"]["processed_record_count"] == len(RECORDS)
-    for field in ("processed_record_count", "input_field_count", "bucket_count", "out_of_order_timestamp_count"):
-        assert after["data_counts"][field] == before["data_counts"][field], field
-    assert after["node"] == before["node"]  # the node id lives on the volume
+    second = run(data)
+    same_job(before, second)
     # The graceful close persisted the model: a snapshot that a SIGKILL would not have left.
     assert snapshots(second.target, "k8s") >= 1
     assert any(m.startswith("job k8s opened") for m in second.messages())
+
+
+def test_an_online_backup_serves_the_same_jobs(image: str, run: Callable[..., Container], volume: Callable[[], str]) -> None:
+    data, restored = volume(), volume()
+    running = run(data)
+    before = feed(running)
+    # deploy/README.md's backup, while the server runs: LMDB copies a consistent snapshot.
+    copy = (
+        "import lmdb, os, sys; os.makedirs(sys.argv[1]); "
+        "lmdb.open('/var/lib/anomalyd/lmdb', readonly=True).copy(sys.argv[1], compact=True)"
+    )
+    podman("exec", running.name, "python", "-c", copy, "/var/lib/anomalyd/backup")
+    # The restore: the copy as lmdb/data.mdb of a new volume, without a lock file.
+    podman(
+        "run", "--rm", "--volume", f"{data}:/backup:ro", "--volume", f"{restored}:/var/lib/anomalyd",
+        "--entrypoint", "sh", image, "-c", "mkdir lmdb && cp /backup/backup/data.mdb lmdb/",
+    )  # fmt: skip
+    same_job(before, run(restored))

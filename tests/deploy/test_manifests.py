@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+import anomalyd
 from tests.conftest import REPO
 
 KUBERNETES = REPO / "deploy" / "kubernetes"
@@ -140,6 +141,9 @@ def test_pods_run_as_the_image_user_with_nothing_to_spare(objects) -> None:
     assert mounts["/var/lib/anomalyd"] == claim["metadata"]["name"]
     assert 'VOLUME ["/var/lib/anomalyd"]' in CONTAINERFILE
     assert "memory" in container["resources"]["limits"]
+    # The image deploy/image/build.sh tags, unless the overlay names a registry's.
+    assert container["image"] == f"localhost/anomalyd:{anomalyd.VERSION}"
+    assert container["imagePullPolicy"] == "IfNotPresent"
 
 
 def test_settings_are_ones_the_server_reads_and_agree_with_the_ports(objects) -> None:
