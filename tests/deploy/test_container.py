@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -26,6 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 import anomalyd
 from anomalyd.v1 import model_snapshot_service_pb2, model_snapshot_service_pb2_grpc
 from anomalyd_client import Client
+from tests.certs import make_pki
 from tests.conftest import REPO
 
 BUILD = REPO / "deploy" / "build"
@@ -104,7 +106,7 @@ def run(image: str) -> Iterator[Callable[..., Container]]:
     """Starts the image over a volume on a free loopback port; every container goes at the end."""
     names: list[str] = []
 
-    def start(volume: str, *args: str) -> Container:
+    def start(volume: str, *args: str, options: tuple[str, ...] = (), wait: bool = True) -> Container:
         name = f"anomalyd-test-{secrets.token_hex(4)}"
         names.append(name)
         port, metrics = free_port(), free_port()
@@ -116,10 +118,11 @@ def run(image: str) -> Iterator[Callable[..., Container]]:
             "--env", f"ANOMALYD_LISTEN=127.0.0.1:{port}",
             "--env", f"ANOMALYD_METRICS_LISTEN=127.0.0.1:{metrics}",
             "--env", "ANOMALYD_LOG_FORMAT=json",
-            image, *args,
+            *options, image, *args,
         )  # fmt: skip
         container = Container(name, f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics}/metrics")
-        wait_serving(container)
+        if wait:
+            wait_serving(container)
         return container
 
     try:
@@ -238,3 +241,47 @@ def test_an_online_backup_serves_the_same_jobs(image: str, run: Callable[..., Co
         "--entrypoint", "sh", image, "-c", "mkdir lmdb && cp /backup/backup/data.mdb lmdb/",
     )  # fmt: skip
     same_job(before, run(restored))
+
+
+def test_under_mutual_tls_the_exec_probe_asks_what_the_kubelet_cannot(
+    tmp_path: Path, run: Callable[..., Container], volume: Callable[[], str]
+) -> None:
+    # The TLS component's settings, with files as its Secrets hold them: readable by the server.
+    secrets_dir = tmp_path / "tls"
+    pki = make_pki(secrets_dir)
+    keys = secrets_dir / "keys.json"
+    done = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "anomalyd"), "keys", "create", "--role", "manage", "--keys-file", str(keys), "--name", "t"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for path in (secrets_dir, *secrets_dir.iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    inside = {path: f"/etc/anomalyd/tls/{Path(path).name}" for path in vars(pki).values()}
+    settings = {
+        "ANOMALYD_TLS_CERT": inside[pki.server_cert],
+        "ANOMALYD_TLS_KEY": inside[pki.server_key],
+        "ANOMALYD_TLS_CLIENT_CA": inside[pki.ca],
+        "ANOMALYD_KEYS_FILE": "/etc/anomalyd/tls/keys.json",
+        "ANOMALYD_PROBE_CA": inside[pki.ca],
+        "ANOMALYD_PROBE_SERVER_NAME": "localhost",  # the test certificate's name
+        "ANOMALYD_PROBE_CERT": inside[pki.client_cert],
+        "ANOMALYD_PROBE_KEY": inside[pki.client_key],
+    }
+    options = ["--volume", f"{secrets_dir}:/etc/anomalyd/tls:ro"]
+    for name, value in settings.items():
+        options += ["--env", f"{name}={value}"]
+    container = run(volume(), options=tuple(options), wait=False)
+
+    def probe(*args: str) -> subprocess.CompletedProcess[str]:
+        return podman("exec", *args, container.name, "anomalyd-probe", "--service", "", check=False)
+
+    deadline = time.monotonic() + 90
+    while probe().returncode != 0:
+        assert time.monotonic() < deadline, f"the exec probe never passed:\n{probe().stderr}\n{container.logs()}"
+        time.sleep(0.5)
+    assert podman("exec", container.name, "anomalyd-probe", "--service", "liveness", check=False).returncode == 0
+    # The kubelet's gRPC probe speaks plaintext, which a TLS server does not answer.
+    assert health(container.target, "liveness") == "UNAVAILABLE"
+    # Without a client certificate the server refuses the probe's handshake.
+    assert probe("--env", "ANOMALYD_PROBE_CERT=", "--env", "ANOMALYD_PROBE_KEY=").returncode == 1
