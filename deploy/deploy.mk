@@ -7,7 +7,7 @@
 #   schemas of each Kubernetes minor from 1.27 on (deploy/kubernetes/validate.sh, 3 s), then
 #   dry-runs them against a real kube-apiserver and etcd with restricted pod security
 #   (deploy/kubernetes/dry-run.sh, 7 s; building kube-apiserver with Go costs about 7 minutes
-#   once per machine, when neither it nor Go's build cache is there).
+#   once per machine, when neither it nor Go's build cache is there: deploy/kubernetes/tools.sh).
 DEPLOY := deploy
 IMAGE_STAMP := $(DEPLOY)/build/image.stamp
 MANIFESTS_STAMP := $(DEPLOY)/build/manifests.stamp

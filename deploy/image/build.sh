@@ -100,4 +100,4 @@ id=$(podman image inspect --format '{{.Id}}' "$IMAGE")
 echo "$id" >"$BUILD/image-id"
 echo "$IMAGE" >"$BUILD/image-name"
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
-say "built $IMAGE ($((size / 1000000)) MB, id ${id:0:12}; base $BASE)"
+say "built $IMAGE in $SECONDS s ($((size / 1000000)) MB, id ${id:0:12}; base $BASE)"

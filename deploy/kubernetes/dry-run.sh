@@ -5,24 +5,21 @@
 # selectors against templates, duplicate ports) and the "restricted" Pod Security Standard,
 # enforced on a namespace per overlay, for the objects and for the pod each StatefulSet makes.
 #
-# etcd: Debian's etcd-server (apt-get install when missing). kube-apiserver: no package manager
-# ships one, so it is built with Go from the Go module proxy (deploy/kubernetes/apiserver pins
-# it and its modules) and kept in ~/.cache/anomalyd; on 2 cores that build takes about 7 minutes
-# from nothing, 7 s with Go's build cache warm, and nothing once the binary is kept.
+# etcd: Debian's etcd-server (apt-get install when missing). kube-apiserver and kubectl: see
+# tools.sh (no package manager ships kube-apiserver: it is built with Go, once per machine).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RENDERED=$ROOT/deploy/build/kubernetes
-MODULE=$ROOT/deploy/kubernetes/apiserver
-VERSION=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "$MODULE/go.mod")
-CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/anomalyd
-APISERVER=$CACHE/kube-apiserver-$VERSION-$(sha256sum "$MODULE/go.sum" | cut -c1-12)
 PY=$ROOT/.venv/bin/python
 
 say() { echo "dry-run.sh: $*" >&2; }
 
+# shellcheck source=deploy/kubernetes/tools.sh
+. "$ROOT/deploy/kubernetes/tools.sh"
+VERSION=$KUBE_VERSION
+
 ls "$RENDERED"/*.yaml >/dev/null 2>&1 || { say "no rendered overlays in $RENDERED: run deploy/kubernetes/validate.sh first"; exit 1; }
-command -v kubectl >/dev/null 2>&1 || { say "the dry run needs kubectl"; exit 1; }
 if ! command -v etcd >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing etcd-server with apt-get"
@@ -33,15 +30,8 @@ if ! command -v etcd >/dev/null 2>&1; then
         exit 1
     fi
 fi
-if [ ! -x "$APISERVER" ]; then
-    command -v "${GO:-go}" >/dev/null 2>&1 || { say "building kube-apiserver $VERSION needs the Go toolchain (1.23 or later)"; exit 1; }
-    say "building kube-apiserver $VERSION with Go (minutes the first time on this machine)"
-    mkdir -p "$CACHE"
-    start=$SECONDS
-    (cd "$MODULE" && "${GO:-go}" build -o "$APISERVER.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
-    mv "$APISERVER.tmp" "$APISERVER"
-    say "kube-apiserver built in $((SECONDS - start)) s"
-fi
+KUBECTL=$(kube_tool kubectl) || { say "the dry run needs kubectl"; exit 1; }
+APISERVER=$(kube_tool kube-apiserver) || { say "the dry run needs kube-apiserver $VERSION"; exit 1; }
 
 work=$(mktemp -d)
 pids=()
@@ -72,15 +62,15 @@ echo "$token,dry-run,dry-run,system:masters" >"$work/tokens.csv"
 pids+=($!)
 
 export KUBECONFIG=$work/kubeconfig
-kubectl config set-cluster dry-run --server "https://127.0.0.1:$secure" --insecure-skip-tls-verify=true >/dev/null
-kubectl config set-credentials dry-run --token "$token" >/dev/null
-kubectl config set-context dry-run --cluster dry-run --user dry-run >/dev/null
-kubectl config use-context dry-run >/dev/null
+"$KUBECTL" config set-cluster dry-run --server "https://127.0.0.1:$secure" --insecure-skip-tls-verify=true >/dev/null
+"$KUBECTL" config set-credentials dry-run --token "$token" >/dev/null
+"$KUBECTL" config set-context dry-run --cluster dry-run --user dry-run >/dev/null
+"$KUBECTL" config use-context dry-run >/dev/null
 for _ in $(seq 1 240); do
-    kubectl get --raw /readyz >/dev/null 2>&1 && break
+    "$KUBECTL" get --raw /readyz >/dev/null 2>&1 && break
     sleep 0.5
 done
-kubectl get --raw /readyz >/dev/null 2>&1 ||
+"$KUBECTL" get --raw /readyz >/dev/null 2>&1 ||
     { tail -20 "$work/apiserver.log" "$work/etcd.log" >&2; say "kube-apiserver did not get ready in 2 minutes"; exit 1; }
 say "kube-apiserver $VERSION ready in $((SECONDS - start)) s"
 
@@ -88,8 +78,8 @@ failed=0
 for rendered in "$RENDERED"/*.yaml; do
     overlay=$(basename "$rendered" .yaml)
     namespace=dry-run-$overlay
-    kubectl create namespace "$namespace" >/dev/null
-    kubectl label namespace "$namespace" pod-security.kubernetes.io/enforce=restricted \
+    "$KUBECTL" create namespace "$namespace" >/dev/null
+    "$KUBECTL" label namespace "$namespace" pod-security.kubernetes.io/enforce=restricted \
         pod-security.kubernetes.io/warn=restricted >/dev/null
     # The pod of each StatefulSet as its controller would make it: ordinal 0, its claims bound.
     "$PY" - "$rendered" >"$work/$overlay-pods.yaml" <<'PYTHON'
@@ -114,12 +104,12 @@ PYTHON
     # The objects in a dry run, then for real (nothing runs them: there is no controller manager
     # and no node) so that the pod finds its service account.
     for file in "$rendered" "$work/$overlay-pods.yaml"; do
-        if ! kubectl create --dry-run=server -n "$namespace" -f "$file" >"$work/out" 2>&1 || grep -q '^Warning' "$work/out"; then
+        if ! "$KUBECTL" create --dry-run=server -n "$namespace" -f "$file" >"$work/out" 2>&1 || grep -q '^Warning' "$work/out"; then
             failed=1
             say "$overlay: $(basename "$file") was refused or warned about:"
             grep -v 'created (server dry run)' "$work/out" >&2 || true
         fi
-        [ "$file" = "$rendered" ] && { kubectl create -n "$namespace" -f "$file" >"$work/out" 2>&1 || { failed=1; cat "$work/out" >&2; }; }
+        [ "$file" = "$rendered" ] && { "$KUBECTL" create -n "$namespace" -f "$file" >"$work/out" 2>&1 || { failed=1; cat "$work/out" >&2; }; }
     done
 done
 [ "$failed" -eq 0 ] || exit 1

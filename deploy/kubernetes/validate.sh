@@ -2,11 +2,7 @@
 # Renders every overlay of deploy/kubernetes with `kubectl kustomize` into deploy/build/kubernetes/
 # and validates every object strictly (unknown fields are errors) against the schemas of each
 # Kubernetes minor version from KUBE_MIN to KUBE_MAX, with kubernetes-validate (the dev extras).
-#
-# kubectl: the one on PATH when its kustomize is v5 (kubectl 1.27 or later). Where there is none,
-# or only an older one such as Debian's kubernetes-client (1.20, whose kustomize 2.0 knows no
-# components), the kustomize that kubectl 1.32 embeds is built with `go install` from the Go
-# module proxy into deploy/build/bin (about 40 s, once); without Go either, it stops naming both.
+# kubectl: see tools.sh.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -15,23 +11,13 @@ OUT=$ROOT/deploy/build/kubernetes
 # 1.27: the oldest release with gRPC probes and the StatefulSet PVC retention policy on by default.
 KUBE_MIN=${KUBE_MIN:-27}
 KUBE_MAX=${KUBE_MAX:-$("$ROOT/.venv/bin/python" -c 'import kubernetes_validate.utils as u; print(max(int(v.split(".")[1]) for v in u.all_versions()))' 2>/dev/null || echo 37)}
-KUSTOMIZE_VERSION=v5.5.0
 
 say() { echo "validate.sh: $*" >&2; }
 
-render=()
-if command -v kubectl >/dev/null 2>&1 && kubectl version --client 2>/dev/null | grep -q 'Kustomize Version: v5'; then
-    render=(kubectl kustomize)
-elif [ -x "$ROOT/deploy/build/bin/kustomize" ]; then
-    render=("$ROOT/deploy/build/bin/kustomize" build)
-elif command -v "${GO:-go}" >/dev/null 2>&1; then
-    say "no kubectl with kustomize v5 on PATH: building kustomize $KUSTOMIZE_VERSION with go install"
-    GOBIN=$ROOT/deploy/build/bin "${GO:-go}" install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
-    render=("$ROOT/deploy/build/bin/kustomize" build)
-else
-    say "rendering the manifests needs kubectl 1.27 or later (kubectl kustomize), or Go to build kustomize; neither is here"
-    exit 1
-fi
+# shellcheck source=deploy/kubernetes/tools.sh
+. "$ROOT/deploy/kubernetes/tools.sh"
+KUBECTL=$(kube_tool kubectl) || { say "rendering the manifests needs kubectl"; exit 1; }
+render=("$KUBECTL" kustomize)
 "$ROOT/.venv/bin/python" -c "import kubernetes_validate" 2>/dev/null ||
     { say "kubernetes-validate is missing from the venv: make .venv/.installed (it is in the dev extras)"; exit 1; }
 

@@ -8,8 +8,8 @@ context, and that every ANOMALYD_* setting is one the server reads.
 
 from __future__ import annotations
 
+import functools
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,16 +27,21 @@ REPLICAS = {"single": 1, "replicated": 3, "replicated-tls": 3}
 CONTAINERFILE = (REPO / "deploy" / "image" / "Containerfile").read_text()
 
 
+@functools.cache
+def kubectl() -> str:
+    """The kubectl that deploy/kubernetes/validate.sh renders with (deploy/kubernetes/tools.sh)."""
+    done = subprocess.run(
+        ["bash", "-c", 'ROOT="$1"; . "$ROOT/deploy/kubernetes/tools.sh"; kube_tool kubectl', "-", str(REPO)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, f"no kubectl to render with: {done.stderr}"
+    return done.stdout.strip()
+
+
 def render(overlay: str) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    built = REPO / "deploy" / "build" / "bin" / "kustomize"
-    if kubectl and "Kustomize Version: v5" in subprocess.run([kubectl, "version", "--client"], capture_output=True, text=True).stdout:
-        command = [kubectl, "kustomize"]
-    elif built.exists():
-        command = [str(built), "build"]
-    else:
-        pytest.fail("rendering needs kubectl 1.27 or later, or deploy/build/bin/kustomize: run make test")
-    done = subprocess.run([*command, str(KUBERNETES / "overlays" / overlay)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [kubectl(), "kustomize", str(KUBERNETES / "overlays" / overlay)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     return [o for o in yaml.safe_load_all(done.stdout) if o]
 
