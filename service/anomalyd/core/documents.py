@@ -9,6 +9,8 @@ finds each document's extent, so that a malformed document costs only itself.
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +20,19 @@ from anomalyd.core.errors import ChunkTooLarge
 
 Record = dict[str, Any]
 
+# Deeper than any real document (Elasticsearch refuses mappings deeper than 20 objects) and far
+# below Python's recursion limit of 1000, which msgspec and flatten count against.
+MAX_DEPTH = 100
+
 # A JSON string cannot hold a raw newline, so an unterminated one ends at the line's end.
 _TOKENS = re.compile(rb'"(?:[^"\\\n]|\\.)*"|[{}\[\]]|"|[^\s"{}\[\]]+')
 _WHITESPACE = b" \t\r\n"
+
+# An integer beyond the largest float has at least 309 digits, so every 20th byte of it is a
+# digit 15 times in a row: a sample of 1/20 of the bytes rules such integers out.
+_HUGE_DIGITS = len(str(int(sys.float_info.max)))
+_SAMPLE_STRIDE = 20
+_DIGIT_FLAGS = bytes(0x30 <= byte <= 0x39 for byte in range(256))
 
 
 @dataclass(slots=True)
@@ -30,7 +42,8 @@ class Documents:
     Attributes:
         records: flat records (nested objects flattened to "a.b", arrays of scalars joined
             with commas, arrays of objects dropped; null stays None, read later as "").
-        malformed: documents that could not be parsed or were not objects.
+        malformed: documents that could not be parsed, were not objects, nested deeper than
+            MAX_DEPTH or held an integer beyond the largest float.
     """
 
     records: list[Record]
@@ -81,14 +94,16 @@ class DocumentSplitter:
             return Documents([], 0)
         try:
             decoded = self._decoder.decode(b"[" + body.replace(b"\n", b",") + b"]")
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             return None
         # The join turns "1\n2" into [1,2] and "{..} {..}" fails above; non-objects go slow.
         if set(map(type, decoded)) != {dict}:
             return None
-        if body.count(b"{") != len(decoded) or b"[" in body:
-            decoded = [flatten(doc) for doc in decoded]
-        return Documents(decoded, 0)
+        huge = _may_hold_huge_integer(body)
+        if not huge and body.count(b"{") == len(decoded) and b"[" not in body:
+            return Documents(decoded, 0)
+        records = [record for record in (_checked(doc, huge) for doc in decoded) if record is not None]
+        return Documents(records, len(decoded) - len(records))
 
     def _tokenize(self, buffer: bytes, *, final: bool) -> tuple[Documents, int]:
         """The documents of buffer and the offset up to which it was consumed."""
@@ -140,32 +155,77 @@ class DocumentSplitter:
     def _decode(self, document: bytes) -> Record | None:
         try:
             decoded = self._decoder.decode(document)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             return None
-        return flatten(decoded) if type(decoded) is dict else None
+        return _checked(decoded, _may_hold_huge_integer(document))
 
 
-def flatten(document: dict[str, Any]) -> Record:
+def _may_hold_huge_integer(data: bytes) -> bool:
+    """Whether data holds a run of digits long enough for an integer beyond the largest float."""
+    run = b"\x01" * (_HUGE_DIGITS // _SAMPLE_STRIDE)
+    if len(data) < _HUGE_DIGITS or data[::_SAMPLE_STRIDE].translate(_DIGIT_FLAGS).find(run) < 0:
+        return False
+    return data.translate(_DIGIT_FLAGS).find(b"\x01" * _HUGE_DIGITS) >= 0
+
+
+def _checked(decoded: Any, check_integers: bool) -> Record | None:
+    """The record of a decoded document, or None if it is no object, nests too deep or holds a huge integer."""
+    if type(decoded) is not dict:
+        return None
+    record = flatten(decoded)
+    if record is None or (check_integers and _holds_huge_integer(decoded)):
+        return None
+    return record
+
+
+def flatten(document: dict[str, Any]) -> Record | None:
     """A document with nested objects flattened as Elasticsearch ML reads them.
 
     Nested keys join with ".", arrays of scalars become comma-joined strings and arrays
     holding objects are dropped.
+
+    Returns:
+        the record, or None if the document nests deeper than MAX_DEPTH.
     """
     flat: Record = {}
-    _flatten_into(flat, "", document)
-    return flat
+    return flat if _flatten_into(flat, "", document, 1) else None
 
 
-def _flatten_into(flat: Record, prefix: str, document: dict[str, Any]) -> None:
+def _flatten_into(flat: Record, prefix: str, document: dict[str, Any], depth: int) -> bool:
+    if depth > MAX_DEPTH:
+        return False
     for key, value in document.items():
         name = prefix + key
         if type(value) is dict:
-            _flatten_into(flat, name + ".", value)
+            if not _flatten_into(flat, name + ".", value, depth + 1):
+                return False
         elif type(value) is list:
+            if not _nests_within(value, MAX_DEPTH - depth):
+                return False
             if not any(type(item) in (dict, list) for item in value):
                 flat[name] = ",".join(_scalar_text(item) for item in value)
         else:
             flat[name] = value
+    return True
+
+
+def _nests_within(container: dict[str, Any] | list[Any], levels: int) -> bool:
+    """Whether container (an object or array) nests at most levels deep, itself included."""
+    if levels < 1:
+        return False
+    children: Iterable[Any] = container.values() if type(container) is dict else container
+    return all(_nests_within(child, levels - 1) for child in children if type(child) in (dict, list))
+
+
+def _holds_huge_integer(value: Any) -> bool:
+    """Whether value holds an integer no float can hold (its depth is known to be bounded)."""
+    if type(value) is int:
+        return not -sys.float_info.max <= value <= sys.float_info.max
+    if type(value) is dict:
+        return any(map(_holds_huge_integer, value.values()))
+    if type(value) is list:
+        return any(map(_holds_huge_integer, value))
+    return False
 
 
 def _scalar_text(value: Any) -> str:

@@ -1,0 +1,34 @@
+"""PostData through the real server with hostile documents: they cost only themselves, never the stream."""
+
+from __future__ import annotations
+
+import pytest
+
+from anomalyd.v1 import job_pb2
+from anomalyd.v1 import job_service_pb2 as pb
+from tests.conftest import job
+
+GOOD = [b'{"time": %d, "host": "a", "value": %d}' % (1000 + i, i) for i in range(5)]
+DEEP = b'{"time": 1006, "nested":' + b'{"a":' * 1200 + b"1" + b"}" * 1200 + b"}"
+HUGE = b'{"time": 1007, "host": "a", "value": 1' + b"0" * 400 + b"}"
+
+
+def value_job(stub, job_id="hostile"):
+    detector = job_pb2.Detector(function="mean", field_name="value", by_field_name="host")
+    stub.PutJob(pb.PutJobRequest(job=job(job_id, detector, span_s=60)), timeout=10)
+    stub.OpenJob(pb.OpenJobRequest(job_id=job_id), timeout=10)
+
+
+def post(stub, job_id, *chunks):
+    messages = [pb.PostDataRequest(job_id=job_id)] + [pb.PostDataRequest(data=c) for c in chunks]
+    return stub.PostData(iter(messages), timeout=60).data_counts
+
+
+@pytest.mark.parametrize("separator", [b"\n", b" "], ids=["lines", "one-line"])
+def test_deep_nesting_and_a_huge_integer_are_two_malformed_documents(stub, separator):
+    value_job(stub)
+    data = separator.join([*GOOD[:2], DEEP, GOOD[2], HUGE, *GOOD[3:]]) + separator
+    counts = post(stub, "hostile", data)
+    assert counts.processed_record_count == 5
+    assert counts.malformed_document_count == 2
+    assert counts.input_bytes == len(data)
