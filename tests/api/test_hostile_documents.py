@@ -32,3 +32,13 @@ def test_deep_nesting_and_a_huge_integer_are_two_malformed_documents(stub, separ
     assert counts.processed_record_count == 5
     assert counts.malformed_document_count == 2
     assert counts.input_bytes == len(data)
+
+
+@pytest.mark.timeout(60)  # a guard only: the old splitter re-read the document on every message, for minutes
+def test_a_large_document_in_1_kib_messages_is_read(stub):
+    value_job(stub)
+    tags = b",".join([b'"t"'] * 230_000)  # dense with tokens
+    document = b'{"time": 1000, "host": "a", "value": 1, "tags": [' + tags + b"]}\n"
+    assert 0.8 * (1 << 20) < len(document) < 1 << 20
+    counts = post(stub, "hostile", *(document[i : i + 1024] for i in range(0, len(document), 1024)))
+    assert (counts.processed_record_count, counts.malformed_document_count, counts.input_field_count) == (1, 0, 3)

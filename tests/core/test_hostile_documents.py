@@ -1,4 +1,4 @@
-"""The splitter against hostile documents: each costs only itself, and only as a malformed document."""
+"""The splitter against hostile input: any bytes, cut anywhere, cost only themselves and raise only domain errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from anomalyd.core.documents import MAX_DEPTH, DocumentSplitter, flatten
-from anomalyd.core.errors import ChunkTooLarge
+from anomalyd.core.errors import AnomalydError, ChunkTooLarge
 
 # Bounded for CI: the whole file runs in a few seconds on 2 cores.
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -51,6 +51,15 @@ good_docs = st.recursive(
                                   max_size=4),
     max_leaves=12,
 )
+# Fragments that make the scanner's states likely: brackets, strings cut at escapes, newlines.
+fragments = st.sampled_from([
+    b"{", b"}", b"[", b"]", b'"', b"\\", b"\\\\", b'\\"', b"\n", b" ", b"\r\n", b":", b",", b"1", b"-",
+    b"e400", b"\x00", b"\xff", b"\\ud800", b'{"a":1}', b'{"b":[1,{"c":2}]}\n', b'"x"', b"null",
+    b"{" * (MAX_DEPTH + 1), b"}" * (MAX_DEPTH + 1), b"9" * 320, b'{"v":' + HUGE + b"}\n",
+    b"[" * 5000, b"]" * 5000, b'{"a":' * 5000 + b"1" + b"}" * 5000 + b"\n",  # beyond hypothesis's raised recursion limit
+])
+streams = st.one_of(st.binary(max_size=300), st.lists(st.one_of(fragments, st.binary(max_size=4)), max_size=40).map(b"".join))
+arbitrary = st.one_of(st.binary(max_size=2000), streams)
 cut_lists = st.lists(st.integers(0, 2000), max_size=8)
 
 
@@ -68,6 +77,31 @@ def outcome(data: bytes, cuts: list[int], limit: int = 1 << 20) -> tuple[list[di
     except ChunkTooLarge:
         return records, malformed, True
     return records + documents.records, malformed + documents.malformed, False
+
+
+@PROPERTY
+@given(streams, cut_lists)
+def test_any_stream_cut_anywhere_gives_what_one_message_gives(data, cuts):
+    assert outcome(data, cuts) == outcome(data, [])
+
+
+@PROPERTY
+@given(streams)
+def test_a_stream_in_one_byte_messages_gives_what_one_message_gives(data):
+    assert outcome(data, list(range(len(data)))) == outcome(data, [])
+
+
+@PROPERTY
+@given(arbitrary, cut_lists, st.sampled_from([1 << 20, 32]))
+def test_arbitrary_bytes_raise_nothing_but_domain_errors(data, cuts, limit):
+    splitter = DocumentSplitter(max_document_bytes=limit)
+    bounds = [0, *sorted({c for c in cuts if c <= len(data)}), len(data)]
+    try:
+        for start, end in itertools.pairwise(bounds):
+            splitter.feed(data[start:end])
+        splitter.finish()
+    except AnomalydError:
+        pass
 
 
 @PROPERTY
@@ -98,3 +132,21 @@ def test_integers_a_float_can_hold_are_kept_and_larger_ones_malformed(separator)
     largest = int(sys.float_info.max)
     data = b'{"v":%d}%b{"v":%d}%b{"v":[-%d]}' % (largest, separator, largest + 1, separator, largest + 1)
     assert outcome(data, []) == ([{"v": largest}], 2, False)
+
+
+def test_a_split_document_is_read_once_whatever_the_cuts():
+    document = b'{"time":1,' + b",".join(b'"f%d":"v\\"%d"' % (i, i) for i in range(2000)) + b"}"
+    for size in (1, 7, 1024):
+        splitter = DocumentSplitter(max_document_bytes=1 << 20)
+        records = [r for i in range(0, len(document), size) for r in splitter.feed(document[i : i + size]).records]
+        assert records + splitter.finish().records == [json.loads(document)]
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (b'{"a":"x\ny"}\n', ([], 2)),  # the string breaks at the newline; '"y"}' is a line of its own
+    (b'{"a":[1\n2]}\n', ([], 1)),  # no comma between 1 and 2
+    (b'{"x":1},{"y":2}\n', ([{"x": 1}], 1)),  # a comma between documents takes the rest of the line
+])
+def test_the_newline_fast_path_reads_invalid_json_as_the_scanner_does(data, expected):
+    assert outcome(data, [])[:2] == expected
+    assert outcome(data, list(range(len(data))))[:2] == expected

@@ -2,31 +2,51 @@
 
 The input is JSON objects side by side or separated by whitespace (NDJSON is one such form),
 as Elasticsearch's post-data API takes it. Newline-delimited chunks take a fast path that
-decodes a whole chunk with one msgspec call; anything else goes through a tokenizer that
-finds each document's extent, so that a malformed document costs only itself.
+decodes a whole chunk with one msgspec call; anything else goes through a scanner that finds
+each document's extent, so that a malformed document costs only itself.
+
+The input comes from clients, so nothing in it may cost more than linear time and memory or
+raise anything but ChunkTooLarge: the scanner carries its state from chunk to chunk instead of
+re-reading a split document, its regular expressions keep no state per byte, and documents that
+nest too deep or hold an integer no float can hold are malformed ones.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+import numpy as np
 
 from anomalyd.core.errors import ChunkTooLarge
 
 Record = dict[str, Any]
+Buffer = bytes | bytearray | memoryview
 
 # Deeper than any real document (Elasticsearch refuses mappings deeper than 20 objects) and far
 # below Python's recursion limit of 1000, which msgspec and flatten count against.
 MAX_DEPTH = 100
 
-# A JSON string cannot hold a raw newline, so an unterminated one ends at the line's end.
-_TOKENS = re.compile(rb'"(?:[^"\\\n]|\\.)*"|[{}\[\]]|"|[^\s"{}\[\]]+')
 _WHITESPACE = b" \t\r\n"
+_NOT_WHITESPACE = re.compile(rb"[^ \t\r\n]")
+# Possessive quantifiers throughout: a backtracking repeat keeps ~100 bytes of state per byte.
+_STRAY_CLOSERS = re.compile(rb"[}\]](?:[ \t\r\n]*+[}\]])*+")
+# A string's body stops at its closing quote, at a newline (a string cannot hold one), at a
+# backslash before a newline, or at the chunk's end.
+_STRING_BODY = rb'[^"\\\n]*+(?:\\[^\n][^"\\\n]*+)*+'
+_STRING_REST = re.compile(_STRING_BODY)
+# Inside a document: skip to the next run of opening (group 1) or closing (group 2) brackets,
+# passing over whole strings; without either it stopped at a string left open or the chunk's end.
+_DOCUMENT = re.compile(rb'(?:[^"{}\[\]]++|"' + _STRING_BODY + rb'")*+(?:([{\[]++)|([}\]]++))?')
+# Two objects joined by a comma of their own: the fast path cannot tell it from one it inserted.
+_JOINED = re.compile(rb"}[ \t\r\n]*+,[ \t\r\n]*+{")
+_QUOTE, _BACKSLASH, _NEWLINE, _OPEN_BRACE = b'"\\\n{'
+_OPENING = b"{["
+_NO_VIEW = memoryview(b"")
 
 # An integer beyond the largest float has at least 309 digits, so every 20th byte of it is a
 # digit 15 times in a row: a sample of 1/20 of the bytes rules such integers out.
@@ -59,100 +79,94 @@ class DocumentSplitter:
     """
 
     def __init__(self, *, max_document_bytes: int) -> None:
-        self._pending = b""
         self._max_document_bytes = max_document_bytes
+        self._scanner = _Scanner(max_document_bytes, self._take)
         self._decoder = msgspec.json.Decoder()
+        self._documents = Documents([], 0)  # those of the chunk being fed
 
     def feed(self, chunk: bytes) -> Documents:
-        """The complete documents once chunk is appended to what was pending."""
-        buffer = self._pending + chunk if self._pending else chunk
-        end = buffer.rfind(b"\n") + 1
-        documents = self._fast(buffer[:end]) if end else None
-        if documents is None:
-            documents, end = self._tokenize(buffer, final=False)
-        self._pending = buffer[end:]
-        if len(self._pending) > self._max_document_bytes:
-            size = len(self._pending)
-            self._pending = b""
-            raise ChunkTooLarge(
-                f"a document is over {self._max_document_bytes} bytes (at least {size} bytes "
-                "without its end); split the data into smaller documents",
-                limitBytes=str(self._max_document_bytes),
-            )
+        """The complete documents once chunk is appended to what was pending.
+
+        Raises:
+            ChunkTooLarge: a document still open at the chunk's end is over max_document_bytes.
+        """
+        self._documents = documents = Documents([], 0)
+        try:
+            self._split(chunk)
+        finally:
+            self._documents = Documents([], 0)
         return documents
 
     def finish(self) -> Documents:
         """The documents left when the upload ends; an unfinished one is malformed."""
-        documents, _ = self._tokenize(self._pending, final=True)
-        self._pending = b""
-        return documents
+        return Documents([], self._scanner.finish())
 
-    def _fast(self, lines: bytes) -> Documents | None:
-        """All records of a newline-delimited block, or None if it needs the tokenizer."""
-        body = lines.strip(_WHITESPACE)
+    def _split(self, chunk: bytes) -> None:
+        # The scanner ends what the last chunk left open, the fast path takes the complete
+        # lines after that, and the scanner the rest.
+        position = 0
+        if not self._scanner.idle:
+            position = self._scan(chunk, position, until_idle=True)
+            if position == len(chunk):
+                return
+        end = chunk.rfind(b"\n") + 1
+        if position < end:
+            fast = self._fast(chunk[position:end])
+            if fast is not None:
+                self._documents.records += fast.records
+                self._documents.malformed += fast.malformed
+                position = end
+        self._scan(chunk, position, until_idle=False)
+
+    def _scan(self, chunk: bytes, position: int, *, until_idle: bool) -> int:
+        try:
+            return self._scanner.scan(chunk, position, until_idle=until_idle)
+        finally:
+            self._documents.malformed += self._scanner.malformed
+            self._scanner.malformed = 0
+
+    def _take(self, document: Buffer | None) -> None:
+        """Decode a document the scanner found (None: one too deep to keep)."""
+        record = self._record(document)
+        if record is None:
+            self._documents.malformed += 1
+        else:
+            self._documents.records.append(record)
+
+    def _fast(self, block: bytes) -> Documents | None:
+        """All records of a newline-delimited block, or None if it needs the scanner.
+
+        Gives exactly what the scanner would: each line must hold one document.
+        """
+        body = block.strip(_WHITESPACE)
         if not body:
             return Documents([], 0)
+        # The newline stays beside each comma: inside a string it still fails the decode.
         try:
-            decoded = self._decoder.decode(b"[" + body.replace(b"\n", b",") + b"]")
+            decoded = self._decoder.decode(b"".join((b"[", body.replace(b"\n", b",\n"), b"]")))
         except (msgspec.DecodeError, RecursionError):
             return None
-        # The join turns "1\n2" into [1,2] and "{..} {..}" fails above; non-objects go slow.
         if set(map(type, decoded)) != {dict}:
             return None
+        codes = np.frombuffer(body, np.uint8)
+        newlines = np.flatnonzero(codes == _NEWLINE)
+        # A comma put inside a document ("[1\n2]", '{"a":1\n"b":2}') leaves fewer objects than
+        # lines, unless the input joined two objects with a comma of its own ("{..},{..}").
+        # Lines that all open an object leave only arrays to take such a comma.
+        nested = b"[" in body
+        if len(decoded) != len(newlines) + 1:
+            return None
+        if (nested or not np.all(codes[newlines + 1] == _OPEN_BRACE)) and _JOINED.search(body):
+            return None
         huge = _may_hold_huge_integer(body)
-        if not huge and body.count(b"{") == len(decoded) and b"[" not in body:
+        if not (huge or nested) and np.count_nonzero(codes == _OPEN_BRACE) == len(decoded):
             return Documents(decoded, 0)
         records = [record for record in (_checked(doc, huge) for doc in decoded) if record is not None]
         return Documents(records, len(decoded) - len(records))
 
-    def _tokenize(self, buffer: bytes, *, final: bool) -> tuple[Documents, int]:
-        """The documents of buffer and the offset up to which it was consumed."""
-        records: list[Record] = []
-        malformed = 0
-        depth = 0
-        start = -1
-        broken_line = -1
-        position = 0
-        for match in _TOKENS.finditer(buffer):
-            token = match.group()
-            offset = match.start()
-            if offset < broken_line:
-                continue
-            if token in (b"{", b"["):
-                if depth == 0:
-                    start = offset
-                depth += 1
-            elif token in (b"}", b"]"):
-                depth -= 1
-                if depth == 0:
-                    record = self._decode(buffer[start : match.end()])
-                    if record is None:
-                        malformed += 1
-                    else:
-                        records.append(record)
-                    position = match.end()
-                elif depth < 0:
-                    depth = 0
-                    malformed += 1
-                    position = match.end()
-            elif depth == 0 or token == b'"':
-                # A scalar at top level, or a string left open: resync at the next line, once
-                # the line is complete (the string may just be cut by the chunk boundary).
-                newline = buffer.find(b"\n", offset)
-                if newline < 0 and not final:
-                    return Documents(records, malformed), start if depth > 0 else offset
-                malformed += 1
-                depth = 0
-                if newline < 0:
-                    return Documents(records, malformed), len(buffer)
-                broken_line = position = newline + 1
-        if depth > 0:
-            if final:
-                return Documents(records, malformed + 1), len(buffer)
-            return Documents(records, malformed), start
-        return Documents(records, malformed), position if not final else len(buffer)
-
-    def _decode(self, document: bytes) -> Record | None:
+    def _record(self, document: Buffer | None) -> Record | None:
+        if document is None:
+            return None
         try:
             decoded = self._decoder.decode(document)
         except (msgspec.DecodeError, RecursionError):
@@ -160,12 +174,196 @@ class DocumentSplitter:
         return _checked(decoded, _may_hold_huge_integer(document))
 
 
-def _may_hold_huge_integer(data: bytes) -> bool:
+class _Scanner:
+    """Finds where documents start and end in a byte stream cut into chunks.
+
+    Its state carries over from chunk to chunk, so that every byte is scanned once however
+    the stream is cut. Outside documents, whitespace separates them; a stray closing bracket is
+    a malformed document, and so is anything else, with the rest of its line. Inside one, only
+    strings and brackets matter: the document ends when its brackets balance, and is malformed
+    when a string in it meets a newline (scanning resumes on the next line). Brackets are
+    counted, not paired, and syntax is left to the decoder.
+
+    Args:
+        max_document_bytes: a document still open at a chunk's end and longer than this
+            raises ChunkTooLarge.
+        take: called with each complete document as it is found, or None for one too deep
+            to keep.
+    """
+
+    def __init__(self, max_document_bytes: int, take: Callable[[Buffer | None], None]) -> None:
+        self.malformed = 0  # documents found malformed before decoding, for the caller to take
+        self._take = take
+        self._max_document_bytes = max_document_bytes
+        self._depth = 0  # brackets open in the current document; 0 between documents
+        self._in_string = False
+        self._escaped = False  # the last chunk ended on a backslash in a string
+        self._skipping = False  # the rest of a malformed line is skipped
+        self._too_deep = False
+        self._held = bytearray()  # the current document's bytes from earlier chunks
+        self._size = 0  # and their count (also when too deep to keep them)
+        self._start = 0  # where the current document starts in the chunk
+        self._view = _NO_VIEW  # the chunk while it is scanned, to slice documents out without a copy
+
+    @property
+    def idle(self) -> bool:
+        """Whether the scanner is between documents, at a line's start or after a document."""
+        return not (self._depth or self._skipping)
+
+    def scan(self, chunk: bytes, position: int, *, until_idle: bool) -> int:
+        """Scan chunk from position on, to its end or, if until_idle, until idle.
+
+        Returns:
+            where the scan stopped.
+
+        Raises:
+            ChunkTooLarge: a document is over max_document_bytes.
+        """
+        end = len(chunk)
+        self._start = 0
+        self._view = memoryview(chunk)
+        try:
+            while position < end:
+                if until_idle and self.idle:
+                    return position
+                if self._skipping:
+                    position = self._skip_line(chunk, position)
+                elif self._in_string:
+                    position = self._string(chunk, position)
+                elif self._depth:
+                    position = self._document(chunk, position)
+                else:
+                    position = self._between(chunk, position)
+            if self._depth:
+                self._hold(end)
+            return end
+        finally:
+            self._view = _NO_VIEW  # not to keep the chunk after the call
+
+    def finish(self) -> int:
+        """The malformed documents left at the stream's end: an unfinished one."""
+        unfinished = int(self._depth > 0)
+        self.reset()
+        return unfinished
+
+    def reset(self) -> None:
+        """Forget the current document: back between documents."""
+        self._depth = 0
+        self._in_string = self._escaped = self._skipping = False
+        self._held = bytearray()
+
+    def _skip_line(self, chunk: bytes, position: int) -> int:
+        newline = chunk.find(b"\n", position)
+        if newline < 0:
+            return len(chunk)
+        self._skipping = False
+        return newline + 1
+
+    def _between(self, chunk: bytes, position: int) -> int:
+        found = _NOT_WHITESPACE.search(chunk, position)
+        if found is None:
+            return len(chunk)
+        at = found.start()
+        if chunk[at] in _OPENING:
+            self._start, self._size, self._too_deep = at, 0, False
+            return self._document(chunk, at)
+        stray = _STRAY_CLOSERS.match(chunk, at)
+        if stray is not None:
+            self.malformed += stray.group().count(b"}") + stray.group().count(b"]")
+            return stray.end()
+        self.malformed += 1
+        self._skipping = True
+        return at
+
+    def _document(self, chunk: bytes, position: int) -> int:
+        """Scan a document up to its end, a string left open or the chunk's end."""
+        while True:
+            run = _DOCUMENT.match(chunk, position)
+            assert run is not None  # every part of the pattern may match nothing
+            position = run.end()
+            if run.lastindex == 1:
+                self._depth += position - run.start(1)
+                if self._depth > MAX_DEPTH and not self._too_deep:
+                    self._too_deep = True
+                    self._held = bytearray()
+            elif run.lastindex == 2:
+                closers = position - run.start(2)
+                if closers >= self._depth:
+                    # Closers beyond the document's last are stray ones, read between documents.
+                    end = run.start(2) + self._depth
+                    self._close(end)
+                    return end
+                self._depth -= closers
+            elif position == len(chunk):
+                return position
+            else:
+                self._in_string = True
+                return position + 1
+
+    def _string(self, chunk: bytes, position: int) -> int:
+        if self._escaped:
+            self._escaped = False
+            if chunk[position] == _NEWLINE:
+                return self._break(position)
+            position += 1
+        body = _STRING_REST.match(chunk, position)
+        assert body is not None
+        stop = body.end()
+        if stop == len(chunk):
+            return stop
+        if chunk[stop] == _QUOTE:
+            self._in_string = False
+            return stop + 1
+        if chunk[stop] == _BACKSLASH:
+            if stop + 1 == len(chunk):
+                self._escaped = True
+                return len(chunk)
+            stop += 1  # the only byte the body cannot take after a backslash: a newline
+        return self._break(stop)
+
+    def _break(self, newline: int) -> int:
+        """A string met a newline: the document is malformed; scanning resumes after it."""
+        self.malformed += 1
+        self._depth = 0
+        self._in_string = False
+        self._held = bytearray()
+        return newline + 1
+
+    def _close(self, end: int) -> None:
+        self._depth = 0
+        if self._too_deep:
+            self._take(None)
+        elif self._held:
+            self._held += self._view[self._start : end]
+            document, self._held = self._held, bytearray()
+            self._take(document)
+        else:
+            self._take(self._view[self._start : end])
+
+    def _hold(self, end: int) -> None:
+        """Keep the unfinished document's part of chunk for the next one."""
+        self._size += end - self._start
+        self._check_size(self._size)
+        if not self._too_deep:
+            self._held += self._view[self._start : end]
+
+    def _check_size(self, size: int) -> None:
+        if size > self._max_document_bytes:
+            self.reset()
+            raise ChunkTooLarge(
+                f"a document is over {self._max_document_bytes} bytes (at least {size} bytes "
+                "without its end); split the data into smaller documents",
+                limitBytes=str(self._max_document_bytes),
+                sizeBytes=str(size),
+            )
+
+
+def _may_hold_huge_integer(data: Buffer) -> bool:
     """Whether data holds a run of digits long enough for an integer beyond the largest float."""
     run = b"\x01" * (_HUGE_DIGITS // _SAMPLE_STRIDE)
-    if len(data) < _HUGE_DIGITS or data[::_SAMPLE_STRIDE].translate(_DIGIT_FLAGS).find(run) < 0:
+    if len(data) < _HUGE_DIGITS or bytes(data[::_SAMPLE_STRIDE]).translate(_DIGIT_FLAGS).find(run) < 0:
         return False
-    return data.translate(_DIGIT_FLAGS).find(b"\x01" * _HUGE_DIGITS) >= 0
+    return bytes(data).translate(_DIGIT_FLAGS).find(b"\x01" * _HUGE_DIGITS) >= 0
 
 
 def _checked(decoded: Any, check_integers: bool) -> Record | None:
