@@ -80,9 +80,9 @@ def outcome(data: bytes, cuts: list[int], limit: int = 1 << 20) -> tuple[list[di
 
 
 @PROPERTY
-@given(streams, cut_lists)
-def test_any_stream_cut_anywhere_gives_what_one_message_gives(data, cuts):
-    assert outcome(data, cuts) == outcome(data, [])
+@given(streams, cut_lists, st.sampled_from([1 << 20, 16, 64]))
+def test_any_stream_cut_anywhere_gives_what_one_message_gives(data, cuts, limit):
+    assert outcome(data, cuts, limit) == outcome(data, [], limit)
 
 
 @PROPERTY
@@ -132,6 +132,39 @@ def test_integers_a_float_can_hold_are_kept_and_larger_ones_malformed(separator)
     largest = int(sys.float_info.max)
     data = b'{"v":%d}%b{"v":%d}%b{"v":[-%d]}' % (largest, separator, largest + 1, separator, largest + 1)
     assert outcome(data, []) == ([{"v": largest}], 2, False)
+
+
+@pytest.mark.parametrize("separator", [b"\n", b" "])
+@pytest.mark.parametrize("cut", [None, 5, 60])
+def test_a_complete_document_over_the_limit_is_refused_after_those_before_it(separator, cut):
+    before, over, after = b'{"time":1}', b'{"blob":"' + b"x" * 100 + b'"}', b'{"time":2}'
+    data = before + separator + over + separator + after + separator
+    splitter = DocumentSplitter(max_document_bytes=100)
+    records = []
+    with pytest.raises(ChunkTooLarge) as err:
+        for start in range(0, len(data), cut or len(data)):
+            records += splitter.feed(data[start : start + (cut or len(data))]).records
+        splitter.finish()
+    assert records == [{"time": 1}]
+    assert err.value.metadata["limitBytes"] == "100"
+
+
+def test_a_document_at_the_limit_is_taken():
+    document = b'{"blob":"' + b"x" * 89 + b'"}'
+    assert len(document) == 100
+    assert outcome(document + b"\n" + document, [], limit=100) == ([{"blob": "x" * 89}] * 2, 0, False)
+    assert outcome(document + b"x", [], limit=100) == ([{"blob": "x" * 89}], 1, False)
+
+
+def test_a_long_line_outside_documents_is_one_malformed_document_not_a_refusal():
+    # It is skipped, not held, so it costs no memory: only documents are held to the limit.
+    assert outcome(b"x" * 500 + b"\n" + b'{"a":1}\n', [1, 250], limit=100) == ([{"a": 1}], 1, False)
+
+
+def test_a_document_refused_with_nothing_before_it_raises_at_once():
+    splitter = DocumentSplitter(max_document_bytes=100)
+    with pytest.raises(ChunkTooLarge):
+        splitter.feed(b'{"blob":"' + b"x" * 200 + b'"}\n')
 
 
 def test_a_split_document_is_read_once_whatever_the_cuts():

@@ -82,24 +82,36 @@ class DocumentSplitter:
         self._max_document_bytes = max_document_bytes
         self._scanner = _Scanner(max_document_bytes, self._take)
         self._decoder = msgspec.json.Decoder()
+        self._refusal: ChunkTooLarge | None = None
         self._documents = Documents([], 0)  # those of the chunk being fed
 
     def feed(self, chunk: bytes) -> Documents:
         """The complete documents once chunk is appended to what was pending.
 
         Raises:
-            ChunkTooLarge: a document still open at the chunk's end is over max_document_bytes.
+            ChunkTooLarge: a document is over max_document_bytes. The documents before it in
+                the chunk are returned first if there are any, and the next call raises.
         """
+        self._raise_refusal()
         self._documents = documents = Documents([], 0)
         try:
             self._split(chunk)
+        except ChunkTooLarge as err:
+            if not (documents.records or documents.malformed):
+                raise
+            self._refusal = err
         finally:
             self._documents = Documents([], 0)
         return documents
 
     def finish(self) -> Documents:
         """The documents left when the upload ends; an unfinished one is malformed."""
+        self._raise_refusal()
         return Documents([], self._scanner.finish())
+
+    def _raise_refusal(self) -> None:
+        if self._refusal is not None:
+            raise self._refusal
 
     def _split(self, chunk: bytes) -> None:
         # The scanner ends what the last chunk left open, the fast path takes the complete
@@ -122,6 +134,7 @@ class DocumentSplitter:
         try:
             return self._scanner.scan(chunk, position, until_idle=until_idle)
         finally:
+            # Also when the scanner refuses a document: the malformed ones before it count.
             self._documents.malformed += self._scanner.malformed
             self._scanner.malformed = 0
 
@@ -141,6 +154,8 @@ class DocumentSplitter:
         body = block.strip(_WHITESPACE)
         if not body:
             return Documents([], 0)
+        if not _lines_within(body, self._max_document_bytes):
+            return None
         # The newline stays beside each comma: inside a string it still fails the decode.
         try:
             decoded = self._decoder.decode(b"".join((b"[", body.replace(b"\n", b",\n"), b"]")))
@@ -185,8 +200,7 @@ class _Scanner:
     counted, not paired, and syntax is left to the decoder.
 
     Args:
-        max_document_bytes: a document still open at a chunk's end and longer than this
-            raises ChunkTooLarge.
+        max_document_bytes: a document longer than this raises ChunkTooLarge.
         take: called with each complete document as it is found, or None for one too deep
             to keep.
     """
@@ -323,6 +337,7 @@ class _Scanner:
 
     def _break(self, newline: int) -> int:
         """A string met a newline: the document is malformed; scanning resumes after it."""
+        self._check_size(self._size + newline - self._start)
         self.malformed += 1
         self._depth = 0
         self._in_string = False
@@ -330,6 +345,7 @@ class _Scanner:
         return newline + 1
 
     def _close(self, end: int) -> None:
+        self._check_size(self._size + end - self._start)
         self._depth = 0
         if self._too_deep:
             self._take(None)
@@ -351,11 +367,22 @@ class _Scanner:
         if size > self._max_document_bytes:
             self.reset()
             raise ChunkTooLarge(
-                f"a document is over {self._max_document_bytes} bytes (at least {size} bytes "
-                "without its end); split the data into smaller documents",
+                f"a document is over the limit of {self._max_document_bytes} bytes ({size} bytes "
+                "read of it); split the data into smaller documents",
                 limitBytes=str(self._max_document_bytes),
                 sizeBytes=str(size),
             )
+
+
+def _lines_within(body: bytes, limit: int) -> bool:
+    """Whether no line of body is over limit bytes, in a few rfind calls per limit bytes."""
+    start = 0
+    while len(body) - start > limit:
+        newline = body.rfind(b"\n", start, start + limit + 1)
+        if newline < 0:
+            return False
+        start = newline + 1
+    return True
 
 
 def _may_hold_huge_integer(data: Buffer) -> bool:
