@@ -76,3 +76,8 @@ def test_a_document_without_end_over_the_limit_is_refused():
     splitter.feed(b'{"time": 1}\n{"blob": "' + b"x" * 50)
     with pytest.raises(ChunkTooLarge):
         splitter.feed(b"x" * 60)
+
+
+def test_a_long_array_of_scalars_joins_like_a_short_one():
+    items = [*range(10_000), None, True, 1.5, "s"]
+    assert flatten({"a": items}) == {"a": ",".join(map(str, range(10_000))) + ",,true,1.5,s"}

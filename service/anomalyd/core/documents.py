@@ -53,6 +53,7 @@ _NO_VIEW = memoryview(b"")
 _HUGE_DIGITS = len(str(int(sys.float_info.max)))
 _SAMPLE_STRIDE = 20
 _DIGIT_FLAGS = bytes(0x30 <= byte <= 0x39 for byte in range(256))
+_JOIN_BATCH = 4096
 
 
 @dataclass(slots=True)
@@ -428,7 +429,7 @@ def _flatten_into(flat: Record, prefix: str, document: dict[str, Any], depth: in
             if not _nests_within(value, MAX_DEPTH - depth):
                 return False
             if not any(type(item) in (dict, list) for item in value):
-                flat[name] = ",".join(_scalar_text(item) for item in value)
+                flat[name] = _joined(value)
         else:
             flat[name] = value
     return True
@@ -451,6 +452,18 @@ def _holds_huge_integer(value: Any) -> bool:
     if type(value) is list:
         return any(map(_holds_huge_integer, value))
     return False
+
+
+def _joined(items: list[Any]) -> str:
+    """The comma-joined text of scalars, a batch at a time.
+
+    join lists every item's text first, some 60 bytes an item: 30 times the size of "1," in a
+    document.
+    """
+    if len(items) <= _JOIN_BATCH:
+        return ",".join(map(_scalar_text, items))
+    batches = (",".join(map(_scalar_text, items[i : i + _JOIN_BATCH])) for i in range(0, len(items), _JOIN_BATCH))
+    return ",".join(batches)
 
 
 def _scalar_text(value: Any) -> str:
