@@ -31,7 +31,6 @@ Buffer = bytes | bytearray | memoryview
 # below Python's recursion limit of 1000, which msgspec and flatten count against.
 MAX_DEPTH = 100
 
-_WHITESPACE = b" \t\r\n"
 _NOT_WHITESPACE = re.compile(rb"[^ \t\r\n]")
 # Possessive quantifiers throughout: a backtracking repeat keeps ~100 bytes of state per byte.
 _STRAY_CLOSERS = re.compile(rb"[}\]](?:[ \t\r\n]*+[}\]])*+")
@@ -124,7 +123,7 @@ class DocumentSplitter:
                 return
         end = chunk.rfind(b"\n") + 1
         if position < end:
-            fast = self._fast(chunk[position:end])
+            fast = self._fast(chunk, position, end)
             if fast is not None:
                 self._documents.records += fast.records
                 self._documents.malformed += fast.malformed
@@ -147,34 +146,38 @@ class DocumentSplitter:
         else:
             self._documents.records.append(record)
 
-    def _fast(self, block: bytes) -> Documents | None:
-        """All records of a newline-delimited block, or None if it needs the scanner.
+    def _fast(self, chunk: bytes, start: int, end: int) -> Documents | None:
+        """All records of the lines of chunk[start:end], or None if they need the scanner.
 
-        Gives exactly what the scanner would: each line must hold one document.
+        Gives exactly what the scanner would: each line must hold one document. end is just
+        after a newline.
         """
-        body = block.strip(_WHITESPACE)
-        if not body:
+        first = _NOT_WHITESPACE.search(chunk, start, end)
+        if first is None:
             return Documents([], 0)
-        if not _lines_within(body, self._max_document_bytes):
+        block = chunk[first.start() : end]  # the chunk itself, not a copy, when it is all lines
+        if not _lines_within(block, self._max_document_bytes):
             return None
-        # The newline stays beside each comma: inside a string it still fails the decode.
+        # The newline stays beside each comma: inside a string it still fails the decode. The
+        # last comma is left out (a block ending in blank lines goes to the scanner).
+        joined = block.replace(b"\n", b",\n")
         try:
-            decoded = self._decoder.decode(b"".join((b"[", body.replace(b"\n", b",\n"), b"]")))
+            decoded = self._decoder.decode(b"".join((b"[", memoryview(joined)[:-2], b"]")))
         except (msgspec.DecodeError, RecursionError):
             return None
         if set(map(type, decoded)) != {dict}:
             return None
-        codes = np.frombuffer(body, np.uint8)
-        newlines = np.flatnonzero(codes == _NEWLINE)
+        codes = np.frombuffer(block, np.uint8)
+        newlines = np.flatnonzero(codes == _NEWLINE)[:-1]
         # A comma put inside a document ("[1\n2]", '{"a":1\n"b":2}') leaves fewer objects than
         # lines, unless the input joined two objects with a comma of its own ("{..},{..}").
         # Lines that all open an object leave only arrays to take such a comma.
-        nested = b"[" in body
+        nested = b"[" in block
         if len(decoded) != len(newlines) + 1:
             return None
-        if (nested or not np.all(codes[newlines + 1] == _OPEN_BRACE)) and _JOINED.search(body):
+        if (nested or not np.all(codes[newlines + 1] == _OPEN_BRACE)) and _JOINED.search(block):
             return None
-        huge = _may_hold_huge_integer(body)
+        huge = _may_hold_huge_integer(block)
         if not (huge or nested) and np.count_nonzero(codes == _OPEN_BRACE) == len(decoded):
             return Documents(decoded, 0)
         records = [record for record in (_checked(doc, huge) for doc in decoded) if record is not None]
