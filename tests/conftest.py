@@ -19,6 +19,9 @@ from anomalyd.v1 import job_pb2, job_service_pb2_grpc
 from anomalyd_client.local import LocalServer
 
 REPO = Path(__file__).resolve().parents[1]
+# Fuzz harnesses are programs a test runs (atheris takes over the process), not test modules:
+# --doctest-modules must not import them.
+collect_ignore_glob = ["*/fuzz_*.py"]
 
 
 @dataclass

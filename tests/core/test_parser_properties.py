@@ -99,3 +99,16 @@ def test_any_job_id_expression_matches_jobs_or_is_not_found(manager: JobManager,
         assert not allow_no_match or any(t.strip() and "*" not in t and t.strip() != "_all" for t in expression.split(","))
         return
     assert [c.job_id for c in found] == sorted({c.job_id for c in found})
+
+
+def test_infinite_numbers_are_not_numbers() -> None:
+    reader = RecordReader(JobConfig("c", detectors=(), summary_count_field_name="n"))
+    records = [{"time": 1, "n": v} for v in ("1e999", "-inf", "inf", 1e308 * 10, "2.5", 3)]
+    numbers = reader.read(records).batch.numbers["n"]
+    assert np.isnan(numbers[:4]).all() and numbers[4:].tolist() == [2.5, 3.0]
+    columns = convert.record_batch(
+        column_batch_pb2.ColumnBatch(
+            times=[1, 2, 3], numeric_columns=[column_batch_pb2.NumericColumn(name="n", values=[float("inf"), -float("inf"), 1.0])]
+        )
+    )
+    assert np.isnan(reader.from_columns(*columns).batch.numbers["n"][:2]).all()

@@ -109,7 +109,7 @@ class RecordReader:
         return ParsedRecords(
             batch=RecordBatch(
                 times=batch.times,
-                numbers={f: batch.numbers.get(f, nan) for f in self._numeric},
+                numbers={f: _finite(batch.numbers[f]) if f in batch.numbers else nan for f in self._numeric},
                 strings={f: batch.strings.get(f, absent) for f in self._strings},
             ),
             invalid_time=invalid_time,
@@ -125,8 +125,13 @@ def _column(records: Sequence[Record], field: str) -> list[Any]:
 
 def _numbers(values: list[Any]) -> NDArray[np.float64]:
     if set(map(type, values)) <= {int, float}:
-        return np.asarray(values, dtype=np.float64)
-    return np.fromiter(map(_number, values), np.float64, len(values))
+        return _finite(np.asarray(values, dtype=np.float64))
+    return _finite(np.fromiter(map(_number, values), np.float64, len(values)))
+
+
+def _finite(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The values with infinities as NaN: "1e999" or "-inf" is not a number a model can learn."""
+    return np.where(np.isinf(values), np.nan, values)
 
 
 def _number(value: Any) -> float:
