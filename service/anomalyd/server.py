@@ -88,6 +88,8 @@ class Settings:
             this file (see `anomalyd keys`), which is read again within a second of a change.
         metrics_listen: HOST:PORT of an HTTP server for Prometheus metrics at /metrics; none
             when unset.
+        node_name: the node OpenJob and GetJobStats report for this server's jobs, e.g. its pod
+            name, which clients can address; a random id kept in the data directory when empty.
     """
 
     data_dir: str
@@ -107,6 +109,7 @@ class Settings:
     tls_client_ca: str | None = None
     keys_file: str | None = None
     metrics_listen: str | None = None
+    node_name: str = ""
 
 
 class Server:
@@ -124,7 +127,10 @@ class Server:
         self._authorizer = Authorizer(KeyStore(settings.keys_file)) if settings.keys_file else None
         self.store = LmdbStore(os.path.join(settings.data_dir, "lmdb"))
         self.jobs = JobManager(
-            Repository(self.store), max_document_bytes=settings.max_document_bytes, max_open_jobs=settings.max_open_jobs
+            Repository(self.store),
+            max_document_bytes=settings.max_document_bytes,
+            max_open_jobs=settings.max_open_jobs,
+            node=settings.node_name,
         )
         self.metrics = Metrics(self.jobs)
         self._metrics_http: WSGIServer | None = None
@@ -270,6 +276,7 @@ def main(argv: list[str] | None = None) -> None:
         ("log-level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
         ("log-format", str, "text", "text for a terminal, json for one object a line"),
         ("metrics-listen", str, None, "HOST:PORT to serve Prometheus metrics on, at /metrics"),
+        ("node-name", str, "", "the node reported for this server's jobs (a pod name); default: a stored random id"),
         ("tls-cert", str, None, "PEM certificate chain; with --tls-key, serve TLS only"),
         ("tls-key", str, None, "the PEM private key of --tls-cert, unencrypted"),
         ("tls-client-ca", str, None, "PEM CAs whose client certificates are required (mutual TLS)"),
@@ -298,6 +305,7 @@ def main(argv: list[str] | None = None) -> None:
         tls_client_ca=args.tls_client_ca,
         keys_file=args.keys_file,
         metrics_listen=args.metrics_listen,
+        node_name=args.node_name,
     )
     try:
         server = Server(settings)

@@ -81,3 +81,10 @@ def test_json_logs_carry_the_method_and_job(tmp_path):
     assert all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
     opened = [line for line in lines if line["message"].startswith("job logged opened")]
     assert [(line.get("method"), line.get("job_id")) for line in opened] == [("OpenJob", "logged")]
+
+
+def test_a_named_node_is_the_node_of_its_jobs(tmp_path):
+    with serving(tmp_path / "data", node_name="anomalyd-1") as server:
+        server.stub.PutJob(pb.PutJobRequest(job=job("homed")), timeout=10)
+        assert server.stub.OpenJob(pb.OpenJobRequest(job_id="homed"), timeout=10).node == "anomalyd-1"
+        assert server.stub.GetJobStats(pb.GetJobStatsRequest(job_id="homed"), timeout=10).jobs[0].node == "anomalyd-1"

@@ -158,13 +158,15 @@ def test_settings_are_ones_the_server_reads_and_agree_with_the_ports(objects) ->
     [container] = pod["spec"]["containers"]
     [source] = container["envFrom"]
     settings = by_key[("ConfigMap", source["configMapRef"]["name"])]["data"]
-    settings |= {e["name"]: e["value"] for e in container.get("env", [])}
+    settings |= {e["name"]: e.get("value") for e in container.get("env", [])}
     known = server_flags_env()
     server_settings = {k for k in settings if not k.startswith("ANOMALYD_PROBE_")}
     assert server_settings <= known, f"the server reads none of {sorted(server_settings - known)}"
     assert settings["ANOMALYD_DATA_DIR"] == "/var/lib/anomalyd"
     assert settings["ANOMALYD_LISTEN"] == "0.0.0.0:50051"
     assert settings["ANOMALYD_METRICS_LISTEN"] == "0.0.0.0:9090"
+    node = next(e for e in container["env"] if e["name"] == "ANOMALYD_NODE_NAME")
+    assert node["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}  # a job's node is its pod's name
     annotations = pod["metadata"]["annotations"]
     assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": "9090", "prometheus.io/path": "/metrics"}
 
@@ -175,7 +177,7 @@ def test_the_tls_overlay_mounts_what_its_settings_name(objects) -> None:
         return
     pod = one(by_key, "StatefulSet")["spec"]["template"]["spec"]
     [container] = pod["containers"]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     secrets = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
     for name in ("ANOMALYD_TLS_CERT", "ANOMALYD_TLS_KEY", "ANOMALYD_KEYS_FILE", "ANOMALYD_PROBE_CA"):

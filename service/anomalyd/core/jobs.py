@@ -143,11 +143,13 @@ class JobManager:
         repository: where jobs live.
         max_document_bytes: the largest JSON document a stream may hold.
         max_open_jobs: jobs open at once; opening one more fails with TooManyOpenJobs.
+        node: the name this server reports as the node of its open jobs; its stored random id
+            when empty.
     """
 
-    def __init__(self, repository: Repository, *, max_document_bytes: int, max_open_jobs: int) -> None:
+    def __init__(self, repository: Repository, *, max_document_bytes: int, max_open_jobs: int, node: str = "") -> None:
         self.repository = repository
-        self.node = repository.node_id
+        self.node = node or repository.node_id
         self._max_document_bytes = max_document_bytes
         self._max_open_jobs = max_open_jobs
         self._lock = threading.RLock()
