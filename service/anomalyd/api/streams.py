@@ -129,7 +129,8 @@ class DataStreams:
     async def _next(self, requests: AsyncIterator[pb.PostDataRequest]) -> pb.PostDataRequest | None:
         timeout = self._limits.idle_timeout_s
         try:
-            return await asyncio.wait_for(anext(requests, None), timeout)
+            async with asyncio.timeout(timeout):  # unlike wait_for, no task per message
+                return await anext(requests, None)
         except TimeoutError:
             raise StreamIdle(
                 f"no PostData message came for {timeout:g}s (stream_idle_timeout); the stream was closed, "
