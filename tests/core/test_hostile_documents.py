@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from anomalyd.core.documents import MAX_DEPTH, DocumentSplitter, flatten
 from anomalyd.core.errors import AnomalydError, ChunkTooLarge
+from tests.core.splitting import outcome
 
 # Bounded for CI: the whole file runs in a few seconds on 2 cores.
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -61,22 +62,6 @@ fragments = st.sampled_from([
 streams = st.one_of(st.binary(max_size=300), st.lists(st.one_of(fragments, st.binary(max_size=4)), max_size=40).map(b"".join))
 arbitrary = st.one_of(st.binary(max_size=2000), streams)
 cut_lists = st.lists(st.integers(0, 2000), max_size=8)
-
-
-def outcome(data: bytes, cuts: list[int], limit: int = 1 << 20) -> tuple[list[dict], int, bool]:
-    """Records, malformed documents and whether a document was refused, with data cut at cuts."""
-    splitter = DocumentSplitter(max_document_bytes=limit)
-    records, malformed = [], 0
-    bounds = [0, *sorted({c for c in cuts if c <= len(data)}), len(data)]
-    try:
-        for start, end in itertools.pairwise(bounds):
-            documents = splitter.feed(data[start:end])
-            records += documents.records
-            malformed += documents.malformed
-        documents = splitter.finish()
-    except ChunkTooLarge:
-        return records, malformed, True
-    return records + documents.records, malformed + documents.malformed, False
 
 
 @PROPERTY
