@@ -134,6 +134,7 @@ class Server:
         )
         self.metrics = Metrics(self.jobs)
         self._metrics_http: WSGIServer | None = None
+        self.metrics_port: int | None = None  # the bound port of --metrics-listen, when set
         if settings.metrics_listen:
             host, _, port = settings.metrics_listen.rpartition(":")
             self._metrics_http, _ = start_http_server(int(port), host or "0.0.0.0", self.metrics.registry)

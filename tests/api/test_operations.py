@@ -16,9 +16,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from anomalyd.v1 import job_pb2, job_service_pb2_grpc
 from anomalyd.v1 import job_service_pb2 as pb
-from tests.conftest import REPO, job, serving
+from tests.conftest import REPO, Running, job, serving
 
 ROWS = b"".join(b'{"time": %d, "value": %d}\n' % (1_700_000_000 + 60 * i, i % 7) for i in range(3_000))
+
+
+def metrics_port(running: Running) -> int:
+    assert running.server.metrics_port is not None, "started without --metrics-listen"
+    return running.server.metrics_port
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -34,7 +39,7 @@ def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def test_metrics_move_with_calls_and_uploads(tmp_path):
     with serving(tmp_path / "data", metrics_listen="127.0.0.1:0") as server:
-        before = scrape(server.server.metrics_port)
+        before = scrape(metrics_port(server))
         assert before[("anomalyd_open_jobs", ())] == 0
         server.stub.PutJob(pb.PutJobRequest(job=job("watched", job_pb2.Detector(function="mean", field_name="value"))), timeout=10)
         server.stub.OpenJob(pb.OpenJobRequest(job_id="watched"), timeout=10)
@@ -44,7 +49,7 @@ def test_metrics_move_with_calls_and_uploads(tmp_path):
         # A failed call's status reaches its client before the server has counted it.
         refused = ("anomalyd_rpcs_total", (("code", "NOT_FOUND"), ("method", "OpenJob")))
         deadline = time.monotonic() + 10
-        while refused not in (after := scrape(server.server.metrics_port)) and time.monotonic() < deadline:
+        while refused not in (after := scrape(metrics_port(server))) and time.monotonic() < deadline:
             time.sleep(0.01)
 
     watched = (("job_id", "watched"),)
