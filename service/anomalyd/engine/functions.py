@@ -53,6 +53,8 @@ class Grouped:
 
     def last(self) -> NDArray[np.intp]:
         """Shape (g,): the index of each series' last row."""
+        if not len(self.starts):
+            return self.starts
         return np.append(self.starts[1:], len(self.values)) - 1
 
 
