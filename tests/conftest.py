@@ -24,6 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 collect_ignore_glob = ["*/fuzz_*.py"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--write-golden", action="store_true", help="rewrite golden files from the code as it is")
+
+
 @dataclass
 class Running:
     """A server and a stub bound to it."""
