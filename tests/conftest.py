@@ -13,6 +13,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from hypothesis import settings
 
 from anomalyd.server import Server, Settings
 from anomalyd.v1 import job_pb2, job_service_pb2_grpc
@@ -22,6 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 # Fuzz harnesses are programs a test runs (atheris takes over the process), not test modules:
 # --doctest-modules must not import them.
 collect_ignore_glob = ["*/fuzz_*.py"]
+
+# Examples are not timed: the first call of an engine kernel may compile it.
+settings.register_profile("untimed", deadline=None)
+settings.load_profile("untimed")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -33,6 +33,7 @@ from anomalyd.api.streams import DataStreams, StreamLimits
 from anomalyd.core.jobs import JobManager
 from anomalyd.core.repository import Repository
 from anomalyd.core.results import ResultReader
+from anomalyd.engine.warmup import warm_up
 from anomalyd.metrics import Metrics
 from anomalyd.storage.lmdb_store import LmdbStore
 from anomalyd.storage.store import StorageError
@@ -199,6 +200,7 @@ class Server:
         fail with UNAVAILABLE/SERVER_DRAINING; the liveness service is SERVING throughout.
         """
         self._on_loop(self._listen())
+        log.info("engine kernels ready in %.2f s", warm_up())
         self.jobs.recover()
         self._on_loop(self._serve())
         self._persister.start()

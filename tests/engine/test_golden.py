@@ -34,6 +34,7 @@ from anomalyd.engine.records import AnalysisSpec, DetectorSpec, RecordBatch, Str
 from anomalyd.engine.results import BucketResult
 
 GOLDEN = Path(__file__).parent / "golden" / "stream.json"
+STATE_V4 = GOLDEN.parent / "state-v4.msgpack"
 SPAN = 300_000
 T0 = 1_700_000_000_000 // (7 * 86_400_000) * (7 * 86_400_000)
 BUCKETS = 480
@@ -89,8 +90,15 @@ def _bucket(rng: np.random.Generator, b: int) -> RecordBatch:
     )
 
 
-def run_stream() -> list[dict[str, Any]]:
-    """Results of the stream as plain values, final and interim in the order produced."""
+def run_stream(resume: bytes | None = None) -> tuple[list[dict[str, Any]], bytes]:
+    """Results of the stream as plain values, final and interim in the order produced.
+
+    Args:
+        resume: job state to continue from halfway instead of the state the job writes there.
+
+    Returns:
+        The results, and the state written halfway.
+    """
     rng = np.random.default_rng(20261130)
     job = JobAnalyzer(SPEC)
     out: list[BucketResult] = []
@@ -109,8 +117,9 @@ def run_stream() -> list[dict[str, Any]]:
             out += job.interim()
         out += job.finalize_until(start + shift * SPAN + SPAN)
         if b == BUCKETS // 2:
-            job = JobAnalyzer.from_state(SPEC, job.to_state())
-    return [_plain(r) for r in out]
+            state = job.to_state()
+            job = JobAnalyzer.from_state(SPEC, resume or state)
+    return [_plain(r) for r in out], state
 
 
 def _plain(result: BucketResult) -> Any:
@@ -149,7 +158,7 @@ def _compare(got: Any, want: Any, where: str) -> None:
 
 
 def test_stream_matches_golden(request: pytest.FixtureRequest) -> None:
-    results = run_stream()
+    results, _ = run_stream()
     if request.config.getoption("--write-golden"):
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text("[\n" + ",\n".join(json.dumps(r, separators=(",", ":")) for r in results) + "\n]\n")
@@ -157,3 +166,9 @@ def test_stream_matches_golden(request: pytest.FixtureRequest) -> None:
     want = json.loads(GOLDEN.read_text())
     assert sum(len(r["records"]) for r in want) > 20  # the stream does produce anomalies
     _compare(results, want, "results")
+
+
+def test_a_version_4_state_continues_as_it_did() -> None:
+    # Written halfway through the stream by the engine of version 4 (before the models had parts).
+    results, _ = run_stream(resume=STATE_V4.read_bytes())
+    _compare(results, json.loads(GOLDEN.read_text()), "results")

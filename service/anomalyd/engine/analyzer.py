@@ -49,7 +49,10 @@ from anomalyd.engine.series_model import Scored, SeriesModel
 from anomalyd.engine.state import Arrays, pack, unpack
 from anomalyd.engine.stats import FloatArray, raw_score
 
-_STATE_VERSION = 4  # 2: only series in use, written ring points and filled score bins; 3: families, two windows; 4: slope
+# 2: only series in use, written ring points and filled score bins; 3: families, two windows; 4: slope;
+# 5: the series models' arrays named by part (version 4 reads as the same values, see SeriesModel.load)
+_STATE_VERSION = 5
+_READABLE_VERSIONS = (4, 5)
 RECORD_PROBABILITY = 0.035  # Elasticsearch writes records below this probability
 MAX_RECORDS = 500
 _LN_RECORD = math.log(RECORD_PROBABILITY)
@@ -118,7 +121,7 @@ class _Detector:
 
     def grow(self, n: int, limit: int) -> None:
         """Make room for n series, doubling but never beyond limit series."""
-        capacity = len(self.models[0].n)
+        capacity = len(self.models[0].learned)
         if n > capacity:
             capacity = max(n, min(2 * capacity, limit))
             for model in self.models:
@@ -498,7 +501,7 @@ class JobAnalyzer:
         typical = _pick(best, [s.typical for _, _, s in per_feature])
         single = _pick(best, [s.ln_p_single for _, _, s in per_feature])
         multi = _pick(best, [s.ln_p_multi for _, _, s in per_feature])
-        warm = det.models[0].n[idx] >= self.warmup
+        warm = det.models[0].learned[idx] >= self.warmup
         raw = raw_score(ln_p)
         group = det.groups(idx)
         score = det.normaliser.normalise(idx, group, raw, ln_p, bucket=b // self.span)
@@ -688,7 +691,7 @@ class JobAnalyzer:
             ValueError: the state was written by another state version.
         """
         arrays, meta = unpack(data)
-        if meta.get("version") != _STATE_VERSION:
+        if meta.get("version") not in _READABLE_VERSIONS:
             raise ValueError(f"model state version {meta.get('version')} is not {_STATE_VERSION}")
         job = cls(spec)
         job._buffer = {k: arrays[f"buffer.{k}"] for k in job._buffer}

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd.engine.compiled import kernel
 from anomalyd.engine.state import Arrays
 from anomalyd.engine.stats import FloatArray, f_test_log_p
 
@@ -86,6 +87,11 @@ class TestOutcome:
     series: NDArray[np.intp]
     level_shift: FloatArray
     added: NDArray[np.bool_]
+
+
+FollowPlan = tuple[int, NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
+"""Where follow_moved_phase looks one cycle back: the bucket-span ring; per component to try, its
+index, the ring column one period ago and every component's bin then, shape (k, 3)."""
 
 
 def row_bytes(array: NDArray[np.generic]) -> int:
@@ -196,8 +202,8 @@ class Seasonality:
         >>> s = Seasonality(3_600_000, 1)
         >>> [c.period_ms // 3_600_000 for c in s.candidates]
         [24, 168]
-        >>> float(s.predict(np.array([0]), 0)[0])
-        0.0
+        >>> s.phases(30 * 3_600_000).tolist()
+        [0, 6, 30]
     """
 
     def __init__(self, span_ms: int, capacity: int) -> None:
@@ -219,6 +225,8 @@ class Seasonality:
         self.slot = np.full((capacity, len(_PERIODS_MS)), -1, dtype=np.int32)
         self.bins = [next((c.bins for c in self.candidates if c.component == k), 1) for k in range(3)]
         self.pools = [np.zeros((0, b), dtype=np.float32) for b in self.bins]
+        # Each visit moves a bin by this share of the residual (MODELING.md section 2).
+        self.rates = np.array([_RATE * min(1.0, p / DAY_MS) for p in _PERIODS_MS])
         self.pool_used = [np.zeros(0, dtype=bool) for _ in self.bins]
 
     def bytes_per_series(self) -> int:
@@ -242,72 +250,31 @@ class Seasonality:
         period = _PERIODS_MS[component]
         return (t_ms % period) * self.bins[component] // period
 
-    def active(self, idx: NDArray[np.intp]) -> NDArray[np.int64]:
-        """Shape (k,): the number of active components of each series."""
-        counts: NDArray[np.int64] = (self.slot[idx] >= 0).sum(axis=1)
-        return counts
+    def phases(self, t_ms: int) -> NDArray[np.int64]:
+        """Shape (3,): each component's bin at bucket start t_ms."""
+        return np.array([self._phase(k, t_ms) for k in range(len(_PERIODS_MS))], np.int64)
 
-    def predict(self, idx: NDArray[np.intp], t_ms: int) -> FloatArray:
-        """The sum of the active components at bucket start t_ms, shape (k,)."""
-        out = np.zeros(len(idx))
-        for c in self.candidates:
-            slot = self.slot[idx, c.component]
-            on = slot >= 0
-            if on.any():
-                out[on] += self.pools[c.component][slot[on], self._phase(c.component, t_ms)]
-        return out
+    def follow_plan(self, t_ms: int) -> FollowPlan:
+        """What follow_moved_phase reads one cycle before bucket t_ms (after advance() to it).
 
-    def learn(self, idx: NDArray[np.intp], t_ms: int, delta: FloatArray) -> None:
-        """Move the active bins at t_ms towards the residuals delta, shape (k,)."""
-        share = np.maximum(self.active(idx), 1)
-        for c in self.candidates:
-            slot = self.slot[idx, c.component]
-            on = slot >= 0
-            if on.any():
-                rate = _RATE * min(1.0, c.period_ms / DAY_MS)
-                phase = self._phase(c.component, t_ms)
-                self.pools[c.component][slot[on], phase] += (rate * delta[on] / share[on]).astype(np.float32)
-
-    def follow_moved_phase(
-        self, idx: NDArray[np.intp], t_ms: int, residual: FloatArray, base: FloatArray, miss: FloatArray
-    ) -> None:
-        """Move a component's bin at t_ms where its value one cycle ago missed the same way as now.
-
-        A pattern that changed at one phase (an hourly spike that stopped, a daily dip that
-        moved) misses by far at that phase every cycle; bin learning at outlier weight would take
-        many cycles to follow, so after two misses on the same side the bin takes the smaller
-        miss at once, as the level re-base does for a shift. Components whose last cycle the
-        bucket-span ring holds are tried shortest period first; a series moves one bin at most.
-
-        Args:
-            idx: shape (k,), distinct series indices whose bucket missed its prediction.
-            t_ms: bucket start.
-            residual: shape (k,), each bucket's value minus its prediction, beyond miss.
-            base: shape (k,), the prediction less the components (the level).
-            miss: shape (k,), the least |residual| that counts as a miss.
+        The components tried are those whose bins are buckets and whose last cycle the
+        bucket-span ring holds; none when no ring is at the bucket span.
         """
-        if self.span not in self.ring_ms:
-            return
-        ring = self.ring_ms.index(self.span)
-        moved = np.zeros(len(idx), bool)
-        for c in self.candidates:
-            steps = c.period_ms // self.span
-            lag = int(self.point[ring]) - (t_ms - c.period_ms) // self.span
-            if c.bins != steps or c.period_ms % self.span or not 1 <= lag <= RING_LENGTH:
-                continue
-            slot = self.slot[idx, c.component]
-            then = self.rings[idx, ring, ((t_ms - c.period_ms) // self.span) % RING_LENGTH]
-            past = then - base - self.predict(idx, t_ms - c.period_ms)
-            hit = ~moved & (slot >= 0) & (np.abs(past) > miss) & (past * residual > 0.0)
-            if hit.any():
-                shift = np.sign(residual) * np.minimum(np.abs(residual), np.abs(past))
-                self.pools[c.component][slot[hit], self._phase(c.component, t_ms)] += shift[hit].astype(np.float32)
-                moved |= hit
-
-    def record(self, idx: NDArray[np.intp], x: FloatArray) -> None:
-        """Add bucket values to the rings' current points."""
-        self.acc_sum[idx] += x[:, None]
-        self.acc_n[idx] += 1.0
+        components: list[int] = []
+        columns: list[int] = []
+        past: list[NDArray[np.int64]] = []
+        ring = self.ring_ms.index(self.span) if self.span in self.ring_ms else 0
+        for c in self.candidates if self.span in self.ring_ms else []:
+            then = (t_ms - c.period_ms) // self.span
+            lag = int(self.point[ring]) - then
+            if c.bins == c.period_ms // self.span and not c.period_ms % self.span and 1 <= lag <= RING_LENGTH:
+                components.append(c.component)
+                columns.append(then % RING_LENGTH)
+                past.append(self.phases(t_ms - c.period_ms))
+        return (
+            ring, np.array(components, np.int64), np.array(columns, np.int64),
+            np.array(past, np.int64).reshape(len(past), len(_PERIODS_MS)),
+        )
 
     def advance(self, t_ms: int, n_series: int, error_var: FloatArray, level_rate: float) -> TestOutcome:
         """Move the rings to the bucket starting at t_ms and run the tests that are due.
@@ -439,3 +406,72 @@ class Seasonality:
             self.rings[:, r, arrays[f"ring_points{r}"]] = arrays[f"ring{r}"]
         self.pools = [arrays[f"pool{k}"] for k in range(len(self.pools))]
         self.pool_used = [arrays[f"pool_used{k}"] for k in range(len(self.pools))]
+
+
+@kernel
+def predict(slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...], i: int, phases: NDArray[np.int64]) -> float:
+    """The sum of series i's active components at the bins phases, shape (3,)."""
+    out = 0.0
+    for c in range(len(phases)):
+        s = slot[i, c]
+        if s >= 0:
+            out += pools[c][s, phases[c]]
+    return out
+
+
+@kernel
+def learn(
+    slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...], i: int, phases: NDArray[np.int64], rates: FloatArray, delta: float
+) -> None:
+    """Move series i's active bins at phases towards its residual delta, shared among them."""
+    share = 0
+    for c in range(len(phases)):
+        share += slot[i, c] >= 0
+    share = max(share, 1)
+    for c in range(len(phases)):
+        s = slot[i, c]
+        if s >= 0:
+            pools[c][s, phases[c]] += np.float32(rates[c] * delta / share)
+
+
+@kernel
+def follow_moved_phase(
+    slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...], rings: FloatArray, i: int, phases: NDArray[np.int64],
+    plan: FollowPlan, residual: float, base: float, miss: float,
+) -> None:
+    """Move a component's bin of series i where its value one cycle ago missed the same way as now.
+
+    A pattern that changed at one phase (an hourly spike that stopped, a daily dip that moved)
+    misses by far at that phase every cycle; bin learning at outlier weight would take many
+    cycles to follow, so after two misses on the same side the bin takes the smaller miss at
+    once, as the level re-base does for a shift. The components of the plan are tried shortest
+    period first; a series moves one bin at most.
+
+    Args:
+        slot: the Seasonality's slot.
+        pools: the Seasonality's pools.
+        rings: the Seasonality's rings.
+        i: the series, whose bucket missed its prediction.
+        phases: shape (3,), each component's bin at this bucket.
+        plan: Seasonality.follow_plan() of this bucket.
+        residual: the bucket's value minus its prediction, beyond miss.
+        base: the prediction less the components (the trend).
+        miss: the least |residual| that counts as a miss.
+    """
+    ring, components, columns, past_phases = plan
+    for v in range(len(components)):
+        c = components[v]
+        s = slot[i, c]
+        past = rings[i, ring, columns[v]] - base - predict(slot, pools, i, past_phases[v])
+        if s >= 0 and abs(past) > miss and past * residual > 0.0:
+            shift = np.sign(residual) * min(abs(residual), abs(past))
+            pools[c][s, phases[c]] += np.float32(shift)
+            return
+
+
+@kernel
+def record(acc_sum: FloatArray, acc_n: FloatArray, i: int, x: float) -> None:
+    """Add series i's bucket value to the rings' current points."""
+    for r in range(acc_sum.shape[1]):
+        acc_sum[i, r] += x
+        acc_n[i, r] += 1.0

@@ -1,8 +1,12 @@
 """The per-series model of one bucket feature: level, seasonality, residual scale, multi-bucket.
 
-State is a struct of arrays over all series of a detector, so a bucket is scored and learned
-with a handful of vectorised numpy operations whatever the number of series. The design and its
-constants are the measured defaults of MODELING.md sections 2-7:
+The model is made of parts, as ml-cpp's CTimeSeriesModel composes a trend, a residual model and
+a multi-bucket feature: trend.py (level, slope, re-base), seasonality.py (periodicity tests and
+components), residual.py (scale, floor, outlier weight, families) and multi_bucket.py. Each
+keeps a struct of arrays over all series of a detector, with named fields, and compiled
+per-series functions; a bucket is scored and learned by one compiled loop over its series
+(_score and _learn below), so it costs microseconds for one series as for many. The design and
+its constants are the measured defaults of MODELING.md sections 2-7:
 
 * prediction = level + slope + active seasonal components (see seasonality.py), the level and
   slope by Brown's linear exponential smoothing, so a ramp is followed without lag;
@@ -34,27 +38,30 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from anomalyd.engine.seasonality import DAY_MS, Seasonality, row_bytes
+from anomalyd.engine import multi_bucket, residual, seasonality, trend
+from anomalyd.engine.compiled import kernel
+from anomalyd.engine.multi_bucket import WINDOWS, MultiBucket
+from anomalyd.engine.residual import NORMAL, QUASI_POISSON, Families, Residual
+from anomalyd.engine.seasonality import DAY_MS, FollowPlan, Seasonality
 from anomalyd.engine.state import Arrays
-from anomalyd.engine.stats import LN_SQRT_2PI, FloatArray, normal_tail_log_p, poisson_log_pmf, poisson_tail_log_p
+from anomalyd.engine.stats import FloatArray, normal_tail_log_p1, poisson_tail_log_p1
+from anomalyd.engine.trend import LEVEL_BUCKETS, REBASE_Z, Trend
 
-MULTI_BUCKET = 24
-_WINDOWS = (MULTI_BUCKET, 6)  # residual means tested by the multi-bucket view; the ring holds the longest
-REBASE = 12
-_OUTLIER_LN_P = math.log(6.334e-5)  # two-sided tail of a normal 4 sigma residual
-_OUTLIER_WEIGHT = 0.1
-_OUTLIER_MIN_N = 4  # sigma means nothing before a few values
+__all__ = ["NORMAL", "QUASI_POISSON", "Scored", "SeriesModel"]
+
 _CLIP_Z = 3.0
-_LEVEL_BUCKETS = 24
-_STARTUP_BUCKETS = 20
-_REBASE_Z = 3.0
-_RELATIVE_FLOOR = 1e-4  # ml-cpp's minimum coefficient of variation
-_MIN_RATE = 0.05  # the least event rate a count model predicts, so that any event stays possible
-NORMAL, QUASI_POISSON = 0, 1
+# State arrays as version 4 of the job state named them, before the model had parts.
+_V4_NAMES = {
+    "n": "learned", "level": "trend.level", "slope": "trend.slope", "rb_ring": "trend.recent_z",
+    "w": "residual.scale_weight", "m2": "residual.scale_sum_sq", "q": "residual.resolution",
+    "absmean": "residual.mean_abs", "last_x": "residual.last_value", "ll": "families.log_likelihood",
+    "mb_ring": "multi_bucket.clipped_residuals", "mb_w": "multi_bucket.weight", "mb_m2": "multi_bucket.sum_sq_means",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,59 +123,57 @@ class SeriesModel:
         self.warmup = warmup
         # Residual statistics forget with a 7-day time constant, never faster than 96 buckets.
         self.decay = math.exp(-1.0 / max(7 * DAY_MS / span_ms, 96.0))
+        self.learned = np.zeros(capacity, dtype=np.int32)  # buckets each series has learned
+        self.trend = Trend(capacity)
+        self.residual = Residual(capacity)
+        self.families = Families(capacity if counts else 0)
+        self.multi_bucket = MultiBucket(capacity)
         self.seasonality = Seasonality(span_ms, capacity)
-        self.n = np.zeros(capacity, dtype=np.int32)
-        self.level = np.zeros(capacity)
-        self.slope = np.zeros(capacity)  # the level's change per learned bucket
-        self.w = np.zeros(capacity)
-        self.m2 = np.zeros(capacity)
-        self.q = np.full(capacity, np.inf, dtype=np.float32)
-        self.absmean = np.zeros(capacity, dtype=np.float32)
-        self.last_x = np.full(capacity, np.nan)
-        self.mb_ring = np.zeros((capacity, MULTI_BUCKET), dtype=np.float32)
-        self.mb_w = np.zeros(capacity)  # one weight serves every window: they learn together
-        self.mb_m2 = np.zeros((capacity, len(_WINDOWS)))
-        self.rb_ring = np.full((capacity, REBASE), np.nan, dtype=np.float32)
-        # Decayed predictive log-likelihood of each candidate family, in the order NORMAL,
-        # QUASI_POISSON; a single column when only the normal is a candidate.
-        self.ll = np.zeros((capacity, 2 if counts else 1))
+        self._plan: tuple[int, NDArray[np.int64], FollowPlan] | None = None
 
-    _ROW_ARRAYS = ("n", "level", "slope", "w", "m2", "q", "absmean", "last_x", "mb_ring", "mb_w", "mb_m2", "rb_ring", "ll")
+    def _parts(self) -> dict[str, Trend | Residual | Families | MultiBucket]:
+        parts: dict[str, Trend | Residual | Families | MultiBucket] = {
+            "trend": self.trend, "residual": self.residual, "multi_bucket": self.multi_bucket,
+        }
+        if self.counts:
+            parts["families"] = self.families
+        return parts
 
     def bytes_per_series(self) -> int:
         """Bytes every series costs, not counting seasonal components."""
-        own = sum(row_bytes(getattr(self, name)) for name in self._ROW_ARRAYS)
+        own = self.learned.itemsize + sum(part.bytes_per_series() for part in self._parts().values())
         return own + self.seasonality.bytes_per_series()
 
     def grow(self, capacity: int) -> None:
         """Make room for capacity series; new series start empty."""
-        extra = capacity - len(self.n)
+        extra = capacity - len(self.learned)
         if extra <= 0:
             return
-        for name in self._ROW_ARRAYS:
-            old = getattr(self, name)
-            fill = np.full((extra, *old.shape[1:]), _INITIAL[name], dtype=old.dtype)
-            setattr(self, name, np.concatenate([old, fill]))
+        self.learned = np.concatenate([self.learned, np.zeros(extra, np.int32)])
+        for part in self._parts().values():
+            part.grow(capacity)
         self.seasonality.grow(capacity)
 
     def begin_bucket(self, t_ms: int, n_series: int) -> None:
         """Move to the bucket starting at t_ms: roll the rings and run due periodicity tests."""
-        var, floor = self._variances(np.arange(n_series))
-        outcome = self.seasonality.advance(t_ms, n_series, var + floor, 1.0 / _LEVEL_BUCKETS)
-        np.add.at(self.level, outcome.series, outcome.level_shift)
+        res = self.residual
+        error_var = np.empty(n_series)
+        _error_variances(res.scale_weight, res.scale_sum_sq, res.resolution, res.mean_abs, error_var)
+        outcome = self.seasonality.advance(t_ms, n_series, error_var, 1.0 / LEVEL_BUCKETS)
+        np.add.at(self.trend.level, outcome.series, outcome.level_shift)
         # Residuals from before a new component overstate the error now: keep them only as a
         # prior worth one level time constant of buckets, so new residuals take over quickly.
         new = outcome.series[outcome.added]
-        keep = np.minimum(1.0, _LEVEL_BUCKETS / np.maximum(self.w[new], 1e-300))
-        self.w[new] *= keep
-        self.m2[new] *= keep
+        keep = np.minimum(1.0, LEVEL_BUCKETS / np.maximum(res.scale_weight[new], 1e-300))
+        res.scale_weight[new] *= keep
+        res.scale_sum_sq[new] *= keep
+        self._plan = None
 
-    def _variances(self, idx: NDArray[np.intp]) -> tuple[FloatArray, FloatArray]:
-        """Shape (k,) each: the learned residual variance and the variance floor."""
-        q = self.q[idx].astype(np.float64)
-        floor = np.where(np.isfinite(q), q * q / 12.0, 0.0) + (_RELATIVE_FLOOR * self.absmean[idx]) ** 2
-        w = self.w[idx]
-        return np.where(w > 0.0, self.m2[idx] / np.where(w > 0.0, w, 1.0), 0.0), floor
+    def _bucket_plan(self, t_ms: int) -> tuple[NDArray[np.int64], FollowPlan]:
+        """The components' bins at t_ms and where follow_moved_phase looks, computed once a bucket."""
+        if self._plan is None or self._plan[0] != t_ms:
+            self._plan = (t_ms, self.seasonality.phases(t_ms), self.seasonality.follow_plan(t_ms))
+        return self._plan[1], self._plan[2]
 
     def score(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int) -> Scored:
         """Score bucket values without learning them.
@@ -181,68 +186,25 @@ class SeriesModel:
         Returns:
             The prediction, residual scale and probabilities of each value.
         """
-        n = self.n[idx]
-        fresh = n == 0
-        typical = np.where(fresh, x, self.level[idx] + self.slope[idx] + self.seasonality.predict(idx, t_ms))
-        e = x - typical
-        var, floor = self._variances(idx)
-        sigma = np.sqrt(var + floor)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.where(sigma > 0.0, e / sigma, np.where(e == 0.0, 0.0, np.inf * np.sign(e)))
-        ln_tail = normal_tail_log_p(z, 0)
-        if self.counts:
-            poisson = self.family(idx) == QUASI_POISSON
-            if poisson.any():
-                mu, phi = self._quasi_poisson(typical[poisson], var[poisson] + floor[poisson])
-                ln_tail[poisson] = poisson_tail_log_p(x[poisson] / phi, mu / phi)
-        blind = (self.side * e < 0.0) | (e == 0.0) if self.side else np.zeros(len(idx), bool)
-        ln_single = np.where((n >= self.warmup) & ~blind, ln_tail, 0.0)
-        means = self._recent_means(idx, n, np.clip(e, -_CLIP_Z * sigma, _CLIP_Z * sigma))
-        mb_w = self.mb_w[idx, None]
-        mb_var = np.where(mb_w > 0.0, self.mb_m2[idx] / np.where(mb_w > 0.0, mb_w, 1.0), 0.0)
-        # Autocorrelated residuals only widen the spread of their mean, so the spread of a mean
-        # of independent residuals bounds the learned one from below while it has few samples.
-        lengths = np.array(_WINDOWS, np.float64)
-        mb_sd = np.sqrt(np.maximum(mb_var, var[:, None] / lengths) + floor[:, None] / lengths)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            zm = np.where(mb_sd > 0.0, means / mb_sd, 0.0)
-        ready = n >= self.warmup + MULTI_BUCKET
-        ln_multi = np.where(ready, normal_tail_log_p(zm, self.side).min(axis=1), 0.0)
-        return Scored(typical, e, sigma, ln_single, ln_multi, ln_tail, means)
-
-    def _recent_means(self, idx: NDArray[np.intp], n: NDArray[np.int32], clipped: FloatArray) -> FloatArray:
-        """Shape (k, len(_WINDOWS)): the mean clipped residual of each window ending with this bucket."""
-        ring = self.mb_ring[idx]
-        out = np.empty((len(idx), len(_WINDOWS)))
-        for j, length in enumerate(_WINDOWS):
-            if length == MULTI_BUCKET:  # the whole ring but its oldest value, without a gather
-                before = ring.sum(axis=1, dtype=np.float64) - ring[np.arange(len(idx)), n % MULTI_BUCKET]
-            else:
-                cols = (n[:, None] - np.arange(1, length)) % MULTI_BUCKET
-                before = np.take_along_axis(ring, cols, axis=1).sum(axis=1, dtype=np.float64)
-            out[:, j] = (before + clipped) / length
+        k = len(idx)
+        out = Scored(np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty((k, len(WINDOWS))))
+        phases, _ = self._bucket_plan(t_ms)
+        s, t, r, m = self.seasonality, self.trend, self.residual, self.multi_bucket
+        _score(
+            np.asarray(idx, np.intp), np.asarray(x, np.float64), self.learned,
+            (t.level, t.slope), (r.scale_weight, r.scale_sum_sq, r.resolution, r.mean_abs), self.families.log_likelihood,
+            (m.clipped_residuals, m.weight, m.sum_sq_means), (s.slot, tuple(s.pools), phases),
+            (self.side, self.counts, self.warmup),
+            (out.typical, out.residual, out.sigma, out.ln_p_single, out.ln_p_multi, out.ln_p_tail, out.recent_means),
+        )
         return out
 
     def family(self, idx: NDArray[np.intp]) -> NDArray[np.intp]:
         """Shape (k,): each series' residual family, the candidate that explained it best."""
-        best: NDArray[np.intp] = np.argmax(self.ll[idx], axis=1)
+        if not self.counts:
+            return np.full(len(idx), NORMAL, np.intp)
+        best: NDArray[np.intp] = np.argmax(self.families.log_likelihood[idx], axis=1)
         return best
-
-    @staticmethod
-    def _quasi_poisson(typical: FloatArray, variance: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """The mean and the dispersion phi >= 1 of the quasi-Poisson matching the model's moments."""
-        mu = np.maximum(typical, _MIN_RATE)
-        return mu, np.maximum(1.0, variance / mu)
-
-    def _learn_families(self, idx: NDArray[np.intp], x: FloatArray, scored: Scored) -> None:
-        """Add each candidate family's log density of the values to its decayed log-likelihood."""
-        sigma = np.maximum(scored.sigma, 1e-300)
-        z = np.clip(scored.residual / sigma, -1e6, 1e6)  # a zero scale makes any error all but impossible
-        ln_normal = -0.5 * z * z - np.log(sigma) - LN_SQRT_2PI
-        mu, phi = self._quasi_poisson(scored.typical, scored.sigma**2)
-        k = np.maximum(x, 0.0) / phi
-        ln_poisson = poisson_log_pmf(k, mu / phi) - np.log(phi)
-        self.ll[idx] = self.decay * self.ll[idx] + np.stack([ln_normal, ln_poisson], axis=1)
 
     def learn(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int, scored: Scored) -> None:
         """Update the models of series idx with their bucket values.
@@ -253,86 +215,119 @@ class SeriesModel:
             t_ms: bucket start.
             scored: what score() returned for these values.
         """
-        n = self.n[idx]
-        trend = self.level[idx] + self.slope[idx]  # the prediction less its seasonal components
-        e, sigma = scored.residual, scored.sigma
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.where(sigma > 0.0, e / sigma, 0.0)
-        # An outlier, or a value in a sustained anomaly the multi-bucket test sees, teaches the
-        # model little: a shift must persist until the re-base below accepts it.
-        outlier = (scored.ln_p_tail < _OUTLIER_LN_P) | (scored.ln_p_multi < _OUTLIER_LN_P)
-        weight = np.where(outlier & (n >= _OUTLIER_MIN_N), _OUTLIER_WEIGHT, 1.0)
-        if self.counts:
-            # Families compete on the predictions made once the model is warm; before, the
-            # residual scale is too young to be judged on.
-            warm = n >= self.warmup
-            self._learn_families(idx[warm], x[warm], _take(scored, warm))
-        decay = np.where(n < _STARTUP_BUCKETS, 1.0 - 1.0 / (n + 1.0), self.decay)
-        self.w[idx] = decay * self.w[idx] + weight
-        self.m2[idx] = decay * self.m2[idx] + weight * e * e
-        clipped = np.where(n == 0, 0.0, np.clip(e, -_CLIP_Z * sigma, _CLIP_Z * sigma))
-        rate = 1.0 / np.minimum(n + 1.0, _LEVEL_BUCKETS)
-        self.level[idx] = np.where(n == 0, x, trend + rate * weight * clipped)
-        # Brown's linear smoothing: with one discount factor d the level gains 1 - d^2 (2 / 48 ~ 1/24)
-        # and the slope (1 - d)^2 of the error, so a ramp is followed without lag once the level
-        # has settled.
-        slope_gain = np.where(n >= _LEVEL_BUCKETS, (0.5 / _LEVEL_BUCKETS) ** 2, 0.0)
-        self.slope[idx] += slope_gain * weight * clipped
-        self.seasonality.learn(idx, t_ms, weight * clipped)
-        # A miss that recurs at one phase while the buckets around it fit is a changed pattern.
-        missed = np.flatnonzero((np.abs(e) > _REBASE_Z * sigma) & (n >= self.warmup))
-        if len(missed):
-            isolated = np.count_nonzero(np.abs(self.rb_ring[idx[missed]]) > _REBASE_Z, axis=1) < REBASE // 2
-            m = missed[isolated]
-            self.seasonality.follow_moved_phase(idx[m], t_ms, e[m], trend[m], _REBASE_Z * sigma[m])
-        self.seasonality.record(idx, x)
-
-        self.mb_ring[idx, n % MULTI_BUCKET] = clipped
-        full = n >= MULTI_BUCKET - 1
-        mb_decay = np.where(full, decay, 1.0)
-        means = scored.recent_means
-        self.mb_w[idx] = np.where(full, mb_decay * self.mb_w[idx] + weight, 0.0)
-        self.mb_m2[idx] = np.where(full[:, None], mb_decay[:, None] * self.mb_m2[idx] + weight[:, None] * means * means, 0.0)
-
-        rb = self.rb_ring[idx]
-        rb[np.arange(len(idx)), n % REBASE] = z
-        shifted = (np.all(rb > _REBASE_Z, axis=1) | np.all(rb < -_REBASE_Z, axis=1)) & (n >= self.warmup)
-        if shifted.any():
-            s = idx[shifted]
-            shift = np.median(rb[shifted], axis=1) * sigma[shifted]
-            self.level[s] += shift
-            self.slope[s] = 0.0  # a step, not a trend
-            # The new level explains the recent values: multi-bucket evidence starts afresh
-            # rather than reading the buckets before the shift as a sustained anomaly.
-            self.mb_ring[s] = 0.0
-            rb[shifted] = np.nan
-        self.rb_ring[idx] = rb
-
-        step = np.abs(x - self.last_x[idx])
-        self.q[idx] = np.where(step > 0.0, np.minimum(self.q[idx], step), self.q[idx])
-        self.last_x[idx] = x
-        self.absmean[idx] += (rate * (np.abs(x) - self.absmean[idx])).astype(np.float32)
-        self.n[idx] = n + 1
+        phases, plan = self._bucket_plan(t_ms)
+        s, t, r, m = self.seasonality, self.trend, self.residual, self.multi_bucket
+        _learn(
+            np.asarray(idx, np.intp), np.asarray(x, np.float64), self.learned,
+            (t.level, t.slope, t.recent_z), (r.scale_weight, r.scale_sum_sq, r.resolution, r.mean_abs, r.last_value),
+            self.families.log_likelihood, (m.clipped_residuals, m.weight, m.sum_sq_means),
+            (s.slot, tuple(s.pools), s.rings, s.acc_sum, s.acc_n, phases, s.rates), plan,
+            (self.decay, self.counts, self.warmup),
+            (scored.typical, scored.residual, scored.sigma, scored.ln_p_tail, scored.ln_p_multi, scored.recent_means),
+        )
 
     def arrays(self, rows: int) -> Arrays:
         """The state of the first rows series as named arrays (capacity beyond them is not kept)."""
-        out = {name: getattr(self, name)[:rows] for name in self._ROW_ARRAYS}
+        out: Arrays = {"learned": self.learned[:rows]}
+        for name, part in self._parts().items():
+            out.update({f"{name}.{k}": v for k, v in part.arrays(rows).items()})
         out.update({f"seasonality.{k}": v for k, v in self.seasonality.arrays(rows).items()})
         return out
 
     def load(self, arrays: Arrays) -> None:
-        """Restore the state written by arrays()."""
-        for name in self._ROW_ARRAYS:
-            setattr(self, name, arrays[name])
+        """Restore the state written by arrays(), or by version 4 of the job state (the same values)."""
+        arrays = {_V4_NAMES.get(k, k): v for k, v in arrays.items()}
+        self.learned = arrays["learned"]
+        for name, part in self._parts().items():
+            part.load({k[len(name) + 1:]: v for k, v in arrays.items() if k.startswith(name + ".")})
         prefix = "seasonality."
         self.seasonality.load({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
 
 
-def _take(scored: Scored, rows: NDArray[np.bool_]) -> Scored:
-    return Scored(*(getattr(scored, f)[rows] for f in Scored.__slots__))
+@kernel
+def _error_variances(
+    scale_weight: FloatArray, scale_sum_sq: FloatArray, resolution: FloatArray, mean_abs: FloatArray, out: FloatArray
+) -> None:
+    """Shape (S,): every series' prediction error variance, learned plus floor."""
+    for i in range(len(out)):
+        var, floor = residual.variances(scale_weight, scale_sum_sq, resolution, mean_abs, i)
+        out[i] = var + floor
 
 
-_INITIAL = {
-    "n": 0, "level": 0.0, "slope": 0.0, "w": 0.0, "m2": 0.0, "q": np.inf, "absmean": 0.0, "last_x": np.nan,
-    "mb_ring": 0.0, "mb_w": 0.0, "mb_m2": 0.0, "rb_ring": np.nan, "ll": 0.0,
-}
+@kernel
+def _score(
+    idx: NDArray[np.intp], x: FloatArray, learned: NDArray[np.int32], trend_: tuple[FloatArray, FloatArray],
+    residual_: tuple[FloatArray, FloatArray, FloatArray, FloatArray], log_likelihood: FloatArray,
+    multi: tuple[FloatArray, FloatArray, FloatArray], seasonal: tuple[Any, ...],
+    settings: tuple[int, bool, int], out: tuple[FloatArray, ...],
+) -> None:
+    """Score every series of idx (see SeriesModel.score); writes the Scored arrays of out."""
+    level, slope = trend_
+    scale_weight, scale_sum_sq, resolution, mean_abs = residual_
+    clipped_residuals, mb_weight, sum_sq_means = multi
+    slot, pools, phases = seasonal
+    side, counts, warmup = settings
+    typical, resid, sigma, ln_single, ln_multi, ln_tail, means = out
+    for k in range(len(idx)):
+        i, value, n = idx[k], x[k], learned[idx[k]]
+        if n == 0:
+            typical[k] = value
+        else:
+            typical[k] = trend.predict(level, slope, i) + seasonality.predict(slot, pools, i, phases)
+        e = value - typical[k]
+        var, floor = residual.variances(scale_weight, scale_sum_sq, resolution, mean_abs, i)
+        sd = math.sqrt(var + floor)
+        z = e / sd if sd > 0.0 else (0.0 if e == 0.0 else math.copysign(math.inf, e))
+        tail = normal_tail_log_p1(z, 0)
+        if counts and residual.family(log_likelihood, i) == QUASI_POISSON:
+            mu, phi = residual.quasi_poisson(typical[k], var + floor)
+            tail = poisson_tail_log_p1(value / phi, mu / phi)
+        blind = side != 0 and (side * e < 0.0 or e == 0.0)
+        resid[k], sigma[k], ln_tail[k] = e, sd, tail
+        ln_single[k] = tail if n >= warmup and not blind else 0.0
+        multi_bucket.recent_means(clipped_residuals, i, n, min(max(e, -_CLIP_Z * sd), _CLIP_Z * sd), means[k])
+        ready = n >= warmup + multi_bucket.LENGTH
+        ln_multi[k] = multi_bucket.ln_p(mb_weight, sum_sq_means, i, means[k], var, floor, side) if ready else 0.0
+
+
+@kernel
+def _learn(
+    idx: NDArray[np.intp], x: FloatArray, learned: NDArray[np.int32], trend_: tuple[FloatArray, FloatArray, FloatArray],
+    residual_: tuple[FloatArray, ...], log_likelihood: FloatArray, multi: tuple[FloatArray, FloatArray, FloatArray],
+    seasonal: tuple[Any, ...], plan: FollowPlan, settings: tuple[float, bool, int], scored: tuple[FloatArray, ...],
+) -> None:
+    """Learn every series of idx from its scored value (see SeriesModel.learn)."""
+    level, slope, recent_z = trend_
+    scale_weight, scale_sum_sq, resolution, mean_abs, last_value = residual_
+    clipped_residuals, mb_weight, sum_sq_means = multi
+    slot, pools, rings, acc_sum, acc_n, phases, rates = seasonal
+    decay_, counts, warmup = settings
+    typical, resid, sigma, ln_tail, ln_multi, means = scored
+    for k in range(len(idx)):
+        i, value, n, e, sd = idx[k], x[k], learned[idx[k]], resid[k], sigma[k]
+        base = trend.predict(level, slope, i)  # the prediction less its seasonal components
+        z = e / sd if sd > 0.0 else 0.0
+        # An outlier, or a value in a sustained anomaly the multi-bucket test sees, teaches the
+        # model little: a shift must persist until the re-base accepts it.
+        weight = residual.outlier_weight(ln_tail[k], ln_multi[k], n)
+        warm = n >= warmup
+        if counts and warm:
+            # Families compete on the predictions made once the model is warm; before, the
+            # residual scale is too young to be judged on.
+            residual.learn_families(log_likelihood, i, decay_, value, typical[k], e, sd)
+        decay = residual.startup_decay(n, decay_)
+        residual.learn_scale(scale_weight, scale_sum_sq, i, decay, weight, e)
+        clipped = 0.0 if n == 0 else min(max(e, -_CLIP_Z * sd), _CLIP_Z * sd)
+        trend.learn(level, slope, i, n, value, base, weight, clipped)
+        seasonality.learn(slot, pools, i, phases, rates, weight * clipped)
+        # A miss that recurs at one phase while the buckets around it fit is a changed pattern.
+        if abs(e) > REBASE_Z * sd and warm and trend.misses(recent_z, i) < trend.REBASE // 2:
+            seasonality.follow_moved_phase(slot, pools, rings, i, phases, plan, e, base, REBASE_Z * sd)
+        seasonality.record(acc_sum, acc_n, i, value)
+        multi_bucket.learn(clipped_residuals, mb_weight, sum_sq_means, i, n, clipped, weight, decay, means[k])
+        if trend.rebase(level, slope, recent_z, i, n, z, sd, warm):
+            # The new level explains the recent values: multi-bucket evidence starts afresh
+            # rather than reading the buckets before the shift as a sustained anomaly.
+            clipped_residuals[i, :] = 0.0
+        residual.learn_resolution(resolution, mean_abs, last_value, i, value, 1.0 / min(n + 1.0, LEVEL_BUCKETS))
+        learned[i] = n + 1

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, ClassVar
 
 import msgspec
 import numpy as np
@@ -39,3 +40,40 @@ def unpack(data: bytes) -> tuple[Arrays, dict[str, Any]]:
         for name, (dtype, shape, raw) in doc.arrays.items()
     }
     return arrays, doc.meta
+
+
+class Rows:
+    """Named state arrays with one row per series, grown together: a part of a series model.
+
+    A subclass lists its arrays in FIELDS as name -> (dtype, row shape, initial value); each is
+    an attribute of shape (capacity, *row shape).
+
+    Args:
+        capacity: initial number of series.
+    """
+
+    FIELDS: ClassVar[dict[str, tuple[type[np.generic], tuple[int, ...], float]]] = {}
+
+    def __init__(self, capacity: int) -> None:
+        for name, (dtype, shape, initial) in self.FIELDS.items():
+            setattr(self, name, np.full((capacity, *shape), initial, dtype=dtype))
+
+    def bytes_per_series(self) -> int:
+        """Bytes every series costs."""
+        return sum(np.dtype(dtype).itemsize * math.prod(shape) for dtype, shape, _ in self.FIELDS.values())
+
+    def grow(self, capacity: int) -> None:
+        """Make room for capacity series; new series start at the initial values."""
+        for name, (dtype, shape, initial) in self.FIELDS.items():
+            old = getattr(self, name)
+            if capacity > len(old):
+                setattr(self, name, np.concatenate([old, np.full((capacity - len(old), *shape), initial, dtype=dtype)]))
+
+    def arrays(self, rows: int) -> Arrays:
+        """The state of the first rows series as named arrays."""
+        return {name: getattr(self, name)[:rows] for name in self.FIELDS}
+
+    def load(self, arrays: Arrays) -> None:
+        """Restore the state written by arrays()."""
+        for name in self.FIELDS:
+            setattr(self, name, arrays[name])

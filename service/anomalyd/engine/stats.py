@@ -11,6 +11,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd.engine.compiled import kernel
+
 FloatArray = NDArray[np.float64]
 
 #: The smallest probability the engine reports; ln of it bounds every log probability.
@@ -24,11 +26,47 @@ _LN_P_ONE = math.log(1e-4)
 _LN_P_FIFTY = math.log(1e-50)
 
 
-def log_erfc(x: FloatArray) -> FloatArray:
-    """Ln erfc(x), accurate to a relative 1.2e-7 in erfc for every real x.
+@kernel
+def log_erfc1(x: float) -> float:
+    """Ln erfc(x) of one number, accurate to a relative 1.2e-7 in erfc for every real x.
 
     Uses the Chebyshev fit of Numerical Recipes' erfcc, which is already a product of exp(-x^2)
     and a polynomial, so taking its logarithm term by term never underflows.
+    """
+    z = min(abs(x), 1e100)  # keeps z * z finite; ln erfc is then far below LN_P_MIN
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))
+    poly = t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + poly)))
+    ln_pos = math.log(t) - z * z - 1.26551223 + t * (1.00002368 + poly)
+    # erfc(-z) = 2 - erfc(z); only reached for x < 0 where erfc(z) <= 1, so no cancellation.
+    return ln_pos if x >= 0.0 else math.log(2.0 - math.exp(min(ln_pos, 0.0)))
+
+
+@kernel
+def normal_tail_log_p1(z: float, side: int) -> float:
+    """Ln of the tail probability of a standard normal deviate.
+
+    Args:
+        z: a standardised residual.
+        side: 0 for two-sided P(|Z| >= |z|); +1 for values above the model only, -1 below only.
+            A one-sided test gives probability 1 on its blind side and the two-sided value on
+            the side it watches, so that ``high_mean`` and ``mean`` score a spike alike.
+
+    Returns:
+        ln p, in [LN_P_MIN, 0].
+    """
+    dev = abs(z) if side == 0 else max(side * z, 0.0)
+    return min(max(log_erfc1(dev / _SQRT2), LN_P_MIN), 0.0)
+
+
+@kernel
+def _log_erfc_each(x: FloatArray, out: FloatArray) -> None:
+    for i in range(len(x)):
+        out[i] = log_erfc1(x[i])
+
+
+def log_erfc(x: FloatArray) -> FloatArray:
+    """Ln erfc(x) of every element (log_erfc1).
 
     Args:
         x: any shape.
@@ -36,30 +74,10 @@ def log_erfc(x: FloatArray) -> FloatArray:
     Returns:
         ln erfc(x), same shape.
     """
-    z = np.minimum(np.abs(x), 1e100)  # keeps z * z finite; ln erfc is then far below LN_P_MIN
-    t = 1.0 / (1.0 + 0.5 * z)
-    poly = t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))
-    poly = t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + poly)))
-    ln_pos = np.log(t) - z * z - 1.26551223 + t * (1.00002368 + poly)
-    # erfc(-z) = 2 - erfc(z); only reached for x < 0 where erfc(z) <= 1, so no cancellation.
-    ln_erfc: FloatArray = np.where(x >= 0.0, ln_pos, np.log(2.0 - np.exp(np.minimum(ln_pos, 0.0))))
-    return ln_erfc
-
-
-def normal_tail_log_p(z: FloatArray, side: int) -> FloatArray:
-    """Ln of the tail probability of a standard normal deviate.
-
-    Args:
-        z: standardised residuals, any shape.
-        side: 0 for two-sided P(|Z| >= |z|); +1 for values above the model only, -1 below only.
-            A one-sided test gives probability 1 on its blind side and the two-sided value on
-            the side it watches, so that ``high_mean`` and ``mean`` score a spike alike.
-
-    Returns:
-        ln p, same shape, in [LN_P_MIN, 0].
-    """
-    dev = np.abs(z) if side == 0 else np.maximum(side * z, 0.0)
-    return np.clip(log_erfc(dev / _SQRT2), LN_P_MIN, 0.0)
+    x = np.asarray(x, np.float64)
+    out = np.empty(x.size)
+    _log_erfc_each(x.ravel(), out)
+    return out.reshape(x.shape)
 
 
 def f_test_log_p(f: FloatArray, d1: FloatArray | float, d2: FloatArray) -> FloatArray:
@@ -101,35 +119,32 @@ def raw_score(ln_p: FloatArray) -> FloatArray:
     return np.where(lp >= _LN_P_ZERO, 0.0, np.clip(score, 0.0, 100.0))
 
 
-def ln_gamma(z: FloatArray) -> FloatArray:
-    """Ln Gamma(z) for z > 0, to about 1e-10: Stirling's series after shifting z up to >= 7.
-
-    Args:
-        z: any shape, > 0.
-
-    Returns:
-        ln Gamma(z), same shape.
-    """
-    z = np.asarray(z, dtype=np.float64)
-    shift = np.zeros_like(z)
-    small = z < 7.0
-    if small.any():
+@kernel
+def ln_gamma1(z: float) -> float:
+    """Ln Gamma(z) of one z > 0, to about 1e-10: Stirling's series after shifting z up to >= 7."""
+    shift = 0.0
+    if z < 7.0:
         # Gamma(z) = Gamma(z + 7) / (z (z + 1) ... (z + 6))
-        zs = z[small]
-        shift[small] = np.log(zs * (zs + 1) * (zs + 2) * (zs + 3) * (zs + 4) * (zs + 5) * (zs + 6))
-        z = np.where(small, z + 7.0, z)
+        shift = math.log(z * (z + 1) * (z + 2) * (z + 3) * (z + 4) * (z + 5) * (z + 6))
+        z += 7.0
     inv = 1.0 / z
     inv2 = inv * inv
     series = inv * (1.0 / 12.0 - inv2 * (1.0 / 360.0 - inv2 * (1.0 / 1260.0 - inv2 / 1680.0)))
-    return (z - 0.5) * np.log(z) - z + LN_SQRT_2PI + series - shift
+    return (z - 0.5) * math.log(z) - z + LN_SQRT_2PI + series - shift
 
 
-def poisson_log_pmf(k: FloatArray, mu: FloatArray) -> FloatArray:
+@kernel
+def poisson_log_pmf1(k: float, mu: float) -> float:
     """Ln P(K = k) for K ~ Poisson(mu), continued to real k >= 0 through the gamma function."""
-    return k * np.log(mu) - mu - ln_gamma(k + 1.0)
+    return k * math.log(mu) - mu - ln_gamma1(k + 1.0)
 
 
-def poisson_tail_log_p(k: FloatArray, mu: FloatArray) -> FloatArray:
+_EXACT_MU = 60.0
+_TERMS = 128
+
+
+@kernel
+def poisson_tail_log_p1(k: float, mu: float) -> float:
     """Ln of the two-sided probability of a Poisson(mu) count at least as far from mu as k.
 
     Far tails are summed exactly over the 128 mass terms from k outwards (whole counts: the
@@ -140,43 +155,36 @@ def poisson_tail_log_p(k: FloatArray, mu: FloatArray) -> FloatArray:
     result is within a factor 1.25 of the exact tail down to 1e-12, and within 6% in ln p below.
 
     Args:
-        k: counts (real values are allowed, as for quasi-Poisson scaled counts), >= 0.
-        mu: Poisson means, > 0, broadcastable to k.
+        k: a count (a real value is allowed, as for quasi-Poisson scaled counts), >= 0.
+        mu: the Poisson mean, > 0.
 
     Returns:
-        ln p, same shape, in [LN_P_MIN, 0].
+        ln p, in [LN_P_MIN, 0].
     """
-    k, mu = np.broadcast_arrays(np.asarray(k, np.float64), np.asarray(mu, np.float64))
     above = k > mu
-    a = np.where(above, np.maximum(k, 1e-12), k + 1.0)
-    z = 3.0 * np.sqrt(a) * (np.cbrt(mu / a) - 1.0 + 1.0 / (9.0 * a))
+    a = max(k, 1e-12) if above else k + 1.0
+    z = 3.0 * math.sqrt(a) * (np.cbrt(mu / a) - 1.0 + 1.0 / (9.0 * a))
     # k above mu: P(G_k <= mu), the lower normal tail of z; k below: P(G_{k+1} > mu), the upper.
-    ln_tail = log_erfc(np.where(above, -z, z) / _SQRT2) - _LN2
-    summable = np.where(above, mu < _EXACT_MU, k < _TERMS)
-    exact = np.flatnonzero(summable & (ln_tail < _LN_P_ZERO))
-    if len(exact):
-        ln_tail = ln_tail.copy()
-        ln_tail[exact] = _summed_poisson_tail(k[exact], mu[exact], above[exact])
-    return np.clip(ln_tail + _LN2, LN_P_MIN, 0.0)
+    ln_tail = log_erfc1((-z if above else z) / _SQRT2) - _LN2
+    summable = mu < _EXACT_MU if above else k < _TERMS
+    if summable and ln_tail < _LN_P_ZERO:
+        ln_tail = _summed_poisson_tail(k, mu, above)
+    return min(max(ln_tail + _LN2, LN_P_MIN), 0.0)
 
 
-_EXACT_MU = 60.0
-_TERMS = 128
-
-
-def _summed_poisson_tail(k: FloatArray, mu: FloatArray, above: NDArray[np.bool_]) -> FloatArray:
-    """Ln P(K >= ceil k) where above, else ln P(K <= floor k): the mass terms from k outwards."""
-    start = np.where(above, np.ceil(k), np.floor(k))
-    steps = np.arange(_TERMS, dtype=np.float64)
+@kernel
+def _summed_poisson_tail(k: float, mu: float, above: bool) -> float:
+    """Ln P(K >= ceil k) if above, else ln P(K <= floor k): the mass terms from k outwards."""
+    start = float(math.ceil(k) if above else math.floor(k))
     # Successive terms away from start: pmf(j + 1) / pmf(j) = mu / (j + 1) upwards, and
     # pmf(j - 1) / pmf(j) = j / mu downwards; counts below 0 contribute nothing.
-    j = np.where(above[:, None], start[:, None] + steps, start[:, None] - steps)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(above[:, None], np.log(mu[:, None] / (j + 1.0)), np.log(j / mu[:, None]))
-    ln_terms = poisson_log_pmf(start, mu)[:, None] + np.concatenate(
-        [np.zeros((len(k), 1)), np.cumsum(ratio[:, :-1], axis=1)], axis=1
-    )
-    ln_terms = np.where(j >= 0.0, ln_terms, -np.inf)
-    top = ln_terms.max(axis=1)
-    ln_tail: FloatArray = top + np.log(np.exp(ln_terms - top[:, None]).sum(axis=1))
-    return ln_tail
+    ln_terms = np.empty(_TERMS)
+    ln_terms[0] = poisson_log_pmf1(start, mu)
+    count = 1
+    j = start
+    while count < _TERMS and (above or j > 0.0):
+        ln_terms[count] = ln_terms[count - 1] + (math.log(mu / (j + 1.0)) if above else math.log(j / mu))
+        j = j + 1.0 if above else j - 1.0
+        count += 1
+    top = ln_terms[:count].max()
+    return float(top + math.log(np.exp(ln_terms[:count] - top).sum()))

@@ -1,0 +1,42 @@
+"""Compiled per-bucket kernels: the numba decorator the engine uses and where its cache lives.
+
+A bucket of one series is a few hundred floating-point operations; as numpy calls each costs a
+microsecond of overhead, so the per-series models loop over series in compiled code. Kernels
+are compiled on first call and cached on disk, in a directory named by a hash of the engine's
+sources and numba's version: numba itself checks only the timestamp of the file a kernel is
+defined in, not of the kernels it calls from other files, and would load stale code after such
+an edit. warmup.py compiles every kernel once, at install and when a server starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import numba
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_ENGINE = Path(__file__).resolve().parent
+
+
+def cache_dir() -> Path:
+    """Where compiled kernels are cached: $ANOMALYD_KERNEL_CACHE, else under ~/.cache/anomalyd."""
+    digest = hashlib.sha256(numba.__version__.encode())
+    for source in sorted(_ENGINE.glob("*.py")):
+        digest.update(source.name.encode() + source.read_bytes())
+    base = os.environ.get("ANOMALYD_KERNEL_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "anomalyd", "kernels"
+    )
+    return Path(base) / digest.hexdigest()[:16]
+
+
+numba.config.CACHE_DIR = str(cache_dir())  # type: ignore[attr-defined]
+
+
+def kernel(fn: F) -> F:
+    """Compile fn with numba (no Python objects, cached on disk, releasing the GIL)."""
+    return cast(F, numba.njit(cache=True, nogil=True, error_model="numpy")(fn))

@@ -1,0 +1,123 @@
+"""The multi-bucket feature: the means of a series' recent clipped residuals, with their own scale.
+
+The means of the last 24 and of the last 6 residuals (each clipped at 3 sigma, so one spike
+cannot hold the mean up for a day) are tested against their own decayed second moments: the
+long window catches sustained shifts too small for one bucket, the short one a stretch of an
+hour or two before the model has half learned it (MODELING.md section 5; a count falling from
+10 to 0 for 2 hours scores 48 where it scored 20). Autocorrelated residuals only widen the
+spread of their mean, so the spread of a mean of independent residuals bounds the learned one
+from below while it has few samples.
+
+Example:
+    >>> mb = MultiBucket(1)
+    >>> means = np.zeros(len(WINDOWS))
+    >>> for n in range(30):
+    ...     recent_means(mb.clipped_residuals, 0, n, 1.0, means)
+    ...     learn(mb.clipped_residuals, mb.weight, mb.sum_sq_means, 0, n, 1.0, 1.0, 0.99, means)
+    >>> means.tolist()
+    [1.0, 1.0]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from anomalyd.engine.compiled import kernel
+from anomalyd.engine.state import Rows
+from anomalyd.engine.stats import FloatArray, normal_tail_log_p1
+
+LENGTH = 24
+WINDOWS = (LENGTH, 6)  # the residual means tested; the ring holds the longest
+
+
+class MultiBucket(Rows):
+    """Recent clipped residuals of S series and the scale of their means.
+
+    Attributes:
+        clipped_residuals: shape (S, 24), float32, a ring indexed by buckets learned.
+        weight: shape (S,), the decayed weight of the means learned (one for every window:
+            they learn together).
+        sum_sq_means: shape (S, 2), the decayed weighted sum of squared means of each window.
+    """
+
+    FIELDS: ClassVar = {
+        "clipped_residuals": (np.float32, (LENGTH,), 0.0),
+        "weight": (np.float64, (), 0.0),
+        "sum_sq_means": (np.float64, (len(WINDOWS),), 0.0),
+    }
+    clipped_residuals: FloatArray
+    weight: FloatArray
+    sum_sq_means: FloatArray
+
+
+@kernel
+def recent_means(clipped_residuals: FloatArray, i: int, n: int, clipped: float, out: FloatArray) -> None:
+    """Write the mean clipped residual of each window ending with this bucket's to out, shape (2,).
+
+    Args:
+        clipped_residuals: the MultiBucket's ring.
+        i: the series.
+        n: buckets the series has learned before this one.
+        clipped: this bucket's residual clipped to 3 sigma.
+        out: shape (len(WINDOWS),), written.
+    """
+    ring = clipped_residuals[i]
+    for j, length in enumerate(WINDOWS):
+        before = 0.0
+        for lag in range(1, length):
+            before += ring[(n - lag) % LENGTH]
+        out[j] = (before + clipped) / length
+
+
+@kernel
+def ln_p(weight: FloatArray, sum_sq_means: FloatArray, i: int, means: FloatArray, var: float, floor: float, side: int) -> float:
+    """Ln p of series i's recent means: the smaller tail of the windows.
+
+    Args:
+        weight: the MultiBucket's weight.
+        sum_sq_means: the MultiBucket's sum_sq_means.
+        i: the series.
+        means: shape (len(WINDOWS),), from recent_means().
+        var: the single-bucket residual variance.
+        floor: the single-bucket variance floor.
+        side: 0 both tails, +1 above only, -1 below only.
+    """
+    w = weight[i]
+    out = 0.0
+    for j, length in enumerate(WINDOWS):
+        learned = sum_sq_means[i, j] / w if w > 0.0 else 0.0
+        sd = math.sqrt(max(learned, var / length) + floor / length)
+        z = means[j] / sd if sd > 0.0 else 0.0
+        out = min(out, normal_tail_log_p1(z, side)) if j else normal_tail_log_p1(z, side)
+    return out
+
+
+@kernel
+def learn(
+    clipped_residuals: FloatArray, weight: FloatArray, sum_sq_means: FloatArray,
+    i: int, n: int, clipped: float, value_weight: float, decay: float, means: FloatArray,
+) -> None:
+    """Roll series i's clipped residual into the ring and learn its means once the ring is full.
+
+    Args:
+        clipped_residuals: the MultiBucket's ring.
+        weight: the MultiBucket's weight.
+        sum_sq_means: the MultiBucket's sum_sq_means.
+        i: the series.
+        n: buckets the series has learned before this one.
+        clipped: this bucket's residual clipped to 3 sigma (0 for a series' first value).
+        value_weight: the value's outlier weight.
+        decay: the residual statistics' decay this bucket.
+        means: shape (len(WINDOWS),), from recent_means().
+    """
+    clipped_residuals[i, n % LENGTH] = clipped
+    if n < LENGTH - 1:
+        weight[i] = 0.0
+        sum_sq_means[i, :] = 0.0
+        return
+    weight[i] = decay * weight[i] + value_weight
+    for j in range(len(WINDOWS)):
+        sum_sq_means[i, j] = decay * sum_sq_means[i, j] + value_weight * means[j] * means[j]

@@ -1,0 +1,142 @@
+"""The residual of a series: its scale, the variance floor, the outlier weight and the family.
+
+* Scale: a decayed second moment of residuals (a weight and a weighted sum of squares), with
+  a decay of 1 - 1/(n+1) for the first 20 buckets, then the model's own.
+* Floor: the quantisation dither q^2/12 of the data's resolution q (the least non-zero step
+  between values) plus (1e-4 * mean |x|)^2, ml-cpp's minimum coefficient of variation; added,
+  not taken as a max (MODELING.md section 2).
+* Outlier weight: a value less probable than a normal 4 sigma residual, alone or by the
+  multi-bucket test, weighs 0.1 in every estimate once the series has 4 values (MODELING.md 9:
+  worth +9 NAB standard).
+* Family: for event counts, the normal and the quasi-Poisson (counts / phi ~ Poisson(mean / phi),
+  phi = max(1, variance / mean)) compete by decayed predictive log-likelihood; heavier-tailed
+  families are not candidates (MODELING.md section 4).
+
+Example:
+    >>> res = Residual(1)
+    >>> for n, x in enumerate([10.0, 11.0, 10.0, 12.0]):
+    ...     learn_scale(res.scale_weight, res.scale_sum_sq, 0, startup_decay(n, 0.99), 1.0, x - 11.0)
+    ...     learn_resolution(res.resolution, res.mean_abs, res.last_value, 0, x, 0.5)
+    >>> [round(v, 3) for v in variances(res.scale_weight, res.scale_sum_sq, res.resolution, res.mean_abs, 0)]
+    [0.8, 0.083]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from anomalyd.engine.compiled import kernel
+from anomalyd.engine.state import Rows
+from anomalyd.engine.stats import LN_SQRT_2PI, FloatArray, poisson_log_pmf1
+
+OUTLIER_LN_P = math.log(6.334e-5)  # two-sided tail of a normal 4 sigma residual
+_OUTLIER_WEIGHT = 0.1
+_OUTLIER_MIN_N = 4  # sigma means nothing before a few values
+_STARTUP_BUCKETS = 20
+_RELATIVE_FLOOR = np.float32(1e-4)  # ml-cpp's minimum coefficient of variation
+_MIN_RATE = 0.05  # the least event rate a count model predicts, so that any event stays possible
+NORMAL, QUASI_POISSON = 0, 1
+
+
+class Residual(Rows):
+    """Residual scale and variance floor of S series.
+
+    Attributes:
+        scale_weight: shape (S,), the decayed weight of residuals learned.
+        scale_sum_sq: shape (S,), their decayed weighted sum of squares.
+        resolution: shape (S,), float32, the least non-zero step between values (inf before one).
+        mean_abs: shape (S,), float32, an EWMA of |value|.
+        last_value: shape (S,), the last value learned (NaN before one).
+    """
+
+    FIELDS: ClassVar = {
+        "scale_weight": (np.float64, (), 0.0),
+        "scale_sum_sq": (np.float64, (), 0.0),
+        "resolution": (np.float32, (), np.inf),
+        "mean_abs": (np.float32, (), 0.0),
+        "last_value": (np.float64, (), np.nan),
+    }
+    scale_weight: FloatArray
+    scale_sum_sq: FloatArray
+    resolution: FloatArray
+    mean_abs: FloatArray
+    last_value: FloatArray
+
+
+class Families(Rows):
+    """The residual families' decayed predictive log-likelihoods of S count series.
+
+    Attributes:
+        log_likelihood: shape (S, 2), of NORMAL and QUASI_POISSON.
+    """
+
+    FIELDS: ClassVar = {"log_likelihood": (np.float64, (2,), 0.0)}
+    log_likelihood: FloatArray
+
+
+@kernel
+def variances(scale_weight: FloatArray, scale_sum_sq: FloatArray, resolution: FloatArray, mean_abs: FloatArray, i: int) -> tuple[float, float]:
+    """Series i's learned residual variance and its variance floor."""
+    q = float(resolution[i])
+    relative = _RELATIVE_FLOOR * mean_abs[i]
+    floor = (q * q / 12.0 if math.isfinite(q) else 0.0) + relative * relative
+    w = scale_weight[i]
+    return (scale_sum_sq[i] / w if w > 0.0 else 0.0), floor
+
+
+@kernel
+def startup_decay(n: int, decay: float) -> float:
+    """The decay of residual statistics after n buckets: an average over the first 20."""
+    return 1.0 - 1.0 / (n + 1.0) if n < _STARTUP_BUCKETS else decay
+
+
+@kernel
+def outlier_weight(ln_p_tail: float, ln_p_multi: float, n: int) -> float:
+    """The weight a value teaches with: 0.1 beyond a 4 sigma tail (once there are 4 values), else 1."""
+    outlier = ln_p_tail < OUTLIER_LN_P or ln_p_multi < OUTLIER_LN_P
+    return _OUTLIER_WEIGHT if outlier and n >= _OUTLIER_MIN_N else 1.0
+
+
+@kernel
+def learn_scale(scale_weight: FloatArray, scale_sum_sq: FloatArray, i: int, decay: float, weight: float, e: float) -> None:
+    """Add residual e at weight to series i's decayed second moment."""
+    scale_weight[i] = decay * scale_weight[i] + weight
+    scale_sum_sq[i] = decay * scale_sum_sq[i] + weight * e * e
+
+
+@kernel
+def learn_resolution(resolution: FloatArray, mean_abs: FloatArray, last_value: FloatArray, i: int, x: float, rate: float) -> None:
+    """Learn series i's value x into its resolution and mean |x| (an EWMA at rate)."""
+    step = abs(x - last_value[i])
+    if step > 0.0:
+        resolution[i] = min(float(resolution[i]), step)
+    last_value[i] = x
+    mean_abs[i] += np.float32(rate * (abs(x) - mean_abs[i]))
+
+
+@kernel
+def quasi_poisson(typical: float, variance: float) -> tuple[float, float]:
+    """The mean and the dispersion phi >= 1 of the quasi-Poisson matching the model's moments."""
+    mu = max(typical, _MIN_RATE)
+    return mu, max(1.0, variance / mu)
+
+
+@kernel
+def family(log_likelihood: FloatArray, i: int) -> int:
+    """Series i's family, the candidate that explained it best (NORMAL on a tie)."""
+    return QUASI_POISSON if log_likelihood[i, QUASI_POISSON] > log_likelihood[i, NORMAL] else NORMAL
+
+
+@kernel
+def learn_families(log_likelihood: FloatArray, i: int, decay: float, x: float, typical: float, e: float, sigma: float) -> None:
+    """Add each candidate family's log density of series i's value x to its decayed log-likelihood."""
+    s = max(sigma, 1e-300)
+    z = min(max(e / s, -1e6), 1e6)  # a zero scale makes any error all but impossible
+    ln_normal = -0.5 * z * z - math.log(s) - LN_SQRT_2PI
+    mu, phi = quasi_poisson(typical, sigma * sigma)
+    ln_poisson = poisson_log_pmf1(max(x, 0.0) / phi, mu / phi) - math.log(phi)
+    log_likelihood[i, NORMAL] = decay * log_likelihood[i, NORMAL] + ln_normal
+    log_likelihood[i, QUASI_POISSON] = decay * log_likelihood[i, QUASI_POISSON] + ln_poisson

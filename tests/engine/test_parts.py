@@ -1,0 +1,89 @@
+"""The parts of a series model, each on its own: trend, residual, multi-bucket, seasonal bins."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from anomalyd.engine import multi_bucket, residual, seasonality, trend
+from anomalyd.engine.multi_bucket import WINDOWS, MultiBucket
+from anomalyd.engine.residual import NORMAL, QUASI_POISSON, Families, Residual
+from anomalyd.engine.seasonality import Seasonality
+from anomalyd.engine.trend import REBASE, Trend
+
+
+def test_rows_grow_and_round_trip() -> None:
+    part = Trend(2)
+    part.level[:] = [1.0, 2.0]
+    part.grow(5)
+    assert part.level.tolist() == [1.0, 2.0, 0.0, 0.0, 0.0] and np.isnan(part.recent_z[4]).all()
+    again = Trend(0)
+    again.load(part.arrays(2))
+    assert again.level.tolist() == [1.0, 2.0] and again.recent_z.shape == (2, REBASE)
+    assert part.bytes_per_series() == 8 + 8 + 4 * REBASE
+
+
+def test_a_sustained_shift_rebases_the_level_once_warm() -> None:
+    t = Trend(1)
+    t.slope[0] = 0.5
+    for n in range(REBASE - 1):
+        assert not trend.rebase(t.level, t.slope, t.recent_z, 0, n, 5.0, 2.0, True)
+    assert trend.misses(t.recent_z, 0) == REBASE - 1
+    assert not trend.rebase(t.level, t.slope, t.recent_z, 0, REBASE - 1, 5.0, 2.0, False)  # young: no
+    assert trend.rebase(t.level, t.slope, t.recent_z, 0, REBASE, 4.0, 2.0, True)
+    assert t.level[0] == 10.0 and t.slope[0] == 0.0  # median z 5 times sigma 2; a step, not a trend
+    assert np.isnan(t.recent_z[0]).all()
+
+
+def test_outliers_teach_a_tenth_once_there_are_a_few_values() -> None:
+    assert residual.outlier_weight(math.log(1e-5), 0.0, 10) == 0.1
+    assert residual.outlier_weight(0.0, math.log(1e-5), 10) == 0.1
+    assert residual.outlier_weight(math.log(1e-5), 0.0, 2) == 1.0
+    assert residual.outlier_weight(math.log(1e-3), math.log(1e-3), 10) == 1.0
+
+
+def test_the_floor_is_the_resolutions_dither() -> None:
+    r = Residual(1)
+    for x in (3.0, 5.0, 4.0, 6.0):
+        residual.learn_resolution(r.resolution, r.mean_abs, r.last_value, 0, x, 1.0)
+    assert r.resolution[0] == 1.0 and r.last_value[0] == 6.0
+    var, floor = residual.variances(r.scale_weight, r.scale_sum_sq, r.resolution, r.mean_abs, 0)
+    assert var == 0.0 and math.isclose(floor, 1 / 12 + (1e-4 * 6.0) ** 2, rel_tol=1e-6)
+
+
+def test_counts_like_poisson_pick_the_quasi_poisson() -> None:
+    f = Families(1)
+    rng = np.random.default_rng(1)
+    for x in rng.poisson(3.0, 300).tolist():
+        residual.learn_families(f.log_likelihood, 0, 0.99, float(x), 3.0, x - 3.0, math.sqrt(3.0))
+    assert residual.family(f.log_likelihood, 0) == QUASI_POISSON
+    f.log_likelihood[0] = [1.0, 1.0]
+    assert residual.family(f.log_likelihood, 0) == NORMAL  # a tie keeps the normal
+
+
+def test_multi_bucket_means_and_their_scale() -> None:
+    mb = MultiBucket(1)
+    means = np.zeros(len(WINDOWS))
+    for n in range(40):
+        clipped = 0.05 + 0.1 * (-1.0) ** n
+        multi_bucket.recent_means(mb.clipped_residuals, 0, n, clipped, means)
+        multi_bucket.learn(mb.clipped_residuals, mb.weight, mb.sum_sq_means, 0, n, clipped, 1.0, 0.99, means)
+        if n < multi_bucket.LENGTH - 1:
+            assert mb.weight[0] == 0.0  # nothing is learned before the ring is full
+    assert np.allclose(means, [0.05, 0.05])  # the swings cancel in both windows
+    # A mean of 1 where means have been 0.05 is far in the tail, on the side watched.
+    assert multi_bucket.ln_p(mb.weight, mb.sum_sq_means, 0, np.array([1.0, 1.0]), 0.01, 0.0, 0) < math.log(1e-20)
+    assert multi_bucket.ln_p(mb.weight, mb.sum_sq_means, 0, np.array([1.0, 1.0]), 0.01, 0.0, -1) == 0.0
+
+
+def test_seasonal_bins_predict_learn_and_record() -> None:
+    s = Seasonality(300_000, 1)
+    s.slot[0] = [0, -1, -1]
+    s.pools[0] = np.zeros((1, s.bins[0]), np.float32)
+    phases = s.phases(10 * 60_000)  # the hourly bin of minute 10
+    seasonality.learn(s.slot, tuple(s.pools), 0, phases, s.rates, 2.0)
+    assert math.isclose(seasonality.predict(s.slot, tuple(s.pools), 0, phases), 0.05 / 24 * 2.0, rel_tol=1e-6)
+    assert seasonality.predict(s.slot, tuple(s.pools), 0, s.phases(20 * 60_000)) == 0.0
+    seasonality.record(s.acc_sum, s.acc_n, 0, 7.0)
+    assert s.acc_sum[0].tolist() == [7.0] * len(s.ring_ms) and s.acc_n[0].tolist() == [1.0] * len(s.ring_ms)
