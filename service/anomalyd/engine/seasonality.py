@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from anomalyd.engine.compiled import kernel
 from anomalyd.engine.state import Arrays
-from anomalyd.engine.stats import FloatArray, f_test_log_p
+from anomalyd.engine.stats import FloatArray, f_test_log_p1
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -140,41 +140,75 @@ def periodic_profile(
         shape (k,);
         the per-phase mean profile, shape (k, phases).
     """
-    valid = ~np.isnan(y)
-    y0 = np.where(valid, y, 0.0)
-    v = valid.astype(np.float64)
-    cyc = np.eye(int(cycle.max()) + 1)[cycle]
-    per_cycle = v @ cyc
-    cycle_mean = (y0 @ cyc) / np.maximum(per_cycle, 1.0)
-    y0 = np.where(valid, y0 - cycle_mean[:, cycle], 0.0)
-    mad = _row_median(np.abs(y0), valid)
-    bound = _CLIP_ROBUST_SD * 1.4826 * mad[:, None]
-    y0 = np.where(bound > 0.0, np.clip(y0, -bound, bound), y0)
-    onehot = np.eye(phases)[phase]
-    n_phase = v @ onehot
-    profile = (y0 @ onehot) / np.maximum(n_phase, 1.0)
-    ssb = np.sum(n_phase * profile**2, axis=1)
-    ssw = np.maximum(np.sum(y0**2, axis=1) - ssb, 0.0)
-    n = v.sum(axis=1)
-    cycles = np.count_nonzero(per_cycle > 0, axis=1)
-    d2 = n - phases - cycles
-    enough = (cycles >= _MIN_CYCLES) & (n >= _MIN_CYCLES * phases) & (d2 > 0)
-    total = ssb + ssw
-    r2 = np.where(enough, ssb / np.where(total > 0.0, total, 1.0), np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = (ssb / (phases - 1)) / (ssw / np.maximum(d2, 1.0))
-    ln_p = np.where(enough & (ssb > 0.0), f_test_log_p(np.minimum(f, 1e300), phases - 1.0, np.maximum(d2, 1.0)), 0.0)
-    profile -= (profile * n_phase).sum(axis=1, keepdims=True) / np.maximum(n, 1.0)[:, None]
-    return r2, ln_p, ssb / np.maximum(n, 1.0), profile
+    k = len(y)
+    out = (np.empty(k), np.empty(k), np.empty(k), np.empty((k, phases)))
+    _profile_rows(np.ascontiguousarray(y, np.float64), phase.astype(np.int64), cycle.astype(np.int64), *out)
+    return out
 
 
-def _row_median(x: FloatArray, valid: NDArray[np.bool_]) -> FloatArray:
-    """The median of each row's valid entries (0 for a row without any)."""
-    count = valid.sum(axis=1)
-    ordered = np.sort(np.where(valid, x, np.inf), axis=1)
-    lo = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[:, None], axis=1)[:, 0]
-    hi = np.take_along_axis(ordered, np.maximum(count // 2, 0)[:, None], axis=1)[:, 0]
-    return np.where(count > 0, 0.5 * (lo + hi), 0.0)
+@kernel
+def _profile_rows(
+    y: FloatArray, phase: NDArray[np.int64], cycle: NDArray[np.int64],
+    r2: FloatArray, ln_p: FloatArray, explained: FloatArray, profile: FloatArray,
+) -> None:
+    """periodic_profile() row by row, writing its four results."""
+    length, phases = y.shape[1], profile.shape[1]
+    n_cycles = cycle.max() + 1
+    per_cycle = np.empty(n_cycles)
+    cycle_sum = np.empty(n_cycles)
+    dev = np.empty(length)
+    spread = np.empty(length)
+    n_phase = np.empty(phases)
+    for r in range(len(y)):
+        row = y[r]
+        per_cycle[:] = 0.0
+        cycle_sum[:] = 0.0
+        n = 0
+        for p in range(length):
+            if not math.isnan(row[p]):
+                per_cycle[cycle[p]] += 1.0
+                cycle_sum[cycle[p]] += row[p]
+                n += 1
+        # Each cycle's own mean is removed, which absorbs slow level drift and partial cycles;
+        # values beyond 5 robust standard deviations are clipped, so a lone spike is no period.
+        m = 0
+        for p in range(length):
+            c = cycle[p]
+            dev[p] = 0.0
+            if not math.isnan(row[p]):
+                dev[p] = row[p] - cycle_sum[c] / max(per_cycle[c], 1.0)
+                spread[m] = abs(dev[p])
+                m += 1
+        mad = np.median(spread[:n]) if n else 0.0
+        bound = _CLIP_ROBUST_SD * 1.4826 * mad
+        n_phase[:] = 0.0
+        profile[r, :] = 0.0
+        total_sq = 0.0
+        for p in range(length):
+            if bound > 0.0:
+                dev[p] = min(max(dev[p], -bound), bound)
+            if not math.isnan(row[p]):
+                n_phase[phase[p]] += 1.0
+            profile[r, phase[p]] += dev[p]
+            total_sq += dev[p] * dev[p]
+        ssb = 0.0
+        weighted = 0.0
+        for q in range(phases):
+            profile[r, q] /= max(n_phase[q], 1.0)
+            ssb += n_phase[q] * profile[r, q] * profile[r, q]
+            weighted += profile[r, q] * n_phase[q]
+        ssw = max(total_sq - ssb, 0.0)
+        cycles = 0
+        for c in range(n_cycles):
+            cycles += per_cycle[c] > 0.0
+        d2 = n - phases - cycles
+        enough = cycles >= _MIN_CYCLES and n >= _MIN_CYCLES * phases and d2 > 0
+        total = ssb + ssw
+        r2[r] = ssb / (total if total > 0.0 else 1.0) if enough else np.nan
+        f = (ssb / (phases - 1)) / (ssw / max(d2, 1.0))
+        ln_p[r] = f_test_log_p1(min(f, 1e300), phases - 1.0, max(d2, 1.0)) if enough and ssb > 0.0 else 0.0
+        explained[r] = ssb / max(n, 1.0)
+        profile[r, :] -= weighted / max(n, 1.0)
 
 
 def _candidates(span_ms: int, ring_ms: list[int]) -> list[Candidate]:

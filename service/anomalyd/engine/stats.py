@@ -60,42 +60,22 @@ def normal_tail_log_p1(z: float, side: int) -> float:
 
 
 @kernel
-def _log_erfc_each(x: FloatArray, out: FloatArray) -> None:
-    for i in range(len(x)):
-        out[i] = log_erfc1(x[i])
-
-
-def log_erfc(x: FloatArray) -> FloatArray:
-    """Ln erfc(x) of every element (log_erfc1).
-
-    Args:
-        x: any shape.
-
-    Returns:
-        ln erfc(x), same shape.
-    """
-    x = np.asarray(x, np.float64)
-    out = np.empty(x.size)
-    _log_erfc_each(x.ravel(), out)
-    return out.reshape(x.shape)
-
-
-def f_test_log_p(f: FloatArray, d1: FloatArray | float, d2: FloatArray) -> FloatArray:
+def f_test_log_p1(f: float, d1: float, d2: float) -> float:
     """Ln P(F(d1, d2) >= f) by Paulson's normal approximation to the cube root of F.
 
     Args:
-        f: F statistics, any shape, >= 0.
-        d1: numerator degrees of freedom, broadcastable to f, > 0.
-        d2: denominator degrees of freedom, broadcastable to f, > 0.
+        f: an F statistic, >= 0.
+        d1: numerator degrees of freedom, > 0.
+        d2: denominator degrees of freedom, > 0.
 
     Returns:
-        ln of the upper tail probability, same shape as f.
+        ln of the upper tail probability, in [LN_P_MIN, 0].
     """
     a = 2.0 / (9.0 * d1)
     b = 2.0 / (9.0 * d2)
     c = np.cbrt(f)
-    z = ((1.0 - b) * c - (1.0 - a)) / np.sqrt(b * c * c + a)
-    return np.clip(log_erfc(z / _SQRT2) - _LN2, LN_P_MIN, 0.0)
+    z = ((1.0 - b) * c - (1.0 - a)) / math.sqrt(b * c * c + a)
+    return min(max(log_erfc1(z / _SQRT2) - _LN2, LN_P_MIN), 0.0)
 
 
 def raw_score(ln_p: FloatArray) -> FloatArray:
