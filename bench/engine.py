@@ -1,11 +1,15 @@
 """Throughput and state size of the anomaly-detection engine (JobAnalyzer), without gRPC.
 
 For 1, 1,000 and 100,000 series of one ``mean(x) by s`` detector, feeds one record per series
-per 5-minute bucket, finalising each bucket as the next begins, and prints records per second
-(after the series exist and a warm-up), model bytes and serialised state bytes per series, and
-the time to write and load the state.
+per 5-minute bucket, finalising each bucket as the next begins, and prints microseconds per
+bucket and records per second (after the series exist and a warm-up), model bytes and
+serialised state bytes per series, and the time to write and load the state. Each count runs
+young (a few buckets old) and old (28 days of a daily pattern with noise: seasonal components,
+full rings and score histograms). An old job of many series is 100 series learned for 28 days
+and copied: its state is tiled, with every series renamed, so the copies cost what real series
+of that age cost.
 
-    PYTHONPATH=service python bench/engine.py [--series 1,1000,100000] [--records 200000]
+    PYTHONPATH=service python bench/engine.py [--series 1,1000,100000] [--records 400000]
 """
 
 from __future__ import annotations
@@ -17,44 +21,101 @@ import numpy as np
 
 from anomalyd.engine.analyzer import JobAnalyzer
 from anomalyd.engine.records import AnalysisSpec, DetectorSpec, RecordBatch, StringColumn
+from anomalyd.engine.state import Arrays, pack, unpack
+from anomalyd.engine.warmup import warm_up
 
 SPAN = 300_000
+DAY_BUCKETS = 86_400_000 // SPAN
+OLD_DAYS = 28
 T0 = 1_700_000_000_000 // SPAN * SPAN
+SPEC = AnalysisSpec(
+    bucket_span_ms=SPAN,
+    detectors=(DetectorSpec("mean", field_name="x", by_field_name="s"),),
+    model_memory_limit_bytes=1 << 40,
+)
+_BASE = 100  # series learned for 28 days before an old job is tiled
 
 
-def bench(series: int, records: int, warm_buckets: int) -> dict[str, float]:
-    """Feed warm_buckets untimed buckets, then about `records` timed records."""
-    spec = AnalysisSpec(
-        bucket_span_ms=SPAN,
-        detectors=(DetectorSpec("mean", field_name="x", by_field_name="s"),),
-        model_memory_limit_bytes=1 << 40,
-    )
-    job = JobAnalyzer(spec)
-    rng = np.random.default_rng(0)
-    names = StringColumn(np.arange(series, dtype=np.int32), tuple(f"series-{k}" for k in range(series)))
-    timed_buckets = max(1, records // series)
+class Feed:
+    """One record per series per bucket: a daily wave plus noise."""
 
-    def bucket(b: int) -> None:
-        times = np.full(series, T0 + b * SPAN + SPAN // 2, np.int64)
-        x = 100.0 + 10.0 * rng.standard_normal(series)
-        job.add(RecordBatch(times=times, numbers={"x": x}, strings={"s": names}))
+    def __init__(self, series: int, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.names = StringColumn(np.arange(series, dtype=np.int32), tuple(f"series-{k}" for k in range(series)))
+        self.series = series
+
+    def bucket(self, job: JobAnalyzer, b: int) -> None:
+        times = np.full(self.series, T0 + b * SPAN + SPAN // 2, np.int64)
+        wave = 10.0 * np.sin(2 * np.pi * (b % DAY_BUCKETS) / DAY_BUCKETS)
+        x = 100.0 + wave + 3.0 * self.rng.standard_normal(self.series)
+        job.add(RecordBatch(times=times, numbers={"x": x}, strings={"s": self.names}))
         job.finalize_until(T0 + (b + 1) * SPAN)
 
-    for b in range(warm_buckets):
-        bucket(b)
+
+def tiled(state: bytes, copies: int) -> bytes:
+    """The state of a one-detector job with its series repeated copies times, renamed series-0...
+
+    Per-series arrays are repeated; the seasonal component pools too, each copy's slots moved to
+    its own pool rows.
+    """
+    arrays, meta = unpack(state)
+    n = len(arrays["d0.keys.ids"])
+    out: Arrays = {}
+    for name, a in arrays.items():
+        if not name.startswith("d0.") or name.endswith(".point"):
+            out[name] = a
+        elif ".seasonality.pool" in name:
+            out[name] = np.concatenate([a] * copies)
+        elif name.endswith(".seasonality.slot"):
+            pool_rows = [len(arrays[name.replace("slot", f"pool_used{k}")]) for k in range(a.shape[1])]
+            shift = np.arange(copies)[:, None, None] * np.array(pool_rows)[None, None, :]
+            out[name] = np.where(a >= 0, a[None] + shift, -1).reshape(-1, a.shape[1]).astype(a.dtype)
+        elif name == "d0.norm.hist":  # the filled bins in row order: the copies' rows follow each other
+            out[name] = np.tile(a, copies)
+        elif len(a) == n:
+            out[name] = np.concatenate([a] * copies)
+        else:
+            out[name] = a
+    out["d0.keys.ids"] = np.arange(n * copies, dtype=np.int32)[:, None]
+    meta["split_values"] = [[[f"series-{k}" for k in range(n * copies)]]]
+    return pack(out, meta)
+
+
+def young(series: int) -> tuple[JobAnalyzer, Feed, int]:
+    job, feed = JobAnalyzer(SPEC), Feed(series)
+    for b in range(3):
+        feed.bucket(job, b)
+    return job, feed, 3
+
+
+def old(series: int) -> tuple[JobAnalyzer, Feed, int]:
+    base = min(series, _BASE)
+    job, feed = JobAnalyzer(SPEC), Feed(base)
+    buckets = OLD_DAYS * DAY_BUCKETS
+    for b in range(buckets):
+        feed.bucket(job, b)
+    if series > base:
+        job = JobAnalyzer.from_state(SPEC, tiled(job.to_state(), series // base))
+    return job, Feed(series, seed=1), buckets
+
+
+def bench(series: int, records: int, age: str) -> dict[str, float]:
+    """Time about `records` records (at least 20 buckets) into a young or old job."""
+    job, feed, b0 = (young if age == "young" else old)(series)
+    timed = max(20, records // series)
     start = time.perf_counter()
-    for b in range(warm_buckets, warm_buckets + timed_buckets):
-        bucket(b)
+    for b in range(b0, b0 + timed):
+        feed.bucket(job, b)
     elapsed = time.perf_counter() - start
     start = time.perf_counter()
     state = job.to_state()
     saved = time.perf_counter() - start
     start = time.perf_counter()
-    JobAnalyzer.from_state(spec, state)
+    JobAnalyzer.from_state(SPEC, state)
     loaded = time.perf_counter() - start
     return {
-        "records_per_s": timed_buckets * series / elapsed,
-        "ms_per_bucket": 1000 * elapsed / timed_buckets,
+        "records_per_s": timed * series / elapsed,
+        "us_per_bucket": 1e6 * elapsed / timed,
         "model_bytes_per_series": job.model_size_stats().model_bytes / series,
         "state_bytes_per_series": len(state) / series,
         "to_state_s": saved,
@@ -63,18 +124,21 @@ def bench(series: int, records: int, warm_buckets: int) -> dict[str, float]:
 
 
 def main() -> None:
-    """Run the benchmark and print one line per series count."""
+    """Run the benchmark and print one line per series count and age."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", default="1,1000,100000", help="comma-separated series counts")
-    parser.add_argument("--records", type=int, default=400_000, help="timed records per run (at least one bucket)")
-    parser.add_argument("--warm-buckets", type=int, default=3, help="untimed buckets first")
+    parser.add_argument("--ages", default="young,old", help="young, old or both")
+    parser.add_argument("--records", type=int, default=400_000, help="timed records per run (at least 20 buckets)")
     args = parser.parse_args()
-    print(f"{'series':>8} {'records/s':>11} {'ms/bucket':>10} {'model B/series':>15} {'state B/series':>15} "
+    print(f"engine kernels ready in {warm_up():.1f} s")
+    print(f"{'series':>8} {'age':>6} {'us/bucket':>10} {'records/s':>11} {'model B/series':>15} {'state B/series':>15} "
           f"{'to_state s':>10} {'from_state s':>12}")
     for series in map(int, args.series.split(",")):
-        r = bench(series, max(args.records, series) if series > 1 else 3000, args.warm_buckets)
-        print(f"{series:>8} {r['records_per_s']:>11.0f} {r['ms_per_bucket']:>10.2f} {r['model_bytes_per_series']:>15.0f} "
-              f"{r['state_bytes_per_series']:>15.0f} {r['to_state_s']:>10.2f} {r['from_state_s']:>12.2f}")
+        for age in args.ages.split(","):
+            r = bench(series, args.records, age)
+            print(f"{series:>8} {age:>6} {r['us_per_bucket']:>10.0f} {r['records_per_s']:>11.0f} "
+                  f"{r['model_bytes_per_series']:>15.0f} {r['state_bytes_per_series']:>15.0f} "
+                  f"{r['to_state_s']:>10.2f} {r['from_state_s']:>12.2f}", flush=True)
 
 
 if __name__ == "__main__":

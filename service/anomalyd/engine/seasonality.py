@@ -99,7 +99,11 @@ def row_bytes(array: NDArray[np.generic]) -> int:
     return array.itemsize * math.prod(array.shape[1:])
 
 
-def coverage(starts_ms: FloatArray, width_ms: float, period_ms: float, bins: int) -> FloatArray:
+Cover = tuple[NDArray[np.intp], NDArray[np.intp], FloatArray]
+"""The overlaps of intervals with the bins of a period: (interval, bin, share of the interval)."""
+
+
+def coverage(starts_ms: FloatArray, width_ms: float, period_ms: float, bins: int) -> Cover:
     """The share of each interval [start, start + width) that falls in each bin of a period.
 
     Args:
@@ -109,18 +113,59 @@ def coverage(starts_ms: FloatArray, width_ms: float, period_ms: float, bins: int
         bins: number of bins.
 
     Returns:
-        shape (k, bins), rows summing to 1.
+        Every overlap: its interval, its bin and the share of the interval in the bin; the
+        shares of an interval sum to 1.
     """
+    k = len(starts_ms)
     if width_ms >= period_ms:
-        return np.full((len(starts_ms), bins), 1.0 / bins)
-    edges = np.arange(bins + 1) * (period_ms / bins)
-    start = np.mod(starts_ms, period_ms)[:, None]
-    out = np.zeros((len(starts_ms), bins))
-    for wrap in (0.0, period_ms):  # the interval may run past the end of the period
-        lo = np.maximum(start - wrap, edges[:-1])
-        hi = np.minimum(start - wrap + width_ms, edges[1:])
-        out += np.clip(hi - lo, 0.0, None)
-    return out / width_ms
+        return np.repeat(np.arange(k), bins), np.tile(np.arange(bins), k), np.full(k * bins, 1.0 / bins)
+    most = k * (int(width_ms // (period_ms / bins)) + 2)
+    interval, part, share = np.empty(most, np.intp), np.empty(most, np.intp), np.empty(most)
+    n = _overlaps(np.mod(starts_ms, period_ms), width_ms, period_ms, bins, interval, part, share)
+    return interval[:n], part[:n], share[:n]
+
+
+@kernel
+def _overlaps(
+    starts: FloatArray, width: float, period: float, bins: int,
+    interval: NDArray[np.intp], part: NDArray[np.intp], share: FloatArray,
+) -> int:
+    step = period / bins
+    n = 0
+    for i in range(len(starts)):
+        s = starts[i]
+        b = int(s // step)
+        while b * step < s + width:  # bins past the end of the period are its first ones again
+            lo, hi = max(s, b * step), min(s + width, (b + 1) * step)
+            if hi > lo:
+                interval[n], part[n], share[n] = i, b % bins, (hi - lo) / width
+                n += 1
+            b += 1
+    return n
+
+
+def times_cover(rows: FloatArray, cover: Cover, intervals: int) -> FloatArray:
+    """The value of each interval given values per bin: rows weighted by the bins' shares.
+
+    Args:
+        rows: shape (k, bins), values per bin.
+        cover: coverage() of the intervals.
+        intervals: the number of intervals.
+
+    Returns:
+        shape (k, intervals).
+    """
+    out = np.zeros((len(rows), intervals))
+    _add_covered(np.ascontiguousarray(rows, np.float64), *cover, out)
+    return out
+
+
+@kernel
+def _add_covered(rows: FloatArray, point: NDArray[np.intp], part: NDArray[np.intp], share: FloatArray, out: FloatArray) -> None:
+    # A small product is a loop: a BLAS call costs milliseconds when its threads wait for cores.
+    for r in range(len(rows)):
+        for j in range(len(point)):
+            out[r, point[j]] += rows[r, part[j]] * share[j]
 
 
 def periodic_profile(
@@ -368,7 +413,7 @@ class Seasonality:
             on = slot >= 0
             if other is not cand and on.any():
                 cover = coverage((points * res).astype(np.float64), res, other.period_ms, other.bins)
-                y[on] -= self.pools[other.component][slot[on]] @ cover.T
+                y[on] -= times_cover(self.pools[other.component][slot[on]], cover, len(points))
         first_cycle = points[0] // cand.phases
         r2, ln_p, explained, profile = periodic_profile(
             y, points % cand.phases, cand.phases, points // cand.phases - first_cycle
@@ -389,7 +434,7 @@ class Seasonality:
         kept = slot[stay]
         before = self._recent(cand, kept, t_ms, level_rate)
         pool = self.pools[cand.component]
-        pool[kept] = (1.0 - _REFRESH) * pool[kept] + _REFRESH * (profile[stay] @ to_bins.T)
+        pool[kept] = (1.0 - _REFRESH) * pool[kept] + _REFRESH * times_cover(profile[stay], to_bins, cand.bins)
         refresh_shift = before - self._recent(cand, kept, t_ms, level_rate)
         used = self.pool_used[cand.component]
         used[slot[drop]] = False
@@ -402,7 +447,7 @@ class Seasonality:
             used = np.concatenate([used, np.zeros(grow, bool)])
             free = np.flatnonzero(~used)
         new = free[:n_new]
-        pool[new] = profile[accept] @ to_bins.T
+        pool[new] = times_cover(profile[accept], to_bins, cand.bins)
         used[new] = True
         self.slot[due[accept], cand.component] = new
         self.pools[cand.component], self.pool_used[cand.component] = pool, used
