@@ -88,14 +88,19 @@ def young(series: int) -> tuple[JobAnalyzer, Feed, int]:
     return job, feed, 3
 
 
+_learned: dict[int, bytes] = {}
+
+
 def old(series: int) -> tuple[JobAnalyzer, Feed, int]:
     base = min(series, _BASE)
-    job, feed = JobAnalyzer(SPEC), Feed(base)
     buckets = OLD_DAYS * DAY_BUCKETS
-    for b in range(buckets):
-        feed.bucket(job, b)
-    if series > base:
-        job = JobAnalyzer.from_state(SPEC, tiled(job.to_state(), series // base))
+    if base not in _learned:
+        job, feed = JobAnalyzer(SPEC), Feed(base)
+        for b in range(buckets):
+            feed.bucket(job, b)
+        _learned[base] = job.to_state()
+    state = _learned[base]
+    job = JobAnalyzer.from_state(SPEC, tiled(state, series // base) if series > base else state)
     return job, Feed(series, seed=1), buckets
 
 

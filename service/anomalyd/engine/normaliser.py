@@ -21,6 +21,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd.engine.compiled import kernel
 from anomalyd.engine.state import Arrays
 from anomalyd.engine.stats import FloatArray
 
@@ -33,12 +34,17 @@ _KNOT_SCORE = np.array([0.0, 1.0, 1.2, 1.5, 3.0, 20.0, 50.0, 90.0, 100.0])
 _LN_P_CAP0 = math.log(0.05)
 _LN_P_CAP100 = math.log(1e-4)
 _REBASE_LN_WEIGHT = math.log(1e3)  # a row's history is re-based when a new score would weigh more
+_MEDIAN_SCORE = float(np.interp(50.0, _KNOT_PCT, _KNOT_SCORE))
 
 
-def _bins(raw: FloatArray) -> NDArray[np.intp]:
-    return np.where(raw <= 0.0, 0, np.maximum(np.searchsorted(_EDGES, raw, side="right"), 1)).astype(
-        np.intp
-    )
+def _ints(a: NDArray[np.intp]) -> NDArray[np.intp]:
+    return np.asarray(a, np.intp)
+
+
+@kernel
+def _bin(raw: float) -> int:
+    """The histogram bin of a raw score."""
+    return 0 if raw <= 0.0 else max(int(np.searchsorted(_EDGES, raw, side="right")), 1)
 
 
 class Normaliser:
@@ -108,31 +114,8 @@ class Normaliser:
             shape (k,), scores in [0, 100]; 0 wherever raw is 0 or the row has no history.
         """
         out = np.zeros(len(rows))
-        hot = np.flatnonzero(raw > 0.0)
-        if not len(hot):
-            return out
-        r, g, x = rows[hot], groups[hot], raw[hot]
-        hist = self.hist[r] * self.decay ** (bucket - self.epoch[r]).astype(np.float64)[:, None]
-        total = hist.sum(axis=1)
-        b = _bins(x)
-        below = np.take_along_axis(np.cumsum(hist, axis=1), b[:, None], axis=1)[:, 0]
-        at = hist[np.arange(len(r)), b]
-        # The percentile the score would have once added, as autodetect normalises after updating
-        # its quantiles: a score above all history gets (total + 1/2) / (total + 1).
-        pct = 100.0 * (below - 0.5 * at + 0.5) / (total + 1.0)
-        caps = np.interp(pct, _KNOT_PCT, _KNOT_SCORE)
-        hmax = self.hmax[g] * self.decay ** np.maximum(bucket - self.hmax_last[g], 0)
-        ratio = x / np.maximum(hmax, x)
-        caps = np.minimum(caps, 100.0 * np.minimum(1.5 * ratio, 0.5 + 0.5 * ratio))
-        prob = 5.0 + 95.0 * (ln_p[hot] - _LN_P_CAP0) / (_LN_P_CAP100 - _LN_P_CAP0)
-        caps = np.minimum(caps, np.clip(prob, 0.0, 100.0))
-        zeros = hist[:, 0]
-        noisy = zeros < 0.5 * total
-        if noisy.any():
-            median = _quantile(hist[noisy], total[noisy], 0.5)
-            db = 10.0 * np.log10(np.maximum(x[noisy] / median, 1.0))
-            caps[noisy] = np.minimum(caps[noisy], np.interp(50.0, _KNOT_PCT, _KNOT_SCORE) * (1.0 + db))
-        out[hot] = np.where(total > 0.0, caps, 0.0)
+        _normalise(self.hist, self.epoch, self.hmax, self.hmax_last, self.decay, _ints(rows), _ints(groups),
+                   np.asarray(raw, np.float64), np.asarray(ln_p, np.float64), bucket, out)
         return out
 
     def update(self, rows: NDArray[np.intp], groups: NDArray[np.intp], raw: FloatArray, *, bucket: int) -> None:
@@ -144,22 +127,8 @@ class Normaliser:
             raw: shape (k,), raw scores in [0, 100].
             bucket: the bucket index (bucket start / span) the scores belong to.
         """
-        self.epoch[rows] = np.where(self.epoch[rows] < 0, bucket, self.epoch[rows])
-        age = (bucket - self.epoch[rows]).astype(np.float64)
-        # Re-base rows whose weights would grow large, long before float32 loses small counts, and
-        # before adding: after a long gap decay ** -age overflows, while the history it would
-        # divide merely decays to nothing.
-        stale = age * -math.log(self.decay) > _REBASE_LN_WEIGHT
-        if stale.any():
-            old = rows[stale]
-            self.hist[old] *= (self.decay ** age[stale, None]).astype(np.float32)
-            self.epoch[old] = bucket
-            age[stale] = 0.0
-        self.hist[rows, _bins(raw)] += (self.decay**-age).astype(np.float32)
-        touched = np.unique(groups)
-        self.hmax[touched] *= (self.decay ** np.maximum(bucket - self.hmax_last[touched], 0)).astype(np.float32)
-        self.hmax_last[touched] = bucket
-        np.maximum.at(self.hmax, groups, raw.astype(np.float32))
+        _update(self.hist, self.epoch, self.hmax, self.hmax_last, self.decay, _ints(rows), _ints(groups),
+                np.asarray(raw, np.float64), bucket)
 
     def arrays(self, rows: int) -> Arrays:
         """The state of the first rows rows and of every group as named arrays."""
@@ -181,9 +150,76 @@ class Normaliser:
         self.hmax, self.hmax_last = arrays["hmax"], arrays["hmax_last"]
 
 
-def _quantile(hist: FloatArray, total: FloatArray, q: float) -> FloatArray:
-    """The q quantile of each histogram row, as the upper edge of the bin that reaches it."""
-    first = np.argmax(np.cumsum(hist, axis=1) >= q * total[:, None], axis=1)
-    upper = np.concatenate(([1e-4], _EDGES[1:], [100.0]))
-    quantiles: FloatArray = upper[np.clip(first, 0, len(upper) - 1)]
-    return quantiles
+@kernel
+def _normalise(
+    hist: NDArray[np.float32], epoch: NDArray[np.int64], hmax: NDArray[np.float32], hmax_last: NDArray[np.int64],
+    decay: float, rows: NDArray[np.intp], groups: NDArray[np.intp], raw: FloatArray, ln_p: FloatArray, bucket: int,
+    out: FloatArray,
+) -> None:
+    """Normaliser.normalise() of every score with raw > 0, written to out."""
+    counts = np.empty(N_BINS)
+    for k in range(len(rows)):
+        x = raw[k]
+        if x <= 0.0:
+            continue
+        r, g = rows[k], groups[k]
+        age = decay ** float(bucket - epoch[r])
+        total = 0.0
+        for b in range(N_BINS):
+            counts[b] = hist[r, b] * age
+            total += counts[b]
+        if total <= 0.0:
+            continue
+        at = _bin(x)
+        below = 0.0
+        for b in range(at + 1):
+            below += counts[b]
+        # The percentile the score would have once added, as autodetect normalises after updating
+        # its quantiles: a score above all history gets (total + 1/2) / (total + 1).
+        pct = 100.0 * (below - 0.5 * counts[at] + 0.5) / (total + 1.0)
+        cap = np.interp(pct, _KNOT_PCT, _KNOT_SCORE)
+        peak = hmax[g] * decay ** max(bucket - hmax_last[g], 0)
+        ratio = x / max(peak, x)
+        cap = min(cap, 100.0 * min(1.5 * ratio, 0.5 + 0.5 * ratio))
+        prob = 5.0 + 95.0 * (ln_p[k] - _LN_P_CAP0) / (_LN_P_CAP100 - _LN_P_CAP0)
+        cap = min(cap, min(max(prob, 0.0), 100.0))
+        if counts[0] < 0.5 * total:  # noisy: most buckets carry some raw score
+            median = _median_bin_edge(counts, total)
+            db = 10.0 * math.log10(max(x / median, 1.0))
+            cap = min(cap, _MEDIAN_SCORE * (1.0 + db))
+        out[k] = cap
+
+
+@kernel
+def _median_bin_edge(counts: FloatArray, total: float) -> float:
+    """The median of a histogram, as the upper edge of the bin that reaches it."""
+    cumulative = 0.0
+    for b in range(N_BINS):
+        cumulative += counts[b]
+        if cumulative >= 0.5 * total:
+            return 1e-4 if b == 0 else (_EDGES[b] if b < N_BINS - 1 else 100.0)
+    return 1e-4
+
+
+@kernel
+def _update(
+    hist: NDArray[np.float32], epoch: NDArray[np.int64], hmax: NDArray[np.float32], hmax_last: NDArray[np.int64],
+    decay: float, rows: NDArray[np.intp], groups: NDArray[np.intp], raw: FloatArray, bucket: int,
+) -> None:
+    """Normaliser.update() of every score."""
+    for k in range(len(rows)):
+        r, g = rows[k], groups[k]
+        if epoch[r] < 0:
+            epoch[r] = bucket
+        age = float(bucket - epoch[r])
+        # Re-base rows whose weights would grow large, long before float32 loses small counts, and
+        # before adding: after a long gap decay ** -age overflows, while the history it would
+        # divide merely decays to nothing.
+        if age * -math.log(decay) > _REBASE_LN_WEIGHT:
+            hist[r, :] *= np.float32(decay**age)
+            epoch[r] = bucket
+            age = 0.0
+        hist[r, _bin(raw[k])] += np.float32(decay**-age)
+        hmax[g] *= np.float32(decay ** max(bucket - hmax_last[g], 0))  # by 1 if aged already
+        hmax_last[g] = bucket
+        hmax[g] = max(hmax[g], np.float32(raw[k]))

@@ -78,25 +78,42 @@ def f_test_log_p1(f: float, d1: float, d2: float) -> float:
     return min(max(log_erfc1(z / _SQRT2) - _LN2, LN_P_MIN), 0.0)
 
 
-def raw_score(ln_p: FloatArray) -> FloatArray:
+@kernel
+def raw_score1(ln_p: float) -> float:
     """Elasticsearch's raw anomaly score of a probability (ml-cpp CTools::anomalyScore).
 
     0 for p >= 0.05; linear in 1/p up to 1 at p = 1e-4; linear in -ln p up to 50 at 1e-50; then
     linear in -ln p up to 100 at the smallest reported probability.
 
     Args:
-        ln_p: log probabilities, any shape.
+        ln_p: a log probability.
 
     Returns:
-        Raw scores in [0, 100], same shape.
+        The raw score, in [0, 100].
     """
-    lp = np.clip(ln_p, LN_P_MIN, 0.0)
-    inv = np.exp(-np.maximum(lp, _LN_P_ONE))
-    low = (inv - math.exp(-_LN_P_ZERO)) / (math.exp(-_LN_P_ONE) - math.exp(-_LN_P_ZERO))
-    mid = 1.0 + 49.0 * (_LN_P_ONE - lp) / (_LN_P_ONE - _LN_P_FIFTY)
-    high = 50.0 + 50.0 * (_LN_P_FIFTY - lp) / (_LN_P_FIFTY - LN_P_MIN)
-    score = np.where(lp >= _LN_P_ONE, low, np.where(lp >= _LN_P_FIFTY, mid, high))
-    return np.where(lp >= _LN_P_ZERO, 0.0, np.clip(score, 0.0, 100.0))
+    lp = min(max(ln_p, LN_P_MIN), 0.0)
+    if lp >= _LN_P_ZERO:
+        return 0.0
+    if lp >= _LN_P_ONE:
+        score = (math.exp(-lp) - math.exp(-_LN_P_ZERO)) / (math.exp(-_LN_P_ONE) - math.exp(-_LN_P_ZERO))
+    elif lp >= _LN_P_FIFTY:
+        score = 1.0 + 49.0 * (_LN_P_ONE - lp) / (_LN_P_ONE - _LN_P_FIFTY)
+    else:
+        score = 50.0 + 50.0 * (_LN_P_FIFTY - lp) / (_LN_P_FIFTY - LN_P_MIN)
+    return min(max(score, 0.0), 100.0)
+
+
+@kernel
+def _raw_scores(ln_p: FloatArray, out: FloatArray) -> None:
+    for i in range(len(ln_p)):
+        out[i] = raw_score1(ln_p[i])
+
+
+def raw_score(ln_p: FloatArray) -> FloatArray:
+    """Shape (k,): raw_score1 of each of the log probabilities ln_p, shape (k,)."""
+    out = np.empty(len(ln_p))
+    _raw_scores(np.asarray(ln_p, np.float64), out)
+    return out
 
 
 @kernel
