@@ -139,7 +139,7 @@ def test_influencer_values_count_against_the_memory_limit() -> None:
     stats = job.model_size_stats()
     assert stats.model_bytes <= limit < stats.model_bytes + stats.model_bytes_exceeded
     assert stats.memory_status == "hard_limit"
-    assert sum(map(len, job._influencer_names)) < 10_000
+    assert sum(map(len, job._influencers.names)) < 10_000
 
 
 def test_at_most_500_records_most_probable_first_out() -> None:

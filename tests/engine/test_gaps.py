@@ -54,7 +54,7 @@ def test_a_stray_record_at_time_zero_before_data_in_2026() -> None:
     assert [b.timestamp_ms for b in first[: QUIET + 2]] == [k * SPAN for k in range(QUIET + 1)] + [YEAR_2026]
     assert len(first) == 1 + QUIET + 288
     assert [b.event_count for b in first[: QUIET + 1]] == [1] + [0] * QUIET
-    assert len(job._buffer["bucket"]) == 0
+    assert len(job._buffer.buckets()) == 0
     assert len(job.to_state()) < 200_000
     # The models go on: a second day scores its planted dip, and nothing is NaN.
     second = day(job, YEAR_2026 + 288 * SPAN, dip=200)
@@ -70,7 +70,7 @@ def test_a_record_in_year_9999_after_normal_data() -> None:
     job.add(batch([YEAR_9999 + 1], [50.0]))
     far = job.finalize_until(YEAR_9999 + 1)
     assert [b.timestamp_ms for b in far] == [YEAR_2026 + (288 + k) * SPAN for k in range(QUIET)]
-    assert len(job._buffer["bucket"]) == 1  # the year-9999 record, in its open bucket
+    assert len(job._buffer.buckets()) == 1  # the year-9999 record, in its open bucket
     assert job.last_finalized_end_ms == YEAR_9999
     # The models are usable after the jump, and their state stays small.
     job.add(batch([YEAR_9999 + SPAN + 1], [50.0]))

@@ -1,0 +1,99 @@
+"""Memory accounting of a job: the model_memory_limit budget, refusals and model_size_stats.
+
+Each batch opens a budget of the limit less the bytes in use; new series and new influencer
+values take from it, and whatever does not fit is refused and counted (Elasticsearch's
+hard_limit). A bucket in which a series was refused counts once, when it closes, as a bucket
+allocation failure.
+
+Example:
+    >>> account = MemoryAccount(1_000)
+    >>> account.open_batch(used=900)
+    >>> account.admit(60), account.admit(60)
+    (True, False)
+    >>> account.stats(used=960, by_fields=1, partitions=0).memory_status
+    'hard_limit'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anomalyd.engine.results import ModelSizeStats
+
+KEY_BYTES = 120  # dictionary entry, tuple and string headers of one series key or influencer value
+_SOFT_LIMIT = 0.6
+
+
+class MemoryAccount:
+    """The budget and the counts of one job's model memory.
+
+    Args:
+        limit: model_memory_limit in bytes.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.budget = 0  # bytes new series and influencer values may still take, set per batch
+        self.peak = 0
+        self.refused = 0
+        self.failed_buckets: set[int] = set()
+        self.failures = 0
+
+    def open_batch(self, used: int) -> None:
+        """Start a batch with `used` bytes of model state in use."""
+        self.budget = self.limit - used
+
+    def admit(self, cost: int) -> bool:
+        """Take cost bytes from the budget if they fit; otherwise count them as refused."""
+        if cost > self.budget:
+            self.refused += cost
+            return False
+        self.budget -= cost
+        return True
+
+    def note(self, used: int) -> None:
+        """Record `used` bytes in use, for the peak."""
+        self.peak = max(self.peak, used)
+
+    def bucket_closed(self, bucket_ms: int) -> None:
+        """Count a closed bucket as an allocation failure if a series was refused in it."""
+        if bucket_ms in self.failed_buckets:
+            self.failed_buckets.discard(bucket_ms)
+            self.failures += 1
+
+    def skip_to(self, target_ms: int) -> None:
+        """Forget refusals in buckets before target_ms, which will never close."""
+        self.failed_buckets = {b for b in self.failed_buckets if b >= target_ms}
+
+    def stats(self, *, used: int, by_fields: int, partitions: int) -> ModelSizeStats:
+        """Model memory and entity counts now, with `used` bytes in use."""
+        self.note(used)
+        if self.refused:
+            status = "hard_limit"
+        elif used > _SOFT_LIMIT * self.limit:
+            status = "soft_limit"
+        else:
+            status = "ok"
+        return ModelSizeStats(
+            model_bytes=used,
+            peak_model_bytes=self.peak,
+            model_bytes_exceeded=self.refused,
+            model_bytes_memory_limit=self.limit,
+            total_by_field_count=by_fields,
+            total_over_field_count=0,
+            total_partition_field_count=partitions,
+            bucket_allocation_failures_count=self.failures,
+            memory_status=status,
+        )
+
+    def meta(self) -> dict[str, Any]:
+        """The state as plain values."""
+        return {
+            "peak_bytes": self.peak, "refused_bytes": self.refused,
+            "failed_buckets": sorted(self.failed_buckets), "failure_count": self.failures,
+        }
+
+    def load(self, meta: dict[str, Any]) -> None:
+        """Restore the state written by meta()."""
+        self.peak, self.refused = meta["peak_bytes"], meta["refused_bytes"]
+        self.failed_buckets, self.failures = set(meta["failed_buckets"]), meta["failure_count"]
