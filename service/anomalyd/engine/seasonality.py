@@ -94,6 +94,9 @@ FollowPlan = tuple[int, NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
 index, the ring column one period ago and every component's bin then, shape (k, 3)."""
 
 
+_UNCHANGED = TestOutcome(np.zeros(0, np.intp), np.zeros(0), np.zeros(0, bool))
+
+
 def row_bytes(array: NDArray[np.generic]) -> int:
     """Bytes of one row (first-axis entry) of an array, whatever its length."""
     return array.itemsize * math.prod(array.shape[1:])
@@ -381,10 +384,14 @@ class Seasonality:
                 self.acc_n[:n_series, ring] = 0.0
             self.point[ring] = max(point, last)
         bucket = t_ms // self.span
+        # Series are tested in turn, those whose index is due this bucket.
         outcomes = [
             self._test(c, np.arange((-bucket) % c.every, n_series, c.every), t_ms, error_var, level_rate)
-            for c in self.candidates
+            for c in self.candidates if (-bucket) % c.every < n_series
         ]
+        outcomes = [o for o in outcomes if len(o.series)]
+        if len(outcomes) < 2:
+            return outcomes[0] if outcomes else _UNCHANGED
         return TestOutcome(
             np.concatenate([o.series for o in outcomes] + [np.zeros(0, np.intp)]),
             np.concatenate([o.level_shift for o in outcomes] + [np.zeros(0)]),
@@ -393,6 +400,8 @@ class Seasonality:
 
     def _recent(self, cand: Candidate, rows: NDArray[np.intp], t_ms: int, level_rate: float) -> FloatArray:
         """Shape (k,): pool rows' EWMA over the buckets before t_ms, as the level has seen them."""
+        if not len(rows):
+            return np.zeros(0)
         lags = np.arange(1, int(3 / level_rate) + 1)
         weights = level_rate * (1.0 - level_rate) ** (lags - 1)
         phases = ((t_ms - lags * self.span) % cand.period_ms) * cand.bins // cand.period_ms
@@ -405,7 +414,7 @@ class Seasonality:
         res = self.ring_ms[cand.ring]
         current = int(self.point[cand.ring])
         if not len(due) or current < 0:
-            return TestOutcome(np.zeros(0, np.intp), np.zeros(0), np.zeros(0, bool))
+            return _UNCHANGED
         points = np.arange(current - RING_LENGTH, current)
         y = self.rings[due, cand.ring][:, points % RING_LENGTH].astype(np.float64)
         for other in self.candidates:
@@ -423,6 +432,8 @@ class Seasonality:
         # Amplitude test: a component must also cut the prediction error variance noticeably;
         # without it a noise-free series would find "significant" periods in its rounding.
         accept = ~on & (r2 >= _ACCEPT_R2) & (ln_p <= _ACCEPT_LN_P) & (explained >= _MIN_EXPLAINED * error_var[due])
+        if not on.any() and not accept.any():
+            return _UNCHANGED
         drop = on & (r2 < _DROP_R2)
         shift = self._recent(cand, slot[drop], t_ms, level_rate)
         step = cand.period_ms / cand.bins

@@ -160,6 +160,9 @@ class SeriesModel:
         error_var = np.empty(n_series)
         _error_variances(res.scale_weight, res.scale_sum_sq, res.resolution, res.mean_abs, error_var)
         outcome = self.seasonality.advance(t_ms, n_series, error_var, 1.0 / LEVEL_BUCKETS)
+        self._plan = None
+        if not len(outcome.series):
+            return
         np.add.at(self.trend.level, outcome.series, outcome.level_shift)
         # Residuals from before a new component overstate the error now: keep them only as a
         # prior worth one level time constant of buckets, so new residuals take over quickly.
@@ -167,7 +170,6 @@ class SeriesModel:
         keep = np.minimum(1.0, LEVEL_BUCKETS / np.maximum(res.scale_weight[new], 1e-300))
         res.scale_weight[new] *= keep
         res.scale_sum_sq[new] *= keep
-        self._plan = None
 
     def _bucket_plan(self, t_ms: int) -> tuple[NDArray[np.int64], FollowPlan]:
         """The components' bins at t_ms and where follow_moved_phase looks, computed once a bucket."""
