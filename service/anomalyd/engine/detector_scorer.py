@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from anomalyd.engine.functions import FUNCTIONS, STATISTICS, Grouped
+from anomalyd.engine.functions import FUNCTIONS, ORDERED, STATISTICS, Grouped
 from anomalyd.engine.memory import KEY_BYTES, MemoryAccount
 from anomalyd.engine.normaliser import Normaliser
 from anomalyd.engine.records import DetectorSpec, RecordBatch
@@ -101,6 +101,7 @@ class DetectorScorer:
         self.keys = SeriesKeys(tuple(f for f in (spec.partition_field_name, spec.by_field_name) if f), use_null=spec.use_null)
         self.normaliser = Normaliser(0, decay_per_bucket=decay)
         self.run_peak = np.zeros(0, np.float32)
+        self._ordered = any(f.statistic in ORDERED for f in self.function.features)
 
     @property
     def split_fields(self) -> tuple[str, ...]:
@@ -173,7 +174,9 @@ class DetectorScorer:
         n_series = self.n_series
         series = rows["series"][:, self.index]
         mine = series >= 0
-        grouped = Grouped.of(series[mine].astype(np.intp), rows["value"][mine, self.index], rows["weight"][mine])
+        grouped = Grouped.of(
+            series[mine].astype(np.intp), rows["value"][mine, self.index], rows["weight"][mine], by_value=self._ordered
+        )
         per_feature: list[tuple[NDArray[np.intp], FloatArray, Scored]] = []
         for feature, model in zip(self.function.features, self.models, strict=True):
             if not interim:

@@ -25,7 +25,7 @@ from anomalyd.engine.stats import FloatArray
 
 @dataclass(frozen=True, slots=True)
 class Grouped:
-    """Rows of one bucket grouped by series, sorted by series then value.
+    """Rows of one bucket grouped by series, sorted by series (then by value, if asked).
 
     Attributes:
         series: shape (g,), the distinct series.
@@ -40,9 +40,17 @@ class Grouped:
     weights: FloatArray
 
     @classmethod
-    def of(cls, series: NDArray[np.intp], values: FloatArray, weights: FloatArray) -> Grouped:
-        """Group rows (series index, value, weight) of one bucket."""
-        order = np.lexsort((values, series))
+    def of(cls, series: NDArray[np.intp], values: FloatArray, weights: FloatArray, *, by_value: bool = True) -> Grouped:
+        """Group rows (series index, value, weight) of one bucket.
+
+        Args:
+            series: shape (n,), each row's series.
+            values: shape (n,), field values.
+            weights: shape (n,), events each row stands for.
+            by_value: also sort each series' rows by value, as ORDERED statistics need; other
+                statistics are sums, and a stable sort by series alone is several times faster.
+        """
+        order = np.lexsort((values, series)) if by_value else np.argsort(series, kind="stable")
         s = series[order]
         starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1]))) if len(s) else np.zeros(0, np.intp)
         return cls(s[starts], starts, values[order], weights[order])
@@ -79,6 +87,9 @@ def _median(g: Grouped) -> FloatArray:
     exact = np.isclose(cum[lo], half) & (lo < g.last())
     return np.where(exact, 0.5 * (g.values[lo] + g.values[np.minimum(lo + 1, len(cum) - 1)]), g.values[lo])
 
+
+#: The statistics that read each series' rows in value order.
+ORDERED = frozenset({"min", "max", "median"})
 
 #: Bucket statistics by name: (grouped rows) -> one value per series.
 STATISTICS: dict[str, Callable[[Grouped], FloatArray]] = {
