@@ -321,6 +321,7 @@ class JobAnalyzer:
             ((float(leaf.ln_p[i]), d, int(i)) for d, (leaf, found) in enumerate(hits) for i in found.tolist())
         )[:MAX_RECORDS]
         records = []
+        influencers = self._influencers.of_records(rows)
         for ln_p, d, i in candidates:
             det, leaf = self._detectors[d], leaves[d]
             s = int(leaf.series[i])
@@ -346,7 +347,7 @@ class JobAnalyzer:
                     actual=[float(leaf.actual[i])],
                     typical=[float(leaf.typical[i])],
                     multi_bucket_impact=float(leaf.multi_bucket_impact[i]),
-                    influencers=self._influencers.of_record(d, s, rows),
+                    influencers=influencers(d, s),
                     is_interim=interim,
                 )
             )
