@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -34,7 +36,20 @@ def cache_dir() -> Path:
     return Path(base) / digest.hexdigest()[:16]
 
 
-numba.config.CACHE_DIR = str(cache_dir())  # type: ignore[attr-defined]
+def writable(cache: Path) -> Path:
+    """cache, or a copy of it under the temp dir when cache cannot be written to.
+
+    numba loads kernels only from a directory it can write to, and an image's root file system
+    is read-only at run time: the kernels baked into it are copied (a few MB) to where they load.
+    """
+    if not cache.is_dir() or os.access(cache, os.W_OK):
+        return cache
+    copy = Path(tempfile.gettempdir()) / "anomalyd-kernels" / cache.name
+    shutil.copytree(cache, copy, dirs_exist_ok=True)
+    return copy
+
+
+numba.config.CACHE_DIR = str(writable(cache_dir()))  # type: ignore[attr-defined]
 
 
 def kernel(fn: F) -> F:
