@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from anomalyd.core.config import DetectorConfig, JobConfig, describe, parse_memory_limit, validate
 from anomalyd.core.errors import InvalidJobConfig
-from anomalyd.core.timeparse import java_pattern_to_strptime, time_parser
+from anomalyd.core.timeparse import time_parser
 
 
 @given(st.from_regex(r"[a-z0-9](?:[a-z0-9_.-]{0,60}[a-z0-9])?", fullmatch=True))
@@ -77,4 +77,4 @@ def test_patterns_read_utc_and_offsets(moment):
 @pytest.mark.parametrize("pattern", ["HH:mm", "yyyy-MM", "dd/MM/yyyy", "yyyy-MM-dd QQ"])
 def test_patterns_that_cannot_yield_an_instant_are_refused(pattern):
     with pytest.raises(ValueError):
-        java_pattern_to_strptime(pattern)
+        time_parser(pattern)
