@@ -43,14 +43,24 @@ def test_nested_field_clash_is_refused():
 def test_descriptions_as_elasticsearch_writes_them():
     assert describe(DetectorConfig("mean", "responsetime", by_field_name="airline")) == "mean(responsetime) by airline"
     assert describe(DetectorConfig("count", partition_field_name="host")) == "count partitionfield=host"
+    # DefaultDetectorDescription: names with a non-word character quoted, usenull before partitionfield.
+    full = DetectorConfig("sum", "val-ue", by_field_name='air"line', over_field_name="a\\b",
+                          partition_field_name="planet", use_null=True)
+    assert describe(full) == 'sum("val-ue") by "air\\"line" over "a\\\\b" usenull=true partitionfield=planet'
+    assert describe(DetectorConfig("nzc", by_field_name="host.name")) == 'non_zero_count by "host.name"'
+    assert describe(DetectorConfig("mean", "été")) == 'mean("été")'  # Java's \\W is ASCII
 
 
-@pytest.mark.parametrize(("text", "mb"), [("1024mb", 1024), ("2gb", 2048), ("512", 512), ("1g", 1024), ("4096kb", 4)])
+@pytest.mark.parametrize(
+    ("text", "mb"),
+    [("1024mb", 1024), ("2gb", 2048), ("512", 512), ("1g", 1024), ("4096kb", 4), ("1.5gb", 1536), ("1.5 GB", 1536),
+     ("0.5g", 512), ("2.9mb", 2), (".25gb", 256), ("1e3mb", 1000), ("1048576mb", 1 << 20), ("1048576.9mb", 1 << 20), ("1.5", 1)],
+)
 def test_memory_limits(text, mb):
     assert parse_memory_limit(text) == mb
 
 
-@pytest.mark.parametrize("text", ["", "lots", "0", "500kb", "1.5gb", "-1"])
+@pytest.mark.parametrize("text", ["", "lots", "0", "500kb", "0.9mb", "-1", "1.2.3gb", "1e999gb", "nan", "inf", "1048577mb", "1x"])
 def test_bad_memory_limits(text):
     with pytest.raises(ValueError):
         parse_memory_limit(text)
@@ -62,6 +72,19 @@ def test_epoch_formats_truncate():
     assert invalid.tolist() == [False, False, False, True, True, True, True]
     millis, invalid = time_parser("epoch_ms")([1454020569123.9, "17"])
     assert millis.tolist() == [1454020569123, 17] and not invalid.any()
+
+
+def test_duplicate_detectors_and_dot_fields_are_refused():
+    twice = JobConfig(job_id="ok", detectors=(DetectorConfig("mean", "x"), DetectorConfig("mean", "x")))
+    with pytest.raises(InvalidJobConfig) as err:
+        validate(twice)
+    assert [f for f, _ in err.value.field_violations] == ["analysis_config.detectors[1]"]
+    # Only equal detectors are duplicates: another description, use_null or split makes them differ.
+    validate(JobConfig(job_id="ok", detectors=(DetectorConfig("mean", "x"), DetectorConfig("mean", "x", detector_description="again"))))
+    validate(JobConfig(job_id="ok", detectors=(DetectorConfig("mean", "x"), DetectorConfig("mean", "x", use_null=True))))
+    for name in (".", "a..b", ".a", "a."):
+        with pytest.raises(InvalidJobConfig):
+            validate(JobConfig(job_id="ok", detectors=(DetectorConfig("mean", name),)))
 
 
 @given(st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2200, 1, 1)))

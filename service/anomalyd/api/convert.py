@@ -10,8 +10,10 @@ from google.rpc import code_pb2
 
 from anomalyd.core.config import (
     DEFAULT_BUCKET_SPAN_S,
+    DEFAULT_DAILY_RETENTION_AFTER_DAYS,
     DEFAULT_MODEL_MEMORY_LIMIT_MB,
     DEFAULT_PERSIST_INTERVAL_S,
+    DEFAULT_SNAPSHOT_RETENTION_DAYS,
     DetectorConfig,
     JobConfig,
     parse_memory_limit,
@@ -103,6 +105,9 @@ def job_config(job: job_pb2.Job) -> JobConfig:
         memory_mb = parse_memory_limit(job.analysis_limits.model_memory_limit) if job.analysis_limits.model_memory_limit else DEFAULT_MODEL_MEMORY_LIMIT_MB
     except ValueError as err:
         raise InvalidJobConfig(str(err), field_violations=(("analysis_limits.model_memory_limit", str(err)),), field="analysis_limits.model_memory_limit") from None
+    retention_days = (
+        job.model_snapshot_retention_days if job.HasField("model_snapshot_retention_days") else DEFAULT_SNAPSHOT_RETENTION_DAYS
+    )
     return JobConfig(
         job_id=job.job_id,
         description=job.description,
@@ -126,8 +131,13 @@ def job_config(job: job_pb2.Job) -> JobConfig:
         time_field=data.time_field or "time",
         time_format=data.time_format or "epoch",
         results_retention_days=job.results_retention_days if job.HasField("results_retention_days") else None,
-        model_snapshot_retention_days=job.model_snapshot_retention_days if job.HasField("model_snapshot_retention_days") else 10,
-        daily_model_snapshot_retention_after_days=job.daily_model_snapshot_retention_after_days if job.HasField("daily_model_snapshot_retention_after_days") else 1,
+        model_snapshot_retention_days=retention_days,
+        daily_model_snapshot_retention_after_days=(
+            job.daily_model_snapshot_retention_after_days
+            if job.HasField("daily_model_snapshot_retention_after_days")
+            # Elasticsearch defaults it to 1 only when snapshots are kept longer than that.
+            else min(DEFAULT_DAILY_RETENTION_AFTER_DAYS, retention_days)
+        ),
         renormalization_window_days=job.renormalization_window_days if job.HasField("renormalization_window_days") else None,
         background_persist_interval_s=seconds(job, "background_persist_interval", DEFAULT_PERSIST_INTERVAL_S) or 0,
         model_memory_limit_mb=memory_mb,

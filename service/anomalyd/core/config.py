@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ MAX_ID_LENGTH = 64
 DEFAULT_BUCKET_SPAN_S = 300
 DEFAULT_MODEL_MEMORY_LIMIT_MB = 1024
 DEFAULT_PERSIST_INTERVAL_S = 3 * 3600
+DEFAULT_SNAPSHOT_RETENTION_DAYS = 10
+DEFAULT_DAILY_RETENTION_AFTER_DAYS = 1
 MIN_PERSIST_INTERVAL_S = 3600
 # Upper bounds, so that no configuration costs unbounded memory or time, or overflows int64 ms.
 # Elasticsearch caps model_memory_limit by a cluster maximum; the others are far beyond any use.
@@ -28,8 +31,14 @@ MAX_GROUPS = 100
 MAX_DAYS = 36_500  # retention and renormalisation windows: 100 years
 MAX_PERSIST_INTERVAL_S = 7 * 86_400
 _BYTE_UNITS = {"b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
-               "g": 1 << 30, "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40}
+               "g": 1 << 30, "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "p": 1 << 50, "pb": 1 << 50}
+_SIZE = re.compile(r"\s*((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*")
 _FORBIDDEN_FIELD_CHARS = re.compile(r'["\\\x00-\x1f]')
+# Elasticsearch's MlStrings.doubleQuoteIfNotAlphaNumeric quotes names with a Java \W, which is ASCII.
+_NEEDS_QUOTING = re.compile(r"\W", re.ASCII)
+# DetectorFunction's shortcuts: a description, and the test for duplicates, use the full name.
+_FULL_NAMES = {"nzc": "non_zero_count", "low_nzc": "low_non_zero_count", "high_nzc": "high_non_zero_count",
+               "dc": "distinct_count", "low_dc": "low_distinct_count", "high_dc": "high_distinct_count"}
 
 
 @dataclass(frozen=True)
@@ -98,8 +107,8 @@ class JobConfig(msgspec.Struct, frozen=True):
     time_field: str = "time"
     time_format: str = "epoch"
     results_retention_days: int | None = None
-    model_snapshot_retention_days: int = 10
-    daily_model_snapshot_retention_after_days: int = 1
+    model_snapshot_retention_days: int = DEFAULT_SNAPSHOT_RETENTION_DAYS
+    daily_model_snapshot_retention_after_days: int = DEFAULT_DAILY_RETENTION_AFTER_DAYS
     renormalization_window_days: int | None = None
     background_persist_interval_s: int = DEFAULT_PERSIST_INTERVAL_S
     model_memory_limit_mb: int = DEFAULT_MODEL_MEMORY_LIMIT_MB
@@ -162,19 +171,23 @@ class JobConfig(msgspec.Struct, frozen=True):
 
 
 def parse_memory_limit(text: str) -> int:
-    """A model_memory_limit in whole MB: "1024mb", "2gb", "512" (MB).
+    """A model_memory_limit in whole MB: "1024mb", "2gb", "1.5gb", "512" (MB).
+
+    As Elasticsearch's ByteSizeValue reads it: a fraction counts bytes (1.5gb is 1536mb), which
+    are then cut to whole MB.
 
     Raises:
         ValueError: the text is not a size from 1 MB to MAX_MODEL_MEMORY_LIMIT_MB.
     """
-    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
-    unit = match.group(2).lower() if match else ""
+    match = _SIZE.fullmatch(text.lower())
+    unit = match.group(2) if match else ""
     if not match or (unit and unit not in _BYTE_UNITS):
-        raise ValueError(f"model_memory_limit {text!r} is not a size such as 1024mb or 2gb")
-    megabytes = int(match.group(1)) * _BYTE_UNITS[unit] >> 20 if unit else int(match.group(1))
-    if not 1 <= megabytes <= MAX_MODEL_MEMORY_LIMIT_MB:
+        raise ValueError(f"model_memory_limit {text!r} is not a size such as 1024mb, 1.5gb or 2gb")
+    amount = float(match.group(1))
+    megabytes = amount * _BYTE_UNITS[unit] / (1 << 20) if unit else amount
+    if not (math.isfinite(megabytes) and 1 <= megabytes < MAX_MODEL_MEMORY_LIMIT_MB + 1):
         raise ValueError(f"model_memory_limit {text!r} is not from 1mb to {MAX_MODEL_MEMORY_LIMIT_MB >> 10}gb")
-    return megabytes
+    return int(megabytes)
 
 
 def validate(config: JobConfig) -> JobConfig:
@@ -197,6 +210,7 @@ def validate(config: JobConfig) -> JobConfig:
         _validate_detector(d, f"analysis_config.detectors[{i}]", config, violations)
         for i, d in enumerate(config.detectors)
     )
+    _check_duplicate_detectors(detectors, violations)
     for i, name in enumerate(config.influencers):
         _check_field_name(name, f"analysis_config.influencers[{i}]", violations)
     if config.summary_count_field_name:
@@ -212,10 +226,11 @@ def validate(config: JobConfig) -> JobConfig:
     except ValueError as err:
         violations.append(("data_description.time_format", str(err)))
     _check_nested_clashes(config, violations)
-    for name, value in (("results_retention_days", config.results_retention_days),
-                        ("renormalization_window_days", config.renormalization_window_days)):
-        if value is not None and not 1 <= value <= MAX_DAYS:
-            violations.append((name, f"{name} must be from 1 to {MAX_DAYS}"))
+    # As in Elasticsearch, 0 results retention days keeps the newest bucket's results only.
+    if config.results_retention_days is not None and not 0 <= config.results_retention_days <= MAX_DAYS:
+        violations.append(("results_retention_days", f"results_retention_days must be from 0 to {MAX_DAYS}"))
+    if config.renormalization_window_days is not None and not 1 <= config.renormalization_window_days <= MAX_DAYS:
+        violations.append(("renormalization_window_days", f"renormalization_window_days must be from 1 to {MAX_DAYS}"))
     for name, value in (("model_snapshot_retention_days", config.model_snapshot_retention_days),
                         ("daily_model_snapshot_retention_after_days", config.daily_model_snapshot_retention_after_days)):
         if not 0 <= value <= MAX_DAYS:
@@ -295,17 +310,51 @@ def _validate_detector(d: DetectorConfig, path: str, config: JobConfig, violatio
 
 
 def describe(d: DetectorConfig) -> str:
-    """The description Elasticsearch generates: 'mean(responsetime) by airline'."""
-    text = f"{d.function}({d.field_name})" if d.field_name else d.function
-    for word, value in (("by", d.by_field_name), ("over", d.over_field_name), ("partitionfield=", d.partition_field_name)):
-        if value:
-            text += f" {word}{value}" if word.endswith("=") else f" {word} {value}"
+    """The description Elasticsearch generates (DefaultDetectorDescription).
+
+    Field names that are not words are quoted; use_null shows before the partition field.
+
+    >>> describe(DetectorConfig("mean", "response time", by_field_name="airline", use_null=True))
+    'mean("response time") by airline usenull=true'
+    """
+    text = _FULL_NAMES.get(d.function, d.function)
+    if d.field_name:
+        text += f"({_quoted(d.field_name)})"
+    if d.by_field_name:
+        text += f" by {_quoted(d.by_field_name)}"
+    if d.over_field_name:
+        text += f" over {_quoted(d.over_field_name)}"
+    if d.use_null:
+        text += " usenull=true"
+    if d.partition_field_name:
+        text += f" partitionfield={_quoted(d.partition_field_name)}"
     return text
+
+
+def _quoted(name: str) -> str:
+    """A field name as a description writes it: as it is if a word, else quoted with escapes."""
+    if not _NEEDS_QUOTING.search(name):
+        return name
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _check_duplicate_detectors(detectors: tuple[DetectorConfig, ...], violations: list[tuple[str, str]]) -> None:
+    """Elasticsearch refuses a detector equal to an earlier one, description included."""
+    seen: set[tuple[object, ...]] = set()
+    for i, d in enumerate(detectors):
+        key = (_FULL_NAMES.get(d.function, d.function), d.field_name, d.by_field_name, d.over_field_name,
+               d.partition_field_name, d.use_null, d.detector_description)
+        if key in seen:
+            violations.append((f"analysis_config.detectors[{i}]", f"Duplicate detectors are not allowed: [{d.detector_description}]"))
+        seen.add(key)
 
 
 def _check_field_name(name: str, field: str, violations: list[tuple[str, str]]) -> None:
     if _FORBIDDEN_FIELD_CHARS.search(name):
         violations.append((field, f"field name {name!r} must not contain '\"', '\\\\' or control characters"))
+    elif "" in name.split("."):
+        # "." is Elasticsearch's control field; no document has a path with an empty segment.
+        violations.append((field, f"field name {name!r} must not be '.' nor have an empty segment between dots"))
 
 
 def _check_nested_clashes(config: JobConfig, violations: list[tuple[str, str]]) -> None:

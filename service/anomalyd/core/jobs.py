@@ -393,7 +393,9 @@ class JobManager:
         if doomed:
             self.repository.delete_snapshots(job_id, doomed)
         if job.config.results_retention_days is not None and finalized is not None:
-            self.repository.expire_results(job_id, finalized - job.config.results_retention_days * DAY_MS)
+            # Elasticsearch counts back from the newest bucket's start, so 0 days keeps that bucket.
+            newest_ms = finalized - job.config.bucket_span_ms
+            self.repository.expire_results(job_id, newest_ms - job.config.results_retention_days * DAY_MS)
         return meta
 
     def _renormalised(self, job: OpenJob, fresh: list[BucketResult]) -> list[BucketResult]:
