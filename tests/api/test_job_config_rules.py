@@ -11,7 +11,7 @@ from anomalyd.v1 import job_pb2, model_snapshot_service_pb2_grpc, results_servic
 from anomalyd.v1 import job_service_pb2 as pb
 from anomalyd.v1 import model_snapshot_service_pb2 as spb
 from anomalyd.v1 import results_service_pb2 as rpb
-from tests.conftest import error_reason, job
+from tests.conftest import error_info, error_reason, job
 
 
 def put(stub, message: job_pb2.Job) -> job_pb2.Job:
@@ -79,6 +79,17 @@ def test_duplicate_detectors_are_refused(stub):
     # Equal detectors with their own descriptions are not duplicates, in Elasticsearch either.
     described = job_pb2.Detector(function="mean", field_name="responsetime", by_field_name="airline", detector_description="again")
     put(stub, job("described", mean, described))
+
+
+def test_job_ids_and_group_names_share_one_namespace(stub):
+    put(stub, job("web-1", groups=["web"]))
+    put(stub, job("web-2", groups=["web"]))  # a group holds many jobs
+    for clash in (job("web"), job("db-1", groups=["web-1"]), job("self", groups=["self"])):
+        with pytest.raises(grpc.RpcError) as err:
+            put(stub, clash)
+        assert (err.value.code(), error_reason(err.value)) == (grpc.StatusCode.ALREADY_EXISTS, "JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE")
+        assert error_info(err.value).metadata["jobId"] == clash.job_id
+    assert [j.job_id for j in stub.GetJobs(pb.GetJobsRequest(), timeout=10).jobs] == ["web-1", "web-2"]
 
 
 def test_default_detector_descriptions_quote_names_and_say_usenull(stub):

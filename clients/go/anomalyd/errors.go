@@ -29,6 +29,9 @@ const (
 	ReasonTooManyParseErrors Reason = "TOO_MANY_PARSE_ERRORS"
 	// ReasonJobAlreadyExists (ALREADY_EXISTS): PutJob with an id that is taken.
 	ReasonJobAlreadyExists Reason = "JOB_ALREADY_EXISTS"
+	// ReasonJobAndGroupNamesMustBeUnique (ALREADY_EXISTS): PutJob with an id that is a group of
+	// a job, or a group that is a job's id: jobs and groups share one namespace.
+	ReasonJobAndGroupNamesMustBeUnique Reason = "JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE"
 	// ReasonJobNotFound (NOT_FOUND): no such job, or an expression matched nothing with
 	// allow_no_match false. Metadata["jobId"] names it.
 	ReasonJobNotFound Reason = "JOB_NOT_FOUND"

@@ -177,7 +177,8 @@ class Client:
 
         Raises:
             ValueError: a span or detector shorthand cannot be read.
-            AnomalydError: INVALID_JOB_CONFIG (see field_violations) or JOB_ALREADY_EXISTS.
+            AnomalydError: INVALID_JOB_CONFIG (see field_violations), JOB_ALREADY_EXISTS or
+                JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE.
         """
         job = job_pb2.Job(
             job_id=job_id,

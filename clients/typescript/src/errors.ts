@@ -51,6 +51,8 @@ export const Reason = {
   TOO_MANY_PARSE_ERRORS: "TOO_MANY_PARSE_ERRORS",
   /** The job id is taken. */
   JOB_ALREADY_EXISTS: "JOB_ALREADY_EXISTS",
+  /** The job id is a group of a job, or a group is a job's id: they share one namespace. */
+  JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE: "JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE",
   /** No such job, or an expression matched nothing with allowNoMatch false. */
   JOB_NOT_FOUND: "JOB_NOT_FOUND",
   /** No such task. */

@@ -198,8 +198,6 @@ def validate(config: JobConfig) -> JobConfig:
     check_id(config.job_id, "job_id", violations)
     for i, group in enumerate(config.groups):
         check_id(group, f"groups[{i}]", violations)
-        if group == config.job_id:
-            violations.append((f"groups[{i}]", f"group {group!r} has the same name as the job"))
     if not 0 < config.bucket_span_s <= MAX_BUCKET_SPAN_S:
         violations.append(("analysis_config.bucket_span", f"bucket_span must be a whole number of seconds from 1 to {MAX_BUCKET_SPAN_S} (7 days)"))
     elif not 0 <= config.latency_s <= MAX_LATENCY_BUCKETS * config.bucket_span_s:

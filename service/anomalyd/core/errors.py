@@ -61,6 +61,13 @@ class JobAlreadyExists(AnomalydError):
     reason = "JOB_ALREADY_EXISTS"
 
 
+class JobAndGroupNamesMustBeUnique(AnomalydError):
+    """PutJob names a job id that is a group, or a group that is a job id (one namespace)."""
+
+    status = "ALREADY_EXISTS"
+    reason = "JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE"
+
+
 class JobNotFound(AnomalydError):
     """No job (or group) matches the id or expression."""
 

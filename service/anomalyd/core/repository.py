@@ -13,7 +13,14 @@ import numpy as np
 
 from anomalyd import VERSION
 from anomalyd.core.config import JobConfig
-from anomalyd.core.errors import AnomalydError, InvalidRequest, JobAlreadyExists, JobDamaged, JobNotFound
+from anomalyd.core.errors import (
+    AnomalydError,
+    InvalidRequest,
+    JobAlreadyExists,
+    JobAndGroupNamesMustBeUnique,
+    JobDamaged,
+    JobNotFound,
+)
 from anomalyd.core.ingest import IngestState
 from anomalyd.engine.records import RecordBatch, StringColumn
 from anomalyd.engine.results import AnomalyRecord, BucketResult, InfluencerResult, ModelSizeStats
@@ -135,13 +142,20 @@ class Repository:
         self.node_id = store.update(self._node_id, durable=True)
 
     def create_job(self, config: JobConfig, status: JobStatus) -> None:
-        """Store a new job; JobAlreadyExists if the id is taken."""
+        """Store a new job.
+
+        Raises:
+            JobAlreadyExists: the id is taken.
+            JobAndGroupNamesMustBeUnique: the id is a group of a job, or a group is the id of a
+                job (this one included): jobs and groups share one namespace, as in Elasticsearch.
+        """
 
         def create(txn: Transaction) -> None:
             if txn.get(keys.JOBS, keys.job_key(config.job_id)) is not None:
                 raise JobAlreadyExists(
                     f"job {config.job_id!r} already exists", jobId=config.job_id
                 )
+            _check_namespace(txn, config)
             txn.put(keys.JOBS, keys.job_key(config.job_id), _ENCODER.encode(config))
             txn.put(keys.STATUS, keys.job_key(config.job_id), _ENCODER.encode(status))
 
@@ -380,6 +394,27 @@ class Repository:
             node = secrets.token_hex(8).encode()
             txn.put(keys.META, keys.NODE_ID, node)
         return node.decode()
+
+
+def _check_namespace(txn: Transaction, config: JobConfig) -> None:
+    groups = set(config.groups)
+    clash = config.job_id if config.job_id in groups else None
+    for item in txn.scan(keys.JOBS):
+        if clash is not None:
+            break
+        other = _readable_config(item)
+        if other is None:
+            continue
+        if config.job_id in other.groups:
+            clash = config.job_id
+        elif other.job_id in groups:
+            clash = other.job_id
+    if clash is not None:
+        raise JobAndGroupNamesMustBeUnique(
+            f"job and group names must be unique but job {clash!r} and group {clash!r} have the same name",
+            jobId=config.job_id,
+            name=clash,
+        )
 
 
 def _readable_config(item: tuple[bytes, bytes]) -> JobConfig | None:

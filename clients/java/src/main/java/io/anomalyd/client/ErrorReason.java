@@ -22,6 +22,8 @@ public enum ErrorReason {
   TOO_MANY_PARSE_ERRORS,
   /** The job id is taken. */
   JOB_ALREADY_EXISTS,
+  /** The job id is a group of a job, or a group is a job's id: they share one namespace. */
+  JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE,
   /** No job matches the id or expression. */
   JOB_NOT_FOUND,
   /** No task has the id. */
