@@ -56,7 +56,7 @@ def test_lifecycle_from_put_to_delete(client: Client, job_id: str, ndjson_file: 
     counts = client.post_data(job_id, ndjson_file)
     assert counts["processed_record_count"] == 10 and counts["missing_field_count"] == 10  # no host
     assert counts["earliest_record_timestamp"] == dt.datetime.fromtimestamp(T0, UTC)
-    flushed = client.flush_job(job_id, advance_time=(T0 + 600) * 1000)
+    flushed = client.flush_job(job_id, advance_time=(T0 + 630) * 1000)  # the bucket's end plus the latency
     assert flushed["flushed"] and flushed["last_finalized_bucket_end"] == dt.datetime.fromtimestamp(
         T0 + 600, UTC
     )

@@ -328,8 +328,9 @@ class Client:
             job_id: the job, which must be open.
             calc_interim: compute interim results for the open bucket(s).
             start: with calc_interim, the start of the interim range.
-            end: with calc_interim, its end.
-            advance_time: finalise every bucket ending at or before this time.
+            end: with calc_interim and start, its end (default: start plus one second).
+            advance_time: finalise every bucket whose end plus the job's latency is at or
+                before this time.
             skip_time: skip to this time without results for the gap.
 
         Raises:

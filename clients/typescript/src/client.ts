@@ -201,9 +201,9 @@ export interface FlushJobOptions extends CallOptions {
   calcInterim?: boolean;
   /** With calcInterim, the start of the interim range. */
   start?: InstantInput;
-  /** With calcInterim, its end. */
+  /** With calcInterim and start, its end (default: start plus one second). */
   end?: InstantInput;
-  /** Finalise every bucket ending at or before this time. */
+  /** Finalise every bucket whose end plus the job's latency is at or before this time. */
   advanceTime?: InstantInput;
   /** Skip to this time without results for the gap. */
   skipTime?: InstantInput;

@@ -233,8 +233,12 @@ class Ingestor:
         return kept
 
     def advance(self, end_ms: int) -> None:
-        """Finalise every bucket ending at or before end_ms."""
-        self._finalize_until(end_ms // self._span * self._span, (self.state.totals,))
+        """Finalise every bucket whose end plus the latency is at or before end_ms.
+
+        As autodetect's advanceTime does: with latency, advance_time waits for late records
+        just as a newer record does.
+        """
+        self._finalize_until((end_ms - self.config.latency_ms) // self._span * self._span, (self.state.totals,))
 
     def skip(self, to_ms: int) -> None:
         """Jump to ceil(to_ms, span): the buckets before it are closed without results."""

@@ -491,11 +491,18 @@ class JobManager:
     ) -> int | None:
         """Process buffered data, then skip, advance and compute interim results, in that order.
 
+        As in Elasticsearch, calc_interim's end needs a start, and a start alone means one
+        second from it.
+
         Returns:
             The end of the last finalised bucket (epoch ms), or None.
         """
         if (start_ms is not None or end_ms is not None) and not calc_interim:
             raise InvalidRequest("start and end can only be used with calc_interim", jobId=job_id)
+        if end_ms is not None and start_ms is None:
+            raise InvalidRequest("Invalid flush parameters: 'start' has not been specified", jobId=job_id)
+        if start_ms is not None and end_ms is None:
+            end_ms = start_ms + 1000  # Elasticsearch's TimeRange: one second from start
         if start_ms is not None and end_ms is not None and end_ms < start_ms:
             raise InvalidRequest("end must not be before start", jobId=job_id)
         if advance_time_ms is not None and skip_time_ms is not None and advance_time_ms <= skip_time_ms:

@@ -337,11 +337,13 @@ class FlushJobRequest(_message.Message):
 
     @_builtins.property
     def end(self) -> _timestamp_pb2.Timestamp:
-        """With calc_interim: the end of that range; defaults to start plus one second."""
+        """With calc_interim and start: the end of that range; defaults to start plus one second."""
 
     @_builtins.property
     def advance_time(self) -> _timestamp_pb2.Timestamp:
-        """Finalise every bucket ending at or before this time, as if no more data will come for it."""
+        """Finalise every bucket whose end plus the job's latency is at or before this time, as if no
+        more data will come for it.
+        """
 
     @_builtins.property
     def skip_time(self) -> _timestamp_pb2.Timestamp:

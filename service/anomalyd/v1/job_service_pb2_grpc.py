@@ -140,8 +140,8 @@ class JobServiceServicer:
     def FlushJob(self, request, context):
         """Processes buffered data and optionally finalises buckets or computes interim results.
         Fails with NOT_FOUND for an unknown job, FAILED_PRECONDITION if it is not open, and
-        INVALID_ARGUMENT for start/end without calc_interim, end before start, or advance_time
-        not after skip_time.
+        INVALID_ARGUMENT for start/end without calc_interim, end without start, end before start,
+        or advance_time not after skip_time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -67,8 +67,8 @@ class JobServiceStub:
     FlushJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.FlushJobRequest, _job_service_pb2.FlushJobResponse]
     """Processes buffered data and optionally finalises buckets or computes interim results.
     Fails with NOT_FOUND for an unknown job, FAILED_PRECONDITION if it is not open, and
-    INVALID_ARGUMENT for start/end without calc_interim, end before start, or advance_time
-    not after skip_time.
+    INVALID_ARGUMENT for start/end without calc_interim, end without start, end before start,
+    or advance_time not after skip_time.
     """
     CloseJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.CloseJobRequest, _job_service_pb2.CloseJobResponse]
     """Closes the jobs matching an expression. A graceful close waits for an active stream,
@@ -127,8 +127,8 @@ class JobServiceAsyncStub(JobServiceStub):
     FlushJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.FlushJobRequest, _job_service_pb2.FlushJobResponse]  # type: ignore[assignment]
     """Processes buffered data and optionally finalises buckets or computes interim results.
     Fails with NOT_FOUND for an unknown job, FAILED_PRECONDITION if it is not open, and
-    INVALID_ARGUMENT for start/end without calc_interim, end before start, or advance_time
-    not after skip_time.
+    INVALID_ARGUMENT for start/end without calc_interim, end without start, end before start,
+    or advance_time not after skip_time.
     """
     CloseJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.CloseJobRequest, _job_service_pb2.CloseJobResponse]  # type: ignore[assignment]
     """Closes the jobs matching an expression. A graceful close waits for an active stream,
@@ -220,8 +220,8 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_job_service_pb2.FlushJobResponse, _abc.Awaitable[_job_service_pb2.FlushJobResponse]]:
         """Processes buffered data and optionally finalises buckets or computes interim results.
         Fails with NOT_FOUND for an unknown job, FAILED_PRECONDITION if it is not open, and
-        INVALID_ARGUMENT for start/end without calc_interim, end before start, or advance_time
-        not after skip_time.
+        INVALID_ARGUMENT for start/end without calc_interim, end without start, end before start,
+        or advance_time not after skip_time.
         """
 
     @_abc_1.abstractmethod

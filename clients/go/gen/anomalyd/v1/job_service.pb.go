@@ -586,9 +586,10 @@ type FlushJobRequest struct {
 	CalcInterim bool `protobuf:"varint,2,opt,name=calc_interim,json=calcInterim,proto3" json:"calc_interim,omitempty"`
 	// With calc_interim: the start of the range of buckets to compute interim results for.
 	Start *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start,proto3" json:"start,omitempty"`
-	// With calc_interim: the end of that range; defaults to start plus one second.
+	// With calc_interim and start: the end of that range; defaults to start plus one second.
 	End *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end,proto3" json:"end,omitempty"`
-	// Finalise every bucket ending at or before this time, as if no more data will come for it.
+	// Finalise every bucket whose end plus the job's latency is at or before this time, as if no
+	// more data will come for it.
 	AdvanceTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=advance_time,json=advanceTime,proto3" json:"advance_time,omitempty"`
 	// Skip to this time (rounded up to a bucket boundary) without results for the gap.
 	SkipTime      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=skip_time,json=skipTime,proto3" json:"skip_time,omitempty"`

@@ -63,8 +63,8 @@ type JobServiceClient interface {
 	PostData(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PostDataRequest, PostDataResponse], error)
 	// Processes buffered data and optionally finalises buckets or computes interim results.
 	// Fails with NOT_FOUND for an unknown job, FAILED_PRECONDITION if it is not open, and
-	// INVALID_ARGUMENT for start/end without calc_interim, end before start, or advance_time
-	// not after skip_time.
+	// INVALID_ARGUMENT for start/end without calc_interim, end without start, end before start,
+	// or advance_time not after skip_time.
 	FlushJob(ctx context.Context, in *FlushJobRequest, opts ...grpc.CallOption) (*FlushJobResponse, error)
 	// Closes the jobs matching an expression. A graceful close waits for an active stream,
 	// writes the results of every complete bucket and persists the model; the partial bucket is
@@ -216,8 +216,8 @@ type JobServiceServer interface {
 	PostData(grpc.ClientStreamingServer[PostDataRequest, PostDataResponse]) error
 	// Processes buffered data and optionally finalises buckets or computes interim results.
 	// Fails with NOT_FOUND for an unknown job, FAILED_PRECONDITION if it is not open, and
-	// INVALID_ARGUMENT for start/end without calc_interim, end before start, or advance_time
-	// not after skip_time.
+	// INVALID_ARGUMENT for start/end without calc_interim, end without start, end before start,
+	// or advance_time not after skip_time.
 	FlushJob(context.Context, *FlushJobRequest) (*FlushJobResponse, error)
 	// Closes the jobs matching an expression. A graceful close waits for an active stream,
 	// writes the results of every complete bucket and persists the model; the partial bucket is
