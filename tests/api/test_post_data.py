@@ -16,7 +16,7 @@ LINES = [
     b'{"time": 1000, "host": "a", "value": 1}',  # processed; bucket 960
     b'{"time": 1010, "host": "b"}',  # processed, value missing
     b'{"time": "garbage", "host": "a", "value": 2}',  # invalid date
-    b'{"host": "a", "value": 3}',  # invalid date (no time)
+    b'{"host": "a", "value": 3}',  # invalid date (no time): a missing field, and 2 - 1 input fields
     b'{"time": 1100, "value": 4}',  # processed, host missing; bucket 1080
     b'{"time": 1030, "host": "a", "value": 5}',  # out of order: before 1080 - latency 0
     b'{"time": 1085, "host": "a", "value": 6, "extra": {"x": 1, "y": [1, 2]}}',  # 4 leaf fields
@@ -46,9 +46,9 @@ def test_counts_match_hand_computed_expectation(stub):
     assert counts.invalid_date_count == 2
     assert counts.out_of_order_timestamp_count == 1
     assert counts.input_record_count == 9
-    assert counts.missing_field_count == 2
-    assert counts.input_field_count == 18
-    assert counts.processed_field_count == 6 * 2 - 2
+    assert counts.missing_field_count == 3  # the time field counts, as in Elasticsearch
+    assert counts.input_field_count == 17
+    assert counts.processed_field_count == 6 * 2 - 3
     assert counts.malformed_document_count == 2
     assert counts.input_bytes == len(DATA)
     assert counts.earliest_record_timestamp.ToMilliseconds() == 1_000_000
@@ -67,7 +67,7 @@ def test_chunk_boundaries_do_not_change_counts(stub, cut):
     counts_job(stub)
     whole = post(stub, "counts", DATA[:cut], DATA[cut:])
     assert (whole.processed_record_count, whole.invalid_date_count, whole.malformed_document_count,
-            whole.input_field_count, whole.missing_field_count) == (6, 2, 2, 18, 2)
+            whole.input_field_count, whole.missing_field_count) == (6, 2, 2, 17, 3)
 
 
 def test_upload_counts_are_per_upload_and_stats_are_totals(stub):
@@ -75,11 +75,25 @@ def test_upload_counts_are_per_upload_and_stats_are_totals(stub):
     post(stub, "counts", DATA)
     second = post(stub, "counts", b'{"time": 1600, "host": "a", "value": 1}\n{"time": 10, "host": "a", "value": 1}\n')
     assert (second.processed_record_count, second.out_of_order_timestamp_count) == (1, 1)
-    assert second.earliest_record_timestamp.ToMilliseconds() == 1_600_000
+    # Elasticsearch's upload counts carry earliest_record_timestamp only in the upload that set it.
+    assert not second.HasField("earliest_record_timestamp")
+    assert second.latest_record_timestamp.ToMilliseconds() == 1_600_000
     totals = stub.GetJobStats(pb.GetJobStatsRequest(job_id="counts"), timeout=10).jobs[0].data_counts
     assert (totals.processed_record_count, totals.out_of_order_timestamp_count) == (7, 2)
     assert totals.earliest_record_timestamp.ToMilliseconds() == 1_000_000
     assert totals.input_record_count == 11
+
+
+def test_arrays_of_objects_are_present_fields_and_a_missing_time_is_a_missing_field(stub):
+    counts_job(stub)
+    lines = b'{"time": 1000, "host": [{"name": "a"}], "value": 1}\n{"host": "a"}\n{}\n'
+    counts = post(stub, "counts", lines)
+    assert (counts.processed_record_count, counts.invalid_date_count) == (1, 2)
+    # host is present though it holds only objects; the record without time or value misses 2
+    # fields, and the empty one misses all 3 (time, host, value).
+    assert counts.missing_field_count == 0 + 2 + 3
+    # Each record's field count less one for its time, with or without one, never below 0.
+    assert counts.input_field_count == 2 + 0 + 0
 
 
 def test_latency_accepts_late_records_within_the_window(stub):

@@ -67,8 +67,10 @@ def test_an_unfinished_document_at_the_end_is_malformed():
 
 
 def test_flatten_follows_elasticsearch():
-    doc = {"a": {"b": 1, "c": {"d": "x"}}, "list": [1, "two", None, True], "objs": [{"x": 1}], "n": None}
-    assert flatten(doc) == {"a.b": 1, "a.c.d": "x", "list": "1,two,,true", "n": None}
+    doc = {"a": {"b": 1, "c": {"d": "x"}}, "list": [1, "two", None, True], "objs": [{"x": 1}], "n": None,
+           "mixed": [1, {"x": 2}, [3], 4]}
+    # An array of objects is a present field (not missing), holding only the array's own scalars.
+    assert flatten(doc) == {"a.b": 1, "a.c.d": "x", "list": "1,two,,true", "objs": "", "n": None, "mixed": "1,4"}
 
 
 def test_a_document_without_end_over_the_limit_is_refused():

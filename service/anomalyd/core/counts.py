@@ -49,9 +49,16 @@ class DataCounts(msgspec.Struct):
         """Analysis fields of processed records, less missing ones, never below 0."""
         return max(0, self.processed_record_count * analysis_field_count - self.missing_field_count)
 
-    def record_times(self, earliest_ms: int, latest_ms: int) -> None:
-        """Take the first and last time of newly processed records."""
-        if self.earliest_record_timestamp is None:
+    def record_times(self, earliest_ms: int | None, latest_ms: int) -> None:
+        """Take the first and last time of newly processed records.
+
+        Args:
+            earliest_ms: the first record's time, or None if the job's earliest is already set
+                (an upload's counts show it only in the upload that set it, as Elasticsearch's
+                incremental counts do).
+            latest_ms: the largest record time.
+        """
+        if self.earliest_record_timestamp is None and earliest_ms is not None:
             self.earliest_record_timestamp = earliest_ms
         if self.latest_record_timestamp is None or latest_ms > self.latest_record_timestamp:
             self.latest_record_timestamp = latest_ms

@@ -61,7 +61,8 @@ class Documents:
 
     Attributes:
         records: flat records (nested objects flattened to "a.b", arrays of scalars joined
-            with commas, arrays of objects dropped; null stays None, read later as "").
+            with commas, objects and arrays inside arrays skipped; null stays None, read later
+            as "").
         malformed: documents that could not be parsed, were not objects, nested deeper than
             MAX_DEPTH or held an integer beyond the largest float.
     """
@@ -410,8 +411,8 @@ def _checked(decoded: Any, check_integers: bool) -> Record | None:
 def flatten(document: dict[str, Any]) -> Record | None:
     """A document with nested objects flattened as Elasticsearch ML reads them.
 
-    Nested keys join with ".", arrays of scalars become comma-joined strings and arrays
-    holding objects are dropped.
+    Nested keys join with ".", arrays become comma-joined strings of their scalars (objects
+    and arrays inside them are skipped, but the field is present).
 
     Returns:
         the record, or None if the document nests deeper than MAX_DEPTH.
@@ -431,7 +432,11 @@ def _flatten_into(flat: Record, prefix: str, document: dict[str, Any], depth: in
         elif type(value) is list:
             if not _nests_within(value, MAX_DEPTH - depth):
                 return False
-            if not any(type(item) in (dict, list) for item in value):
+            if any(type(item) in (dict, list) for item in value):
+                # Elasticsearch reads such an array as a present field; its objects and
+                # arrays hold no value for it, only its scalars do.
+                flat[name] = _joined([item for item in value if type(item) not in (dict, list)])
+            else:
                 flat[name] = _joined(value)
         else:
             flat[name] = value

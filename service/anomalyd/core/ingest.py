@@ -35,8 +35,9 @@ class ParsedRecords:
     Attributes:
         batch: the analysis fields in columns; times of invalid records are 0.
         invalid_time: shape (n,), True where the time is missing or unreadable.
-        input_field_count: leaf fields read, not counting the time field.
-        missing_field_count: analysis fields the records lack, one per field per record.
+        input_field_count: leaf fields read, less one a record (for its time field).
+        missing_field_count: analysis fields and time fields the records lack, one per field
+            per record.
     """
 
     batch: RecordBatch
@@ -82,8 +83,10 @@ class RecordReader:
         raw_times = _column(records, self._time_field)
         times, invalid = self._parse_times(raw_times)
         columns = {f: _column(records, f) for f in self._analysis_fields}
-        missing = sum(values.count(_MISSING) for values in columns.values())
-        input_fields = sum(map(len, records)) - (n - raw_times.count(_MISSING))
+        # As Elasticsearch counts: a missing time field is a missing field too, and every
+        # record's field count loses one for its time, whether it has one or not.
+        missing = raw_times.count(_MISSING) + sum(values.count(_MISSING) for values in columns.values())
+        input_fields = sum(map(len, records)) - (n - sum(1 for r in records if not r))
         batch = RecordBatch(
             times=times,
             numbers={f: _numbers(columns[f]) for f in self._numeric},
@@ -222,8 +225,9 @@ class Ingestor:
         if not n_accepted:
             return parsed.batch.take(accepted)
         kept = parsed.batch.take(accepted)
+        earliest = int(kept.times[0]) if self.state.totals.earliest_record_timestamp is None else None
         for sink in sinks:
-            sink.record_times(int(kept.times[0]), int(kept.times.max()))
+            sink.record_times(earliest, int(kept.times.max()))
         self._diagnose(kept.times, sinks)
         if self.state.first_bucket_ms is None:
             self.state.first_bucket_ms = int(kept.times.min()) // self._span * self._span
