@@ -78,6 +78,42 @@ def test_bucket_filters_expand_sort_and_paging(results):
     assert [b.timestamp.seconds for b in page.buckets] == times[10:15]
 
 
+def test_queries_follow_elasticsearch_rules(results):
+    spike = timestamp_pb2.Timestamp(seconds=SPIKE_S)
+    # timestamp names one bucket: a range, a page or a score beside it is refused.
+    for extra in ({"start": spike}, {"end": spike}, {"anomaly_score": 1.0}, {"page": rpb.Page(size=5)},
+                  {"page": rpb.Page(**{"from": 1})}, {"page": rpb.Page(count_only=True)}):
+        with pytest.raises(grpc.RpcError) as err:
+            results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", timestamp=spike, **extra), timeout=10)
+        assert (err.value.code(), error_reason(err.value)) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST"), extra
+    # A timestamp that starts no bucket is NOT_FOUND, as Elasticsearch's 404.
+    for missing in (SPIKE_S + 1, START_S - SPAN_S):
+        with pytest.raises(grpc.RpcError) as err:
+            results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", timestamp=timestamp_pb2.Timestamp(seconds=missing)), timeout=10)
+        assert (err.value.code(), error_reason(err.value)) == (grpc.StatusCode.NOT_FOUND, "BUCKET_NOT_FOUND")
+    # Page size 0: no hits, only the count.
+    count_only = rpb.Page(count_only=True)
+    buckets = results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", page=count_only), timeout=10)
+    assert not buckets.buckets and buckets.count == DAYS * 86_400 // SPAN_S - 1  # the last bucket is still open
+    records = results.GetRecords(rpb.GetRecordsRequest(job_id="latency", page=count_only), timeout=10)
+    assert not records.records and records.count > 0
+    influencers = results.GetInfluencers(rpb.GetInfluencersRequest(job_id="latency", page=count_only), timeout=10)
+    assert not influencers.influencers and influencers.count > 0
+    # Sort by any field of the result.
+    every = rpb.Page(size=10_000)
+    by_value = results.GetRecords(rpb.GetRecordsRequest(job_id="latency", sort="by_field_value", desc=False, page=every), timeout=10).records
+    values = [r.by_field_value for r in by_value]
+    assert values == sorted(values) and set(values) == {"a", "b"}
+    by_actual = results.GetRecords(rpb.GetRecordsRequest(job_id="latency", sort="actual", page=every), timeout=10).records
+    assert [r.actual[0] for r in by_actual] == sorted((r.actual[0] for r in by_actual), reverse=True)
+    by_impact = results.GetRecords(rpb.GetRecordsRequest(job_id="latency", sort="multi_bucket_impact", desc=False, page=every), timeout=10).records
+    assert [r.multi_bucket_impact for r in by_impact] == sorted(r.multi_bucket_impact for r in by_impact)
+    by_name = results.GetInfluencers(rpb.GetInfluencersRequest(job_id="latency", sort="influencer_field_value", page=every), timeout=10).influencers
+    assert [i.influencer_field_value for i in by_name] == sorted((i.influencer_field_value for i in by_name), reverse=True)
+    by_count = results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", sort="event_count", desc=True, page=rpb.Page(size=3)), timeout=10).buckets
+    assert len(by_count) == 3 and by_count[0].event_count >= by_count[-1].event_count
+
+
 def test_influencers_point_at_the_host(results):
     top = results.GetInfluencers(rpb.GetInfluencersRequest(job_id="latency", page=rpb.Page(size=1)), timeout=30).influencers[0]
     assert (top.influencer_field_name, top.influencer_field_value, top.timestamp.seconds) == ("host", "b", SPIKE_S)
@@ -105,7 +141,9 @@ def test_interim_results_are_replaced_when_the_bucket_is_final(running, results)
     stub.FlushJob(pb.FlushJobRequest(job_id="latency", calc_interim=True), timeout=30)
     interim = results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", timestamp=timestamp_pb2.Timestamp(seconds=last)), timeout=30).buckets
     assert len(interim) == 1 and interim[0].is_interim
-    assert not results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", timestamp=timestamp_pb2.Timestamp(seconds=last), exclude_interim=True), timeout=30).buckets
+    with pytest.raises(grpc.RpcError) as err:  # the one bucket asked for is left out: Elasticsearch's 404
+        results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", timestamp=timestamp_pb2.Timestamp(seconds=last), exclude_interim=True), timeout=30)
+    assert (err.value.code(), error_reason(err.value)) == (grpc.StatusCode.NOT_FOUND, "BUCKET_NOT_FOUND")
     stub.FlushJob(pb.FlushJobRequest(job_id="latency", advance_time=timestamp_pb2.Timestamp(seconds=last + SPAN_S)), timeout=30)
     final = results.GetBuckets(rpb.GetBucketsRequest(job_id="latency", timestamp=timestamp_pb2.Timestamp(seconds=last)), timeout=30).buckets
     assert len(final) == 1 and not final[0].is_interim

@@ -37,6 +37,8 @@ const (
 	ReasonJobNotFound Reason = "JOB_NOT_FOUND"
 	// ReasonTaskNotFound (NOT_FOUND): GetTask of an unknown task.
 	ReasonTaskNotFound Reason = "TASK_NOT_FOUND"
+	// ReasonBucketNotFound (NOT_FOUND): GetBuckets with a timestamp that starts no bucket.
+	ReasonBucketNotFound Reason = "BUCKET_NOT_FOUND"
 	// ReasonSnapshotNotFound (NOT_FOUND): no such model snapshot.
 	ReasonSnapshotNotFound Reason = "SNAPSHOT_NOT_FOUND"
 	// ReasonJobNotOpen (FAILED_PRECONDITION): data or a flush for a job that is not open.

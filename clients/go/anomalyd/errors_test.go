@@ -68,7 +68,7 @@ func TestEveryReasonOfTheServerHasAConstant(t *testing.T) {
 	known := map[Reason]bool{}
 	for _, r := range []Reason{
 		ReasonInvalidJobConfig, ReasonInvalidRequest, ReasonInvalidColumnBatch, ReasonTooManyParseErrors,
-		ReasonJobAlreadyExists, ReasonJobAndGroupNamesMustBeUnique, ReasonJobNotFound, ReasonTaskNotFound, ReasonSnapshotNotFound, ReasonJobNotOpen,
+		ReasonJobAlreadyExists, ReasonJobAndGroupNamesMustBeUnique, ReasonJobNotFound, ReasonTaskNotFound, ReasonBucketNotFound, ReasonSnapshotNotFound, ReasonJobNotOpen,
 		ReasonJobOpen, ReasonJobAlreadyOpen, ReasonJobFailed, ReasonJobDeleting, ReasonSnapshotActive,
 		ReasonRestoreFailed, ReasonDataStreamActive, ReasonJobForceClosed, ReasonChunkTooLarge, ReasonUploadTooLarge,
 		ReasonTooManyStreams, ReasonTooManyOpenJobs, ReasonStreamIdleTimeout, ReasonStorageUnavailable, ReasonTimeout,

@@ -217,7 +217,7 @@ def _parser() -> argparse.ArgumentParser:
             "--from", type=int, default=0, dest="from_", metavar="N", help="results to skip"
         )
         sub.add_argument(
-            "--size", type=int, default=0, metavar="N", help="results to show (default 100)"
+            "--size", type=int, default=None, metavar="N", help="results to show (default 100; 0 shows only the count)"
         )
 
     sub = command("overall-buckets", _overall_buckets, "combine bucket scores across jobs")

@@ -419,28 +419,30 @@ class Client:
         sort: str = "",
         desc: bool | None = None,
         from_: int = 0,
-        size: int = 0,
+        size: int | None = None,
     ) -> Document:
         """A page of a job's buckets, oldest first unless sorted otherwise.
 
         Args:
             job_id: the job.
-            timestamp: only the bucket starting at this time.
+            timestamp: only the bucket starting at this time (not with start, end, from_,
+                size or anomaly_score).
             start: buckets starting at or after this time.
             end: buckets starting before this time.
             exclude_interim: leave out interim buckets.
             anomaly_score: only buckets scoring at least this.
             expand: include each bucket's anomaly records.
-            sort: timestamp (default), anomaly_score, event_count or initial_anomaly_score.
+            sort: timestamp (default) or any other field of a bucket.
             desc: sort descending (default False).
             from_: buckets to skip.
-            size: buckets to return; 0 means the server's default of 100.
+            size: buckets to return (default 100); 0 returns none, only the count.
 
         Returns:
             {"buckets": [...], "count": the number matching, over all pages}.
 
         Raises:
-            AnomalydError: JOB_NOT_FOUND, or INVALID_ARGUMENT for a bad sort field or page.
+            AnomalydError: JOB_NOT_FOUND, BUCKET_NOT_FOUND (a timestamp that starts no
+                bucket), or INVALID_ARGUMENT for a bad sort field or page.
         """
         request = results_service_pb2.GetBucketsRequest(
             job_id=job_id,
@@ -462,7 +464,7 @@ class Client:
         sort: str = "",
         desc: bool | None = None,
         from_: int = 0,
-        size: int = 0,
+        size: int | None = None,
     ) -> Document:
         """A page of a job's anomaly records, highest record_score first unless sorted otherwise.
 
@@ -475,7 +477,7 @@ class Client:
             sort: record_score (default), timestamp, probability or initial_record_score.
             desc: sort descending (default True).
             from_: records to skip.
-            size: records to return; 0 means the server's default of 100.
+            size: records to return (default 100); 0 returns none, only the count.
 
         Returns:
             {"records": [...], "count": the number matching, over all pages}.
@@ -501,7 +503,7 @@ class Client:
         sort: str = "",
         desc: bool | None = None,
         from_: int = 0,
-        size: int = 0,
+        size: int | None = None,
     ) -> Document:
         """A page of a job's influencers, highest influencer_score first unless sorted otherwise.
 
@@ -515,7 +517,7 @@ class Client:
                 initial_influencer_score.
             desc: sort descending (default True).
             from_: influencers to skip.
-            size: influencers to return; 0 means the server's default of 100.
+            size: influencers to return (default 100); 0 returns none, only the count.
 
         Returns:
             {"influencers": [...], "count": the number matching, over all pages}.
@@ -647,7 +649,7 @@ def _result_query(
     sort: str,
     desc: bool | None,
     from_: int,
-    size: int,
+    size: int | None,
 ) -> dict[str, Any]:
     """The filter and page fields that GetBuckets, GetRecords and GetInfluencers share."""
     return {
@@ -657,5 +659,5 @@ def _result_query(
         "sort": sort,
         "desc": desc,
         # "from" is a Python keyword, so Page cannot take it as an argument name.
-        "page": results_service_pb2.Page(**{"from": from_, "size": size}),
+        "page": results_service_pb2.Page(**{"from": from_}, size=size or 0, count_only=size == 0),
     }

@@ -241,13 +241,13 @@ export interface ResultQuery extends CallOptions {
   desc?: boolean;
   /** Results to skip. */
   from?: number;
-  /** Results to return; 0 (the default) means the server's default of 100. */
+  /** Results to return (the server's default is 100); 0 returns none, only the count. */
   size?: number;
 }
 
 /** Options of {@link Client.getBuckets}. */
 export interface GetBucketsOptions extends ResultQuery {
-  /** Only the bucket starting at this time. */
+  /** Only the bucket starting at this time (not with start, end, from, size or anomalyScore). */
   timestamp?: InstantInput;
   /** Only buckets scoring at least this. */
   anomalyScore?: number;
@@ -791,7 +791,7 @@ function resultQuery(options: ResultQuery) {
     excludeInterim: options.excludeInterim ?? false,
     sort: options.sort ?? "",
     desc: options.desc,
-    page: { from: options.from ?? 0, size: options.size ?? 0 },
+    page: { from: options.from ?? 0, size: options.size ?? 0, countOnly: options.size === 0 },
   };
 }
 

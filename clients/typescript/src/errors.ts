@@ -87,6 +87,8 @@ export const Reason = {
   TIMEOUT: "TIMEOUT",
   /** The server is shutting down. */
   SERVER_DRAINING: "SERVER_DRAINING",
+  /** No bucket starts at the timestamp asked for. */
+  BUCKET_NOT_FOUND: "BUCKET_NOT_FOUND",
   /** No such model snapshot. */
   SNAPSHOT_NOT_FOUND: "SNAPSHOT_NOT_FOUND",
   /** The snapshot is the job's active one. */

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from concurrent.futures import Executor
 from typing import Any
 
@@ -11,6 +10,7 @@ import grpc
 from anomalyd.api import convert
 from anomalyd.api.handlers import unary
 from anomalyd.api.servicer import allow_no_match
+from anomalyd.core.errors import InvalidRequest
 from anomalyd.core.results import DEFAULT_PAGE_SIZE, Query, ResultReader
 from anomalyd.v1 import results_service_pb2 as pb
 from anomalyd.v1 import results_service_pb2_grpc
@@ -26,7 +26,7 @@ def _query(request: Any, min_score: float, *, desc_default: bool) -> Query:
         sort=request.sort,
         desc=request.desc if request.HasField("desc") else desc_default,
         page_from=getattr(request.page, "from"),  # "from" is a Python keyword
-        page_size=request.page.size or DEFAULT_PAGE_SIZE,
+        page_size=0 if request.page.count_only else request.page.size or DEFAULT_PAGE_SIZE,
     )
 
 
@@ -40,10 +40,20 @@ class ResultsServicer(results_service_pb2_grpc.ResultsServiceServicer):
     @unary
     def GetBuckets(self, request: pb.GetBucketsRequest, context: grpc.ServicerContext) -> pb.GetBucketsResponse:
         query = _query(request, request.anomaly_score, desc_default=False)
+        at = None
         if request.HasField("timestamp"):
+            # Elasticsearch: timestamp is incompatible with from, size, start, end and anomaly_score.
+            page = request.page
+            given = [name for name in ("start", "end") if request.HasField(name)]
+            given += ["page"] if getattr(page, "from") or page.size or page.count_only else []
+            given += ["anomaly_score"] if request.anomaly_score else []
+            if given:
+                raise InvalidRequest(
+                    f"timestamp is incompatible with {', '.join(given)}: it asks for one bucket",
+                    jobId=request.job_id, fields=",".join(given),
+                )
             at = convert.millis(request, "timestamp")
-            query = dataclasses.replace(query, start_ms=at, end_ms=None if at is None else at + 1)
-        buckets, count = self._results.buckets(query, expand=request.expand)
+        buckets, count = self._results.buckets(query, expand=request.expand, timestamp_ms=at)
         return pb.GetBucketsResponse(buckets=[convert.bucket(request.job_id, b) for b in buckets], count=count)
 
     @unary

@@ -82,6 +82,13 @@ class TaskNotFound(AnomalydError):
     reason = "TASK_NOT_FOUND"
 
 
+class BucketNotFound(AnomalydError):
+    """GetBuckets with a timestamp that starts no bucket (Elasticsearch's 404)."""
+
+    status = "NOT_FOUND"
+    reason = "BUCKET_NOT_FOUND"
+
+
 class JobNotOpen(AnomalydError):
     """The job must be open for the request (data, flush, snapshot)."""
 

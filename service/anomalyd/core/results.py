@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from anomalyd.core.errors import InvalidRequest
+from anomalyd.core.errors import BucketNotFound, InvalidRequest
 from anomalyd.core.jobs import JobManager
 from anomalyd.engine.results import AnomalyRecord, BucketResult, InfluencerResult
 
@@ -16,23 +16,52 @@ T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 100
 MAX_RESULT_WINDOW = 10_000  # Elasticsearch's index.max_result_window
 
+# Every field of a result document that Elasticsearch can sort by, by its name there. A field
+# with several values (actual, typical) sorts by its least ascending and its greatest descending.
 BUCKET_SORTS: dict[str, Callable[[BucketResult], Any]] = {
     "timestamp": lambda b: b.timestamp_ms,
     "anomaly_score": lambda b: b.anomaly_score,
     "initial_anomaly_score": lambda b: b.initial_anomaly_score,
     "event_count": lambda b: b.event_count,
+    "is_interim": lambda b: b.is_interim,
+    "bucket_span": lambda b: b.bucket_span_s,
+    "job_id": lambda b: "",
+    "result_type": lambda b: "bucket",
 }
 RECORD_SORTS: dict[str, Callable[[AnomalyRecord], Any]] = {
     "record_score": lambda r: r.record_score,
     "initial_record_score": lambda r: r.initial_record_score,
     "probability": lambda r: r.probability,
     "timestamp": lambda r: r.timestamp_ms,
+    "multi_bucket_impact": lambda r: r.multi_bucket_impact,
+    "detector_index": lambda r: r.detector_index,
+    "is_interim": lambda r: r.is_interim,
+    "function": lambda r: r.function,
+    "function_description": lambda r: r.function_description,
+    "field_name": lambda r: r.field_name or None,
+    "by_field_name": lambda r: r.by_field_name or None,
+    "by_field_value": lambda r: r.by_field_value or None,
+    "over_field_name": lambda r: r.over_field_name or None,
+    "over_field_value": lambda r: r.over_field_value or None,
+    "partition_field_name": lambda r: r.partition_field_name or None,
+    "partition_field_value": lambda r: r.partition_field_value or None,
+    "actual": lambda r: r.actual,
+    "typical": lambda r: r.typical,
+    "bucket_span": lambda r: 0,
+    "job_id": lambda r: "",
+    "result_type": lambda r: "record",
 }
 INFLUENCER_SORTS: dict[str, Callable[[InfluencerResult], Any]] = {
     "influencer_score": lambda i: i.influencer_score,
     "initial_influencer_score": lambda i: i.initial_influencer_score,
     "probability": lambda i: i.probability,
     "timestamp": lambda i: i.timestamp_ms,
+    "influencer_field_name": lambda i: i.influencer_field_name,
+    "influencer_field_value": lambda i: i.influencer_field_value,
+    "is_interim": lambda i: i.is_interim,
+    "bucket_span": lambda i: 0,
+    "job_id": lambda i: "",
+    "result_type": lambda i: "influencer",
 }
 
 
@@ -73,11 +102,26 @@ class ResultReader:
         """A job's bucket span in seconds."""
         return self._repository.job(job_id).bucket_span_s
 
-    def buckets(self, query: Query, *, expand: bool = False) -> tuple[list[BucketResult], int]:
-        """A page of buckets and the number matching."""
+    def buckets(self, query: Query, *, expand: bool = False, timestamp_ms: int | None = None) -> tuple[list[BucketResult], int]:
+        """A page of buckets and the number matching.
+
+        Args:
+            query: the filters.
+            expand: include each bucket's records.
+            timestamp_ms: only the bucket that starts then; the query must then have no time
+                range, score or page, as Elasticsearch requires.
+
+        Raises:
+            InvalidRequest: a timestamp with a time range, score or page, or a bad sort or page.
+            BucketNotFound: no bucket starts at timestamp_ms (interim ones left out if asked).
+        """
         self._repository.job(query.job_id)
+        if timestamp_ms is not None:
+            query = replace(query, start_ms=timestamp_ms, end_ms=timestamp_ms + 1)
         found = [b for b in self._repository.buckets(query.job_id, query.start_ms, query.end_ms)
                  if b.anomaly_score >= query.min_score and not (query.exclude_interim and b.is_interim)]
+        if timestamp_ms is not None and not found:
+            raise BucketNotFound(f"no bucket of job {query.job_id!r} starts at {timestamp_ms} ms", jobId=query.job_id, timestamp=str(timestamp_ms))
         page, count = page_of(found, query, BUCKET_SORTS, "timestamp")
         if expand:
             page = [replace(b, records=self._repository.records(query.job_id, b.timestamp_ms, b.timestamp_ms + 1)) for b in page]
@@ -155,5 +199,15 @@ def page_of(found: list[T], query: Query, sorts: dict[str, Callable[[T], Any]], 
             f"page from {query.page_from} size {query.page_size} is outside 0..{MAX_RESULT_WINDOW}",
             pageFrom=str(query.page_from), pageSize=str(query.page_size),
         )
-    ordered: Sequence[T] = sorted(found, key=key, reverse=query.desc)
+    if query.page_size == 0:
+        return [], len(found)
+
+    def sort_key(item: T) -> tuple[bool, Any]:
+        value = key(item)
+        if isinstance(value, list):
+            value = (max if query.desc else min)(value) if value else None
+        # A document without the field sorts last either way, as Elasticsearch's "missing": "_last".
+        return (value is not None) == query.desc, value if value is not None else 0
+
+    ordered: Sequence[T] = sorted(found, key=sort_key, reverse=query.desc)
     return list(ordered[query.page_from : query.page_from + query.page_size]), len(found)

@@ -27,7 +27,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!anomalyd/v1/results_service.proto\x12\x0b\x61nomalyd.v1\x1a\x18\x61nomalyd/v1/result.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\"\n\x04Page\x12\x0c\n\x04\x66rom\x18\x01 \x01(\x05\x12\x0c\n\x04size\x18\x02 \x01(\x05\"\xb1\x02\n\x11GetBucketsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12-\n\ttimestamp\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x65xclude_interim\x18\x05 \x01(\x08\x12\x15\n\ranomaly_score\x18\x06 \x01(\x01\x12\x0e\n\x06\x65xpand\x18\x07 \x01(\x08\x12\x0c\n\x04sort\x18\x08 \x01(\t\x12\x11\n\x04\x64\x65sc\x18\t \x01(\x08H\x00\x88\x01\x01\x12\x1f\n\x04page\x18\n \x01(\x0b\x32\x11.anomalyd.v1.PageB\x07\n\x05_desc\"I\n\x12GetBucketsResponse\x12$\n\x07\x62uckets\x18\x01 \x03(\x0b\x32\x13.anomalyd.v1.Bucket\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\xf1\x01\n\x11GetRecordsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12)\n\x05start\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x65xclude_interim\x18\x04 \x01(\x08\x12\x14\n\x0crecord_score\x18\x05 \x01(\x01\x12\x0c\n\x04sort\x18\x06 \x01(\t\x12\x11\n\x04\x64\x65sc\x18\x07 \x01(\x08H\x00\x88\x01\x01\x12\x1f\n\x04page\x18\x08 \x01(\x0b\x32\x11.anomalyd.v1.PageB\x07\n\x05_desc\"P\n\x12GetRecordsResponse\x12+\n\x07records\x18\x01 \x03(\x0b\x32\x1a.anomalyd.v1.AnomalyRecord\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\xf9\x01\n\x15GetInfluencersRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12)\n\x05start\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x65xclude_interim\x18\x04 \x01(\x08\x12\x18\n\x10influencer_score\x18\x05 \x01(\x01\x12\x0c\n\x04sort\x18\x06 \x01(\t\x12\x11\n\x04\x64\x65sc\x18\x07 \x01(\x08H\x00\x88\x01\x01\x12\x1f\n\x04page\x18\x08 \x01(\x0b\x32\x11.anomalyd.v1.PageB\x07\n\x05_desc\"U\n\x16GetInfluencersResponse\x12,\n\x0binfluencers\x18\x01 \x03(\x0b\x32\x17.anomalyd.v1.Influencer\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\x9d\x02\n\x18GetOverallBucketsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05top_n\x18\x02 \x01(\x05\x12.\n\x0b\x62ucket_span\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\roverall_score\x18\x04 \x01(\x01\x12\x17\n\x0f\x65xclude_interim\x18\x05 \x01(\x08\x12)\n\x05start\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x0e\x61llow_no_match\x18\x08 \x01(\x08H\x00\x88\x01\x01\x42\x11\n\x0f_allow_no_match\"_\n\x19GetOverallBucketsResponse\x12\x33\n\x0foverall_buckets\x18\x01 \x03(\x0b\x32\x1a.anomalyd.v1.OverallBucket\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x32\xed\x02\n\x0eResultsService\x12M\n\nGetBuckets\x12\x1e.anomalyd.v1.GetBucketsRequest\x1a\x1f.anomalyd.v1.GetBucketsResponse\x12M\n\nGetRecords\x12\x1e.anomalyd.v1.GetRecordsRequest\x1a\x1f.anomalyd.v1.GetRecordsResponse\x12Y\n\x0eGetInfluencers\x12\".anomalyd.v1.GetInfluencersRequest\x1a#.anomalyd.v1.GetInfluencersResponse\x12\x62\n\x11GetOverallBuckets\x12%.anomalyd.v1.GetOverallBucketsRequest\x1a&.anomalyd.v1.GetOverallBucketsResponseBd\n\x0eio.anomalyd.v1P\x01ZBgithub.com/anomalyd/anomalyd/clients/go/gen/anomalyd/v1;anomalydv1\xaa\x02\x0b\x41nomalyd.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!anomalyd/v1/results_service.proto\x12\x0b\x61nomalyd.v1\x1a\x18\x61nomalyd/v1/result.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"6\n\x04Page\x12\x0c\n\x04\x66rom\x18\x01 \x01(\x05\x12\x0c\n\x04size\x18\x02 \x01(\x05\x12\x12\n\ncount_only\x18\x03 \x01(\x08\"\xb1\x02\n\x11GetBucketsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12-\n\ttimestamp\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x65xclude_interim\x18\x05 \x01(\x08\x12\x15\n\ranomaly_score\x18\x06 \x01(\x01\x12\x0e\n\x06\x65xpand\x18\x07 \x01(\x08\x12\x0c\n\x04sort\x18\x08 \x01(\t\x12\x11\n\x04\x64\x65sc\x18\t \x01(\x08H\x00\x88\x01\x01\x12\x1f\n\x04page\x18\n \x01(\x0b\x32\x11.anomalyd.v1.PageB\x07\n\x05_desc\"I\n\x12GetBucketsResponse\x12$\n\x07\x62uckets\x18\x01 \x03(\x0b\x32\x13.anomalyd.v1.Bucket\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\xf1\x01\n\x11GetRecordsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12)\n\x05start\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x65xclude_interim\x18\x04 \x01(\x08\x12\x14\n\x0crecord_score\x18\x05 \x01(\x01\x12\x0c\n\x04sort\x18\x06 \x01(\t\x12\x11\n\x04\x64\x65sc\x18\x07 \x01(\x08H\x00\x88\x01\x01\x12\x1f\n\x04page\x18\x08 \x01(\x0b\x32\x11.anomalyd.v1.PageB\x07\n\x05_desc\"P\n\x12GetRecordsResponse\x12+\n\x07records\x18\x01 \x03(\x0b\x32\x1a.anomalyd.v1.AnomalyRecord\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\xf9\x01\n\x15GetInfluencersRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12)\n\x05start\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x65xclude_interim\x18\x04 \x01(\x08\x12\x18\n\x10influencer_score\x18\x05 \x01(\x01\x12\x0c\n\x04sort\x18\x06 \x01(\t\x12\x11\n\x04\x64\x65sc\x18\x07 \x01(\x08H\x00\x88\x01\x01\x12\x1f\n\x04page\x18\x08 \x01(\x0b\x32\x11.anomalyd.v1.PageB\x07\n\x05_desc\"U\n\x16GetInfluencersResponse\x12,\n\x0binfluencers\x18\x01 \x03(\x0b\x32\x17.anomalyd.v1.Influencer\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\x9d\x02\n\x18GetOverallBucketsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05top_n\x18\x02 \x01(\x05\x12.\n\x0b\x62ucket_span\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\roverall_score\x18\x04 \x01(\x01\x12\x17\n\x0f\x65xclude_interim\x18\x05 \x01(\x08\x12)\n\x05start\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x0e\x61llow_no_match\x18\x08 \x01(\x08H\x00\x88\x01\x01\x42\x11\n\x0f_allow_no_match\"_\n\x19GetOverallBucketsResponse\x12\x33\n\x0foverall_buckets\x18\x01 \x03(\x0b\x32\x1a.anomalyd.v1.OverallBucket\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x32\xed\x02\n\x0eResultsService\x12M\n\nGetBuckets\x12\x1e.anomalyd.v1.GetBucketsRequest\x1a\x1f.anomalyd.v1.GetBucketsResponse\x12M\n\nGetRecords\x12\x1e.anomalyd.v1.GetRecordsRequest\x1a\x1f.anomalyd.v1.GetRecordsResponse\x12Y\n\x0eGetInfluencers\x12\".anomalyd.v1.GetInfluencersRequest\x1a#.anomalyd.v1.GetInfluencersResponse\x12\x62\n\x11GetOverallBuckets\x12%.anomalyd.v1.GetOverallBucketsRequest\x1a&.anomalyd.v1.GetOverallBucketsResponseBd\n\x0eio.anomalyd.v1P\x01ZBgithub.com/anomalyd/anomalyd/clients/go/gen/anomalyd/v1;anomalydv1\xaa\x02\x0b\x41nomalyd.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,23 +36,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016io.anomalyd.v1P\001ZBgithub.com/anomalyd/anomalyd/clients/go/gen/anomalyd/v1;anomalydv1\252\002\013Anomalyd.V1'
   _globals['_PAGE']._serialized_start=141
-  _globals['_PAGE']._serialized_end=175
-  _globals['_GETBUCKETSREQUEST']._serialized_start=178
-  _globals['_GETBUCKETSREQUEST']._serialized_end=483
-  _globals['_GETBUCKETSRESPONSE']._serialized_start=485
-  _globals['_GETBUCKETSRESPONSE']._serialized_end=558
-  _globals['_GETRECORDSREQUEST']._serialized_start=561
-  _globals['_GETRECORDSREQUEST']._serialized_end=802
-  _globals['_GETRECORDSRESPONSE']._serialized_start=804
-  _globals['_GETRECORDSRESPONSE']._serialized_end=884
-  _globals['_GETINFLUENCERSREQUEST']._serialized_start=887
-  _globals['_GETINFLUENCERSREQUEST']._serialized_end=1136
-  _globals['_GETINFLUENCERSRESPONSE']._serialized_start=1138
-  _globals['_GETINFLUENCERSRESPONSE']._serialized_end=1223
-  _globals['_GETOVERALLBUCKETSREQUEST']._serialized_start=1226
-  _globals['_GETOVERALLBUCKETSREQUEST']._serialized_end=1511
-  _globals['_GETOVERALLBUCKETSRESPONSE']._serialized_start=1513
-  _globals['_GETOVERALLBUCKETSRESPONSE']._serialized_end=1608
-  _globals['_RESULTSSERVICE']._serialized_start=1611
-  _globals['_RESULTSSERVICE']._serialized_end=1976
+  _globals['_PAGE']._serialized_end=195
+  _globals['_GETBUCKETSREQUEST']._serialized_start=198
+  _globals['_GETBUCKETSREQUEST']._serialized_end=503
+  _globals['_GETBUCKETSRESPONSE']._serialized_start=505
+  _globals['_GETBUCKETSRESPONSE']._serialized_end=578
+  _globals['_GETRECORDSREQUEST']._serialized_start=581
+  _globals['_GETRECORDSREQUEST']._serialized_end=822
+  _globals['_GETRECORDSRESPONSE']._serialized_start=824
+  _globals['_GETRECORDSRESPONSE']._serialized_end=904
+  _globals['_GETINFLUENCERSREQUEST']._serialized_start=907
+  _globals['_GETINFLUENCERSREQUEST']._serialized_end=1156
+  _globals['_GETINFLUENCERSRESPONSE']._serialized_start=1158
+  _globals['_GETINFLUENCERSRESPONSE']._serialized_end=1243
+  _globals['_GETOVERALLBUCKETSREQUEST']._serialized_start=1246
+  _globals['_GETOVERALLBUCKETSREQUEST']._serialized_end=1531
+  _globals['_GETOVERALLBUCKETSRESPONSE']._serialized_start=1533
+  _globals['_GETOVERALLBUCKETSRESPONSE']._serialized_end=1628
+  _globals['_RESULTSSERVICE']._serialized_start=1631
+  _globals['_RESULTSSERVICE']._serialized_end=1996
 # @@protoc_insertion_point(module_scope)

@@ -23,22 +23,28 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class Page(_message.Message):
-    """A page of results: skip `from`, return at most `size` (default 100)."""
+    """A page of results: skip `from`, return at most `size` (default 100), or none with
+    count_only.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     FROM_FIELD_NUMBER: _builtins.int
     SIZE_FIELD_NUMBER: _builtins.int
+    COUNT_ONLY_FIELD_NUMBER: _builtins.int
     size: _builtins.int
     """Results to return; 0 means the default of 100."""
+    count_only: _builtins.bool
+    """Return no results, only their count: Elasticsearch's size 0, which size cannot say."""
     def __init__(
         self,
         *,
         size: _builtins.int = ...,
+        count_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["from", b"from", "size", b"size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count_only", b"count_only", "from", b"from", "size", b"size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -69,14 +75,16 @@ class GetBucketsRequest(_message.Message):
     expand: _builtins.bool
     """Include each bucket's anomaly records."""
     sort: _builtins.str
-    """The field to sort by: timestamp (default), anomaly_score, event_count or
-    initial_anomaly_score.
+    """The field to sort by: timestamp (default), or any other field of a bucket result as
+    Elasticsearch names it (anomaly_score, initial_anomaly_score, event_count, is_interim...).
     """
     desc: _builtins.bool
     """Sort in descending order. Defaults to false."""
     @_builtins.property
     def timestamp(self) -> _timestamp_pb2.Timestamp:
-        """Only the bucket that starts at this time."""
+        """Only the bucket that starts at this time; not allowed with start, end, a page or
+        anomaly_score.
+        """
 
     @_builtins.property
     def start(self) -> _timestamp_pb2.Timestamp:
@@ -163,8 +171,9 @@ class GetRecordsRequest(_message.Message):
     record_score: _builtins.float
     """Only records with at least this record_score."""
     sort: _builtins.str
-    """The field to sort by: record_score (default), timestamp, probability or
-    initial_record_score.
+    """The field to sort by: record_score (default), or any other field of a record as
+    Elasticsearch names it (timestamp, probability, by_field_value, actual...); a field of
+    several values sorts by its least ascending and its greatest descending.
     """
     desc: _builtins.bool
     """Sort in descending order. Defaults to true."""
@@ -251,8 +260,8 @@ class GetInfluencersRequest(_message.Message):
     influencer_score: _builtins.float
     """Only influencers with at least this influencer_score."""
     sort: _builtins.str
-    """The field to sort by: influencer_score (default), timestamp, probability or
-    initial_influencer_score.
+    """The field to sort by: influencer_score (default), or any other field of an influencer as
+    Elasticsearch names it (timestamp, probability, influencer_field_value...).
     """
     desc: _builtins.bool
     """Sort in descending order. Defaults to true."""

@@ -64,9 +64,10 @@ class ResultsServiceServicer:
     """
 
     def GetBuckets(self, request, context):
-        """Lists a job's buckets in a time range.
-        Fails with NOT_FOUND for an unknown job and INVALID_ARGUMENT for an unknown sort field or
-        a bad page.
+        """Lists a job's buckets in a time range, or the one bucket that starts at a timestamp.
+        Fails with NOT_FOUND for an unknown job (JOB_NOT_FOUND) or a timestamp that starts no
+        bucket (BUCKET_NOT_FOUND), and INVALID_ARGUMENT for an unknown sort field, a bad page, or a
+        timestamp with start, end, a page or anomaly_score.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -36,9 +36,10 @@ class ResultsServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ResultsServiceAsyncStub: ...
     GetBuckets: _grpc.UnaryUnaryMultiCallable[_results_service_pb2.GetBucketsRequest, _results_service_pb2.GetBucketsResponse]
-    """Lists a job's buckets in a time range.
-    Fails with NOT_FOUND for an unknown job and INVALID_ARGUMENT for an unknown sort field or
-    a bad page.
+    """Lists a job's buckets in a time range, or the one bucket that starts at a timestamp.
+    Fails with NOT_FOUND for an unknown job (JOB_NOT_FOUND) or a timestamp that starts no
+    bucket (BUCKET_NOT_FOUND), and INVALID_ARGUMENT for an unknown sort field, a bad page, or a
+    timestamp with start, end, a page or anomaly_score.
     """
     GetRecords: _grpc.UnaryUnaryMultiCallable[_results_service_pb2.GetRecordsRequest, _results_service_pb2.GetRecordsResponse]
     """Lists a job's anomaly records.
@@ -64,9 +65,10 @@ class ResultsServiceAsyncStub(ResultsServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetBuckets: _aio.UnaryUnaryMultiCallable[_results_service_pb2.GetBucketsRequest, _results_service_pb2.GetBucketsResponse]  # type: ignore[assignment]
-    """Lists a job's buckets in a time range.
-    Fails with NOT_FOUND for an unknown job and INVALID_ARGUMENT for an unknown sort field or
-    a bad page.
+    """Lists a job's buckets in a time range, or the one bucket that starts at a timestamp.
+    Fails with NOT_FOUND for an unknown job (JOB_NOT_FOUND) or a timestamp that starts no
+    bucket (BUCKET_NOT_FOUND), and INVALID_ARGUMENT for an unknown sort field, a bad page, or a
+    timestamp with start, end, a page or anomaly_score.
     """
     GetRecords: _aio.UnaryUnaryMultiCallable[_results_service_pb2.GetRecordsRequest, _results_service_pb2.GetRecordsResponse]  # type: ignore[assignment]
     """Lists a job's anomaly records.
@@ -95,9 +97,10 @@ class ResultsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _results_service_pb2.GetBucketsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_results_service_pb2.GetBucketsResponse, _abc.Awaitable[_results_service_pb2.GetBucketsResponse]]:
-        """Lists a job's buckets in a time range.
-        Fails with NOT_FOUND for an unknown job and INVALID_ARGUMENT for an unknown sort field or
-        a bad page.
+        """Lists a job's buckets in a time range, or the one bucket that starts at a timestamp.
+        Fails with NOT_FOUND for an unknown job (JOB_NOT_FOUND) or a timestamp that starts no
+        bucket (BUCKET_NOT_FOUND), and INVALID_ARGUMENT for an unknown sort field, a bad page, or a
+        timestamp with start, end, a page or anomaly_score.
         """
 
     @_abc_1.abstractmethod

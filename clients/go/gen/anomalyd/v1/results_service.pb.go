@@ -23,13 +23,16 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// A page of results: skip `from`, return at most `size` (default 100).
+// A page of results: skip `from`, return at most `size` (default 100), or none with
+// count_only.
 type Page struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Results to skip.
 	From int32 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
 	// Results to return; 0 means the default of 100.
-	Size          int32 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	Size int32 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	// Return no results, only their count: Elasticsearch's size 0, which size cannot say.
+	CountOnly     bool `protobuf:"varint,3,opt,name=count_only,json=countOnly,proto3" json:"count_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -78,12 +81,20 @@ func (x *Page) GetSize() int32 {
 	return 0
 }
 
+func (x *Page) GetCountOnly() bool {
+	if x != nil {
+		return x.CountOnly
+	}
+	return false
+}
+
 // The request of GetBuckets.
 type GetBucketsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The job.
 	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	// Only the bucket that starts at this time.
+	// Only the bucket that starts at this time; not allowed with start, end, a page or
+	// anomaly_score.
 	Timestamp *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
 	// Buckets starting at or after this time.
 	Start *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start,proto3" json:"start,omitempty"`
@@ -95,8 +106,8 @@ type GetBucketsRequest struct {
 	AnomalyScore float64 `protobuf:"fixed64,6,opt,name=anomaly_score,json=anomalyScore,proto3" json:"anomaly_score,omitempty"`
 	// Include each bucket's anomaly records.
 	Expand bool `protobuf:"varint,7,opt,name=expand,proto3" json:"expand,omitempty"`
-	// The field to sort by: timestamp (default), anomaly_score, event_count or
-	// initial_anomaly_score.
+	// The field to sort by: timestamp (default), or any other field of a bucket result as
+	// Elasticsearch names it (anomaly_score, initial_anomaly_score, event_count, is_interim...).
 	Sort string `protobuf:"bytes,8,opt,name=sort,proto3" json:"sort,omitempty"`
 	// Sort in descending order. Defaults to false.
 	Desc *bool `protobuf:"varint,9,opt,name=desc,proto3,oneof" json:"desc,omitempty"`
@@ -274,8 +285,9 @@ type GetRecordsRequest struct {
 	ExcludeInterim bool `protobuf:"varint,4,opt,name=exclude_interim,json=excludeInterim,proto3" json:"exclude_interim,omitempty"`
 	// Only records with at least this record_score.
 	RecordScore float64 `protobuf:"fixed64,5,opt,name=record_score,json=recordScore,proto3" json:"record_score,omitempty"`
-	// The field to sort by: record_score (default), timestamp, probability or
-	// initial_record_score.
+	// The field to sort by: record_score (default), or any other field of a record as
+	// Elasticsearch names it (timestamp, probability, by_field_value, actual...); a field of
+	// several values sorts by its least ascending and its greatest descending.
 	Sort string `protobuf:"bytes,6,opt,name=sort,proto3" json:"sort,omitempty"`
 	// Sort in descending order. Defaults to true.
 	Desc *bool `protobuf:"varint,7,opt,name=desc,proto3,oneof" json:"desc,omitempty"`
@@ -439,8 +451,8 @@ type GetInfluencersRequest struct {
 	ExcludeInterim bool `protobuf:"varint,4,opt,name=exclude_interim,json=excludeInterim,proto3" json:"exclude_interim,omitempty"`
 	// Only influencers with at least this influencer_score.
 	InfluencerScore float64 `protobuf:"fixed64,5,opt,name=influencer_score,json=influencerScore,proto3" json:"influencer_score,omitempty"`
-	// The field to sort by: influencer_score (default), timestamp, probability or
-	// initial_influencer_score.
+	// The field to sort by: influencer_score (default), or any other field of an influencer as
+	// Elasticsearch names it (timestamp, probability, influencer_field_value...).
 	Sort string `protobuf:"bytes,6,opt,name=sort,proto3" json:"sort,omitempty"`
 	// Sort in descending order. Defaults to true.
 	Desc *bool `protobuf:"varint,7,opt,name=desc,proto3,oneof" json:"desc,omitempty"`
@@ -759,10 +771,12 @@ var File_anomalyd_v1_results_service_proto protoreflect.FileDescriptor
 
 const file_anomalyd_v1_results_service_proto_rawDesc = "" +
 	"\n" +
-	"!anomalyd/v1/results_service.proto\x12\vanomalyd.v1\x1a\x18anomalyd/v1/result.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\".\n" +
+	"!anomalyd/v1/results_service.proto\x12\vanomalyd.v1\x1a\x18anomalyd/v1/result.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"M\n" +
 	"\x04Page\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\x05R\x04from\x12\x12\n" +
-	"\x04size\x18\x02 \x01(\x05R\x04size\"\x87\x03\n" +
+	"\x04size\x18\x02 \x01(\x05R\x04size\x12\x1d\n" +
+	"\n" +
+	"count_only\x18\x03 \x01(\bR\tcountOnly\"\x87\x03\n" +
 	"\x11GetBucketsRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x128\n" +
 	"\ttimestamp\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x120\n" +

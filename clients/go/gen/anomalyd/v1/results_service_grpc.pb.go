@@ -32,9 +32,10 @@ const (
 // Reads the scored results of jobs, with Elasticsearch's filters. Results can be read whether
 // the job is open or closed.
 type ResultsServiceClient interface {
-	// Lists a job's buckets in a time range.
-	// Fails with NOT_FOUND for an unknown job and INVALID_ARGUMENT for an unknown sort field or
-	// a bad page.
+	// Lists a job's buckets in a time range, or the one bucket that starts at a timestamp.
+	// Fails with NOT_FOUND for an unknown job (JOB_NOT_FOUND) or a timestamp that starts no
+	// bucket (BUCKET_NOT_FOUND), and INVALID_ARGUMENT for an unknown sort field, a bad page, or a
+	// timestamp with start, end, a page or anomaly_score.
 	GetBuckets(ctx context.Context, in *GetBucketsRequest, opts ...grpc.CallOption) (*GetBucketsResponse, error)
 	// Lists a job's anomaly records.
 	// Fails with NOT_FOUND for an unknown job and INVALID_ARGUMENT for an unknown sort field or
@@ -105,9 +106,10 @@ func (c *resultsServiceClient) GetOverallBuckets(ctx context.Context, in *GetOve
 // Reads the scored results of jobs, with Elasticsearch's filters. Results can be read whether
 // the job is open or closed.
 type ResultsServiceServer interface {
-	// Lists a job's buckets in a time range.
-	// Fails with NOT_FOUND for an unknown job and INVALID_ARGUMENT for an unknown sort field or
-	// a bad page.
+	// Lists a job's buckets in a time range, or the one bucket that starts at a timestamp.
+	// Fails with NOT_FOUND for an unknown job (JOB_NOT_FOUND) or a timestamp that starts no
+	// bucket (BUCKET_NOT_FOUND), and INVALID_ARGUMENT for an unknown sort field, a bad page, or a
+	// timestamp with start, end, a page or anomaly_score.
 	GetBuckets(context.Context, *GetBucketsRequest) (*GetBucketsResponse, error)
 	// Lists a job's anomaly records.
 	// Fails with NOT_FOUND for an unknown job and INVALID_ARGUMENT for an unknown sort field or

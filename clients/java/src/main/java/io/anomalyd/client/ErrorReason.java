@@ -60,6 +60,8 @@ public enum ErrorReason {
   SERVER_DRAINING,
   /** The server's storage refuses writes. */
   STORAGE_UNAVAILABLE,
+  /** No bucket starts at the timestamp asked for. */
+  BUCKET_NOT_FOUND,
   /** No model snapshot has the id. */
   SNAPSHOT_NOT_FOUND,
   /** The snapshot is the job's active one. */
