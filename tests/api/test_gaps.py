@@ -57,7 +57,7 @@ def assert_answers_and_replays(running, job_id: str) -> None:
     assert health.Check(health_pb2.HealthCheckRequest(), timeout=5).status == health_pb2.HealthCheckResponse.SERVING
     manager = running.server.jobs
     live = manager._open[job_id]
-    replayed = manager._replay(job_id, live.config.analysis_spec(), None, live.status.journal_sequence)
+    replayed = manager.persistence.replay(job_id, live.config.analysis_spec(), None, live.status.journal_sequence)
     assert replayed.to_state() == live.analyzer.to_state()
     before = totals(running, job_id), stored_buckets(running, job_id)
     running.stub.CloseJob(pb.CloseJobRequest(job_id=job_id), timeout=20)

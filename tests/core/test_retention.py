@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from anomalyd.core.config import DetectorConfig, JobConfig
+from anomalyd.core.domain import SnapshotMeta
 from anomalyd.core.ingest import IngestState
-from anomalyd.core.repository import SnapshotMeta
 from anomalyd.core.retention import DAY_MS, expired
 
 HOUR_MS = 3_600_000

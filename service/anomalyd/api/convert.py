@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from google.protobuf import duration_pb2, timestamp_pb2
 from google.rpc import code_pb2
 
+from anomalyd.bucket_time import now_ms
 from anomalyd.core.config import (
     DEFAULT_BUCKET_SPAN_S,
     DEFAULT_DAILY_RETENTION_AFTER_DAYS,
@@ -19,9 +18,9 @@ from anomalyd.core.config import (
     parse_memory_limit,
 )
 from anomalyd.core.counts import DataCounts
+from anomalyd.core.domain import SnapshotMeta, Task
 from anomalyd.core.errors import InvalidColumns, InvalidJobConfig, InvalidRequest
 from anomalyd.core.jobs import JobStats
-from anomalyd.core.repository import SnapshotMeta, Task
 from anomalyd.core.results import OverallBucket
 from anomalyd.core.timeparse import MAX_EPOCH_MS, MIN_EPOCH_MS
 from anomalyd.engine.records import RecordBatch, StringColumn
@@ -248,7 +247,7 @@ def model_size_stats(size: ModelSizeStats | None, limit_bytes: int, data_time_ms
         total_partition_field_count=size.total_partition_field_count,
         bucket_allocation_failures_count=size.bucket_allocation_failures_count,
         memory_status=_MEMORY_STATUS[size.memory_status],
-        log_time=timestamp(int(time.time() * 1000)),
+        log_time=timestamp(now_ms()),
         timestamp=timestamp(data_time_ms),
     )
 

@@ -8,8 +8,8 @@ import grpc
 
 from anomalyd.api import convert
 from anomalyd.api.handlers import unary
+from anomalyd.core.domain import SnapshotMeta
 from anomalyd.core.jobs import JobManager
-from anomalyd.core.repository import SnapshotMeta
 from anomalyd.core.results import DEFAULT_PAGE_SIZE, Query
 from anomalyd.core.snapshots import Snapshots
 from anomalyd.v1 import model_snapshot_pb2, model_snapshot_service_pb2_grpc

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from anomalyd import logs
 from anomalyd.api import convert
 from anomalyd.api.handlers import run_to_end
+from anomalyd.core.data_stream import DataStream, UploadCounts
 from anomalyd.core.errors import AnomalydError, ChunkTooLarge, InvalidRequest, StreamIdle, TooManyStreams, UploadTooLarge
-from anomalyd.core.jobs import DataStream, JobManager, UploadCounts
+from anomalyd.core.jobs import JobManager
 from anomalyd.v1 import job_service_pb2 as pb
 
 

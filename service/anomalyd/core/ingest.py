@@ -6,7 +6,6 @@ out of order; an Upload is one PostData stream into it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -16,6 +15,7 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd.bucket_time import ceil_to, floor_to, now_ms
 from anomalyd.core.config import JobConfig
 from anomalyd.core.counts import BucketDiagnostics, DataCounts
 from anomalyd.core.documents import Documents, DocumentSplitter, Record
@@ -206,7 +206,7 @@ class Ingestor:
             np.concatenate(([_NEVER if latest is None else latest], np.where(valid, times, _NEVER)))
         )[:-1]
         threshold = np.maximum(
-            np.where(running == _NEVER, _NEVER, running // self._span * self._span - self.config.latency_ms),
+            np.where(running == _NEVER, _NEVER, floor_to(running, self._span) - self.config.latency_ms),
             _NEVER if self.state.finalized_end_ms is None else self.state.finalized_end_ms,
         )
         in_order = times >= threshold
@@ -230,10 +230,10 @@ class Ingestor:
             sink.record_times(earliest, int(kept.times.max()))
         self._diagnose(kept.times, sinks)
         if self.state.first_bucket_ms is None:
-            self.state.first_bucket_ms = int(kept.times.min()) // self._span * self._span
+            self.state.first_bucket_ms = floor_to(int(kept.times.min()), self._span)
         latest = self.state.totals.latest_record_timestamp
         assert latest is not None  # record_times set it above
-        self._finalize_until((latest - self.config.latency_ms) // self._span * self._span, sinks)
+        self._finalize_until(floor_to(latest - self.config.latency_ms, self._span), sinks)
         return kept
 
     def advance(self, end_ms: int) -> None:
@@ -242,16 +242,16 @@ class Ingestor:
         As autodetect's advanceTime does: with latency, advance_time waits for late records
         just as a newer record does.
         """
-        self._finalize_until((end_ms - self.config.latency_ms) // self._span * self._span, (self.state.totals,))
+        self._finalize_until(floor_to(end_ms - self.config.latency_ms, self._span), (self.state.totals,))
 
     def skip(self, to_ms: int) -> None:
         """Jump to ceil(to_ms, span): the buckets before it are closed without results."""
-        self._finalize_until(-(-to_ms // self._span) * self._span, (self.state.totals,))
+        self._finalize_until(ceil_to(to_ms, self._span), (self.state.totals,))
 
     def end_upload(self, upload: DataCounts) -> None:
         """Count the upload's buckets and stamp its end."""
         self.state.diagnostics.end_upload(self.state.totals, upload)
-        now = int(time.time() * 1000)
+        now = now_ms()
         self.state.totals.last_data_time = upload.last_data_time = now
 
     def processed_field_count(self, counts: DataCounts) -> int:
@@ -259,7 +259,7 @@ class Ingestor:
         return counts.processed_field_count(self._analysis_field_count)
 
     def _diagnose(self, times: NDArray[np.int64], sinks: tuple[DataCounts, ...]) -> None:
-        buckets = times // self._span * self._span
+        buckets = floor_to(times, self._span)
         run_starts = np.concatenate(([0], np.flatnonzero(buckets[1:] != buckets[:-1]) + 1))
         run_lengths = np.diff(np.append(run_starts, len(buckets)))
         for start, length in zip(buckets[run_starts].tolist(), run_lengths.tolist(), strict=True):

@@ -1,33 +1,34 @@
-"""The job lifecycle: put, open, stream, flush, close and delete, one state machine per job.
+"""The job state machine: put, open, stream, flush, close and delete, one JobState per job.
 
 States follow Elasticsearch ML: closed -> opening -> opened -> closing -> closed, and failed
-from any of them. A JobManager owns the open jobs of one server; everything it changes is
-written through the Repository before the request that changed it returns.
+from any of them. A JobManager owns the open jobs of one server (open_job.py); everything it
+changes is written through the Repository before the request that changed it returns. Its
+parts: the data stream (data_stream.py), the journal, snapshots and restore (persistence.py)
+and delete tasks (deletes.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import datetime as dt
 import fnmatch
 import logging
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import msgspec
-import numpy as np
-from numpy.typing import NDArray
 
 from anomalyd import VERSION
+from anomalyd.bucket_time import now_ms
 from anomalyd.core import config as job_config
 from anomalyd.core.config import JobConfig
-from anomalyd.core.counts import BucketDiagnostics, DataCounts
+from anomalyd.core.counts import BucketDiagnostics
+from anomalyd.core.data_stream import DataStream
+from anomalyd.core.deletes import DeleteTasks
+from anomalyd.core.domain import JobState, JobStatus, JournalEntry, SnapshotMeta, Task, copy_status
 from anomalyd.core.errors import (
-    AnomalydError,
     DataStreamActive,
     InvalidRequest,
     JobAlreadyOpen,
@@ -37,31 +38,13 @@ from anomalyd.core.errors import (
     JobNotOpen,
     JobOpen,
     RestoreFailed,
-    StorageUnavailable,
-    StreamAborted,
-    TaskNotFound,
     Timeout,
     TooManyOpenJobs,
 )
-from anomalyd.core.ingest import Ingestor, IngestState, ParsedRecords, Upload
-from anomalyd.core.repository import (
-    CLOSED,
-    CLOSING,
-    FAILED,
-    OPENED,
-    OPENING,
-    JobStatus,
-    JournalEntry,
-    Repository,
-    SnapshotMeta,
-    Task,
-    decode_batch,
-    encode_batch,
-)
-from anomalyd.core.retention import DAY_MS, expired
-from anomalyd.engine import renormalise
-from anomalyd.engine.analyzer import JobAnalyzer
-from anomalyd.engine.records import AnalysisSpec, RecordBatch
+from anomalyd.core.ingest import IngestState
+from anomalyd.core.open_job import OpenJob
+from anomalyd.core.persistence import Persistence, close_description
+from anomalyd.core.repository import Repository
 from anomalyd.engine.results import BucketResult, ModelSizeStats
 from anomalyd.storage.store import StorageError
 
@@ -69,17 +52,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 30 * 60
 MAX_TIMEOUT_S = 24 * 3600
-# Elasticsearch's default renormalization_window_days: 30 days or 100 buckets, the longer.
-DEFAULT_RENORMALIZATION_DAYS, DEFAULT_RENORMALIZATION_BUCKETS = 30, 100
-
-
-def _iso(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds")
-
-
-def now_ms() -> int:
-    """Wall-clock time in epoch milliseconds."""
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,30 +84,6 @@ class OpenJobView:
     journal_entries: int
 
 
-@dataclass(frozen=True, slots=True)
-class UploadCounts:
-    """The counts of one finished upload."""
-
-    counts: DataCounts
-    processed_field_count: int
-
-
-class OpenJob:
-    """The in-memory runtime of an open job: its counts, its analysis and their locks."""
-
-    def __init__(self, config: JobConfig, status: JobStatus, analyzer: JobAnalyzer, restore_s: float) -> None:
-        self.config = config
-        self.status = status
-        self.restore_s = restore_s  # how long restoring its model took when it opened
-        self.ingestor = Ingestor(config, status.ingest)
-        self.analyzer = analyzer
-        self.lock = threading.Lock()  # serialises the processing of this job's data
-        self.streaming = False  # guarded by JobManager._lock
-        self.forced = False
-        self.closed = threading.Event()
-        self.last_snapshot_ms = now_ms()
-
-
 class JobManager:
     """Runs the jobs of one server.
 
@@ -155,7 +103,8 @@ class JobManager:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._open: dict[str, OpenJob] = {}
-        self._deletes: dict[str, tuple[Task, threading.Event]] = {}
+        self.persistence = Persistence(repository)
+        self.deletes = DeleteTasks(repository, self._lock, lambda job_id: self._close(job_id, force=True))
 
     # --- configuration -------------------------------------------------------------------
 
@@ -164,7 +113,7 @@ class JobManager:
         config = msgspec.structs.replace(
             job_config.validate(config), create_time_ms=now_ms(), job_version=VERSION
         )
-        self.repository.create_job(config, JobStatus(CLOSED, IngestState.new(config)))
+        self.repository.create_job(config, JobStatus(JobState.CLOSED, IngestState.new(config)))
         return config
 
     def get_jobs(self, expression: str, allow_no_match: bool) -> list[JobConfig]:
@@ -184,7 +133,7 @@ class JobManager:
             model_size = status.model_size
         else:
             with job.lock:
-                status = _copy(job.status)
+                status = copy_status(job.status)
                 model_size = job.analyzer.model_size_stats()
         counts = status.ingest.totals
         fields = counts.processed_field_count(len(config.analysis_fields()))
@@ -240,12 +189,12 @@ class JobManager:
             status = self._current_status(job_id)
             if status.deleting:
                 raise JobDeleting(f"job {job_id!r} is being deleted", jobId=job_id)
-            if status.state == FAILED:
+            if status.state == JobState.FAILED:
                 raise JobFailed(
                     f"job {job_id!r} failed ({status.failure_reason}); force close it before opening it",
                     jobId=job_id,
                 )
-            if job_id in self._open or status.state != CLOSED:
+            if job_id in self._open or status.state != JobState.CLOSED:
                 raise JobAlreadyOpen(f"job {job_id!r} is already {status.state}", jobId=job_id, state=status.state)
             if len(self._open) >= self._max_open_jobs:
                 raise TooManyOpenJobs(
@@ -254,7 +203,7 @@ class JobManager:
                     jobId=job_id,
                     limit=str(self._max_open_jobs),
                 )
-            status.state = OPENING
+            status.state = JobState.OPENING
             # As in Elasticsearch, each open starts a new bucket-diagnostics window.
             status.ingest.diagnostics = BucketDiagnostics.for_job(config.bucket_span_ms, config.latency_ms)
             self.repository.save_status(job_id, status)
@@ -263,13 +212,13 @@ class JobManager:
     def _start(self, config: JobConfig, status: JobStatus) -> OpenJob:
         started = time.monotonic()
         try:
-            analyzer = self._restore(config, status)
+            analyzer = self.persistence.restore(config, status)
         except RestoreFailed as err:
-            status.state, status.failure_reason = FAILED, err.message
+            status.state, status.failure_reason = JobState.FAILED, err.message
             self.repository.save_status(config.job_id, status)
             raise
         job = OpenJob(config, status, analyzer, time.monotonic() - started)
-        status.state = OPENED
+        status.state = JobState.OPENED
         status.open_time_ms = now_ms()
         status.reopen_on_start = False
         self.repository.save_status(config.job_id, status)
@@ -278,63 +227,13 @@ class JobManager:
         log.info("job %s opened: its model restored in %.2f s", config.job_id, job.restore_s)
         return job
 
-    def _restore(self, config: JobConfig, status: JobStatus) -> JobAnalyzer:
-        """The analyzer as it was: a snapshot, then the journal entries after it.
-
-        The active snapshot is tried first; if its state is damaged, an older snapshot whose
-        journal is still complete, then the journal from the start. The job's results are the
-        same either way; status.restore_note says what happened.
-
-        Raises:
-            RestoreFailed: no snapshot and journal together restore the job.
-        """
-        spec = config.analysis_spec()
-        snapshots = {s.snapshot_id: s for s in self.repository.snapshots(config.job_id)}
-        active = snapshots.get(status.model_snapshot_id)
-        older = sorted(
-            (s for s in snapshots.values() if active is None or s.journal_sequence < active.journal_sequence),
-            key=lambda s: s.journal_sequence, reverse=True,
-        )
-        candidates: list[SnapshotMeta | None] = [*([active] if active else []), *older, None]
-        problems = []
-        for snapshot in candidates:
-            try:
-                analyzer = self._replay(config.job_id, spec, snapshot, status.journal_sequence)
-            except Exception as err:  # a damaged snapshot or journal: try the next one
-                name = "the empty model" if snapshot is None else f"snapshot {snapshot.snapshot_id}"
-                problems.append(f"{name}: {err}")
-                log.warning("job %s: cannot restore from %s: %s", config.job_id, name, err)
-                continue
-            status.restore_note = "; ".join(problems)
-            return analyzer
-        raise RestoreFailed(
-            f"job {config.job_id!r} cannot be restored: {'; '.join(problems)}", jobId=config.job_id
-        )
-
-    def _replay(self, job_id: str, spec: AnalysisSpec, snapshot: SnapshotMeta | None, end_sequence: int) -> JobAnalyzer:
-        start = 0 if snapshot is None else snapshot.journal_sequence
-        entries = self.repository.journal(job_id, start)
-        numbers = [n for n, _ in entries]
-        if numbers != list(range(start, end_sequence)):
-            raise ValueError(f"journal entries {start}..{end_sequence - 1} are not all present")
-        if snapshot is None:
-            analyzer = JobAnalyzer(spec)
-        else:
-            state = self.repository.snapshot_state(job_id, snapshot.snapshot_id)
-            if state is None or zlib.crc32(state) != snapshot.checksum:
-                raise ValueError("its stored state is missing or fails its checksum")
-            analyzer = JobAnalyzer.from_state(spec, state)
-        for _, entry in entries:
-            apply(analyzer, entry)
-        return analyzer
-
     # --- snapshots -----------------------------------------------------------------------
 
     def create_snapshot(self, job_id: str, *, description: str, retain: bool) -> SnapshotMeta:
         """Snapshot an open job's model now."""
         job = self._open_job(job_id)
         with job.lock:
-            meta = self._snapshot(job, description or "State persisted on request", retain=retain, always=True)
+            meta = self.persistence.snapshot(job, description or "State persisted on request", retain=retain, always=True)
         assert meta is not None  # always snapshots
         return meta
 
@@ -347,93 +246,8 @@ class JobManager:
             if now - job.last_snapshot_ms >= job.config.background_persist_interval_s * 1000:
                 with job.lock:
                     if not job.forced:
-                        self._snapshot(job, "State persisted due to background persist")
+                        self.persistence.snapshot(job, "State persisted due to background persist")
                 job.last_snapshot_ms = now
-
-    def _snapshot(self, job: OpenJob, description: str, *, retain: bool = False, always: bool = False) -> SnapshotMeta | None:
-        """Snapshot a job (its lock held); None when nothing changed since the active snapshot."""
-        job_id, status = job.config.job_id, job.status
-        snapshots = self.repository.snapshots(job_id)
-        active = next((s for s in snapshots if s.snapshot_id == status.model_snapshot_id), None)
-        if not always and status.journal_sequence == (0 if active is None else active.journal_sequence):
-            return None
-        now = now_ms()
-        number = now // 1000
-        if snapshots:
-            number = max(number, int(snapshots[-1].snapshot_id) + 1)
-        # Elasticsearch renormalises when it persists quantiles; re-scoring is idempotent, so
-        # a snapshot whose timing differs between runs leaves the same scores.
-        if changed := self._renormalised(job, []):
-            self.repository.rewrite_results(job_id, changed)
-        state = job.analyzer.to_state()
-        finalized = job.analyzer.last_finalized_end_ms
-        meta = SnapshotMeta(
-            snapshot_id=str(number),
-            timestamp_ms=now,
-            description=description,
-            journal_sequence=status.journal_sequence,
-            ingest=_copy(status).ingest,
-            latest_record_time_ms=status.ingest.totals.latest_record_timestamp,
-            latest_result_time_ms=None if finalized is None else finalized - job.config.bucket_span_ms,
-            model_size=job.analyzer.model_size_stats(),
-            size_bytes=len(state),
-            checksum=zlib.crc32(state),
-            retain=retain,
-            min_version=VERSION,
-        )
-        status.model_snapshot_id = meta.snapshot_id
-        # Journal entries before the previous snapshot go: that one stays a complete fallback.
-        self.repository.save_snapshot(job_id, meta, state, status, 0 if active is None else active.journal_sequence)
-        job.last_snapshot_ms = now
-        doomed = expired(
-            [*snapshots, meta], active_id=meta.snapshot_id,
-            retention_days=job.config.model_snapshot_retention_days,
-            daily_after_days=job.config.daily_model_snapshot_retention_after_days,
-        )
-        if doomed:
-            self.repository.delete_snapshots(job_id, doomed)
-        if job.config.results_retention_days is not None and finalized is not None:
-            # Elasticsearch counts back from the newest bucket's start, so 0 days keeps that bucket.
-            newest_ms = finalized - job.config.bucket_span_ms
-            self.repository.expire_results(job_id, newest_ms - job.config.results_retention_days * DAY_MS)
-        return meta
-
-    def _renormalised(self, job: OpenJob, fresh: list[BucketResult]) -> list[BucketResult]:
-        """The results of the renormalisation window whose scores change with the current normalisers.
-
-        Args:
-            job: the job (its lock held).
-            fresh: results finalised but not yet stored; they replace stored ones of their buckets.
-
-        Returns:
-            Re-scored copies of the stored and fresh results that change.
-        """
-        end = job.analyzer.last_finalized_end_ms
-        if end is None:
-            return []
-        days = job.config.renormalization_window_days
-        window = DAY_MS * days if days is not None else max(
-            DAY_MS * DEFAULT_RENORMALIZATION_DAYS, DEFAULT_RENORMALIZATION_BUCKETS * job.config.bucket_span_ms
-        )
-        start = end - window
-        replaced = {r.timestamp_ms for r in fresh}
-        stored = [r for r in self.repository.full_results(job.config.job_id, start) if r.timestamp_ms not in replaced]
-        in_window = stored + [r for r in fresh if r.timestamp_ms >= start]
-        return renormalise.renormalise(job.analyzer.score_normalisers(), in_window)
-
-    def _finalized(self, job: OpenJob, entry: JournalEntry) -> list[BucketResult]:
-        """Apply a journal entry; the results it finalises, plus renormalised ones when due.
-
-        Renormalisation is due when a finalised bucket raised a normaliser's maximum by over
-        10 %. It is decided here, at a journaled finalisation, and never during replay (apply()),
-        whose results were stored, renormalised, with the entry.
-        """
-        before = job.analyzer.score_normalisers().maxima()
-        results = apply(job.analyzer, entry)
-        if not results or not renormalise.due(before, job.analyzer.score_normalisers().maxima()):
-            return results
-        changed = {r.timestamp_ms: r for r in self._renormalised(job, results)}
-        return [changed.pop(r.timestamp_ms, r) for r in results] + list(changed.values())
 
     def status(self, job_id: str) -> JobStatus:
         """A job's current status (a copy)."""
@@ -442,7 +256,7 @@ class JobManager:
         if job is None:
             return self.repository.status(job_id)
         with job.lock:
-            return _copy(job.status)
+            return copy_status(job.status)
 
     @contextlib.contextmanager
     def transition(self, job_id: str) -> Iterator[JobStatus]:
@@ -460,7 +274,7 @@ class JobManager:
         """
         with self._lock:
             job = self._open.get(job_id)
-            if job is None or job.status.state != OPENED:
+            if job is None or job.status.state != JobState.OPENED:
                 state = self.repository.status(job_id).state if job is None else job.status.state
                 raise JobNotOpen(
                     f"job {job_id!r} is {state}; open it before sending data", jobId=job_id, state=state
@@ -471,7 +285,19 @@ class JobManager:
                     jobId=job_id,
                 )
             job.streaming = True
-        return DataStream(self, job)
+        return DataStream(self, job, max_document_bytes=self._max_document_bytes)
+
+    def apply(self, job: OpenJob, entry: JournalEntry) -> list[BucketResult]:
+        """Apply a journal entry to a job's model (its lock held); the results it finalises (see Persistence.apply)."""
+        return self.persistence.apply(job, entry)
+
+    def commit(self, job: OpenJob, entry: JournalEntry, results: list[BucketResult]) -> None:
+        """Journal an applied entry with its results and the job's status (its lock held)."""
+        self.persistence.commit(job, entry, results)
+
+    def save_status(self, job: OpenJob) -> None:
+        """Make an open job's status durable (its lock held)."""
+        self.repository.save_status(job.config.job_id, job.status, durable=True)
 
     def end_stream(self, job: OpenJob) -> None:
         """Let a job take another data stream."""
@@ -515,25 +341,18 @@ class JobManager:
                 entry.skip_ms = skip_time_ms
             if advance_time_ms is not None:
                 job.ingestor.advance(advance_time_ms)
-            entry.finalize_ms = self._finalize_point(job)
-            results = self._finalized(job, entry)
+            entry.finalize_ms = job.finalize_point()
+            results = self.persistence.apply(job, entry)
             if calc_interim:
                 results += job.analyzer.interim(start_ms, end_ms)
             # A flush acknowledges its results: they must outlive the machine, not only the process.
-            self.repository.commit(job_id, job.status, entry if entry != JournalEntry() else None, results, durable=True)
+            self.persistence.commit(job, entry, results, durable=True)
             return job.status.ingest.finalized_end_ms
-
-    @staticmethod
-    def _finalize_point(job: OpenJob) -> int | None:
-        """The end to finalise the analysis to, when the ingestor has finalised past it."""
-        end = job.status.ingest.finalized_end_ms
-        done = job.analyzer.last_finalized_end_ms
-        return end if end is not None and (done is None or end > done) else None
 
     def _open_job(self, job_id: str) -> OpenJob:
         with self._lock:
             job = self._open.get(job_id)
-            if job is None or job.status.state not in (OPENED, CLOSING):
+            if job is None or job.status.state not in (JobState.OPENED, JobState.CLOSING):
                 state = self.repository.status(job_id).state if job is None else job.status.state
                 raise JobNotOpen(f"job {job_id!r} is {state}; open it first", jobId=job_id, state=state)
             return job
@@ -547,12 +366,12 @@ class JobManager:
         ids = self._resolve(expression, allow_no_match, jobs)
         with self._lock:
             statuses = {i: self._current_status(i) for i in ids}
-            failed = sorted(i for i, s in statuses.items() if s.state == FAILED)
+            failed = sorted(i for i, s in statuses.items() if s.state == JobState.FAILED)
             if failed and not force:
                 raise JobFailed(
                     f"job {failed[0]!r} failed; use force close", jobId=failed[0]
                 )
-            closing = [i for i in ids if statuses[i].state != CLOSED]
+            closing = [i for i in ids if statuses[i].state != JobState.CLOSED]
 
         def close_all() -> None:
             for job_id in closing:
@@ -570,17 +389,17 @@ class JobManager:
             job = self._open.get(job_id)
             if job is None:
                 status = self.repository.status(job_id)
-                if status.state != CLOSED:  # failed, or a transition a crash interrupted
-                    status.state, status.open_time_ms = CLOSED, None
+                if status.state != JobState.CLOSED:  # failed, or a transition a crash interrupted
+                    status.state, status.open_time_ms = JobState.CLOSED, None
                     self.repository.save_status(job_id, status)
                 return
             if force:
                 job.forced = True
-            elif job.status.state == CLOSING:
+            elif job.status.state == JobState.CLOSING:
                 closing = True
             else:
                 closing = False
-                job.status.state = CLOSING
+                job.status.state = JobState.CLOSING
                 self.repository.save_status(job_id, job.status)
             if not force:
                 while job.streaming and not job.forced:
@@ -589,11 +408,11 @@ class JobManager:
             job.closed.wait()
             return
         with job.lock:
-            job.status.state = CLOSED
+            job.status.state = JobState.CLOSED
             job.status.open_time_ms = None
             job.status.reopen_on_start = reopen_on_start
             job.status.model_size = job.analyzer.model_size_stats()
-            if force or not self._snapshot(job, f"State persisted due to job close at {_iso(now_ms())}"):
+            if force or not self.persistence.snapshot(job, close_description()):
                 self.repository.save_status(job_id, job.status)
         with self._lock:
             if self._open.get(job_id) is job:
@@ -617,7 +436,7 @@ class JobManager:
         """The stored status of a job, put in the failed state; saved if the store takes it."""
         log.error("job %s failed: %s", job_id, reason)
         stored = self.repository.status(job_id)
-        stored.state, stored.failure_reason = FAILED, reason
+        stored.state, stored.failure_reason = JobState.FAILED, reason
         try:
             self.repository.save_status(job_id, stored)
         except StorageError:
@@ -630,55 +449,24 @@ class JobManager:
         """Delete a job; returns a task id when not waiting."""
         with self._lock:
             self.repository.job(job_id)
-            running = self._deletes.get(job_id)
+            running = self.deletes.running(job_id)
             if running is None:
                 status = self._current_status(job_id)
-                if status.state != CLOSED and not force:
+                if status.state != JobState.CLOSED and not force:
                     raise JobOpen(
                         f"job {job_id!r} is {status.state}; close it first or delete it with force",
                         jobId=job_id,
                         state=status.state,
                     )
-                running = self._start_delete(job_id)
-        task, done = running
+                running = self.deletes.start(job_id, status)
         if not wait_for_completion:
-            return task.task_id
-        done.wait()
-        finished = self.repository.task(task.task_id)
-        if finished is not None and finished.error_code:
-            raise AnomalydError(finished.error_message)
+            return running[0].task_id
+        self.deletes.wait(*running)
         return None
-
-    def _start_delete(self, job_id: str, task: Task | None = None) -> tuple[Task, threading.Event]:
-        status = self._current_status(job_id)
-        status.deleting = True
-        self.repository.save_status(job_id, status)
-        task = task or self.repository.new_task("delete_job", job_id, now_ms())
-        done = threading.Event()
-        self._deletes[job_id] = (task, done)
-        threading.Thread(target=self._run_delete, args=(job_id, task, done), name=f"delete-{job_id}", daemon=True).start()
-        return task, done
-
-    def _run_delete(self, job_id: str, task: Task, done: threading.Event) -> None:
-        try:
-            self._close(job_id, force=True)
-            self.repository.delete_job(job_id)
-            log.info("job %s deleted", job_id)
-        except Exception as err:  # reported through the task; the delete resumes on restart
-            log.exception("deleting job %s failed", job_id)
-            task.error_code, task.error_reason, task.error_message = "INTERNAL", "INTERNAL", f"deleting job {job_id!r} failed: {err}"
-        task.done, task.end_time_ms = True, now_ms()
-        self.repository.save_task(task)
-        with self._lock:
-            del self._deletes[job_id]
-        done.set()
 
     def get_task(self, task_id: str) -> Task:
         """A task; TaskNotFound if there is none."""
-        task = self.repository.task(task_id)
-        if task is None:
-            raise TaskNotFound(f"no task with id {task_id!r}", taskId=task_id)
-        return task
+        return self.deletes.get(task_id)
 
     # --- server lifecycle ----------------------------------------------------------------
 
@@ -698,10 +486,10 @@ class JobManager:
         status = self.repository.status(config.job_id)
         if status.deleting:
             with self._lock:
-                self._start_delete(config.job_id, delete_task)
-        elif status.state in (OPENING, OPENED, CLOSING) or status.reopen_on_start:
+                self.deletes.start(config.job_id, status, delete_task)
+        elif status.state in (JobState.OPENING, JobState.OPENED, JobState.CLOSING) or status.reopen_on_start:
             log.info("reopening job %s (it was %s)", config.job_id, status.state)
-            finish_close = status.state == CLOSING
+            finish_close = status.state == JobState.CLOSING
             self._start(config, status)
             if finish_close:
                 self._close(config.job_id, force=False)
@@ -709,7 +497,7 @@ class JobManager:
     def shutdown(self) -> None:
         """Close every open job gracefully, marking it to reopen at the next start."""
         with self._lock:
-            ids = [job_id for job_id, job in self._open.items() if job.status.state != FAILED]
+            ids = [job_id for job_id, job in self._open.items() if job.status.state != JobState.FAILED]
         for job_id in ids:
             self._close(job_id, force=False, reopen_on_start=True)
 
@@ -734,102 +522,6 @@ class JobManager:
             raise errors[0]
 
 
-class DataStream:
-    """One PostData stream into an open job."""
-
-    def __init__(self, manager: JobManager, job: OpenJob) -> None:
-        self._manager = manager
-        self._job = job
-        self._upload: Upload = job.ingestor.begin_upload(max_document_bytes=manager._max_document_bytes)
-        self._reset_range: tuple[int, int] | None = None
-
-    @property
-    def counts(self) -> DataCounts:
-        """The counts of this upload so far."""
-        return self._upload.counts
-
-    def release(self) -> None:
-        """End the stream, whether it finished or failed; the job takes another one."""
-        self._manager.end_stream(self._job)
-
-    def reset(self, start_ms: int, end_ms: int | None) -> None:
-        """Reset the buckets in [floor(start), ceil(end)) so that their data can be resent."""
-        end_ms = start_ms + 1000 if end_ms is None else end_ms
-        job = self._job
-        if end_ms < start_ms:
-            raise InvalidRequest("reset_end must not be before reset_start", jobId=job.config.job_id)
-        span = job.config.bucket_span_ms
-        self._reset_range = (start_ms // span * span, -(-end_ms // span) * span)
-        with job.lock:
-            self._check_not_forced()
-            entry = JournalEntry(reset=self._reset_range)
-            apply(job.analyzer, entry)
-            self._manager.repository.commit(job.config.job_id, job.status, entry, [])
-
-    def post_json(self, chunk: bytes) -> None:
-        """Take a chunk of JSON documents."""
-        documents = self._upload.documents(chunk)
-        self._accept(self._upload.reader.read(documents.records), len(chunk))
-
-    def post_columns(self, batch: RecordBatch, invalid_time: NDArray[np.bool_], input_bytes: int) -> None:
-        """Take a columnar batch."""
-        self._accept(self._upload.reader.from_columns(batch, invalid_time), input_bytes)
-
-    def finish(self) -> UploadCounts:
-        """End the upload: take what is left, count its buckets, make it durable."""
-        self._accept(self._upload.reader.read(self._upload.remaining_documents().records), 0)
-        job = self._job
-        with job.lock:
-            self._check_not_forced()
-            job.ingestor.end_upload(self._upload.counts)
-            job.status.ingest.totals.log_time = self._upload.counts.log_time = now_ms()
-            self._manager.repository.save_status(job.config.job_id, job.status, durable=True)
-        counts = self._upload.counts
-        return UploadCounts(counts, job.ingestor.processed_field_count(counts))
-
-    def _accept(self, parsed: ParsedRecords, input_bytes: int) -> None:
-        job = self._job
-        with job.lock:
-            self._check_not_forced()
-            try:
-                kept = job.ingestor.accept(parsed, self._upload.counts, input_bytes=input_bytes, reset_range=self._reset_range)
-                entry = JournalEntry(batch=encode_batch(kept) if len(kept) else None)
-                if len(kept):
-                    job.analyzer.add(kept)
-                entry.finalize_ms = self._manager._finalize_point(job)
-                # The batch is in the analyzer already: only the finalisation is left to apply.
-                results = self._manager._finalized(job, JournalEntry(finalize_ms=entry.finalize_ms))
-                self._manager.repository.commit(job.config.job_id, job.status, entry if entry != JournalEntry() else None, results)
-            except StorageError as err:
-                self._manager.fail(job, f"storing data failed: {err}")
-                raise StorageUnavailable(
-                    f"job {job.config.job_id!r} could not store its data ({err}); nothing of this message "
-                    "was kept. Free disk space, then force close and reopen the job",
-                    jobId=job.config.job_id,
-                ) from err
-            except Exception as err:
-                self._manager.fail(job, f"processing data failed: {err!r}")
-                raise
-
-    def _check_not_forced(self) -> None:
-        if self._job.forced:
-            raise StreamAborted(
-                f"job {self._job.config.job_id!r} was closed by force or failed while this stream was active",
-                jobId=self._job.config.job_id,
-            )
-
-
-def apply(analyzer: JobAnalyzer, entry: JournalEntry) -> list[BucketResult]:
-    """Apply a journal entry to an analyzer; the results of the buckets it finalises."""
-    if entry.reset is not None:
-        analyzer.reset_buckets(*entry.reset)
-    if entry.batch is not None:
-        analyzer.add(decode_batch(entry.batch))
-    if entry.skip_ms is not None:
-        analyzer.skip_to(entry.skip_ms)
-    return [] if entry.finalize_ms is None else analyzer.finalize_until(entry.finalize_ms)
-
-
 def _check_timeout(timeout_s: float | None) -> None:
     if timeout_s is not None and not 0 <= timeout_s <= MAX_TIMEOUT_S:
         raise InvalidRequest(
@@ -839,11 +531,3 @@ def _check_timeout(timeout_s: float | None) -> None:
 
 def _matches(pattern: str, name: str, wildcard: bool) -> bool:
     return fnmatch.fnmatchcase(name, pattern) if wildcard else name == pattern
-
-
-_STATUS_CODEC = (msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(JobStatus))
-
-
-def _copy(status: JobStatus) -> JobStatus:
-    encoder, decoder = _STATUS_CODEC
-    return decoder.decode(encoder.encode(status))

@@ -6,13 +6,12 @@ import dataclasses
 import logging
 import secrets
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
-import numpy as np
 
-from anomalyd import VERSION
 from anomalyd.core.config import JobConfig
+from anomalyd.core.domain import JobState, JobStatus, JournalEntry, SnapshotMeta, Task
 from anomalyd.core.errors import (
     AnomalydError,
     InvalidRequest,
@@ -22,8 +21,7 @@ from anomalyd.core.errors import (
     JobNotFound,
 )
 from anomalyd.core.ingest import IngestState
-from anomalyd.engine.records import RecordBatch, StringColumn
-from anomalyd.engine.results import AnomalyRecord, BucketResult, InfluencerResult, ModelSizeStats
+from anomalyd.engine.results import AnomalyRecord, BucketResult, InfluencerResult
 from anomalyd.storage import keys
 from anomalyd.storage.store import Store, Transaction
 
@@ -35,93 +33,6 @@ log = logging.getLogger(__name__)
 DELETE_BATCH = 10_000
 
 
-CLOSED, OPENING, OPENED, CLOSING, FAILED = "closed", "opening", "opened", "closing", "failed"
-
-
-class JobStatus(msgspec.Struct):
-    """The persisted lifecycle and data state of a job.
-
-    Attributes:
-        state: closed, opening, opened, closing or failed.
-        ingest: counts and bucketing state.
-        journal_sequence: the sequence number of the next journal entry.
-        interim_ms: bucket starts that have interim results, replaced by the next results.
-        open_time_ms: when the job was last opened (epoch ms), None when closed.
-        failure_reason: why the job failed.
-        deleting: a delete has started; it resumes after a restart.
-        reopen_on_start: the server stopped while the job was open; the next start reopens it.
-        model_size: the model's size when the job last closed.
-        model_snapshot_id: the snapshot the job restores on open, "" for none.
-        restore_note: why the last open restored from an older snapshot than the active one.
-    """
-
-    state: str
-    ingest: IngestState
-    model_size: ModelSizeStats | None = None
-    model_snapshot_id: str = ""
-    restore_note: str = ""
-    journal_sequence: int = 0
-    interim_ms: list[int] = msgspec.field(default_factory=list)
-    open_time_ms: int | None = None
-    failure_reason: str = ""
-    deleting: bool = False
-    reopen_on_start: bool = False
-
-
-class Task(msgspec.Struct):
-    """A task started by a request that did not wait (epoch ms times)."""
-
-    task_id: str
-    action: str
-    job_id: str
-    start_time_ms: int
-    done: bool = False
-    end_time_ms: int | None = None
-    error_code: str = ""
-    error_reason: str = ""
-    error_message: str = ""
-
-
-class JournalEntry(msgspec.Struct, omit_defaults=True):
-    """One model update, replayed on open after the last persisted model state.
-
-    Applied in field order: reset buckets, add the batch, skip, finalise buckets.
-    """
-
-    reset: tuple[int, int] | None = None
-    batch: bytes | None = None
-    skip_ms: int | None = None
-    finalize_ms: int | None = None
-
-
-class SnapshotMeta(msgspec.Struct):
-    """A model snapshot's description; its state is stored apart so that listing stays cheap.
-
-    Attributes:
-        snapshot_id: epoch seconds of its creation, made unique per job.
-        timestamp_ms: wall-clock creation time.
-        journal_sequence: the journal entries it includes end before this sequence number.
-        ingest: the bucketing state when it was taken (restored by a revert).
-        latest_record_time_ms: the latest record time the model had seen.
-        latest_result_time_ms: the start of the latest finalised bucket.
-        size_bytes: bytes of stored state.
-        checksum: CRC-32 of the stored state, checked before a restore.
-    """
-
-    snapshot_id: str
-    timestamp_ms: int
-    description: str
-    journal_sequence: int
-    ingest: IngestState
-    latest_record_time_ms: int | None
-    latest_result_time_ms: int | None
-    model_size: ModelSizeStats | None
-    size_bytes: int
-    checksum: int
-    retain: bool = False
-    min_version: str = VERSION
-
-
 _ENCODER = msgspec.msgpack.Encoder()
 _JOURNAL = msgspec.msgpack.Decoder(JournalEntry)
 _SNAPSHOT = msgspec.msgpack.Decoder(SnapshotMeta)
@@ -131,7 +42,6 @@ _INFLUENCER = msgspec.msgpack.Decoder(InfluencerResult)
 _CONFIG = msgspec.msgpack.Decoder(JobConfig)
 _STATUS = msgspec.msgpack.Decoder(JobStatus)
 _TASK = msgspec.msgpack.Decoder(Task)
-_BATCH = msgspec.msgpack.Decoder(dict[str, Any])
 
 
 class Repository:
@@ -198,7 +108,7 @@ class Repository:
         except msgspec.DecodeError as err:
             log.error("job %s: its stored status cannot be read: %s", job_id, err)
             ingest = IngestState.new(self.job(job_id))
-            return JobStatus(FAILED, ingest, failure_reason=f"its stored status cannot be read ({err}); its counts restart")
+            return JobStatus(JobState.FAILED, ingest, failure_reason=f"its stored status cannot be read ({err}); its counts restart")
 
     def save_status(self, job_id: str, status: JobStatus, *, durable: bool = True) -> None:
         """Replace a job's status."""
@@ -456,24 +366,3 @@ def _put_result(txn: Transaction, job_id: str, result: BucketResult) -> None:
     for table, items in ((keys.RECORDS, result.records), (keys.INFLUENCERS, result.influencers)):
         for index, item in enumerate(items):
             txn.put(table, keys.result_key(job_id, result.timestamp_ms, index), _ENCODER.encode(item))
-
-
-def encode_batch(batch: RecordBatch) -> bytes:
-    """A batch as raw little-endian column buffers in msgpack."""
-    return _ENCODER.encode(
-        {
-            "t": batch.times.astype("<i8").tobytes(),
-            "n": {name: v.astype("<f8").tobytes() for name, v in batch.numbers.items()},
-            "s": {name: [c.codes.astype("<i4").tobytes(), list(c.values)] for name, c in batch.strings.items()},
-        }
-    )
-
-
-def decode_batch(data: bytes) -> RecordBatch:
-    """The batch encode_batch wrote."""
-    raw = _BATCH.decode(data)
-    return RecordBatch(
-        times=np.frombuffer(raw["t"], dtype="<i8"),
-        numbers={name: np.frombuffer(v, dtype="<f8") for name, v in raw["n"].items()},
-        strings={name: StringColumn(np.frombuffer(c, dtype="<i4"), tuple(vs)) for name, (c, vs) in raw["s"].items()},
-    )

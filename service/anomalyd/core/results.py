@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from anomalyd.bucket_time import floor_to
 from anomalyd.core.errors import BucketNotFound, InvalidRequest
 from anomalyd.core.jobs import JobManager
 from anomalyd.engine.results import AnomalyRecord, BucketResult, InfluencerResult
@@ -170,7 +171,7 @@ class ResultReader:
             for bucket in self._repository.buckets(job.job_id, start_ms, end_ms):
                 if exclude_interim and bucket.is_interim:
                     continue
-                window = bucket.timestamp_ms // span_ms * span_ms
+                window = floor_to(bucket.timestamp_ms, span_ms)
                 best = maxima[window].get(job.job_id, -math.inf)
                 maxima[window][job.job_id] = max(best, bucket.anomaly_score)
                 if bucket.is_interim:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from anomalyd.core.repository import SnapshotMeta
-
-DAY_MS = 86_400_000
+from anomalyd.bucket_time import DAY_MS
+from anomalyd.core.domain import SnapshotMeta
 
 
 def expired(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import msgspec
 
+from anomalyd.core.domain import JobState, SnapshotMeta
 from anomalyd.core.errors import JobOpen, SnapshotActive, SnapshotNotFound
 from anomalyd.core.jobs import JobManager
-from anomalyd.core.repository import CLOSED, SnapshotMeta
 from anomalyd.core.results import Query, page_of
 
 SNAPSHOT_SORTS = {
@@ -67,7 +67,7 @@ class Snapshots:
         """
         meta = self._get(job_id, snapshot_id)
         with self._jobs.transition(job_id) as status:
-            if status.state != CLOSED:
+            if status.state != JobState.CLOSED:
                 raise JobOpen(
                     f"job {job_id!r} is {status.state}; close it before reverting its model",
                     jobId=job_id, state=status.state,

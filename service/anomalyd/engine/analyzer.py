@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd.bucket_time import DAY_MS, ceil_to, floor_to
 from anomalyd.engine.bucket_buffer import BucketBuffer, Rows
 from anomalyd.engine.detector_scorer import DetectorScorer, Leaf
 from anomalyd.engine.influencer_scorer import InfluencerScorer
@@ -64,7 +65,7 @@ def quiet_buckets(span_ms: int) -> int:
     through at long spans, and 1,440 (a day of 1-minute buckets) bounds the work of one gap at
     short spans. Empty buckets beyond these are jumped over without results (finalize_until).
     """
-    return max(48, min(1440, -(-86_400_000 // span_ms)))
+    return max(48, min(1440, -(-DAY_MS // span_ms)))
 
 
 def warmup_buckets(span_ms: int) -> int:
@@ -97,7 +98,7 @@ class JobAnalyzer:
         self.span = spec.bucket_span_ms
         self.warmup = warmup_buckets(self.span)
         self.quiet = quiet_buckets(self.span)
-        decay = math.exp(-self.span / (_NORMALISER_DAYS * 86_400_000))
+        decay = math.exp(-self.span / (_NORMALISER_DAYS * DAY_MS))
         self._detectors = [
             DetectorScorer(i, d, span_ms=self.span, warmup=self.warmup, decay=decay) for i, d in enumerate(spec.detectors)
         ]
@@ -131,7 +132,7 @@ class JobAnalyzer:
         Args:
             batch: the records, times in epoch ms.
         """
-        bucket = batch.times // self.span * self.span
+        bucket = floor_to(batch.times, self.span)
         keep = np.ones(len(batch), bool) if self._finalized_end is None else bucket >= self._finalized_end
         if self.spec.summary_count_field_name:
             weight = batch.numbers.get(self.spec.summary_count_field_name, np.full(len(batch), np.nan))
@@ -170,7 +171,7 @@ class JobAnalyzer:
         Returns:
             One result per closed bucket.
         """
-        target = end_ms // self.span * self.span
+        target = floor_to(end_ms, self.span)
         if self._finalized_end is not None and target <= self._finalized_end:
             return []
         results = []
@@ -215,7 +216,7 @@ class JobAnalyzer:
         The empty buckets after the target count as the start of a quiet stretch (see
         finalize_until).
         """
-        target = -(-t_ms // self.span) * self.span
+        target = ceil_to(t_ms, self.span)
         if self._finalized_end is not None and target <= self._finalized_end:
             return
         self._finalized_end = target
@@ -225,8 +226,8 @@ class JobAnalyzer:
 
     def reset_buckets(self, start_ms: int, end_ms: int) -> None:
         """Forget buffered records of buckets in [floor(start), ceil(end)) so they can be resent."""
-        lo = start_ms // self.span * self.span
-        hi = -(-end_ms // self.span) * self.span
+        lo = floor_to(start_ms, self.span)
+        hi = ceil_to(end_ms, self.span)
         bucket = self._buffer.buckets()
         self._buffer.keep((bucket < lo) | (bucket >= hi))
 
@@ -248,9 +249,9 @@ class JobAnalyzer:
         if self._first_bucket is None:
             return []
         first_open = self._first_bucket if self._finalized_end is None else max(self._finalized_end, self._first_bucket)
-        start = first_open if start_ms is None else max(start_ms // self.span * self.span, first_open)
+        start = first_open if start_ms is None else max(floor_to(start_ms, self.span), first_open)
         latency_buckets = -(-self.spec.latency_ms // self.span)
-        end = start + (latency_buckets + 1) * self.span if end_ms is None else -(-end_ms // self.span) * self.span
+        end = start + (latency_buckets + 1) * self.span if end_ms is None else ceil_to(end_ms, self.span)
         results = []
         self._buffer.sort()
         # Buckets before start count for the quiet allowance as though finalised now.

@@ -5,7 +5,7 @@ anomaly in a young job can score 90 because it is the largest raw score so far. 
 (``ScoresUpdater.java``, ``Normalizer.java``) therefore re-scores the non-interim results of the
 renormalisation window from their stored probabilities when a normaliser's maximum grows by
 over 10 %, keeping ``initial_*`` scores as they were. This module is that re-scoring; when to
-run it and where results live is the caller's business (core/jobs.py).
+run it and where results live is the caller's business (core/persistence.py).
 
 Deviations from Elasticsearch, kept deliberately simple:
 

@@ -1,7 +1,7 @@
 """What the engine reports per bucket, in the shape of Elasticsearch's result documents.
 
 Times are epoch milliseconds; scores are 0-100. ``initial_*`` scores equal the current ones:
-the engine scores once; renormalise.py re-scores stored results later (driven by core/jobs.py).
+the engine scores once; renormalise.py re-scores stored results later (driven by core/persistence.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,142 @@
+"""One PostData stream into an open job, and the little it needs of the manager that opened it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from anomalyd.bucket_time import ceil_to, floor_to, now_ms
+from anomalyd.core.batch_codec import encode_batch
+from anomalyd.core.counts import DataCounts
+from anomalyd.core.domain import JournalEntry
+from anomalyd.core.errors import InvalidRequest, StorageUnavailable, StreamAborted
+from anomalyd.core.ingest import ParsedRecords, Upload
+from anomalyd.core.open_job import OpenJob
+from anomalyd.engine.records import RecordBatch
+from anomalyd.engine.results import BucketResult
+from anomalyd.storage.store import StorageError
+
+
+@dataclass(frozen=True, slots=True)
+class UploadCounts:
+    """The counts of one finished upload."""
+
+    counts: DataCounts
+    processed_field_count: int
+
+
+class StreamOwner(Protocol):
+    """What a DataStream needs of the manager that opened it; the job's lock is held in each call but end_stream."""
+
+    def apply(self, job: OpenJob, entry: JournalEntry) -> list[BucketResult]:
+        """Apply a journal entry to the job's model; the results it finalises."""
+        ...
+
+    def commit(self, job: OpenJob, entry: JournalEntry, results: list[BucketResult]) -> None:
+        """Journal an applied entry with its results and the job's status."""
+        ...
+
+    def save_status(self, job: OpenJob) -> None:
+        """Make the job's status durable."""
+        ...
+
+    def fail(self, job: OpenJob, reason: str) -> None:
+        """Put the job in the failed state."""
+        ...
+
+    def end_stream(self, job: OpenJob) -> None:
+        """Let the job take another stream."""
+        ...
+
+
+class DataStream:
+    """One PostData stream into an open job.
+
+    Args:
+        owner: the manager that opened the stream.
+        job: the job.
+        max_document_bytes: the largest JSON document the stream may hold.
+    """
+
+    def __init__(self, owner: StreamOwner, job: OpenJob, *, max_document_bytes: int) -> None:
+        self._owner = owner
+        self._job = job
+        self._upload: Upload = job.ingestor.begin_upload(max_document_bytes=max_document_bytes)
+        self._reset_range: tuple[int, int] | None = None
+
+    @property
+    def counts(self) -> DataCounts:
+        """The counts of this upload so far."""
+        return self._upload.counts
+
+    def release(self) -> None:
+        """End the stream, whether it finished or failed; the job takes another one."""
+        self._owner.end_stream(self._job)
+
+    def reset(self, start_ms: int, end_ms: int | None) -> None:
+        """Reset the buckets in [floor(start), ceil(end)) so that their data can be resent."""
+        end_ms = start_ms + 1000 if end_ms is None else end_ms
+        job = self._job
+        if end_ms < start_ms:
+            raise InvalidRequest("reset_end must not be before reset_start", jobId=job.config.job_id)
+        span = job.config.bucket_span_ms
+        self._reset_range = (floor_to(start_ms, span), ceil_to(end_ms, span))
+        with job.lock:
+            self._check_not_forced()
+            entry = JournalEntry(reset=self._reset_range)
+            self._owner.commit(job, entry, self._owner.apply(job, entry))
+
+    def post_json(self, chunk: bytes) -> None:
+        """Take a chunk of JSON documents."""
+        documents = self._upload.documents(chunk)
+        self._accept(self._upload.reader.read(documents.records), len(chunk))
+
+    def post_columns(self, batch: RecordBatch, invalid_time: NDArray[np.bool_], input_bytes: int) -> None:
+        """Take a columnar batch."""
+        self._accept(self._upload.reader.from_columns(batch, invalid_time), input_bytes)
+
+    def finish(self) -> UploadCounts:
+        """End the upload: take what is left, count its buckets, make it durable."""
+        self._accept(self._upload.reader.read(self._upload.remaining_documents().records), 0)
+        job = self._job
+        with job.lock:
+            self._check_not_forced()
+            job.ingestor.end_upload(self._upload.counts)
+            job.status.ingest.totals.log_time = self._upload.counts.log_time = now_ms()
+            self._owner.save_status(job)
+        counts = self._upload.counts
+        return UploadCounts(counts, job.ingestor.processed_field_count(counts))
+
+    def _accept(self, parsed: ParsedRecords, input_bytes: int) -> None:
+        job = self._job
+        with job.lock:
+            self._check_not_forced()
+            try:
+                kept = job.ingestor.accept(parsed, self._upload.counts, input_bytes=input_bytes, reset_range=self._reset_range)
+                entry = JournalEntry(batch=encode_batch(kept) if len(kept) else None)
+                if len(kept):
+                    job.analyzer.add(kept)
+                entry.finalize_ms = job.finalize_point()
+                # The batch is in the analyzer already: only the finalisation is left to apply.
+                results = self._owner.apply(job, JournalEntry(finalize_ms=entry.finalize_ms))
+                self._owner.commit(job, entry, results)
+            except StorageError as err:
+                self._owner.fail(job, f"storing data failed: {err}")
+                raise StorageUnavailable(
+                    f"job {job.config.job_id!r} could not store its data ({err}); nothing of this message "
+                    "was kept. Free disk space, then force close and reopen the job",
+                    jobId=job.config.job_id,
+                ) from err
+            except Exception as err:
+                self._owner.fail(job, f"processing data failed: {err!r}")
+                raise
+
+    def _check_not_forced(self) -> None:
+        if self._job.forced:
+            raise StreamAborted(
+                f"job {self._job.config.job_id!r} was closed by force or failed while this stream was active",
+                jobId=self._job.config.job_id,
+            )
