@@ -16,7 +16,6 @@ from anomalyd.core.errors import InvalidRequest, StorageUnavailable, StreamAbort
 from anomalyd.core.ingest import ParsedRecords, Upload
 from anomalyd.core.open_job import OpenJob
 from anomalyd.engine.records import RecordBatch
-from anomalyd.engine.results import BucketResult
 from anomalyd.storage.store import StorageError
 
 
@@ -31,12 +30,8 @@ class UploadCounts:
 class StreamOwner(Protocol):
     """What a DataStream needs of the manager that opened it; the job's lock is held in each call but end_stream."""
 
-    def apply(self, job: OpenJob, entry: JournalEntry) -> list[BucketResult]:
-        """Apply a journal entry to the job's model; the results it finalises."""
-        ...
-
-    def commit(self, job: OpenJob, entry: JournalEntry, results: list[BucketResult]) -> None:
-        """Journal an applied entry with its results and the job's status."""
+    def record(self, job: OpenJob, entry: JournalEntry) -> None:
+        """Apply a journal entry to the job's model and journal it with its results and the job's status."""
         ...
 
     def save_status(self, job: OpenJob) -> None:
@@ -86,8 +81,7 @@ class DataStream:
         self._reset_range = (floor_to(start_ms, span), ceil_to(end_ms, span))
         with job.lock:
             self._check_not_forced()
-            entry = JournalEntry(reset=self._reset_range)
-            self._owner.commit(job, entry, self._owner.apply(job, entry))
+            self._owner.record(job, JournalEntry(reset=self._reset_range))
 
     def post_json(self, chunk: bytes) -> None:
         """Take a chunk of JSON documents."""
@@ -116,13 +110,9 @@ class DataStream:
             self._check_not_forced()
             try:
                 kept = job.ingestor.accept(parsed, self._upload.counts, input_bytes=input_bytes, reset_range=self._reset_range)
-                entry = JournalEntry(batch=encode_batch(kept) if len(kept) else None)
-                if len(kept):
-                    job.analyzer.add(kept)
-                entry.finalize_ms = job.finalize_point()
-                # The batch is in the analyzer already: only the finalisation is left to apply.
-                results = self._owner.apply(job, JournalEntry(finalize_ms=entry.finalize_ms))
-                self._owner.commit(job, entry, results)
+                # The model learns the batch from its journal entry, as a replay does.
+                batch = encode_batch(kept) if len(kept) else None
+                self._owner.record(job, JournalEntry(batch=batch, finalize_ms=job.finalize_point()))
             except StorageError as err:
                 self._owner.fail(job, f"storing data failed: {err}")
                 raise StorageUnavailable(

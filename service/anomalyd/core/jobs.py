@@ -45,7 +45,7 @@ from anomalyd.core.ingest import IngestState
 from anomalyd.core.open_job import OpenJob
 from anomalyd.core.persistence import Persistence, close_description
 from anomalyd.core.repository import Repository
-from anomalyd.engine.results import BucketResult, ModelSizeStats
+from anomalyd.engine.results import ModelSizeStats
 from anomalyd.storage.store import StorageError
 
 log = logging.getLogger(__name__)
@@ -287,13 +287,9 @@ class JobManager:
             job.streaming = True
         return DataStream(self, job, max_document_bytes=self._max_document_bytes)
 
-    def apply(self, job: OpenJob, entry: JournalEntry) -> list[BucketResult]:
-        """Apply a journal entry to a job's model (its lock held); the results it finalises (see Persistence.apply)."""
-        return self.persistence.apply(job, entry)
-
-    def commit(self, job: OpenJob, entry: JournalEntry, results: list[BucketResult]) -> None:
-        """Journal an applied entry with its results and the job's status (its lock held)."""
-        self.persistence.commit(job, entry, results)
+    def record(self, job: OpenJob, entry: JournalEntry) -> None:
+        """Apply a journal entry to a job's model and journal it with its results (its lock held)."""
+        self.persistence.commit(job, entry, self.persistence.apply(job, entry))
 
     def save_status(self, job: OpenJob) -> None:
         """Make an open job's status durable (its lock held)."""
