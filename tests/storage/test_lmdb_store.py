@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 from anomalyd.storage import keys
 from anomalyd.storage.lmdb_store import LmdbStore
@@ -38,3 +39,50 @@ def test_result_keys_sort_by_time_including_before_1970():
     times = [5, -5, 0, 1_700_000_000_000, -1_000]
     ordered = sorted(keys.result_key("j", t, i) for t in times for i in (2, 0))
     assert ordered == [keys.result_key("j", t, i) for t in sorted(times) for i in (0, 2)]
+
+
+def test_a_query_answers_while_a_write_transaction_is_held(tmp_path):
+    """A read does not queue behind the writer: it sees the last commit while the next one is open."""
+    store = LmdbStore(str(tmp_path))
+    store.update(lambda txn: txn.put(keys.JOBS, b"job", b"committed"))
+    inside, release = threading.Event(), threading.Event()
+    released_by_reader: list[bool] = []
+
+    def write(txn) -> None:
+        txn.put(keys.JOBS, b"job", b"uncommitted")
+        inside.set()
+        # A deadlock guard, not a measurement: a read that waited for this write would let it
+        # time out instead of being released.
+        released_by_reader.append(release.wait(60))
+
+    writer = threading.Thread(target=store.update, args=(write,))
+    writer.start()
+    assert inside.wait(60)
+    seen = store.view(lambda txn: txn.get(keys.JOBS, b"job"))
+    release.set()
+    writer.join()
+    assert seen == b"committed"
+    assert released_by_reader == [True]
+    assert store.view(lambda txn: txn.get(keys.JOBS, b"job")) == b"uncommitted"
+    store.close()
+
+
+def test_the_map_grows_while_reads_go_on(tmp_path):
+    store = LmdbStore(str(tmp_path), map_size=1 << 20)
+    blob = os.urandom(256 << 10)
+    written = threading.Event()
+    counts: list[int] = []
+
+    def read() -> None:
+        while not written.is_set():
+            counts.append(store.view(lambda txn: sum(1 for _ in txn.scan(keys.JOURNAL, keys.job_prefix("big")))))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for i in range(32):  # 8 MiB into a 1 MiB map: three grows
+        store.update(lambda txn, i=i: txn.put(keys.JOURNAL, keys.journal_key("big", i), blob))
+    written.set()
+    reader.join()
+    assert counts == sorted(counts) and counts[-1] <= 32
+    assert store.view(lambda txn: sum(1 for _ in txn.scan(keys.JOURNAL, keys.job_prefix("big")))) == 32
+    store.close()

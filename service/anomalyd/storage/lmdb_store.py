@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -56,8 +57,10 @@ class _LmdbTransaction:
 class LmdbStore:
     """A Store in an LMDB environment that doubles its map whenever it fills.
 
-    All transactions of the process are serialised by one lock: LMDB allows one writer anyway,
-    and growing the map requires that no transaction is active.
+    Writes are serialised by one lock, as LMDB allows one writer anyway; reads take no part in
+    it, so a query never waits for an ingest's commit: a read transaction sees the last commit
+    before it began. Growing the map requires that no transaction is active, so a grow waits
+    for the reads under way and holds new ones back until it is done.
     """
 
     def __init__(self, path: str, *, map_size: int = _INITIAL_MAP_SIZE) -> None:
@@ -76,7 +79,10 @@ class LmdbStore:
             self._env.set_mapsize(map_size)
         self._tables = {name: self._env.open_db(name) for name in keys.ALL_TABLES}
         self._max_key_bytes = self._env.max_key_size()
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the writer's
+        self._readers = 0
+        self._held_back = False
+        self._reads = threading.Condition()  # guards _readers and _held_back
 
     def _check_not_truncated(self, path: str, last_page: int) -> None:
         """Refuse a data file shorter than its pages: reading them would kill the process (SIGBUS)."""
@@ -92,8 +98,16 @@ class LmdbStore:
 
     def view(self, work: Callable[[_LmdbTransaction], T]) -> T:
         """Run work in a read transaction (see Store.view)."""
-        with self._lock, self._env.begin(buffers=False) as txn:
-            return work(_LmdbTransaction(txn, self._tables, self._max_key_bytes))
+        with self._reads:
+            self._reads.wait_for(lambda: not self._held_back)
+            self._readers += 1
+        try:
+            with self._env.begin(buffers=False) as txn:
+                return work(_LmdbTransaction(txn, self._tables, self._max_key_bytes))
+        finally:
+            with self._reads:
+                self._readers -= 1
+                self._reads.notify_all()
 
     def update(self, work: Callable[[_LmdbTransaction], T], *, durable: bool = False) -> T:
         """Run work in a write transaction, growing the map when it fills (see Store.update)."""
@@ -121,15 +135,30 @@ class LmdbStore:
 
     def close(self) -> None:
         """Flush and release the environment."""
-        with self._lock:
+        with self._lock, self._no_reads():
             self._env.sync(True)
             self._env.close()
 
+    @contextlib.contextmanager
+    def _no_reads(self) -> Iterator[None]:
+        """Wait for the read transactions under way, and hold new ones back meanwhile."""
+        with self._reads:
+            self._held_back = True
+            self._reads.wait_for(lambda: self._readers == 0)
+        try:
+            yield
+        finally:
+            with self._reads:
+                self._held_back = False
+                self._reads.notify_all()
+
     def _grow(self) -> None:
+        """Double the map (the writer's lock held), with no read transaction active."""
         size = self._env.info()["map_size"] * 2
         log.info("LMDB map full; growing it to %d MiB", size >> 20)
         try:
-            self._env.set_mapsize(size)
+            with self._no_reads():
+                self._env.set_mapsize(size)
         except lmdb.Error as err:
             log.error("cannot grow %s to %d MiB: %s", self._env.path(), size >> 20, err)
             raise StorageError(f"the store cannot grow to {size >> 20} MiB: {err}") from err
