@@ -66,8 +66,11 @@ class MemoryAccount:
         self.failed_buckets = {b for b in self.failed_buckets if b >= target_ms}
 
     def stats(self, *, used: int, by_fields: int, partitions: int) -> ModelSizeStats:
-        """Model memory and entity counts now, with `used` bytes in use."""
-        self.note(used)
+        """Model memory and entity counts now, with `used` bytes in use.
+
+        A read: the peak it reports counts `used`, but the state keeps only what data did, so
+        that a job restored from its journal has the state of the job that ran.
+        """
         if self.refused:
             status = "hard_limit"
         elif used > _SOFT_LIMIT * self.limit:
@@ -76,7 +79,7 @@ class MemoryAccount:
             status = "ok"
         return ModelSizeStats(
             model_bytes=used,
-            peak_model_bytes=self.peak,
+            peak_model_bytes=max(self.peak, used),
             model_bytes_exceeded=self.refused,
             model_bytes_memory_limit=self.limit,
             total_by_field_count=by_fields,
