@@ -1,0 +1,94 @@
+"""The bookkeeping of a job, in-process on a real store: each test guards a slip of one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from anomalyd.core.domain import JournalEntry
+from anomalyd.engine import renormalise
+from tests.core.harness import SPAN, T0, harness, line
+
+
+def counts_of(job, upload=None):
+    """(processed records, malformed documents) of an upload's counts, or of the job's totals."""
+    counts = job.live.status.ingest.totals if upload is None else upload.counts
+    return counts.processed_record_count, counts.malformed_document_count
+
+
+def buckets(first: int, last: int, per_bucket: int = 3) -> bytes:
+    """Records in buckets first..last (counted from T0), hosts a and b."""
+    return b"".join(
+        line(T0 + b * SPAN + i * 1000, "ab"[i % 2], 10.0 + i) for b in range(first, last + 1) for i in range(per_bucket)
+    )
+
+
+def test_interim_results_are_replaced_when_their_bucket_is_finalised_or_the_next_flush_comes(tmp_path):
+    with harness(tmp_path) as job:
+        job.upload(buckets(0, 3))
+        job.flush(calc_interim=True)
+        assert [(r.timestamp_ms, r.is_interim) for r in job.stored_results()][-1] == (T0 + 3 * SPAN, True)
+        job.upload(buckets(4, 4))  # finalises bucket 3
+        at_3 = [r for r in job.stored_results() if r.timestamp_ms == T0 + 3 * SPAN]
+        assert [r.is_interim for r in at_3] == [False]
+        job.flush(calc_interim=True)
+        job.flush()
+        assert not [r for r in job.stored_results() if r.is_interim]
+
+
+def test_an_upload_counts_its_own_records_and_the_totals_count_every_upload(tmp_path):
+    with harness(tmp_path) as job:
+        first = job.upload(buckets(0, 1))
+        second = job.upload(buckets(2, 4))
+        assert (counts_of(job, first), counts_of(job, second), counts_of(job)) == ((6, 0), (9, 0), (15, 0))
+        assert (first.counts.input_bytes, second.counts.input_bytes) == (len(buckets(0, 1)), len(buckets(2, 4)))
+        assert job.live.status.ingest.totals.input_bytes == len(buckets(0, 1)) + len(buckets(2, 4))
+
+
+def test_malformed_documents_count_in_the_upload_and_in_the_totals_across_a_reopen(tmp_path):
+    with harness(tmp_path) as job:
+        first = job.upload(b'{"time": tru}\n[1, 2]\n' + buckets(0, 0))
+        job.reopen()
+        second = job.upload(b'"text"\n' + buckets(1, 1))
+        assert (counts_of(job, first), counts_of(job, second), counts_of(job)) == ((3, 2), (3, 1), (6, 3))
+
+
+def test_skip_and_reset_are_journaled_and_a_replay_gives_the_live_model(tmp_path):
+    with harness(tmp_path) as job:
+        job.upload(buckets(0, 5))
+        job.flush(skip_time_ms=T0 + 20 * SPAN)
+        job.upload(buckets(20, 21), reset=(T0 + 20 * SPAN, T0 + 21 * SPAN))
+        journal = [entry for _, entry in job.repository.journal(job.job_id, 0)]
+        assert JournalEntry(skip_ms=T0 + 20 * SPAN, finalize_ms=T0 + 20 * SPAN) in journal
+        assert JournalEntry(reset=(T0 + 20 * SPAN, T0 + 21 * SPAN)) in journal
+        live = job.live.analyzer.to_state()
+        assert job.replay(None)[0].to_state() == live
+        job.reopen(force=True)
+        assert job.live.analyzer.to_state() == live
+
+
+def test_quiet_buckets_teach_the_influencer_normaliser_that_they_had_no_anomaly(tmp_path):
+    with harness(tmp_path) as job:
+        job.upload(buckets(0, 5))
+        job.flush(advance_time_ms=T0 + 6 * SPAN)
+        zeros = job.live.analyzer.score_normalisers().influencers.hist[0, 0]
+        job.flush(advance_time_ms=T0 + 16 * SPAN)  # buckets 6..15 closed without data
+        learned = job.live.analyzer.score_normalisers().influencers.hist[0, 0]
+        assert learned - zeros == pytest.approx(10, abs=0.05)  # ten zeros learned (less a little decay)
+        job.reopen(force=True)
+        assert job.live.analyzer.score_normalisers().influencers.hist[0, 0] == learned
+
+
+def test_a_snapshot_renormalises_the_stored_results_of_the_window(tmp_path):
+    with harness(tmp_path) as job:
+        quiet = buckets(0, 60)
+        spike = b"".join(line(T0 + 61 * SPAN + i, "a", 10_000.0) for i in range(50))
+        job.upload(quiet + spike + buckets(62, 70))
+        bigger = b"".join(line(T0 + 71 * SPAN + i, "b", 1e7) for i in range(500))
+        job.upload(bigger + buckets(72, 75))
+        stored = job.stored_results()
+        pending = renormalise.renormalise(job.live.analyzer.score_normalisers(), stored)
+        assert pending, "the data leaves scores for a snapshot to renormalise"
+        job.snapshot()
+        after = job.stored_results()
+        assert renormalise.renormalise(job.live.analyzer.score_normalisers(), after) == []
+        assert {r.timestamp_ms: r for r in after} == {r.timestamp_ms: r for r in stored} | {r.timestamp_ms: r for r in pending}
