@@ -18,7 +18,7 @@ from anomalyd.core.config import (
     parse_memory_limit,
 )
 from anomalyd.core.counts import DataCounts
-from anomalyd.core.domain import SnapshotMeta, Task
+from anomalyd.core.domain import JobState, SnapshotMeta, Task
 from anomalyd.core.errors import InvalidColumns, InvalidJobConfig, InvalidRequest
 from anomalyd.core.jobs import JobStats
 from anomalyd.core.results import OverallBucket
@@ -30,11 +30,11 @@ from anomalyd.v1 import column_batch_pb2, data_counts_pb2, job_pb2, job_stats_pb
 _INVALID_TIME = np.iinfo(np.int64).min
 _INT64_MAX = np.iinfo(np.int64).max
 _STATES = {
-    "closed": job_stats_pb2.JOB_STATE_CLOSED,
-    "opening": job_stats_pb2.JOB_STATE_OPENING,
-    "opened": job_stats_pb2.JOB_STATE_OPENED,
-    "closing": job_stats_pb2.JOB_STATE_CLOSING,
-    "failed": job_stats_pb2.JOB_STATE_FAILED,
+    JobState.CLOSED: job_stats_pb2.JOB_STATE_CLOSED,
+    JobState.OPENING: job_stats_pb2.JOB_STATE_OPENING,
+    JobState.OPENED: job_stats_pb2.JOB_STATE_OPENED,
+    JobState.CLOSING: job_stats_pb2.JOB_STATE_CLOSING,
+    JobState.FAILED: job_stats_pb2.JOB_STATE_FAILED,
 }
 
 
