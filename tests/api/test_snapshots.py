@@ -70,7 +70,7 @@ def test_create_update_delete(running, snapshots):
     assert made.retain and made.active and made.description == "before the release"
     running.stub.PostData(iter([pb.PostDataRequest(job_id="manage", data=THIRDS[1])]), timeout=60)
     running.stub.CloseJob(pb.CloseJobRequest(job_id="manage"), timeout=60)
-    older, newer = listed(snapshots, "manage")
+    newer, older = listed(snapshots, "manage")  # newest first, as Elasticsearch lists them
     assert older.snapshot_id == made.snapshot_id and not older.active and newer.active
     assert [s.snapshot_id for s in listed(snapshots, "manage", sort="timestamp", desc=True)] == [newer.snapshot_id, older.snapshot_id]
     updated = snapshots.UpdateModelSnapshot(spb.UpdateModelSnapshotRequest(job_id="manage", snapshot_id=older.snapshot_id, description="kept", retain=False), timeout=10).model_snapshot
@@ -113,6 +113,47 @@ def test_revert_equals_a_job_that_stopped_at_the_snapshot(running, snapshots):
     counts = {j.job_id: j.data_counts for j in running.stub.GetJobStats(pb.GetJobStatsRequest(job_id="reverted,twin"), timeout=10).jobs}
     assert counts["reverted"].latest_record_timestamp == counts["twin"].latest_record_timestamp
     assert counts["reverted"].out_of_order_timestamp_count == 0
+
+
+def test_snapshots_list_newest_first_by_ids_and_wildcards(running, snapshots):
+    create(running.stub, "listing")
+    for third in THIRDS:
+        run(running.stub, "listing", third)
+    ids = [s.snapshot_id for s in listed(snapshots, "listing")]
+    assert len(ids) == 3 and ids == sorted(ids, key=int, reverse=True)
+    assert [s.snapshot_id for s in listed(snapshots, "listing", desc_order=False)] == ids[::-1]
+    assert [s.snapshot_id for s in listed(snapshots, "listing", snapshot_id=f"{ids[2]}, {ids[0]}")] == [ids[0], ids[2]]
+    expression = f"{ids[2]},{ids[0][:-1]}*"
+    expected = [i for i in ids if i == ids[2] or i.startswith(ids[0][:-1])]
+    assert [s.snapshot_id for s in listed(snapshots, "listing", snapshot_id=expression)] == expected
+    assert listed(snapshots, "listing", snapshot_id="nothing*") == []  # a wildcard may match nothing
+    with pytest.raises(grpc.RpcError) as err:  # an id may not
+        listed(snapshots, "listing", snapshot_id=f"{ids[0]},42")
+    assert (err.value.code(), error_reason(err.value)) == (grpc.StatusCode.NOT_FOUND, "SNAPSHOT_NOT_FOUND")
+    counted = snapshots.GetModelSnapshots(spb.GetModelSnapshotsRequest(job_id="listing", page=rpb.Page(count_only=True)), timeout=10)
+    assert (list(counted.model_snapshots), counted.count) == ([], 3)
+
+
+def test_revert_to_empty_learns_from_scratch(running, snapshots):
+    create(running.stub, "forgets")
+    create(running.stub, "fresh")
+    run(running.stub, "forgets", THIRDS[0])
+    run(running.stub, "forgets", THIRDS[1])
+    reverted = snapshots.RevertModelSnapshot(spb.RevertModelSnapshotRequest(
+        job_id="forgets", snapshot_id="empty", delete_intervening_results=True), timeout=60).model
+    assert reverted.snapshot_id == "empty" and reverted.active
+    assert results_of(running, "forgets") == []
+    assert not any(s.active for s in listed(snapshots, "forgets"))  # the real snapshots stay, inactive
+    # The same data again is not out of order, and gives the results of a job that never saw any.
+    run(running.stub, "forgets", THIRDS[0])
+    run(running.stub, "fresh", THIRDS[0])
+    assert results_of(running, "forgets") == results_of(running, "fresh")
+    counts = running.stub.GetJobStats(pb.GetJobStatsRequest(job_id="forgets"), timeout=10).jobs[0].data_counts
+    assert counts.out_of_order_timestamp_count == 0
+    # Reopened from its new snapshot, it goes on as the fresh job does.
+    run(running.stub, "forgets", THIRDS[1])
+    run(running.stub, "fresh", THIRDS[1])
+    assert results_of(running, "forgets") == results_of(running, "fresh")
 
 
 def test_damaged_snapshot_falls_back_to_the_previous_one_with_the_same_results(running, snapshots):

@@ -285,7 +285,7 @@ export interface GetOverallBucketsOptions extends MatchOptions {
 
 /** Options of {@link Client.getModelSnapshots}. */
 export interface GetModelSnapshotsOptions extends CallOptions {
-  /** One snapshot id, or a wildcard expression. */
+  /** Snapshot ids, comma-separated, each an id or a wildcard expression. */
   snapshotId?: string;
   /** Snapshots taken at or after this time. */
   start?: InstantInput;
@@ -293,12 +293,11 @@ export interface GetModelSnapshotsOptions extends CallOptions {
   end?: InstantInput;
   /** The field to sort by. */
   sort?: string;
-  /** Sort descending. */
+  /** Sort descending (the default: newest first); false sorts ascending. */
   desc?: boolean;
   /** Snapshots to skip. */
   from?: number;
-  /** Snapshots to return. */
-  size?: number;
+  /** Snapshots to return (default 100); 0 returns none, only the count. */
 }
 
 /** The generated Connect clients a {@link Client} wraps, for calls it does not. */
@@ -652,8 +651,8 @@ export class Client {
       start: optionalTimestamp(options.start),
       end: optionalTimestamp(options.end),
       sort: options.sort ?? "",
-      desc: options.desc ?? false,
-      page: { from: options.from ?? 0, size: options.size ?? 0 },
+      descOrder: options.desc,
+      page: { from: options.from ?? 0, size: options.size ?? 0, countOnly: options.size === 0 },
     };
     return this.call(options, (o) => this.raw.snapshots.getModelSnapshots(request, o));
   }

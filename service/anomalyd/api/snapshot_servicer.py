@@ -40,9 +40,10 @@ class SnapshotServicer(model_snapshot_service_pb2_grpc.ModelSnapshotServiceServi
             start_ms=convert.millis(request, "start"),
             end_ms=convert.millis(request, "end"),
             sort=request.sort,
-            desc=request.desc,
+            # Elasticsearch lists snapshots newest first unless asked otherwise.
+            desc=request.desc or (request.desc_order if request.HasField("desc_order") else True),
             page_from=getattr(request.page, "from"),  # "from" is a Python keyword
-            page_size=request.page.size or DEFAULT_PAGE_SIZE,
+            page_size=0 if request.page.count_only else request.page.size or DEFAULT_PAGE_SIZE,
         )
         found, count = self._snapshots.list(query, request.snapshot_id)
         return pb.GetModelSnapshotsResponse(model_snapshots=[self._message(request.job_id, m) for m in found], count=count)

@@ -21,6 +21,10 @@ class JobState(enum.StrEnum):
     FAILED = "failed"
 
 
+# The snapshot id that names the empty model (Elasticsearch's ModelSnapshot.EMPTY_SNAPSHOT_ID).
+EMPTY_SNAPSHOT_ID = "empty"
+
+
 class JobStatus(msgspec.Struct):
     """The persisted lifecycle and data state of a job.
 
@@ -34,8 +38,11 @@ class JobStatus(msgspec.Struct):
         deleting: a delete has started; it resumes after a restart.
         reopen_on_start: the server stopped while the job was open; the next start reopens it.
         model_size: the model's size when the job last closed.
-        model_snapshot_id: the snapshot the job restores on open, "" for none.
+        model_snapshot_id: the snapshot the job restores on open, "" for none, EMPTY_SNAPSHOT_ID
+            after a revert to the empty model.
         restore_note: why the last open restored from an older snapshot than the active one.
+        journal_start: the first journal entry a restore from the empty model replays (a
+            revert to the empty model drops the journal before it).
     """
 
     state: JobState
@@ -49,6 +56,7 @@ class JobStatus(msgspec.Struct):
     failure_reason: str = ""
     deleting: bool = False
     reopen_on_start: bool = False
+    journal_start: int = 0
 
 
 class Task(msgspec.Struct):

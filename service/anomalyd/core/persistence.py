@@ -15,7 +15,7 @@ from anomalyd import VERSION
 from anomalyd.bucket_time import DAY_MS, now_ms
 from anomalyd.core.batch_codec import decode_batch
 from anomalyd.core.config import JobConfig
-from anomalyd.core.domain import JobStatus, JournalEntry, SnapshotMeta, copy_status
+from anomalyd.core.domain import EMPTY_SNAPSHOT_ID, JobStatus, JournalEntry, SnapshotMeta, copy_status
 from anomalyd.core.errors import RestoreFailed
 from anomalyd.core.open_job import OpenJob
 from anomalyd.core.repository import Repository
@@ -90,7 +90,8 @@ class Persistence:
         spec = config.analysis_spec()
         snapshots = {s.snapshot_id: s for s in self.repository.snapshots(config.job_id)}
         active = snapshots.get(status.model_snapshot_id)
-        older = sorted(
+        # After a revert to the empty model, no older snapshot continues the journal.
+        older = [] if status.model_snapshot_id == EMPTY_SNAPSHOT_ID else sorted(
             (s for s in snapshots.values() if active is None or s.journal_sequence < active.journal_sequence),
             key=lambda s: s.journal_sequence, reverse=True,
         )
@@ -98,7 +99,7 @@ class Persistence:
         problems = []
         for snapshot in candidates:
             try:
-                analyzer = self.replay(config.job_id, spec, snapshot, status.journal_sequence)
+                analyzer = self.replay(config.job_id, spec, snapshot, status.journal_sequence, status.journal_start)
             except Exception as err:  # a damaged snapshot or journal: try the next one
                 name = "the empty model" if snapshot is None else f"snapshot {snapshot.snapshot_id}"
                 problems.append(f"{name}: {err}")
@@ -110,9 +111,14 @@ class Persistence:
             f"job {config.job_id!r} cannot be restored: {'; '.join(problems)}", jobId=config.job_id
         )
 
-    def replay(self, job_id: str, spec: AnalysisSpec, snapshot: SnapshotMeta | None, end_sequence: int) -> JobAnalyzer:
-        """A snapshot's model (the empty one for None) with the journal after it, up to end_sequence, applied."""
-        start = 0 if snapshot is None else snapshot.journal_sequence
+    def replay(
+        self, job_id: str, spec: AnalysisSpec, snapshot: SnapshotMeta | None, end_sequence: int, empty_start: int = 0
+    ) -> JobAnalyzer:
+        """A snapshot's model (the empty one for None) with the journal after it, up to end_sequence, applied.
+
+        The empty model's journal starts at empty_start (JobStatus.journal_start).
+        """
+        start = empty_start if snapshot is None else snapshot.journal_sequence
         entries = self.repository.journal(job_id, start)
         numbers = [n for n, _ in entries]
         if numbers != list(range(start, end_sequence)):
@@ -135,7 +141,7 @@ class Persistence:
         job_id, status = job.config.job_id, job.status
         snapshots = self.repository.snapshots(job_id)
         active = next((s for s in snapshots if s.snapshot_id == status.model_snapshot_id), None)
-        if not always and status.journal_sequence == (0 if active is None else active.journal_sequence):
+        if not always and status.journal_sequence == (status.journal_start if active is None else active.journal_sequence):
             return None
         # Elasticsearch renormalises when it persists quantiles; re-scoring is idempotent, so
         # a snapshot whose timing differs between runs leaves the same scores.

@@ -27,7 +27,7 @@ from anomalyd.v1 import results_service_pb2 as anomalyd_dot_v1_dot_results__serv
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(anomalyd/v1/model_snapshot_service.proto\x12\x0b\x61nomalyd.v1\x1a anomalyd/v1/model_snapshot.proto\x1a!anomalyd/v1/results_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Q\n\x1a\x43reateModelSnapshotRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0e\n\x06retain\x18\x03 \x01(\x08\"Q\n\x1b\x43reateModelSnapshotResponse\x12\x32\n\x0emodel_snapshot\x18\x01 \x01(\x0b\x32\x1a.anomalyd.v1.ModelSnapshot\"\xd0\x01\n\x18GetModelSnapshotsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0bsnapshot_id\x18\x02 \x01(\t\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04sort\x18\x05 \x01(\t\x12\x0c\n\x04\x64\x65sc\x18\x06 \x01(\x08\x12\x1f\n\x04page\x18\x07 \x01(\x0b\x32\x11.anomalyd.v1.Page\"_\n\x19GetModelSnapshotsResponse\x12\x33\n\x0fmodel_snapshots\x18\x01 \x03(\x0b\x32\x1a.anomalyd.v1.ModelSnapshot\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\x8b\x01\n\x1aUpdateModelSnapshotRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0bsnapshot_id\x18\x02 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x13\n\x06retain\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x0e\n\x0c_descriptionB\t\n\x07_retain\"Q\n\x1bUpdateModelSnapshotResponse\x12\x32\n\x0emodel_snapshot\x18\x01 \x01(\x0b\x32\x1a.anomalyd.v1.ModelSnapshot\"A\n\x1a\x44\x65leteModelSnapshotRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0bsnapshot_id\x18\x02 \x01(\t\"3\n\x1b\x44\x65leteModelSnapshotResponse\x12\x14\n\x0c\x61\x63knowledged\x18\x01 \x01(\x08\"e\n\x1aRevertModelSnapshotRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0bsnapshot_id\x18\x02 \x01(\t\x12\"\n\x1a\x64\x65lete_intervening_results\x18\x03 \x01(\x08\"H\n\x1bRevertModelSnapshotResponse\x12)\n\x05model\x18\x01 \x01(\x0b\x32\x1a.anomalyd.v1.ModelSnapshot2\xa2\x04\n\x14ModelSnapshotService\x12h\n\x13\x43reateModelSnapshot\x12\'.anomalyd.v1.CreateModelSnapshotRequest\x1a(.anomalyd.v1.CreateModelSnapshotResponse\x12\x62\n\x11GetModelSnapshots\x12%.anomalyd.v1.GetModelSnapshotsRequest\x1a&.anomalyd.v1.GetModelSnapshotsResponse\x12h\n\x13UpdateModelSnapshot\x12\'.anomalyd.v1.UpdateModelSnapshotRequest\x1a(.anomalyd.v1.UpdateModelSnapshotResponse\x12h\n\x13\x44\x65leteModelSnapshot\x12\'.anomalyd.v1.DeleteModelSnapshotRequest\x1a(.anomalyd.v1.DeleteModelSnapshotResponse\x12h\n\x13RevertModelSnapshot\x12\'.anomalyd.v1.RevertModelSnapshotRequest\x1a(.anomalyd.v1.RevertModelSnapshotResponseBd\n\x0eio.anomalyd.v1P\x01ZBgithub.com/anomalyd/anomalyd/clients/go/gen/anomalyd/v1;anomalydv1\xaa\x02\x0b\x41nomalyd.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(anomalyd/v1/model_snapshot_service.proto\x12\x0b\x61nomalyd.v1\x1a anomalyd/v1/model_snapshot.proto\x1a!anomalyd/v1/results_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Q\n\x1a\x43reateModelSnapshotRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0e\n\x06retain\x18\x03 \x01(\x08\"Q\n\x1b\x43reateModelSnapshotResponse\x12\x32\n\x0emodel_snapshot\x18\x01 \x01(\x0b\x32\x1a.anomalyd.v1.ModelSnapshot\"\xf8\x01\n\x18GetModelSnapshotsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0bsnapshot_id\x18\x02 \x01(\t\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04sort\x18\x05 \x01(\t\x12\x0c\n\x04\x64\x65sc\x18\x06 \x01(\x08\x12\x1f\n\x04page\x18\x07 \x01(\x0b\x32\x11.anomalyd.v1.Page\x12\x17\n\ndesc_order\x18\x08 \x01(\x08H\x00\x88\x01\x01\x42\r\n\x0b_desc_order\"_\n\x19GetModelSnapshotsResponse\x12\x33\n\x0fmodel_snapshots\x18\x01 \x03(\x0b\x32\x1a.anomalyd.v1.ModelSnapshot\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\x8b\x01\n\x1aUpdateModelSnapshotRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0bsnapshot_id\x18\x02 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x13\n\x06retain\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x0e\n\x0c_descriptionB\t\n\x07_retain\"Q\n\x1bUpdateModelSnapshotResponse\x12\x32\n\x0emodel_snapshot\x18\x01 \x01(\x0b\x32\x1a.anomalyd.v1.ModelSnapshot\"A\n\x1a\x44\x65leteModelSnapshotRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0bsnapshot_id\x18\x02 \x01(\t\"3\n\x1b\x44\x65leteModelSnapshotResponse\x12\x14\n\x0c\x61\x63knowledged\x18\x01 \x01(\x08\"e\n\x1aRevertModelSnapshotRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0bsnapshot_id\x18\x02 \x01(\t\x12\"\n\x1a\x64\x65lete_intervening_results\x18\x03 \x01(\x08\"H\n\x1bRevertModelSnapshotResponse\x12)\n\x05model\x18\x01 \x01(\x0b\x32\x1a.anomalyd.v1.ModelSnapshot2\xa2\x04\n\x14ModelSnapshotService\x12h\n\x13\x43reateModelSnapshot\x12\'.anomalyd.v1.CreateModelSnapshotRequest\x1a(.anomalyd.v1.CreateModelSnapshotResponse\x12\x62\n\x11GetModelSnapshots\x12%.anomalyd.v1.GetModelSnapshotsRequest\x1a&.anomalyd.v1.GetModelSnapshotsResponse\x12h\n\x13UpdateModelSnapshot\x12\'.anomalyd.v1.UpdateModelSnapshotRequest\x1a(.anomalyd.v1.UpdateModelSnapshotResponse\x12h\n\x13\x44\x65leteModelSnapshot\x12\'.anomalyd.v1.DeleteModelSnapshotRequest\x1a(.anomalyd.v1.DeleteModelSnapshotResponse\x12h\n\x13RevertModelSnapshot\x12\'.anomalyd.v1.RevertModelSnapshotRequest\x1a(.anomalyd.v1.RevertModelSnapshotResponseBd\n\x0eio.anomalyd.v1P\x01ZBgithub.com/anomalyd/anomalyd/clients/go/gen/anomalyd/v1;anomalydv1\xaa\x02\x0b\x41nomalyd.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,21 +40,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEMODELSNAPSHOTRESPONSE']._serialized_start=242
   _globals['_CREATEMODELSNAPSHOTRESPONSE']._serialized_end=323
   _globals['_GETMODELSNAPSHOTSREQUEST']._serialized_start=326
-  _globals['_GETMODELSNAPSHOTSREQUEST']._serialized_end=534
-  _globals['_GETMODELSNAPSHOTSRESPONSE']._serialized_start=536
-  _globals['_GETMODELSNAPSHOTSRESPONSE']._serialized_end=631
-  _globals['_UPDATEMODELSNAPSHOTREQUEST']._serialized_start=634
-  _globals['_UPDATEMODELSNAPSHOTREQUEST']._serialized_end=773
-  _globals['_UPDATEMODELSNAPSHOTRESPONSE']._serialized_start=775
-  _globals['_UPDATEMODELSNAPSHOTRESPONSE']._serialized_end=856
-  _globals['_DELETEMODELSNAPSHOTREQUEST']._serialized_start=858
-  _globals['_DELETEMODELSNAPSHOTREQUEST']._serialized_end=923
-  _globals['_DELETEMODELSNAPSHOTRESPONSE']._serialized_start=925
-  _globals['_DELETEMODELSNAPSHOTRESPONSE']._serialized_end=976
-  _globals['_REVERTMODELSNAPSHOTREQUEST']._serialized_start=978
-  _globals['_REVERTMODELSNAPSHOTREQUEST']._serialized_end=1079
-  _globals['_REVERTMODELSNAPSHOTRESPONSE']._serialized_start=1081
-  _globals['_REVERTMODELSNAPSHOTRESPONSE']._serialized_end=1153
-  _globals['_MODELSNAPSHOTSERVICE']._serialized_start=1156
-  _globals['_MODELSNAPSHOTSERVICE']._serialized_end=1702
+  _globals['_GETMODELSNAPSHOTSREQUEST']._serialized_end=574
+  _globals['_GETMODELSNAPSHOTSRESPONSE']._serialized_start=576
+  _globals['_GETMODELSNAPSHOTSRESPONSE']._serialized_end=671
+  _globals['_UPDATEMODELSNAPSHOTREQUEST']._serialized_start=674
+  _globals['_UPDATEMODELSNAPSHOTREQUEST']._serialized_end=813
+  _globals['_UPDATEMODELSNAPSHOTRESPONSE']._serialized_start=815
+  _globals['_UPDATEMODELSNAPSHOTRESPONSE']._serialized_end=896
+  _globals['_DELETEMODELSNAPSHOTREQUEST']._serialized_start=898
+  _globals['_DELETEMODELSNAPSHOTREQUEST']._serialized_end=963
+  _globals['_DELETEMODELSNAPSHOTRESPONSE']._serialized_start=965
+  _globals['_DELETEMODELSNAPSHOTRESPONSE']._serialized_end=1016
+  _globals['_REVERTMODELSNAPSHOTREQUEST']._serialized_start=1018
+  _globals['_REVERTMODELSNAPSHOTREQUEST']._serialized_end=1119
+  _globals['_REVERTMODELSNAPSHOTRESPONSE']._serialized_start=1121
+  _globals['_REVERTMODELSNAPSHOTRESPONSE']._serialized_end=1193
+  _globals['_MODELSNAPSHOTSERVICE']._serialized_start=1196
+  _globals['_MODELSNAPSHOTSERVICE']._serialized_end=1742
 # @@protoc_insertion_point(module_scope)

@@ -88,16 +88,23 @@ class GetModelSnapshotsRequest(_message.Message):
     SORT_FIELD_NUMBER: _builtins.int
     DESC_FIELD_NUMBER: _builtins.int
     PAGE_FIELD_NUMBER: _builtins.int
+    DESC_ORDER_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     """The job."""
     snapshot_id: _builtins.str
-    """A snapshot id, or empty, "*" or "_all" for every snapshot."""
+    """Snapshot ids, comma-separated, each an id or a wildcard expression ("1700*"); empty, "*"
+    or "_all" for every snapshot. An id without a wildcard that matches nothing is NOT_FOUND.
+    """
     sort: _builtins.str
     """The field to sort by: timestamp (default), description, latest_record_time_stamp or
     snapshot_size_bytes.
     """
     desc: _builtins.bool
-    """Sort in descending order. Defaults to false."""
+    """Sort in descending order when true; when false, desc_order decides."""
+    desc_order: _builtins.bool
+    """Sort in descending order; defaults to true (newest first), as in Elasticsearch. Set it to
+    false for ascending order, which desc cannot say (its false is also its unset value).
+    """
     @_builtins.property
     def start(self) -> _timestamp_pb2.Timestamp:
         """Snapshots taken at or after this time."""
@@ -120,12 +127,15 @@ class GetModelSnapshotsRequest(_message.Message):
         sort: _builtins.str = ...,
         desc: _builtins.bool = ...,
         page: _results_service_pb2.Page | None = ...,
+        desc_order: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "page", b"page", "start", b"start"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_desc_order", b"_desc_order", "desc_order", b"desc_order", "end", b"end", "page", b"page", "start", b"start"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["desc", b"desc", "end", b"end", "job_id", b"job_id", "page", b"page", "snapshot_id", b"snapshot_id", "sort", b"sort", "start", b"start"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_desc_order", b"_desc_order", "desc", b"desc", "desc_order", b"desc_order", "end", b"end", "job_id", b"job_id", "page", b"page", "snapshot_id", b"snapshot_id", "sort", b"sort", "start", b"start"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__desc_order: _TypeAlias = _typing.Literal["desc_order"]  # noqa: Y015
+    _WhichOneofArgType__desc_order: _TypeAlias = _typing.Literal["_desc_order", b"_desc_order"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__desc_order) -> _WhichOneofReturnType__desc_order | None: ...
 
 Global___GetModelSnapshotsRequest: _TypeAlias = GetModelSnapshotsRequest  # noqa: Y015
 
@@ -282,9 +292,11 @@ class RevertModelSnapshotRequest(_message.Message):
     job_id: _builtins.str
     """The closed job."""
     snapshot_id: _builtins.str
-    """The snapshot to revert to."""
+    """The snapshot to revert to, or "empty" for an empty model."""
     delete_intervening_results: _builtins.bool
-    """Delete the results after the snapshot and accept data for that time again."""
+    """Delete the results after the snapshot (every result, for "empty") and accept data for
+    that time again.
+    """
     def __init__(
         self,
         *,

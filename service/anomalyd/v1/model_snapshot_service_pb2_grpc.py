@@ -103,7 +103,8 @@ class ModelSnapshotServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RevertModelSnapshot(self, request, context):
-        """Makes a snapshot the one the job restores on its next open.
+        """Makes a snapshot the one the job restores on its next open; the snapshot id "empty" makes
+        the job learn from scratch, as in Elasticsearch.
         Fails with NOT_FOUND for an unknown job or snapshot and FAILED_PRECONDITION if the job
         is not closed.
         """

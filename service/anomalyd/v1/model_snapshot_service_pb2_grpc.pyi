@@ -54,7 +54,8 @@ class ModelSnapshotServiceStub:
     active snapshot.
     """
     RevertModelSnapshot: _grpc.UnaryUnaryMultiCallable[_model_snapshot_service_pb2.RevertModelSnapshotRequest, _model_snapshot_service_pb2.RevertModelSnapshotResponse]
-    """Makes a snapshot the one the job restores on its next open.
+    """Makes a snapshot the one the job restores on its next open; the snapshot id "empty" makes
+    the job learn from scratch, as in Elasticsearch.
     Fails with NOT_FOUND for an unknown job or snapshot and FAILED_PRECONDITION if the job
     is not closed.
     """
@@ -85,7 +86,8 @@ class ModelSnapshotServiceAsyncStub(ModelSnapshotServiceStub):
     active snapshot.
     """
     RevertModelSnapshot: _aio.UnaryUnaryMultiCallable[_model_snapshot_service_pb2.RevertModelSnapshotRequest, _model_snapshot_service_pb2.RevertModelSnapshotResponse]  # type: ignore[assignment]
-    """Makes a snapshot the one the job restores on its next open.
+    """Makes a snapshot the one the job restores on its next open; the snapshot id "empty" makes
+    the job learn from scratch, as in Elasticsearch.
     Fails with NOT_FOUND for an unknown job or snapshot and FAILED_PRECONDITION if the job
     is not closed.
     """
@@ -143,7 +145,8 @@ class ModelSnapshotServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _model_snapshot_service_pb2.RevertModelSnapshotRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_model_snapshot_service_pb2.RevertModelSnapshotResponse, _abc.Awaitable[_model_snapshot_service_pb2.RevertModelSnapshotResponse]]:
-        """Makes a snapshot the one the job restores on its next open.
+        """Makes a snapshot the one the job restores on its next open; the snapshot id "empty" makes
+        the job learn from scratch, as in Elasticsearch.
         Fails with NOT_FOUND for an unknown job or snapshot and FAILED_PRECONDITION if the job
         is not closed.
         """

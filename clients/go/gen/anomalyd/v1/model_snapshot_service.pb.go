@@ -137,7 +137,8 @@ type GetModelSnapshotsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The job.
 	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	// A snapshot id, or empty, "*" or "_all" for every snapshot.
+	// Snapshot ids, comma-separated, each an id or a wildcard expression ("1700*"); empty, "*"
+	// or "_all" for every snapshot. An id without a wildcard that matches nothing is NOT_FOUND.
 	SnapshotId string `protobuf:"bytes,2,opt,name=snapshot_id,json=snapshotId,proto3" json:"snapshot_id,omitempty"`
 	// Snapshots taken at or after this time.
 	Start *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start,proto3" json:"start,omitempty"`
@@ -146,10 +147,13 @@ type GetModelSnapshotsRequest struct {
 	// The field to sort by: timestamp (default), description, latest_record_time_stamp or
 	// snapshot_size_bytes.
 	Sort string `protobuf:"bytes,5,opt,name=sort,proto3" json:"sort,omitempty"`
-	// Sort in descending order. Defaults to false.
+	// Sort in descending order when true; when false, desc_order decides.
 	Desc bool `protobuf:"varint,6,opt,name=desc,proto3" json:"desc,omitempty"`
 	// The page.
-	Page          *Page `protobuf:"bytes,7,opt,name=page,proto3" json:"page,omitempty"`
+	Page *Page `protobuf:"bytes,7,opt,name=page,proto3" json:"page,omitempty"`
+	// Sort in descending order; defaults to true (newest first), as in Elasticsearch. Set it to
+	// false for ascending order, which desc cannot say (its false is also its unset value).
+	DescOrder     *bool `protobuf:"varint,8,opt,name=desc_order,json=descOrder,proto3,oneof" json:"desc_order,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -231,6 +235,13 @@ func (x *GetModelSnapshotsRequest) GetPage() *Page {
 		return x.Page
 	}
 	return nil
+}
+
+func (x *GetModelSnapshotsRequest) GetDescOrder() bool {
+	if x != nil && x.DescOrder != nil {
+		return *x.DescOrder
+	}
+	return false
 }
 
 // The response of GetModelSnapshots.
@@ -513,9 +524,10 @@ type RevertModelSnapshotRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The closed job.
 	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	// The snapshot to revert to.
+	// The snapshot to revert to, or "empty" for an empty model.
 	SnapshotId string `protobuf:"bytes,2,opt,name=snapshot_id,json=snapshotId,proto3" json:"snapshot_id,omitempty"`
-	// Delete the results after the snapshot and accept data for that time again.
+	// Delete the results after the snapshot (every result, for "empty") and accept data for
+	// that time again.
 	DeleteInterveningResults bool `protobuf:"varint,3,opt,name=delete_intervening_results,json=deleteInterveningResults,proto3" json:"delete_intervening_results,omitempty"`
 	unknownFields            protoimpl.UnknownFields
 	sizeCache                protoimpl.SizeCache
@@ -628,7 +640,7 @@ const file_anomalyd_v1_model_snapshot_service_proto_rawDesc = "" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x16\n" +
 	"\x06retain\x18\x03 \x01(\bR\x06retain\"`\n" +
 	"\x1bCreateModelSnapshotResponse\x12A\n" +
-	"\x0emodel_snapshot\x18\x01 \x01(\v2\x1a.anomalyd.v1.ModelSnapshotR\rmodelSnapshot\"\x81\x02\n" +
+	"\x0emodel_snapshot\x18\x01 \x01(\v2\x1a.anomalyd.v1.ModelSnapshotR\rmodelSnapshot\"\xb4\x02\n" +
 	"\x18GetModelSnapshotsRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1f\n" +
 	"\vsnapshot_id\x18\x02 \x01(\tR\n" +
@@ -637,7 +649,10 @@ const file_anomalyd_v1_model_snapshot_service_proto_rawDesc = "" +
 	"\x03end\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12\x12\n" +
 	"\x04sort\x18\x05 \x01(\tR\x04sort\x12\x12\n" +
 	"\x04desc\x18\x06 \x01(\bR\x04desc\x12%\n" +
-	"\x04page\x18\a \x01(\v2\x11.anomalyd.v1.PageR\x04page\"v\n" +
+	"\x04page\x18\a \x01(\v2\x11.anomalyd.v1.PageR\x04page\x12\"\n" +
+	"\n" +
+	"desc_order\x18\b \x01(\bH\x00R\tdescOrder\x88\x01\x01B\r\n" +
+	"\v_desc_order\"v\n" +
 	"\x19GetModelSnapshotsResponse\x12C\n" +
 	"\x0fmodel_snapshots\x18\x01 \x03(\v2\x1a.anomalyd.v1.ModelSnapshotR\x0emodelSnapshots\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\"\xb3\x01\n" +
@@ -732,6 +747,7 @@ func file_anomalyd_v1_model_snapshot_service_proto_init() {
 	}
 	file_anomalyd_v1_model_snapshot_proto_init()
 	file_anomalyd_v1_results_service_proto_init()
+	file_anomalyd_v1_model_snapshot_service_proto_msgTypes[2].OneofWrappers = []any{}
 	file_anomalyd_v1_model_snapshot_service_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -47,7 +47,8 @@ type ModelSnapshotServiceClient interface {
 	// Fails with NOT_FOUND for an unknown job or snapshot and FAILED_PRECONDITION for the
 	// active snapshot.
 	DeleteModelSnapshot(ctx context.Context, in *DeleteModelSnapshotRequest, opts ...grpc.CallOption) (*DeleteModelSnapshotResponse, error)
-	// Makes a snapshot the one the job restores on its next open.
+	// Makes a snapshot the one the job restores on its next open; the snapshot id "empty" makes
+	// the job learn from scratch, as in Elasticsearch.
 	// Fails with NOT_FOUND for an unknown job or snapshot and FAILED_PRECONDITION if the job
 	// is not closed.
 	RevertModelSnapshot(ctx context.Context, in *RevertModelSnapshotRequest, opts ...grpc.CallOption) (*RevertModelSnapshotResponse, error)
@@ -132,7 +133,8 @@ type ModelSnapshotServiceServer interface {
 	// Fails with NOT_FOUND for an unknown job or snapshot and FAILED_PRECONDITION for the
 	// active snapshot.
 	DeleteModelSnapshot(context.Context, *DeleteModelSnapshotRequest) (*DeleteModelSnapshotResponse, error)
-	// Makes a snapshot the one the job restores on its next open.
+	// Makes a snapshot the one the job restores on its next open; the snapshot id "empty" makes
+	// the job learn from scratch, as in Elasticsearch.
 	// Fails with NOT_FOUND for an unknown job or snapshot and FAILED_PRECONDITION if the job
 	// is not closed.
 	RevertModelSnapshot(context.Context, *RevertModelSnapshotRequest) (*RevertModelSnapshotResponse, error)
