@@ -54,13 +54,15 @@ def test_calc_interim_with_end_but_no_start_is_refused(stub):
     assert "start" in err.value.details()
 
 
-def test_calc_interim_with_start_alone_covers_the_bucket_of_start(running):
+@pytest.mark.parametrize("end", [None, 600], ids=["no-end", "end-equal-to-start"])
+def test_calc_interim_with_start_alone_covers_the_bucket_of_start(running, end):
     stub = running.stub
     stub.PutJob(pb.PutJobRequest(job=job("one", span_s=SPAN_S, latency_s=300)), timeout=10)
     stub.OpenJob(pb.OpenJobRequest(job_id="one"), timeout=10)
     post(stub, "one", *range(0, 900, 5))
     # Latency holds buckets from 540 open; a start alone means start + 1 s, so only its bucket.
-    stub.FlushJob(pb.FlushJobRequest(job_id="one", calc_interim=True, start=at(610)), timeout=30)
+    # Elasticsearch's TimeRange: an end equal to the start is one second on, as no end is.
+    stub.FlushJob(pb.FlushJobRequest(job_id="one", calc_interim=True, start=at(600), end=None if end is None else at(end)), timeout=30)
     results = results_service_pb2_grpc.ResultsServiceStub(running.channel)
     buckets = results.GetBuckets(rpb.GetBucketsRequest(job_id="one", start=at(540)), timeout=10).buckets
     assert [(b.timestamp.seconds - T0, b.is_interim) for b in buckets] == [(600, True)]

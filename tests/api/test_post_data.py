@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from google.protobuf import timestamp_pb2
 
-from anomalyd.v1 import column_batch_pb2, job_pb2, job_stats_pb2
+from anomalyd.v1 import column_batch_pb2, job_pb2, job_stats_pb2, results_service_pb2_grpc
 from anomalyd.v1 import job_service_pb2 as pb
+from anomalyd.v1 import results_service_pb2 as rpb
 from tests.conftest import error_reason, job
 
 # A hand-checked upload: span 60 s, analysis fields host and value. Each line's fate:
@@ -107,14 +108,23 @@ def test_latency_accepts_late_records_within_the_window(stub):
     assert post(stub, "counts", lines).processed_record_count == 1
 
 
-def test_reset_range_accepts_old_buckets_again(stub):
-    counts_job(stub)
-    post(stub, "counts", b'{"time": 1000, "host": "a", "value": 1}\n{"time": 5000, "host": "a", "value": 1}\n')
-    resend = b'{"time": 1001, "host": "a", "value": 1}\n{"time": 2000, "host": "a", "value": 1}\n'
-    counts = post(stub, "counts", resend, reset_start=timestamp_pb2.Timestamp(seconds=990),
-                  reset_end=timestamp_pb2.Timestamp(seconds=1019))
-    # The reset covers bucket [960, 1020): 1001 is taken again, 2000 is still out of order.
+def test_reset_range_takes_its_buckets_anew_under_the_out_of_order_rule(running):
+    stub = running.stub
+    stub.PutJob(pb.PutJobRequest(job=job("reset", job_pb2.Detector(function="count"), span_s=60)), timeout=10)
+    stub.OpenJob(pb.OpenJobRequest(job_id="reset"), timeout=10)
+    post(stub, "reset", b'{"time": 1000}\n{"time": 5000}\n{"time": 5001}\n')
+    # reset_end equal to reset_start is one second on: bucket [4980, 5040) is reset. As in
+    # Elasticsearch, 1001 is still out of order: older than floor(5001, 60).
+    at = timestamp_pb2.Timestamp(seconds=4980)
+    counts = post(stub, "reset", b'{"time": 5002}\n{"time": 1001}\n', reset_start=at, reset_end=at)
     assert (counts.processed_record_count, counts.out_of_order_timestamp_count) == (1, 1)
+    stub.FlushJob(pb.FlushJobRequest(job_id="reset", advance_time=timestamp_pb2.Timestamp(seconds=5040)), timeout=30)
+    results = results_service_pb2_grpc.ResultsServiceStub(running.channel)
+    [bucket] = results.GetBuckets(rpb.GetBucketsRequest(job_id="reset", timestamp=at), timeout=10).buckets
+    assert bucket.event_count == 1  # the two records before the reset are forgotten
+    with pytest.raises(grpc.RpcError) as err:
+        post(stub, "reset", b'{"time": 5003}\n', reset_end=at)
+    assert (err.value.code(), error_reason(err.value)) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST")
 
 
 def test_time_format_pattern_and_nested_time_field(stub):

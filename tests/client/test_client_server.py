@@ -119,7 +119,12 @@ def test_reset_times_reach_the_server(client: Client, job_id: str, ndjson_file: 
     client.open_job(job_id)
     client.post_data(job_id, ndjson_file)
     again = client.post_data(job_id, ndjson_file, reset_start=T0 * 1000, reset_end="now")
-    assert again["out_of_order_timestamp_count"] == 0 and again["processed_record_count"] == 10
+    # The reset does not exempt records from the out-of-order rule, as in Elasticsearch: only
+    # those of the latest bucket, [T0 + 300, T0 + 600), are taken again.
+    assert again["out_of_order_timestamp_count"] == 5 and again["processed_record_count"] == 5
+    with pytest.raises(AnomalydError) as err:
+        client.post_data(job_id, ndjson_file, reset_start="now", reset_end=T0 * 1000)
+    assert err.value.reason == "INVALID_REQUEST"
 
 
 def test_delete_without_waiting_returns_a_task(client: Client, job_id: str) -> None:

@@ -93,6 +93,8 @@ class DataStreams:
         self, stream: DataStream, first: pb.PostDataRequest, requests: AsyncIterator[pb.PostDataRequest]
     ) -> UploadCounts:
         job_id = first.job_id
+        if first.HasField("reset_end") and not first.HasField("reset_start"):
+            raise InvalidRequest("reset_end needs reset_start", jobId=job_id, field="reset_end")
         if first.HasField("reset_start"):
             await run_to_end(self._pool, stream.reset, convert.millis(first, "reset_start") or 0, convert.millis(first, "reset_end"))
         received = 0

@@ -60,7 +60,6 @@ class DataStream:
         self._owner = owner
         self._job = job
         self._upload: Upload = job.ingestor.begin_upload(max_document_bytes=max_document_bytes)
-        self._reset_range: tuple[int, int] | None = None
 
     @property
     def counts(self) -> DataCounts:
@@ -73,15 +72,16 @@ class DataStream:
 
     def reset(self, start_ms: int, end_ms: int | None) -> None:
         """Reset the buckets in [floor(start), ceil(end)) so that their data can be resent."""
-        end_ms = start_ms + 1000 if end_ms is None else end_ms
+        # Elasticsearch's TimeRange: no end, or an end equal to the start, is one second on.
+        end_ms = start_ms + 1000 if end_ms is None or end_ms == start_ms else end_ms
         job = self._job
         if end_ms < start_ms:
             raise InvalidRequest("reset_end must not be before reset_start", jobId=job.config.job_id)
         span = job.config.bucket_span_ms
-        self._reset_range = (floor_to(start_ms, span), ceil_to(end_ms, span))
+        reset_range = (floor_to(start_ms, span), ceil_to(end_ms, span))
         with job.lock:
             self._check_not_forced()
-            self._owner.record(job, JournalEntry(reset=self._reset_range))
+            self._owner.record(job, JournalEntry(reset=reset_range))
 
     def post_json(self, chunk: bytes) -> None:
         """Take a chunk of JSON documents."""
@@ -109,7 +109,7 @@ class DataStream:
         with job.lock:
             self._check_not_forced()
             try:
-                kept = job.ingestor.accept(parsed, self._upload.counts, input_bytes=input_bytes, reset_range=self._reset_range)
+                kept = job.ingestor.accept(parsed, self._upload.counts, input_bytes=input_bytes)
                 # The model learns the batch from its journal entry, as a replay does.
                 batch = encode_batch(kept) if len(kept) else None
                 self._owner.record(job, JournalEntry(batch=batch, finalize_ms=job.finalize_point()))

@@ -190,13 +190,13 @@ class Ingestor:
         upload: DataCounts,
         *,
         input_bytes: int,
-        reset_range: tuple[int, int] | None = None,
     ) -> RecordBatch:
         """Count parsed records into the totals and upload; return those to analyse.
 
         A record is out of order when it is older than the start of the latest record's bucket
-        less the latency, or falls in a finalised bucket; records in reset_range [start, end)
-        are exempt.
+        less the latency, or falls in a finalised bucket. As in Elasticsearch, a reset upload
+        is held to the same rule: a reset makes the buckets it covers take their records anew,
+        it does not let older records in.
         """
         sinks = (self.state.totals, upload)
         times = parsed.batch.times
@@ -210,8 +210,6 @@ class Ingestor:
             _NEVER if self.state.finalized_end_ms is None else self.state.finalized_end_ms,
         )
         in_order = times >= threshold
-        if reset_range is not None:
-            in_order |= (times >= reset_range[0]) & (times < reset_range[1])
         accepted = valid & in_order
         n_accepted = int(np.count_nonzero(accepted))
         n_invalid = int(np.count_nonzero(parsed.invalid_time))

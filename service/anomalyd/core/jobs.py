@@ -323,7 +323,7 @@ class JobManager:
             raise InvalidRequest("start and end can only be used with calc_interim", jobId=job_id)
         if end_ms is not None and start_ms is None:
             raise InvalidRequest("Invalid flush parameters: 'start' has not been specified", jobId=job_id)
-        if start_ms is not None and end_ms is None:
+        if start_ms is not None and (end_ms is None or end_ms == start_ms):
             end_ms = start_ms + 1000  # Elasticsearch's TimeRange: one second from start
         if start_ms is not None and end_ms is not None and end_ms < start_ms:
             raise InvalidRequest("end must not be before start", jobId=job_id)

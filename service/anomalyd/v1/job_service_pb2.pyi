@@ -260,14 +260,14 @@ class PostDataRequest(_message.Message):
     """
     @_builtins.property
     def reset_start(self) -> _timestamp_pb2.Timestamp:
-        """Start of the range of buckets to reset so that their data can be sent again. Only read
-        from the first message.
+        """Start of the range of buckets to reset so that their data can be sent again; records are
+        still held to the out-of-order rule, as in Elasticsearch. Only read from the first message.
         """
 
     @_builtins.property
     def reset_end(self) -> _timestamp_pb2.Timestamp:
-        """End of the reset range; defaults to reset_start plus one second. Only read from the first
-        message.
+        """End of the reset range; reset_start plus one second when unset or equal to reset_start.
+        Needs reset_start. Only read from the first message.
         """
 
     @_builtins.property

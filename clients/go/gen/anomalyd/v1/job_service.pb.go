@@ -451,11 +451,11 @@ type PostDataRequest struct {
 	// The job to send data to. Required in the first message; later messages may leave it empty
 	// or repeat it.
 	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	// Start of the range of buckets to reset so that their data can be sent again. Only read
-	// from the first message.
+	// Start of the range of buckets to reset so that their data can be sent again; records are
+	// still held to the out-of-order rule, as in Elasticsearch. Only read from the first message.
 	ResetStart *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=reset_start,json=resetStart,proto3" json:"reset_start,omitempty"`
-	// End of the reset range; defaults to reset_start plus one second. Only read from the first
-	// message.
+	// End of the reset range; reset_start plus one second when unset or equal to reset_start.
+	// Needs reset_start. Only read from the first message.
 	ResetEnd *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=reset_end,json=resetEnd,proto3" json:"reset_end,omitempty"`
 	// JSON documents, side by side or whitespace-separated (NDJSON is one such form). A
 	// document may be split across messages at any byte.
