@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from google.protobuf import duration_pb2, timestamp_pb2
 
+from anomalyd.engine.results import BucketResult
 from anomalyd.v1 import job_pb2, results_service_pb2_grpc
 from anomalyd.v1 import job_service_pb2 as pb
 from anomalyd.v1 import results_service_pb2 as rpb
@@ -189,3 +190,26 @@ def test_results_retention_keeps_the_newest_days(running):
     assert buckets[0].timestamp.seconds == newest - 86_400
     records = results.GetRecords(rpb.GetRecordsRequest(job_id="short-memory", sort="timestamp", desc=False), timeout=30).records
     assert records and records[0].timestamp.seconds >= newest - 86_400
+
+
+def planted_bucket(start_s: int, score: float) -> BucketResult:
+    return BucketResult(start_s * 1000, 60, score, score, 1, False, [], [], [])
+
+
+def test_overall_buckets_wider_than_the_jobs_take_the_greatest_base_overall_score(running):
+    scores = {"ob-a": (90, 0), "ob-b": (10, 80), "ob-c": (0, 70)}  # two one-minute buckets each
+    for job_id, (first, second) in scores.items():
+        running.stub.PutJob(pb.PutJobRequest(job=job(job_id, span_s=60)), timeout=10)
+        running.server.jobs.repository.rewrite_results(job_id, [planted_bucket(START_S, first), planted_bucket(START_S + 60, second)])
+    results = results_service_pb2_grpc.ResultsServiceStub(running.channel)
+    base = results.GetOverallBuckets(rpb.GetOverallBucketsRequest(job_id="ob-*", top_n_jobs=2), timeout=10).overall_buckets
+    assert [(o.timestamp.seconds - START_S, o.overall_score) for o in base] == [(0, 50.0), (60, 75.0)]  # means of the top 2
+    wide = results.GetOverallBuckets(rpb.GetOverallBucketsRequest(
+        job_id="ob-*", top_n_jobs=2, bucket_span=duration_pb2.Duration(seconds=120)), timeout=10).overall_buckets
+    # Elasticsearch: the greatest base overall score (75), not the mean of the jobs' maxima (85).
+    assert [(o.timestamp.seconds - START_S, o.overall_score, o.bucket_span.seconds) for o in wide] == [(0, 75.0, 120)]
+    assert {j.job_id: j.max_anomaly_score for j in wide[0].jobs} == {"ob-a": 90, "ob-b": 80, "ob-c": 70}
+    for top_n in (0, -1):
+        with pytest.raises(grpc.RpcError) as err:
+            results.GetOverallBuckets(rpb.GetOverallBucketsRequest(job_id="ob-*", top_n_jobs=top_n), timeout=10)
+        assert (err.value.code(), error_reason(err.value)) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST")

@@ -548,7 +548,7 @@ class Client:
 
         Args:
             expr: an id, group, comma list, wildcard, "_all" or empty (all jobs).
-            top_n: how many of the jobs' highest bucket scores to average.
+            top_n: how many of the jobs' highest bucket scores to average, from 1.
             bucket_span: the overall bucket length; defaults to the jobs' longest span.
             overall_score: only overall buckets scoring at least this.
             exclude_interim: leave out interim buckets.
@@ -560,11 +560,13 @@ class Client:
             {"overall_buckets": [...], "count": their number}.
 
         Raises:
-            AnomalydError: JOB_NOT_FOUND, or INVALID_ARGUMENT for a span below a job's.
+            AnomalydError: JOB_NOT_FOUND, or INVALID_ARGUMENT for a span below a job's or a
+                top_n below 1.
         """
         request = results_service_pb2.GetOverallBucketsRequest(
             job_id=expr,
             top_n=top_n,
+            top_n_jobs=top_n,
             bucket_span=duration_message(bucket_span),
             overall_score=overall_score,
             exclude_interim=exclude_interim,

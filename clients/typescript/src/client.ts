@@ -269,7 +269,7 @@ export interface GetInfluencersOptions extends ResultQuery {
 
 /** Options of {@link Client.getOverallBuckets}. */
 export interface GetOverallBucketsOptions extends MatchOptions {
-  /** How many of the jobs' highest bucket scores to average (default 1). */
+  /** How many of the jobs' highest bucket scores to average, from 1 (default 1). */
   topN?: number;
   /** The overall bucket length; defaults to the jobs' longest span. */
   bucketSpan?: DurationInput;
@@ -608,12 +608,13 @@ export class Client {
   /**
    * Bucket scores combined over the jobs matching an expression, oldest first.
    *
-   * @throws AnomalydError JOB_NOT_FOUND, or INVALID_REQUEST for a span below a job's.
+   * @throws AnomalydError JOB_NOT_FOUND, or INVALID_REQUEST for a span below a job's or a topN below 1.
    */
   async getOverallBuckets(expression = "", options: GetOverallBucketsOptions = {}): Promise<GetOverallBucketsResponse> {
     const request = {
       jobId: expression,
       topN: options.topN ?? 1,
+      topNJobs: options.topN,
       bucketSpan: optionalDuration(options.bucketSpan),
       overallScore: options.overallScore ?? 0,
       excludeInterim: options.excludeInterim ?? false,

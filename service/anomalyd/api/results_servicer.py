@@ -72,7 +72,7 @@ class ResultsServicer(results_service_pb2_grpc.ResultsServiceServicer):
     def GetOverallBuckets(self, request: pb.GetOverallBucketsRequest, context: grpc.ServicerContext) -> pb.GetOverallBucketsResponse:
         overall = self._results.overall_buckets(
             request.job_id,
-            top_n=request.top_n or 1,
+            top_n=request.top_n_jobs if request.HasField("top_n_jobs") else request.top_n or 1,
             bucket_span_s=convert.seconds(request, "bucket_span", None),
             min_score=request.overall_score,
             exclude_interim=request.exclude_interim,

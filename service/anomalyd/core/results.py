@@ -154,36 +154,60 @@ class ResultReader:
         end_ms: int | None = None,
         allow_no_match: bool = True,
     ) -> list[OverallBucket]:
-        """Windows scored by the mean of the top_n jobs' highest bucket scores in each."""
+        """Overall buckets as Elasticsearch computes them (OverallBucketsProvider, -Aggregator).
+
+        For each bucket of the longest job span, the overall score is the mean of the top_n
+        highest of the jobs' greatest bucket scores in it. A wider bucket_span takes, in each of
+        its buckets, the greatest of those overall scores, and each job's greatest score.
+
+        Raises:
+            InvalidRequest: top_n below 1, or a bucket_span shorter than the longest job span.
+        """
+        if top_n < 1:
+            raise InvalidRequest(f"top_n must be at least 1, not {top_n}", topN=str(top_n))
         jobs = self._jobs.get_jobs(expression, allow_no_match)
         if not jobs:
             return []
-        if top_n < 1:
-            raise InvalidRequest("top_n must be at least 1")
         longest = max(j.bucket_span_s for j in jobs)
         span = longest if bucket_span_s is None else bucket_span_s
         if span < longest:
             raise InvalidRequest(f"bucket_span {span}s is shorter than the longest job bucket span {longest}s")
-        span_ms = span * 1000
+        base_ms = longest * 1000
         maxima: dict[int, dict[str, float]] = defaultdict(dict)
         interim: set[int] = set()
         for job in jobs:
             for bucket in self._repository.buckets(job.job_id, start_ms, end_ms):
                 if exclude_interim and bucket.is_interim:
                     continue
-                window = floor_to(bucket.timestamp_ms, span_ms)
+                window = floor_to(bucket.timestamp_ms, base_ms)
                 best = maxima[window].get(job.job_id, -math.inf)
                 maxima[window][job.job_id] = max(best, bucket.anomaly_score)
                 if bucket.is_interim:
                     interim.add(window)
-        overall = []
+        base = []
         for window in sorted(maxima):
             scores = maxima[window]
             top = sorted(scores.values(), reverse=True)[:top_n]
-            score = sum(top) / len(top)
-            if score >= min_score:
-                overall.append(OverallBucket(window, span, score, sorted(scores.items()), window in interim))
-        return overall
+            base.append(OverallBucket(window, longest, sum(top) / len(top), sorted(scores.items()), window in interim))
+        overall = base if span == longest else _wider(base, span)
+        return [o for o in overall if o.overall_score >= min_score]
+
+
+def _wider(base: list[OverallBucket], span_s: int) -> list[OverallBucket]:
+    """Base overall buckets (oldest first) joined into buckets of span_s: each the greatest."""
+    joined: list[OverallBucket] = []
+    for bucket in base:
+        window = floor_to(bucket.timestamp_ms, span_s * 1000)
+        if joined and joined[-1].timestamp_ms == window:
+            last = joined[-1]
+            jobs = dict(last.jobs)
+            for job_id, score in bucket.jobs:
+                jobs[job_id] = max(jobs.get(job_id, -math.inf), score)
+            joined[-1] = OverallBucket(window, span_s, max(last.overall_score, bucket.overall_score),
+                                       sorted(jobs.items()), last.is_interim or bucket.is_interim)
+        else:
+            joined.append(OverallBucket(window, span_s, bucket.overall_score, bucket.jobs, bucket.is_interim))
+    return joined
 
 
 def page_of(found: list[T], query: Query, sorts: dict[str, Callable[[T], Any]], default: str) -> tuple[list[T], int]:

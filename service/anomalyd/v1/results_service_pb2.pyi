@@ -341,16 +341,23 @@ class GetOverallBucketsRequest(_message.Message):
     START_FIELD_NUMBER: _builtins.int
     END_FIELD_NUMBER: _builtins.int
     ALLOW_NO_MATCH_FIELD_NUMBER: _builtins.int
+    TOP_N_JOBS_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     """A job id, a group, a comma-separated list, a wildcard expression, "_all" or empty."""
     top_n: _builtins.int
-    """How many of the jobs' highest scores to average. Defaults to 1."""
+    """How many of the jobs' highest scores to average. Defaults to 1; 0 is read as unset, so
+    top_n_jobs is the field that can be refused for 0.
+    """
     overall_score: _builtins.float
     """Only overall buckets with at least this overall_score."""
     exclude_interim: _builtins.bool
     """Leave out interim buckets."""
     allow_no_match: _builtins.bool
     """Whether an expression that matches nothing is allowed. Defaults to true."""
+    top_n_jobs: _builtins.int
+    """How many of the jobs' highest scores to average, from 1; when set it wins over top_n, and
+    0 or less is INVALID_ARGUMENT, as Elasticsearch refuses it.
+    """
     @_builtins.property
     def bucket_span(self) -> _duration_pb2.Duration:
         """The overall bucket length; defaults to the longest bucket span of the jobs."""
@@ -374,14 +381,20 @@ class GetOverallBucketsRequest(_message.Message):
         start: _timestamp_pb2.Timestamp | None = ...,
         end: _timestamp_pb2.Timestamp | None = ...,
         allow_no_match: _builtins.bool | None = ...,
+        top_n_jobs: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_allow_no_match", b"_allow_no_match", "allow_no_match", b"allow_no_match", "bucket_span", b"bucket_span", "end", b"end", "start", b"start"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_allow_no_match", b"_allow_no_match", "_top_n_jobs", b"_top_n_jobs", "allow_no_match", b"allow_no_match", "bucket_span", b"bucket_span", "end", b"end", "start", b"start", "top_n_jobs", b"top_n_jobs"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_allow_no_match", b"_allow_no_match", "allow_no_match", b"allow_no_match", "bucket_span", b"bucket_span", "end", b"end", "exclude_interim", b"exclude_interim", "job_id", b"job_id", "overall_score", b"overall_score", "start", b"start", "top_n", b"top_n"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_allow_no_match", b"_allow_no_match", "_top_n_jobs", b"_top_n_jobs", "allow_no_match", b"allow_no_match", "bucket_span", b"bucket_span", "end", b"end", "exclude_interim", b"exclude_interim", "job_id", b"job_id", "overall_score", b"overall_score", "start", b"start", "top_n", b"top_n", "top_n_jobs", b"top_n_jobs"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__allow_no_match: _TypeAlias = _typing.Literal["allow_no_match"]  # noqa: Y015
     _WhichOneofArgType__allow_no_match: _TypeAlias = _typing.Literal["_allow_no_match", b"_allow_no_match"]  # noqa: Y015
+    _WhichOneofReturnType__top_n_jobs: _TypeAlias = _typing.Literal["top_n_jobs"]  # noqa: Y015
+    _WhichOneofArgType__top_n_jobs: _TypeAlias = _typing.Literal["_top_n_jobs", b"_top_n_jobs"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__allow_no_match) -> _WhichOneofReturnType__allow_no_match | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__top_n_jobs) -> _WhichOneofReturnType__top_n_jobs | None: ...
 
 Global___GetOverallBucketsRequest: _TypeAlias = GetOverallBucketsRequest  # noqa: Y015
 

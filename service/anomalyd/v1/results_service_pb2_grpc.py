@@ -92,9 +92,11 @@ class ResultsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetOverallBuckets(self, request, context):
-        """Combines the bucket scores of several jobs into overall buckets.
+        """Combines the bucket scores of several jobs into overall buckets: for each bucket of the
+        longest job span, the mean of the top_n jobs' highest bucket scores; a wider bucket_span
+        takes the greatest of those in each of its buckets, as Elasticsearch does.
         Fails with NOT_FOUND when the expression matches no job and allow_no_match is false, and
-        INVALID_ARGUMENT for a bucket_span shorter than the longest job's.
+        INVALID_ARGUMENT for a bucket_span shorter than the longest job's or a top_n_jobs below 1.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

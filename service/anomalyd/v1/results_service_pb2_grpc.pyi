@@ -52,9 +52,11 @@ class ResultsServiceStub:
     a bad page.
     """
     GetOverallBuckets: _grpc.UnaryUnaryMultiCallable[_results_service_pb2.GetOverallBucketsRequest, _results_service_pb2.GetOverallBucketsResponse]
-    """Combines the bucket scores of several jobs into overall buckets.
+    """Combines the bucket scores of several jobs into overall buckets: for each bucket of the
+    longest job span, the mean of the top_n jobs' highest bucket scores; a wider bucket_span
+    takes the greatest of those in each of its buckets, as Elasticsearch does.
     Fails with NOT_FOUND when the expression matches no job and allow_no_match is false, and
-    INVALID_ARGUMENT for a bucket_span shorter than the longest job's.
+    INVALID_ARGUMENT for a bucket_span shorter than the longest job's or a top_n_jobs below 1.
     """
 
 @_typing.type_check_only
@@ -81,9 +83,11 @@ class ResultsServiceAsyncStub(ResultsServiceStub):
     a bad page.
     """
     GetOverallBuckets: _aio.UnaryUnaryMultiCallable[_results_service_pb2.GetOverallBucketsRequest, _results_service_pb2.GetOverallBucketsResponse]  # type: ignore[assignment]
-    """Combines the bucket scores of several jobs into overall buckets.
+    """Combines the bucket scores of several jobs into overall buckets: for each bucket of the
+    longest job span, the mean of the top_n jobs' highest bucket scores; a wider bucket_span
+    takes the greatest of those in each of its buckets, as Elasticsearch does.
     Fails with NOT_FOUND when the expression matches no job and allow_no_match is false, and
-    INVALID_ARGUMENT for a bucket_span shorter than the longest job's.
+    INVALID_ARGUMENT for a bucket_span shorter than the longest job's or a top_n_jobs below 1.
     """
 
 class ResultsServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -131,9 +135,11 @@ class ResultsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _results_service_pb2.GetOverallBucketsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_results_service_pb2.GetOverallBucketsResponse, _abc.Awaitable[_results_service_pb2.GetOverallBucketsResponse]]:
-        """Combines the bucket scores of several jobs into overall buckets.
+        """Combines the bucket scores of several jobs into overall buckets: for each bucket of the
+        longest job span, the mean of the top_n jobs' highest bucket scores; a wider bucket_span
+        takes the greatest of those in each of its buckets, as Elasticsearch does.
         Fails with NOT_FOUND when the expression matches no job and allow_no_match is false, and
-        INVALID_ARGUMENT for a bucket_span shorter than the longest job's.
+        INVALID_ARGUMENT for a bucket_span shorter than the longest job's or a top_n_jobs below 1.
         """
 
 def add_ResultsServiceServicer_to_server(servicer: ResultsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

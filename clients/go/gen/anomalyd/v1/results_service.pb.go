@@ -608,7 +608,8 @@ type GetOverallBucketsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A job id, a group, a comma-separated list, a wildcard expression, "_all" or empty.
 	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	// How many of the jobs' highest scores to average. Defaults to 1.
+	// How many of the jobs' highest scores to average. Defaults to 1; 0 is read as unset, so
+	// top_n_jobs is the field that can be refused for 0.
 	TopN int32 `protobuf:"varint,2,opt,name=top_n,json=topN,proto3" json:"top_n,omitempty"`
 	// The overall bucket length; defaults to the longest bucket span of the jobs.
 	BucketSpan *durationpb.Duration `protobuf:"bytes,3,opt,name=bucket_span,json=bucketSpan,proto3" json:"bucket_span,omitempty"`
@@ -621,7 +622,10 @@ type GetOverallBucketsRequest struct {
 	// Overall buckets starting before this time.
 	End *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=end,proto3" json:"end,omitempty"`
 	// Whether an expression that matches nothing is allowed. Defaults to true.
-	AllowNoMatch  *bool `protobuf:"varint,8,opt,name=allow_no_match,json=allowNoMatch,proto3,oneof" json:"allow_no_match,omitempty"`
+	AllowNoMatch *bool `protobuf:"varint,8,opt,name=allow_no_match,json=allowNoMatch,proto3,oneof" json:"allow_no_match,omitempty"`
+	// How many of the jobs' highest scores to average, from 1; when set it wins over top_n, and
+	// 0 or less is INVALID_ARGUMENT, as Elasticsearch refuses it.
+	TopNJobs      *int32 `protobuf:"varint,9,opt,name=top_n_jobs,json=topNJobs,proto3,oneof" json:"top_n_jobs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -710,6 +714,13 @@ func (x *GetOverallBucketsRequest) GetAllowNoMatch() bool {
 		return *x.AllowNoMatch
 	}
 	return false
+}
+
+func (x *GetOverallBucketsRequest) GetTopNJobs() int32 {
+	if x != nil && x.TopNJobs != nil {
+		return *x.TopNJobs
+	}
+	return 0
 }
 
 // The response of GetOverallBuckets.
@@ -818,7 +829,7 @@ const file_anomalyd_v1_results_service_proto_rawDesc = "" +
 	"\x05_desc\"i\n" +
 	"\x16GetInfluencersResponse\x129\n" +
 	"\vinfluencers\x18\x01 \x03(\v2\x17.anomalyd.v1.InfluencerR\vinfluencers\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x03R\x05count\"\xee\x02\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\"\xa0\x03\n" +
 	"\x18GetOverallBucketsRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x13\n" +
 	"\x05top_n\x18\x02 \x01(\x05R\x04topN\x12:\n" +
@@ -828,8 +839,11 @@ const file_anomalyd_v1_results_service_proto_rawDesc = "" +
 	"\x0fexclude_interim\x18\x05 \x01(\bR\x0eexcludeInterim\x120\n" +
 	"\x05start\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
 	"\x03end\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12)\n" +
-	"\x0eallow_no_match\x18\b \x01(\bH\x00R\fallowNoMatch\x88\x01\x01B\x11\n" +
-	"\x0f_allow_no_match\"v\n" +
+	"\x0eallow_no_match\x18\b \x01(\bH\x00R\fallowNoMatch\x88\x01\x01\x12!\n" +
+	"\n" +
+	"top_n_jobs\x18\t \x01(\x05H\x01R\btopNJobs\x88\x01\x01B\x11\n" +
+	"\x0f_allow_no_matchB\r\n" +
+	"\v_top_n_jobs\"v\n" +
 	"\x19GetOverallBucketsResponse\x12C\n" +
 	"\x0foverall_buckets\x18\x01 \x03(\v2\x1a.anomalyd.v1.OverallBucketR\x0eoverallBuckets\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x03R\x05count2\xed\x02\n" +

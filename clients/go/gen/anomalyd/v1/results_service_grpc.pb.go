@@ -45,9 +45,11 @@ type ResultsServiceClient interface {
 	// Fails with NOT_FOUND for an unknown job and INVALID_ARGUMENT for an unknown sort field or
 	// a bad page.
 	GetInfluencers(ctx context.Context, in *GetInfluencersRequest, opts ...grpc.CallOption) (*GetInfluencersResponse, error)
-	// Combines the bucket scores of several jobs into overall buckets.
+	// Combines the bucket scores of several jobs into overall buckets: for each bucket of the
+	// longest job span, the mean of the top_n jobs' highest bucket scores; a wider bucket_span
+	// takes the greatest of those in each of its buckets, as Elasticsearch does.
 	// Fails with NOT_FOUND when the expression matches no job and allow_no_match is false, and
-	// INVALID_ARGUMENT for a bucket_span shorter than the longest job's.
+	// INVALID_ARGUMENT for a bucket_span shorter than the longest job's or a top_n_jobs below 1.
 	GetOverallBuckets(ctx context.Context, in *GetOverallBucketsRequest, opts ...grpc.CallOption) (*GetOverallBucketsResponse, error)
 }
 
@@ -119,9 +121,11 @@ type ResultsServiceServer interface {
 	// Fails with NOT_FOUND for an unknown job and INVALID_ARGUMENT for an unknown sort field or
 	// a bad page.
 	GetInfluencers(context.Context, *GetInfluencersRequest) (*GetInfluencersResponse, error)
-	// Combines the bucket scores of several jobs into overall buckets.
+	// Combines the bucket scores of several jobs into overall buckets: for each bucket of the
+	// longest job span, the mean of the top_n jobs' highest bucket scores; a wider bucket_span
+	// takes the greatest of those in each of its buckets, as Elasticsearch does.
 	// Fails with NOT_FOUND when the expression matches no job and allow_no_match is false, and
-	// INVALID_ARGUMENT for a bucket_span shorter than the longest job's.
+	// INVALID_ARGUMENT for a bucket_span shorter than the longest job's or a top_n_jobs below 1.
 	GetOverallBuckets(context.Context, *GetOverallBucketsRequest) (*GetOverallBucketsResponse, error)
 	mustEmbedUnimplementedResultsServiceServer()
 }
