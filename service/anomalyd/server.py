@@ -148,6 +148,7 @@ class Server:
         self._loop_thread = threading.Thread(target=self._loop.run_forever, name="grpc-loop", daemon=True)
         self._loop_thread.start()
         self.port = self._on_loop(self._bind())
+        self.jobs.transport_address = f"{settings.listen.rpartition(':')[0]}:{self.port}"
 
     async def _bind(self) -> int:
         settings = self.settings

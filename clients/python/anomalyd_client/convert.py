@@ -123,7 +123,7 @@ def to_dict(message: Message) -> dict[str, Any]:
     """Turns a response message into plain Python values, keyed by the proto field names.
 
     Timestamps become UTC datetimes, Durations timedeltas, and enum values their short lower
-    names as Elasticsearch writes them (JOB_STATE_OPENED -> "opened"). Unset Timestamps,
+    names as Elasticsearch writes them (JOB_STATE_OPENED -> "opened"); maps become dicts. Unset Timestamps,
     Durations, messages and `optional` scalars are None; other scalars keep proto defaults, so
     every field of the message is present.
     """
@@ -132,6 +132,9 @@ def to_dict(message: Message) -> dict[str, Any]:
 
 def _field_value(message: Message, field: Any) -> Any:
     value = getattr(message, field.name)
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        value_field = field.message_type.fields_by_name["value"]
+        return {key: _single_value(value_field, item) for key, item in value.items()}
     if field.is_repeated:
         return [_single_value(field, item) for item in value]
     if field.has_presence and not message.HasField(field.name):

@@ -18,9 +18,9 @@ from anomalyd.core.config import (
     parse_memory_limit,
 )
 from anomalyd.core.counts import DataCounts
-from anomalyd.core.domain import JobState, SnapshotMeta, Task
+from anomalyd.core.domain import JobState, SnapshotMeta, Task, TimingStats
 from anomalyd.core.errors import InvalidColumns, InvalidJobConfig, InvalidRequest
-from anomalyd.core.jobs import JobStats
+from anomalyd.core.jobs import JobStats, NodeInfo
 from anomalyd.core.results import OverallBucket
 from anomalyd.core.timeparse import MAX_EPOCH_MS, MIN_EPOCH_MS
 from anomalyd.engine.records import RecordBatch, StringColumn
@@ -220,6 +220,29 @@ def job_stats(stats: JobStats) -> job_stats_pb2.JobStats:
         deleting=status.deleting,
         assignment_explanation="" if stats.node else "the job is not open",
         restore_note=status.restore_note,
+        timing_stats=timing_stats(status.timing),
+        open_duration=None if status.open_time_ms is None else duration(max(0, now_ms() - status.open_time_ms) // 1000),
+        node_info=None if stats.node_info is None else node(stats.node_info),
+    )
+
+
+def timing_stats(timing: TimingStats) -> job_stats_pb2.TimingStats:
+    """The TimingStats message; the figures of a distribution only once a bucket was timed."""
+    message = job_stats_pb2.TimingStats(bucket_count=timing.bucket_count, total_bucket_processing_time_ms=timing.total_ms)
+    if timing.bucket_count:
+        message.minimum_bucket_processing_time_ms = timing.minimum_ms or 0.0
+        message.maximum_bucket_processing_time_ms = timing.maximum_ms or 0.0
+        message.average_bucket_processing_time_ms = timing.average_ms or 0.0
+        message.exponential_average_bucket_processing_time_ms = timing.exponential_average_ms or 0.0
+        message.exponential_average_bucket_processing_time_per_hour_ms = timing.hourly_ms
+    return message
+
+
+def node(info: NodeInfo) -> job_stats_pb2.Node:
+    """The Node message of the server running a job."""
+    return job_stats_pb2.Node(
+        id=info.id, name=info.name, ephemeral_id=info.ephemeral_id,
+        transport_address=info.transport_address, attributes=info.attributes,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 
 import msgspec
 
@@ -25,6 +26,64 @@ class JobState(enum.StrEnum):
 EMPTY_SNAPSHOT_ID = "empty"
 
 
+# Elasticsearch's TimingStats: the weight of the newest bucket in the exponential average.
+_TIMING_ALPHA = 0.01
+_HOUR_MS = 3_600_000
+
+
+class TimingStats(msgspec.Struct):
+    """Bucket processing times, as Elasticsearch's TimingStats keeps them (ms).
+
+    Attributes:
+        bucket_count: finalised buckets timed.
+        minimum_ms, maximum_ms, average_ms: of their processing times; None before any.
+        exponential_average_ms: each bucket weighs 0.01 (Elasticsearch's alpha).
+        hour_sum_ms: processing time summed in the data hour of latest_end_ms.
+        previous_hourly_ms: the hourly exponential average before that hour (None at first).
+        latest_end_ms: the end of the latest bucket timed (data time).
+    """
+
+    bucket_count: int = 0
+    minimum_ms: float | None = None
+    maximum_ms: float | None = None
+    average_ms: float | None = None
+    exponential_average_ms: float | None = None
+    hour_sum_ms: float = 0.0
+    previous_hourly_ms: float | None = None
+    latest_end_ms: int | None = None
+
+    @property
+    def total_ms(self) -> float:
+        """Total processing time: bucket_count times the average."""
+        return 0.0 if self.average_ms is None else self.bucket_count * self.average_ms
+
+    def add(self, processing_ms: float, bucket_end_ms: int) -> None:
+        """Count one finalised bucket that took processing_ms and ends at bucket_end_ms."""
+        if self.average_ms is None or self.minimum_ms is None or self.maximum_ms is None or self.exponential_average_ms is None:
+            self.minimum_ms = self.maximum_ms = self.average_ms = self.exponential_average_ms = processing_ms
+        else:
+            self.minimum_ms = min(self.minimum_ms, processing_ms)
+            self.maximum_ms = max(self.maximum_ms, processing_ms)
+            self.average_ms = (self.average_ms * self.bucket_count + processing_ms) / (self.bucket_count + 1)
+            self.exponential_average_ms = (1 - _TIMING_ALPHA) * self.exponential_average_ms + _TIMING_ALPHA * processing_ms
+        self.bucket_count += 1
+        # ExponentialAverageCalculationContext: sum within a data hour, decay across hours.
+        self.hour_sum_ms += processing_ms
+        if self.latest_end_ms is not None and bucket_end_ms >= self.latest_end_ms // _HOUR_MS * _HOUR_MS + _HOUR_MS:
+            self.previous_hourly_ms = self.hourly_ms
+            self.hour_sum_ms = 0.0
+        self.latest_end_ms = bucket_end_ms
+
+    @property
+    def hourly_ms(self) -> float:
+        """The exponential average of processing time per data hour."""
+        if self.previous_hourly_ms is None or self.latest_end_ms is None:
+            return self.hour_sum_ms
+        into_hour = self.latest_end_ms % _HOUR_MS
+        alpha = math.exp(-into_hour / _HOUR_MS)
+        return alpha * self.previous_hourly_ms + (1 - alpha) * self.hour_sum_ms
+
+
 class JobStatus(msgspec.Struct):
     """The persisted lifecycle and data state of a job.
 
@@ -43,6 +102,7 @@ class JobStatus(msgspec.Struct):
         restore_note: why the last open restored from an older snapshot than the active one.
         journal_start: the first journal entry a restore from the empty model replays (a
             revert to the empty model drops the journal before it).
+        timing: processing times of the finalised buckets (not replayed: measured live).
     """
 
     state: JobState
@@ -57,6 +117,7 @@ class JobStatus(msgspec.Struct):
     deleting: bool = False
     reopen_on_start: bool = False
     journal_start: int = 0
+    timing: TimingStats = msgspec.field(default_factory=TimingStats)
 
 
 class Task(msgspec.Struct):

@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import fnmatch
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -55,14 +56,26 @@ MAX_TIMEOUT_S = 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """This server as Elasticsearch describes the node of a job."""
+
+    id: str
+    name: str
+    ephemeral_id: str
+    transport_address: str
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class JobStats:
-    """A consistent view of one job for GetJobStats."""
+    """A consistent view of one job for GetJobStats; node_info is None unless it is open here."""
 
     config: JobConfig
     status: JobStatus
     processed_field_count: int
     node: str
     model_size: ModelSizeStats | None
+    node_info: NodeInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +111,10 @@ class JobManager:
     def __init__(self, repository: Repository, *, max_document_bytes: int, max_open_jobs: int, node: str = "") -> None:
         self.repository = repository
         self.node = node or repository.node_id
+        # Elasticsearch's ephemeral_id: new each time the node starts. The server sets the
+        # transport address once it has bound its port.
+        self.ephemeral_id = secrets.token_urlsafe(16)
+        self.transport_address = ""
         self._max_document_bytes = max_document_bytes
         self._max_open_jobs = max_open_jobs
         self._lock = threading.RLock()
@@ -137,7 +154,14 @@ class JobManager:
                 model_size = job.analyzer.model_size_stats()
         counts = status.ingest.totals
         fields = counts.processed_field_count(len(config.analysis_fields()))
-        return JobStats(config, status, fields, self.node if job else "", model_size)
+        return JobStats(config, status, fields, self.node if job else "", model_size, self.node_info() if job else None)
+
+    def node_info(self) -> NodeInfo:
+        """This server as the node of its open jobs."""
+        return NodeInfo(
+            id=self.repository.node_id, name=self.node, ephemeral_id=self.ephemeral_id,
+            transport_address=self.transport_address, attributes={"ml.max_open_jobs": str(self._max_open_jobs)},
+        )
 
     def open_views(self) -> list[OpenJobView]:
         """What an operator watches of every open job: counts, model, stream, snapshot, restore."""

@@ -65,6 +65,9 @@ class Persistence:
         """
         before = job.analyzer.score_normalisers().maxima()
         results = apply(job.analyzer, entry)
+        if results:
+            for result, took_ms in zip(results, job.analyzer.last_processing_ms, strict=True):
+                job.status.timing.add(took_ms, result.timestamp_ms + result.bucket_span_s * 1000)
         if not results or not renormalise.due(before, job.analyzer.score_normalisers().maxima()):
             return results
         changed = {r.timestamp_ms: r for r in self._renormalised(job, results)}

@@ -31,6 +31,7 @@ account (memory.py); it keeps time, closes buckets and writes their results.
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -114,6 +115,8 @@ class JobAnalyzer:
         self._event_rate = 0.0
         self._event_buckets = 0
         self._any_empty_is_zero = any(f.empty_is_zero for d in self._detectors for f in d.function.features)
+        # Wall-clock ms each bucket closed by the last finalize_until took (not state: timing).
+        self.last_processing_ms: list[float] = []
 
     # ----------------------------------------------------------------------------------- input
 
@@ -179,8 +182,12 @@ class JobAnalyzer:
             start = self._first_bucket if self._finalized_end is None else max(self._finalized_end, self._first_bucket)
             self._buffer.sort()
             starts, self._quiet_from = self._to_close(start, target, self._buffer.buckets())
+            times = []
             for b in starts:
+                began = time.perf_counter()
                 results.append(self._close(b, self._buffer.rows(b, b + self.span)))
+                times.append((time.perf_counter() - began) * 1000.0)
+            self.last_processing_ms = times
             self._buffer.keep(self._buffer.buckets() >= target)
         self._finalized_end = target
         return results

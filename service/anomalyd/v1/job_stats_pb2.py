@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from anomalyd.v1 import data_counts_pb2 as anomalyd_dot_v1_dot_data__counts__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61nomalyd/v1/job_stats.proto\x12\x0b\x61nomalyd.v1\x1a\x1d\x61nomalyd/v1/data_counts.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\x03\n\x0eModelSizeStats\x12\x13\n\x0bmodel_bytes\x18\x01 \x01(\x03\x12\x18\n\x10peak_model_bytes\x18\x02 \x01(\x03\x12\x1c\n\x14model_bytes_exceeded\x18\x03 \x01(\x03\x12 \n\x18model_bytes_memory_limit\x18\x04 \x01(\x03\x12\x1c\n\x14total_by_field_count\x18\x05 \x01(\x03\x12\x1e\n\x16total_over_field_count\x18\x06 \x01(\x03\x12#\n\x1btotal_partition_field_count\x18\x07 \x01(\x03\x12(\n bucket_allocation_failures_count\x18\x08 \x01(\x03\x12\x30\n\rmemory_status\x18\t \x01(\x0e\x32\x19.anomalyd.v1.MemoryStatus\x12,\n\x08log_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\ttimestamp\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc2\x02\n\x08JobStats\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.anomalyd.v1.JobState\x12,\n\x0b\x64\x61ta_counts\x18\x03 \x01(\x0b\x32\x17.anomalyd.v1.DataCounts\x12\x35\n\x10model_size_stats\x18\x04 \x01(\x0b\x32\x1b.anomalyd.v1.ModelSizeStats\x12-\n\topen_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x66\x61ilure_reason\x18\x06 \x01(\t\x12\x0c\n\x04node\x18\x07 \x01(\t\x12\x10\n\x08\x64\x65leting\x18\x08 \x01(\x08\x12\x1e\n\x16\x61ssignment_explanation\x18\t \x01(\t\x12\x14\n\x0crestore_note\x18\n \x01(\t*\x95\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_CLOSED\x10\x01\x12\x15\n\x11JOB_STATE_OPENING\x10\x02\x12\x14\n\x10JOB_STATE_OPENED\x10\x03\x12\x15\n\x11JOB_STATE_CLOSING\x10\x04\x12\x14\n\x10JOB_STATE_FAILED\x10\x05*\x7f\n\x0cMemoryStatus\x12\x1d\n\x19MEMORY_STATUS_UNSPECIFIED\x10\x00\x12\x14\n\x10MEMORY_STATUS_OK\x10\x01\x12\x1c\n\x18MEMORY_STATUS_SOFT_LIMIT\x10\x02\x12\x1c\n\x18MEMORY_STATUS_HARD_LIMIT\x10\x03\x42\x64\n\x0eio.anomalyd.v1P\x01ZBgithub.com/anomalyd/anomalyd/clients/go/gen/anomalyd/v1;anomalydv1\xaa\x02\x0b\x41nomalyd.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61nomalyd/v1/job_stats.proto\x12\x0b\x61nomalyd.v1\x1a\x1d\x61nomalyd/v1/data_counts.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\x03\n\x0eModelSizeStats\x12\x13\n\x0bmodel_bytes\x18\x01 \x01(\x03\x12\x18\n\x10peak_model_bytes\x18\x02 \x01(\x03\x12\x1c\n\x14model_bytes_exceeded\x18\x03 \x01(\x03\x12 \n\x18model_bytes_memory_limit\x18\x04 \x01(\x03\x12\x1c\n\x14total_by_field_count\x18\x05 \x01(\x03\x12\x1e\n\x16total_over_field_count\x18\x06 \x01(\x03\x12#\n\x1btotal_partition_field_count\x18\x07 \x01(\x03\x12(\n bucket_allocation_failures_count\x18\x08 \x01(\x03\x12\x30\n\rmemory_status\x18\t \x01(\x0e\x32\x19.anomalyd.v1.MemoryStatus\x12,\n\x08log_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\ttimestamp\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xca\x03\n\x08JobStats\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.anomalyd.v1.JobState\x12,\n\x0b\x64\x61ta_counts\x18\x03 \x01(\x0b\x32\x17.anomalyd.v1.DataCounts\x12\x35\n\x10model_size_stats\x18\x04 \x01(\x0b\x32\x1b.anomalyd.v1.ModelSizeStats\x12-\n\topen_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x66\x61ilure_reason\x18\x06 \x01(\t\x12\x0c\n\x04node\x18\x07 \x01(\t\x12\x10\n\x08\x64\x65leting\x18\x08 \x01(\x08\x12\x1e\n\x16\x61ssignment_explanation\x18\t \x01(\t\x12\x14\n\x0crestore_note\x18\n \x01(\t\x12.\n\x0ctiming_stats\x18\x0b \x01(\x0b\x32\x18.anomalyd.v1.TimingStats\x12\x30\n\ropen_duration\x18\x0c \x01(\x0b\x32\x19.google.protobuf.Duration\x12$\n\tnode_info\x18\r \x01(\x0b\x32\x11.anomalyd.v1.Node\"\xbc\x04\n\x0bTimingStats\x12\x14\n\x0c\x62ucket_count\x18\x01 \x01(\x03\x12\'\n\x1ftotal_bucket_processing_time_ms\x18\x02 \x01(\x01\x12.\n!minimum_bucket_processing_time_ms\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12.\n!maximum_bucket_processing_time_ms\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12.\n!average_bucket_processing_time_ms\x18\x05 \x01(\x01H\x02\x88\x01\x01\x12:\n-exponential_average_bucket_processing_time_ms\x18\x06 \x01(\x01H\x03\x88\x01\x01\x12\x43\n6exponential_average_bucket_processing_time_per_hour_ms\x18\x07 \x01(\x01H\x04\x88\x01\x01\x42$\n\"_minimum_bucket_processing_time_msB$\n\"_maximum_bucket_processing_time_msB$\n\"_average_bucket_processing_time_msB0\n._exponential_average_bucket_processing_time_msB9\n7_exponential_average_bucket_processing_time_per_hour_ms\"\xbb\x01\n\x04Node\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x14\n\x0c\x65phemeral_id\x18\x03 \x01(\t\x12\x19\n\x11transport_address\x18\x04 \x01(\t\x12\x35\n\nattributes\x18\x05 \x03(\x0b\x32!.anomalyd.v1.Node.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x95\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_CLOSED\x10\x01\x12\x15\n\x11JOB_STATE_OPENING\x10\x02\x12\x14\n\x10JOB_STATE_OPENED\x10\x03\x12\x15\n\x11JOB_STATE_CLOSING\x10\x04\x12\x14\n\x10JOB_STATE_FAILED\x10\x05*\x7f\n\x0cMemoryStatus\x12\x1d\n\x19MEMORY_STATUS_UNSPECIFIED\x10\x00\x12\x14\n\x10MEMORY_STATUS_OK\x10\x01\x12\x1c\n\x18MEMORY_STATUS_SOFT_LIMIT\x10\x02\x12\x1c\n\x18MEMORY_STATUS_HARD_LIMIT\x10\x03\x42\x64\n\x0eio.anomalyd.v1P\x01ZBgithub.com/anomalyd/anomalyd/clients/go/gen/anomalyd/v1;anomalydv1\xaa\x02\x0b\x41nomalyd.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,12 +35,20 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'anomalyd.v1.job_stats_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016io.anomalyd.v1P\001ZBgithub.com/anomalyd/anomalyd/clients/go/gen/anomalyd/v1;anomalydv1\252\002\013Anomalyd.V1'
-  _globals['_JOBSTATE']._serialized_start=848
-  _globals['_JOBSTATE']._serialized_end=997
-  _globals['_MEMORYSTATUS']._serialized_start=999
-  _globals['_MEMORYSTATUS']._serialized_end=1126
-  _globals['_MODELSIZESTATS']._serialized_start=109
-  _globals['_MODELSIZESTATS']._serialized_end=520
-  _globals['_JOBSTATS']._serialized_start=523
-  _globals['_JOBSTATS']._serialized_end=845
+  _globals['_NODE_ATTRIBUTESENTRY']._loaded_options = None
+  _globals['_NODE_ATTRIBUTESENTRY']._serialized_options = b'8\001'
+  _globals['_JOBSTATE']._serialized_start=1781
+  _globals['_JOBSTATE']._serialized_end=1930
+  _globals['_MEMORYSTATUS']._serialized_start=1932
+  _globals['_MEMORYSTATUS']._serialized_end=2059
+  _globals['_MODELSIZESTATS']._serialized_start=141
+  _globals['_MODELSIZESTATS']._serialized_end=552
+  _globals['_JOBSTATS']._serialized_start=555
+  _globals['_JOBSTATS']._serialized_end=1013
+  _globals['_TIMINGSTATS']._serialized_start=1016
+  _globals['_TIMINGSTATS']._serialized_end=1588
+  _globals['_NODE']._serialized_start=1591
+  _globals['_NODE']._serialized_end=1778
+  _globals['_NODE_ATTRIBUTESENTRY']._serialized_start=1729
+  _globals['_NODE_ATTRIBUTESENTRY']._serialized_end=1778
 # @@protoc_insertion_point(module_scope)

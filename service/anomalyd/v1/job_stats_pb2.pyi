@@ -4,9 +4,12 @@ isort:skip_file
 """
 
 from anomalyd.v1 import data_counts_pb2 as _data_counts_pb2
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -165,6 +168,9 @@ class JobStats(_message.Message):
     DELETING_FIELD_NUMBER: _builtins.int
     ASSIGNMENT_EXPLANATION_FIELD_NUMBER: _builtins.int
     RESTORE_NOTE_FIELD_NUMBER: _builtins.int
+    TIMING_STATS_FIELD_NUMBER: _builtins.int
+    OPEN_DURATION_FIELD_NUMBER: _builtins.int
+    NODE_INFO_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     """The job."""
     state: Global___JobState.ValueType
@@ -193,6 +199,22 @@ class JobStats(_message.Message):
     def open_time(self) -> _timestamp_pb2.Timestamp:
         """When the job was last opened; unset when it is closed."""
 
+    @_builtins.property
+    def timing_stats(self) -> Global___TimingStats:
+        """How long analysing the job's finalised buckets took."""
+
+    @_builtins.property
+    def open_duration(self) -> _duration_pb2.Duration:
+        """How long the job has been open, in whole seconds, as Elasticsearch's open_time reports it;
+        unset when the job is not open.
+        """
+
+    @_builtins.property
+    def node_info(self) -> Global___Node:
+        """The server node running the job, as Elasticsearch's node object describes it; unset when
+        the job is not open.
+        """
+
     def __init__(
         self,
         *,
@@ -206,11 +228,141 @@ class JobStats(_message.Message):
         deleting: _builtins.bool = ...,
         assignment_explanation: _builtins.str = ...,
         restore_note: _builtins.str = ...,
+        timing_stats: Global___TimingStats | None = ...,
+        open_duration: _duration_pb2.Duration | None = ...,
+        node_info: Global___Node | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["data_counts", b"data_counts", "model_size_stats", b"model_size_stats", "open_time", b"open_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["data_counts", b"data_counts", "model_size_stats", b"model_size_stats", "node_info", b"node_info", "open_duration", b"open_duration", "open_time", b"open_time", "timing_stats", b"timing_stats"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment_explanation", b"assignment_explanation", "data_counts", b"data_counts", "deleting", b"deleting", "failure_reason", b"failure_reason", "job_id", b"job_id", "model_size_stats", b"model_size_stats", "node", b"node", "open_time", b"open_time", "restore_note", b"restore_note", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment_explanation", b"assignment_explanation", "data_counts", b"data_counts", "deleting", b"deleting", "failure_reason", b"failure_reason", "job_id", b"job_id", "model_size_stats", b"model_size_stats", "node", b"node", "node_info", b"node_info", "open_duration", b"open_duration", "open_time", b"open_time", "restore_note", b"restore_note", "state", b"state", "timing_stats", b"timing_stats"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___JobStats: _TypeAlias = JobStats  # noqa: Y015
+
+@_typing.final
+class TimingStats(_message.Message):
+    """The processing times of a job's finalised buckets (Elasticsearch's timing_stats). Interim
+    results are not counted; the times are wall-clock milliseconds of this server.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUCKET_COUNT_FIELD_NUMBER: _builtins.int
+    TOTAL_BUCKET_PROCESSING_TIME_MS_FIELD_NUMBER: _builtins.int
+    MINIMUM_BUCKET_PROCESSING_TIME_MS_FIELD_NUMBER: _builtins.int
+    MAXIMUM_BUCKET_PROCESSING_TIME_MS_FIELD_NUMBER: _builtins.int
+    AVERAGE_BUCKET_PROCESSING_TIME_MS_FIELD_NUMBER: _builtins.int
+    EXPONENTIAL_AVERAGE_BUCKET_PROCESSING_TIME_MS_FIELD_NUMBER: _builtins.int
+    EXPONENTIAL_AVERAGE_BUCKET_PROCESSING_TIME_PER_HOUR_MS_FIELD_NUMBER: _builtins.int
+    bucket_count: _builtins.int
+    """Finalised buckets timed."""
+    total_bucket_processing_time_ms: _builtins.float
+    """Their total processing time, in milliseconds."""
+    minimum_bucket_processing_time_ms: _builtins.float
+    """The shortest, when bucket_count is not 0."""
+    maximum_bucket_processing_time_ms: _builtins.float
+    """The longest, when bucket_count is not 0."""
+    average_bucket_processing_time_ms: _builtins.float
+    """The mean, when bucket_count is not 0."""
+    exponential_average_bucket_processing_time_ms: _builtins.float
+    """The exponential average, each bucket weighing 0.01, when bucket_count is not 0."""
+    exponential_average_bucket_processing_time_per_hour_ms: _builtins.float
+    """The exponential average of processing time per hour of data, when bucket_count is not 0."""
+    def __init__(
+        self,
+        *,
+        bucket_count: _builtins.int = ...,
+        total_bucket_processing_time_ms: _builtins.float = ...,
+        minimum_bucket_processing_time_ms: _builtins.float | None = ...,
+        maximum_bucket_processing_time_ms: _builtins.float | None = ...,
+        average_bucket_processing_time_ms: _builtins.float | None = ...,
+        exponential_average_bucket_processing_time_ms: _builtins.float | None = ...,
+        exponential_average_bucket_processing_time_per_hour_ms: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_average_bucket_processing_time_ms", b"_average_bucket_processing_time_ms", "_exponential_average_bucket_processing_time_ms", b"_exponential_average_bucket_processing_time_ms", "_exponential_average_bucket_processing_time_per_hour_ms", b"_exponential_average_bucket_processing_time_per_hour_ms", "_maximum_bucket_processing_time_ms", b"_maximum_bucket_processing_time_ms", "_minimum_bucket_processing_time_ms", b"_minimum_bucket_processing_time_ms", "average_bucket_processing_time_ms", b"average_bucket_processing_time_ms", "exponential_average_bucket_processing_time_ms", b"exponential_average_bucket_processing_time_ms", "exponential_average_bucket_processing_time_per_hour_ms", b"exponential_average_bucket_processing_time_per_hour_ms", "maximum_bucket_processing_time_ms", b"maximum_bucket_processing_time_ms", "minimum_bucket_processing_time_ms", b"minimum_bucket_processing_time_ms"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_average_bucket_processing_time_ms", b"_average_bucket_processing_time_ms", "_exponential_average_bucket_processing_time_ms", b"_exponential_average_bucket_processing_time_ms", "_exponential_average_bucket_processing_time_per_hour_ms", b"_exponential_average_bucket_processing_time_per_hour_ms", "_maximum_bucket_processing_time_ms", b"_maximum_bucket_processing_time_ms", "_minimum_bucket_processing_time_ms", b"_minimum_bucket_processing_time_ms", "average_bucket_processing_time_ms", b"average_bucket_processing_time_ms", "bucket_count", b"bucket_count", "exponential_average_bucket_processing_time_ms", b"exponential_average_bucket_processing_time_ms", "exponential_average_bucket_processing_time_per_hour_ms", b"exponential_average_bucket_processing_time_per_hour_ms", "maximum_bucket_processing_time_ms", b"maximum_bucket_processing_time_ms", "minimum_bucket_processing_time_ms", b"minimum_bucket_processing_time_ms", "total_bucket_processing_time_ms", b"total_bucket_processing_time_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__average_bucket_processing_time_ms: _TypeAlias = _typing.Literal["average_bucket_processing_time_ms"]  # noqa: Y015
+    _WhichOneofArgType__average_bucket_processing_time_ms: _TypeAlias = _typing.Literal["_average_bucket_processing_time_ms", b"_average_bucket_processing_time_ms"]  # noqa: Y015
+    _WhichOneofReturnType__exponential_average_bucket_processing_time_ms: _TypeAlias = _typing.Literal["exponential_average_bucket_processing_time_ms"]  # noqa: Y015
+    _WhichOneofArgType__exponential_average_bucket_processing_time_ms: _TypeAlias = _typing.Literal["_exponential_average_bucket_processing_time_ms", b"_exponential_average_bucket_processing_time_ms"]  # noqa: Y015
+    _WhichOneofReturnType__exponential_average_bucket_processing_time_per_hour_ms: _TypeAlias = _typing.Literal["exponential_average_bucket_processing_time_per_hour_ms"]  # noqa: Y015
+    _WhichOneofArgType__exponential_average_bucket_processing_time_per_hour_ms: _TypeAlias = _typing.Literal["_exponential_average_bucket_processing_time_per_hour_ms", b"_exponential_average_bucket_processing_time_per_hour_ms"]  # noqa: Y015
+    _WhichOneofReturnType__maximum_bucket_processing_time_ms: _TypeAlias = _typing.Literal["maximum_bucket_processing_time_ms"]  # noqa: Y015
+    _WhichOneofArgType__maximum_bucket_processing_time_ms: _TypeAlias = _typing.Literal["_maximum_bucket_processing_time_ms", b"_maximum_bucket_processing_time_ms"]  # noqa: Y015
+    _WhichOneofReturnType__minimum_bucket_processing_time_ms: _TypeAlias = _typing.Literal["minimum_bucket_processing_time_ms"]  # noqa: Y015
+    _WhichOneofArgType__minimum_bucket_processing_time_ms: _TypeAlias = _typing.Literal["_minimum_bucket_processing_time_ms", b"_minimum_bucket_processing_time_ms"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__average_bucket_processing_time_ms) -> _WhichOneofReturnType__average_bucket_processing_time_ms | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__exponential_average_bucket_processing_time_ms) -> _WhichOneofReturnType__exponential_average_bucket_processing_time_ms | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__exponential_average_bucket_processing_time_per_hour_ms) -> _WhichOneofReturnType__exponential_average_bucket_processing_time_per_hour_ms | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__maximum_bucket_processing_time_ms) -> _WhichOneofReturnType__maximum_bucket_processing_time_ms | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__minimum_bucket_processing_time_ms) -> _WhichOneofReturnType__minimum_bucket_processing_time_ms | None: ...
+
+Global___TimingStats: _TypeAlias = TimingStats  # noqa: Y015
+
+@_typing.final
+class Node(_message.Message):
+    """A server node, as Elasticsearch describes the node of a job."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class AttributesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    EPHEMERAL_ID_FIELD_NUMBER: _builtins.int
+    TRANSPORT_ADDRESS_FIELD_NUMBER: _builtins.int
+    ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The node's persistent id (kept with its data)."""
+    name: _builtins.str
+    """The node's name (--node-name, or its id)."""
+    ephemeral_id: _builtins.str
+    """An id that changes each time the server starts."""
+    transport_address: _builtins.str
+    """The address the node serves gRPC on, when known."""
+    @_builtins.property
+    def attributes(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Attributes of the node, such as ml.max_open_jobs."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        ephemeral_id: _builtins.str = ...,
+        transport_address: _builtins.str = ...,
+        attributes: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "ephemeral_id", b"ephemeral_id", "id", b"id", "name", b"name", "transport_address", b"transport_address"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Node: _TypeAlias = Node  # noqa: Y015

@@ -9,6 +9,7 @@ package anomalydv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -303,7 +304,15 @@ type JobStats struct {
 	AssignmentExplanation string `protobuf:"bytes,9,opt,name=assignment_explanation,json=assignmentExplanation,proto3" json:"assignment_explanation,omitempty"`
 	// Set when the last open could not use the active model snapshot (a damaged state): what
 	// was wrong and that an older snapshot with the journal after it was used instead.
-	RestoreNote   string `protobuf:"bytes,10,opt,name=restore_note,json=restoreNote,proto3" json:"restore_note,omitempty"`
+	RestoreNote string `protobuf:"bytes,10,opt,name=restore_note,json=restoreNote,proto3" json:"restore_note,omitempty"`
+	// How long analysing the job's finalised buckets took.
+	TimingStats *TimingStats `protobuf:"bytes,11,opt,name=timing_stats,json=timingStats,proto3" json:"timing_stats,omitempty"`
+	// How long the job has been open, in whole seconds, as Elasticsearch's open_time reports it;
+	// unset when the job is not open.
+	OpenDuration *durationpb.Duration `protobuf:"bytes,12,opt,name=open_duration,json=openDuration,proto3" json:"open_duration,omitempty"`
+	// The server node running the job, as Elasticsearch's node object describes it; unset when
+	// the job is not open.
+	NodeInfo      *Node `protobuf:"bytes,13,opt,name=node_info,json=nodeInfo,proto3" json:"node_info,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -408,11 +417,215 @@ func (x *JobStats) GetRestoreNote() string {
 	return ""
 }
 
+func (x *JobStats) GetTimingStats() *TimingStats {
+	if x != nil {
+		return x.TimingStats
+	}
+	return nil
+}
+
+func (x *JobStats) GetOpenDuration() *durationpb.Duration {
+	if x != nil {
+		return x.OpenDuration
+	}
+	return nil
+}
+
+func (x *JobStats) GetNodeInfo() *Node {
+	if x != nil {
+		return x.NodeInfo
+	}
+	return nil
+}
+
+// The processing times of a job's finalised buckets (Elasticsearch's timing_stats). Interim
+// results are not counted; the times are wall-clock milliseconds of this server.
+type TimingStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Finalised buckets timed.
+	BucketCount int64 `protobuf:"varint,1,opt,name=bucket_count,json=bucketCount,proto3" json:"bucket_count,omitempty"`
+	// Their total processing time, in milliseconds.
+	TotalBucketProcessingTimeMs float64 `protobuf:"fixed64,2,opt,name=total_bucket_processing_time_ms,json=totalBucketProcessingTimeMs,proto3" json:"total_bucket_processing_time_ms,omitempty"`
+	// The shortest, when bucket_count is not 0.
+	MinimumBucketProcessingTimeMs *float64 `protobuf:"fixed64,3,opt,name=minimum_bucket_processing_time_ms,json=minimumBucketProcessingTimeMs,proto3,oneof" json:"minimum_bucket_processing_time_ms,omitempty"`
+	// The longest, when bucket_count is not 0.
+	MaximumBucketProcessingTimeMs *float64 `protobuf:"fixed64,4,opt,name=maximum_bucket_processing_time_ms,json=maximumBucketProcessingTimeMs,proto3,oneof" json:"maximum_bucket_processing_time_ms,omitempty"`
+	// The mean, when bucket_count is not 0.
+	AverageBucketProcessingTimeMs *float64 `protobuf:"fixed64,5,opt,name=average_bucket_processing_time_ms,json=averageBucketProcessingTimeMs,proto3,oneof" json:"average_bucket_processing_time_ms,omitempty"`
+	// The exponential average, each bucket weighing 0.01, when bucket_count is not 0.
+	ExponentialAverageBucketProcessingTimeMs *float64 `protobuf:"fixed64,6,opt,name=exponential_average_bucket_processing_time_ms,json=exponentialAverageBucketProcessingTimeMs,proto3,oneof" json:"exponential_average_bucket_processing_time_ms,omitempty"`
+	// The exponential average of processing time per hour of data, when bucket_count is not 0.
+	ExponentialAverageBucketProcessingTimePerHourMs *float64 `protobuf:"fixed64,7,opt,name=exponential_average_bucket_processing_time_per_hour_ms,json=exponentialAverageBucketProcessingTimePerHourMs,proto3,oneof" json:"exponential_average_bucket_processing_time_per_hour_ms,omitempty"`
+	unknownFields                                   protoimpl.UnknownFields
+	sizeCache                                       protoimpl.SizeCache
+}
+
+func (x *TimingStats) Reset() {
+	*x = TimingStats{}
+	mi := &file_anomalyd_v1_job_stats_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimingStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimingStats) ProtoMessage() {}
+
+func (x *TimingStats) ProtoReflect() protoreflect.Message {
+	mi := &file_anomalyd_v1_job_stats_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimingStats.ProtoReflect.Descriptor instead.
+func (*TimingStats) Descriptor() ([]byte, []int) {
+	return file_anomalyd_v1_job_stats_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TimingStats) GetBucketCount() int64 {
+	if x != nil {
+		return x.BucketCount
+	}
+	return 0
+}
+
+func (x *TimingStats) GetTotalBucketProcessingTimeMs() float64 {
+	if x != nil {
+		return x.TotalBucketProcessingTimeMs
+	}
+	return 0
+}
+
+func (x *TimingStats) GetMinimumBucketProcessingTimeMs() float64 {
+	if x != nil && x.MinimumBucketProcessingTimeMs != nil {
+		return *x.MinimumBucketProcessingTimeMs
+	}
+	return 0
+}
+
+func (x *TimingStats) GetMaximumBucketProcessingTimeMs() float64 {
+	if x != nil && x.MaximumBucketProcessingTimeMs != nil {
+		return *x.MaximumBucketProcessingTimeMs
+	}
+	return 0
+}
+
+func (x *TimingStats) GetAverageBucketProcessingTimeMs() float64 {
+	if x != nil && x.AverageBucketProcessingTimeMs != nil {
+		return *x.AverageBucketProcessingTimeMs
+	}
+	return 0
+}
+
+func (x *TimingStats) GetExponentialAverageBucketProcessingTimeMs() float64 {
+	if x != nil && x.ExponentialAverageBucketProcessingTimeMs != nil {
+		return *x.ExponentialAverageBucketProcessingTimeMs
+	}
+	return 0
+}
+
+func (x *TimingStats) GetExponentialAverageBucketProcessingTimePerHourMs() float64 {
+	if x != nil && x.ExponentialAverageBucketProcessingTimePerHourMs != nil {
+		return *x.ExponentialAverageBucketProcessingTimePerHourMs
+	}
+	return 0
+}
+
+// A server node, as Elasticsearch describes the node of a job.
+type Node struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node's persistent id (kept with its data).
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The node's name (--node-name, or its id).
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// An id that changes each time the server starts.
+	EphemeralId string `protobuf:"bytes,3,opt,name=ephemeral_id,json=ephemeralId,proto3" json:"ephemeral_id,omitempty"`
+	// The address the node serves gRPC on, when known.
+	TransportAddress string `protobuf:"bytes,4,opt,name=transport_address,json=transportAddress,proto3" json:"transport_address,omitempty"`
+	// Attributes of the node, such as ml.max_open_jobs.
+	Attributes    map[string]string `protobuf:"bytes,5,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Node) Reset() {
+	*x = Node{}
+	mi := &file_anomalyd_v1_job_stats_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Node) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Node) ProtoMessage() {}
+
+func (x *Node) ProtoReflect() protoreflect.Message {
+	mi := &file_anomalyd_v1_job_stats_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Node.ProtoReflect.Descriptor instead.
+func (*Node) Descriptor() ([]byte, []int) {
+	return file_anomalyd_v1_job_stats_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Node) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Node) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Node) GetEphemeralId() string {
+	if x != nil {
+		return x.EphemeralId
+	}
+	return ""
+}
+
+func (x *Node) GetTransportAddress() string {
+	if x != nil {
+		return x.TransportAddress
+	}
+	return ""
+}
+
+func (x *Node) GetAttributes() map[string]string {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
 var File_anomalyd_v1_job_stats_proto protoreflect.FileDescriptor
 
 const file_anomalyd_v1_job_stats_proto_rawDesc = "" +
 	"\n" +
-	"\x1banomalyd/v1/job_stats.proto\x12\vanomalyd.v1\x1a\x1danomalyd/v1/data_counts.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe5\x04\n" +
+	"\x1banomalyd/v1/job_stats.proto\x12\vanomalyd.v1\x1a\x1danomalyd/v1/data_counts.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe5\x04\n" +
 	"\x0eModelSizeStats\x12\x1f\n" +
 	"\vmodel_bytes\x18\x01 \x01(\x03R\n" +
 	"modelBytes\x12(\n" +
@@ -426,7 +639,7 @@ const file_anomalyd_v1_job_stats_proto_rawDesc = "" +
 	"\rmemory_status\x18\t \x01(\x0e2\x19.anomalyd.v1.MemoryStatusR\fmemoryStatus\x125\n" +
 	"\blog_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\alogTime\x128\n" +
-	"\ttimestamp\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\"\xb9\x03\n" +
+	"\ttimestamp\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\"\xe6\x04\n" +
 	"\bJobStats\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12+\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x15.anomalyd.v1.JobStateR\x05state\x128\n" +
@@ -439,7 +652,34 @@ const file_anomalyd_v1_job_stats_proto_rawDesc = "" +
 	"\bdeleting\x18\b \x01(\bR\bdeleting\x125\n" +
 	"\x16assignment_explanation\x18\t \x01(\tR\x15assignmentExplanation\x12!\n" +
 	"\frestore_note\x18\n" +
-	" \x01(\tR\vrestoreNote*\x95\x01\n" +
+	" \x01(\tR\vrestoreNote\x12;\n" +
+	"\ftiming_stats\x18\v \x01(\v2\x18.anomalyd.v1.TimingStatsR\vtimingStats\x12>\n" +
+	"\ropen_duration\x18\f \x01(\v2\x19.google.protobuf.DurationR\fopenDuration\x12.\n" +
+	"\tnode_info\x18\r \x01(\v2\x11.anomalyd.v1.NodeR\bnodeInfo\"\x9e\x06\n" +
+	"\vTimingStats\x12!\n" +
+	"\fbucket_count\x18\x01 \x01(\x03R\vbucketCount\x12D\n" +
+	"\x1ftotal_bucket_processing_time_ms\x18\x02 \x01(\x01R\x1btotalBucketProcessingTimeMs\x12M\n" +
+	"!minimum_bucket_processing_time_ms\x18\x03 \x01(\x01H\x00R\x1dminimumBucketProcessingTimeMs\x88\x01\x01\x12M\n" +
+	"!maximum_bucket_processing_time_ms\x18\x04 \x01(\x01H\x01R\x1dmaximumBucketProcessingTimeMs\x88\x01\x01\x12M\n" +
+	"!average_bucket_processing_time_ms\x18\x05 \x01(\x01H\x02R\x1daverageBucketProcessingTimeMs\x88\x01\x01\x12d\n" +
+	"-exponential_average_bucket_processing_time_ms\x18\x06 \x01(\x01H\x03R(exponentialAverageBucketProcessingTimeMs\x88\x01\x01\x12t\n" +
+	"6exponential_average_bucket_processing_time_per_hour_ms\x18\a \x01(\x01H\x04R/exponentialAverageBucketProcessingTimePerHourMs\x88\x01\x01B$\n" +
+	"\"_minimum_bucket_processing_time_msB$\n" +
+	"\"_maximum_bucket_processing_time_msB$\n" +
+	"\"_average_bucket_processing_time_msB0\n" +
+	"._exponential_average_bucket_processing_time_msB9\n" +
+	"7_exponential_average_bucket_processing_time_per_hour_ms\"\xfc\x01\n" +
+	"\x04Node\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +
+	"\fephemeral_id\x18\x03 \x01(\tR\vephemeralId\x12+\n" +
+	"\x11transport_address\x18\x04 \x01(\tR\x10transportAddress\x12A\n" +
+	"\n" +
+	"attributes\x18\x05 \x03(\v2!.anomalyd.v1.Node.AttributesEntryR\n" +
+	"attributes\x1a=\n" +
+	"\x0fAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\x95\x01\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10JOB_STATE_CLOSED\x10\x01\x12\x15\n" +
@@ -467,28 +707,36 @@ func file_anomalyd_v1_job_stats_proto_rawDescGZIP() []byte {
 }
 
 var file_anomalyd_v1_job_stats_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_anomalyd_v1_job_stats_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_anomalyd_v1_job_stats_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_anomalyd_v1_job_stats_proto_goTypes = []any{
 	(JobState)(0),                 // 0: anomalyd.v1.JobState
 	(MemoryStatus)(0),             // 1: anomalyd.v1.MemoryStatus
 	(*ModelSizeStats)(nil),        // 2: anomalyd.v1.ModelSizeStats
 	(*JobStats)(nil),              // 3: anomalyd.v1.JobStats
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
-	(*DataCounts)(nil),            // 5: anomalyd.v1.DataCounts
+	(*TimingStats)(nil),           // 4: anomalyd.v1.TimingStats
+	(*Node)(nil),                  // 5: anomalyd.v1.Node
+	nil,                           // 6: anomalyd.v1.Node.AttributesEntry
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*DataCounts)(nil),            // 8: anomalyd.v1.DataCounts
+	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
 }
 var file_anomalyd_v1_job_stats_proto_depIdxs = []int32{
-	1, // 0: anomalyd.v1.ModelSizeStats.memory_status:type_name -> anomalyd.v1.MemoryStatus
-	4, // 1: anomalyd.v1.ModelSizeStats.log_time:type_name -> google.protobuf.Timestamp
-	4, // 2: anomalyd.v1.ModelSizeStats.timestamp:type_name -> google.protobuf.Timestamp
-	0, // 3: anomalyd.v1.JobStats.state:type_name -> anomalyd.v1.JobState
-	5, // 4: anomalyd.v1.JobStats.data_counts:type_name -> anomalyd.v1.DataCounts
-	2, // 5: anomalyd.v1.JobStats.model_size_stats:type_name -> anomalyd.v1.ModelSizeStats
-	4, // 6: anomalyd.v1.JobStats.open_time:type_name -> google.protobuf.Timestamp
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	1,  // 0: anomalyd.v1.ModelSizeStats.memory_status:type_name -> anomalyd.v1.MemoryStatus
+	7,  // 1: anomalyd.v1.ModelSizeStats.log_time:type_name -> google.protobuf.Timestamp
+	7,  // 2: anomalyd.v1.ModelSizeStats.timestamp:type_name -> google.protobuf.Timestamp
+	0,  // 3: anomalyd.v1.JobStats.state:type_name -> anomalyd.v1.JobState
+	8,  // 4: anomalyd.v1.JobStats.data_counts:type_name -> anomalyd.v1.DataCounts
+	2,  // 5: anomalyd.v1.JobStats.model_size_stats:type_name -> anomalyd.v1.ModelSizeStats
+	7,  // 6: anomalyd.v1.JobStats.open_time:type_name -> google.protobuf.Timestamp
+	4,  // 7: anomalyd.v1.JobStats.timing_stats:type_name -> anomalyd.v1.TimingStats
+	9,  // 8: anomalyd.v1.JobStats.open_duration:type_name -> google.protobuf.Duration
+	5,  // 9: anomalyd.v1.JobStats.node_info:type_name -> anomalyd.v1.Node
+	6,  // 10: anomalyd.v1.Node.attributes:type_name -> anomalyd.v1.Node.AttributesEntry
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_anomalyd_v1_job_stats_proto_init() }
@@ -497,13 +745,14 @@ func file_anomalyd_v1_job_stats_proto_init() {
 		return
 	}
 	file_anomalyd_v1_data_counts_proto_init()
+	file_anomalyd_v1_job_stats_proto_msgTypes[2].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_anomalyd_v1_job_stats_proto_rawDesc), len(file_anomalyd_v1_job_stats_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   2,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
