@@ -123,7 +123,7 @@ def test_roles_grant_their_privileges(keys: tuple[str, Clock, Authorizer]) -> No
     assert err.value.metadata == {"privilege": "manage", "role": "monitor", "keyId": monitor_key.id, "method": PUT_JOB}
     # Deny by default: a method missing from the table is refused to every key.
     with pytest.raises(InsufficientPrivileges):
-        authorizer.authorize("/anomalyd.v1.JobService/ResetJob", auth(manage))
+        authorizer.authorize("/anomalyd.v1.JobService/ForecastJob", auth(manage))
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,8 @@ def test_generated_stubs_are_up_to_date(tmp_path):
 def test_rpcs_and_options_for_every_language():
     service = job_service_pb2.DESCRIPTOR.services_by_name["JobService"]
     names = [m.name for m in service.methods]
-    assert names == ["PutJob", "GetJobs", "GetJobStats", "OpenJob", "PostData", "FlushJob", "CloseJob", "DeleteJob", "GetTask"]
+    assert names == ["PutJob", "GetJobs", "GetJobStats", "OpenJob", "PostData", "FlushJob", "CloseJob", "DeleteJob", "GetTask",
+                     "UpdateJob", "ResetJob"]
     for method in service.methods:
         assert method.input_type.name == f"{method.name}Request"
         assert method.output_type.name == f"{method.name}Response"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import grpc
 import pytest
 from google.protobuf import descriptor as d
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
@@ -57,6 +57,8 @@ BY_NAME = {
     "time_field": FIELDS,
     "influencers": FIELDS,
     "sort": st.sampled_from(["", "timestamp", "record_score", "anomaly_score", "nope", "description"]),
+    "paths": st.sampled_from(["description", "groups", "analysis_limits", "analysis_config.detectors", "custom_settings",
+                              "results_retention_days", "background_persist_interval", "job_id", "analysis_config", "", "x.y"]),
 }
 INT_RANGES = {
     d.FieldDescriptor.TYPE_INT32: (-(2**31), 2**31 - 1),
@@ -100,6 +102,9 @@ def field_values(field: d.FieldDescriptor, depth: int) -> st.SearchStrategy[obje
         return integers(*INT_RANGES[kind])
     if field.message_type.full_name in ("google.protobuf.Timestamp", "google.protobuf.Duration"):
         return time_like(field.message_type.name)
+    if field.message_type.full_name == "google.protobuf.Struct":
+        scalars = st.none() | st.booleans() | st.floats() | STRINGS
+        return st.dictionaries(STRINGS, scalars | st.lists(scalars, max_size=3), max_size=4).map(_struct)
     return messages(field.message_type, depth + 1)
 
 
@@ -117,6 +122,12 @@ def messages(descriptor: d.Descriptor, depth: int = 0) -> st.SearchStrategy[Mess
             values = st.lists(values, max_size=3)
         fields[field.name] = st.none() | values
     return st.fixed_dictionaries(fields).map(lambda chosen: _build(cls, chosen))
+
+
+def _struct(values: dict[str, object]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(values)
+    return message
 
 
 def _build(cls: type[Message], chosen: dict[str, object]) -> Message:

@@ -216,3 +216,23 @@ def test_an_unreachable_server_is_unavailable_without_a_reason(tmp_path: Path) -
         target = server.target
     with Client(target, timeout=5) as client, fails("", grpc.StatusCode.UNAVAILABLE):
         client.get_jobs()
+
+
+def test_update_and_reset(client: Client, job_id: str, ndjson_file: Path) -> None:
+    client.put_job(job_id, detectors=["count", "mean(value)"], groups=["old"])
+    updated = client.update_job(
+        job_id, description="now described", groups=["new"], custom_settings={"team": "sre"},
+        detector_descriptions={1: "the mean"}, results_retention_days=7,
+    )
+    assert (updated["description"], updated["groups"], updated["results_retention_days"]) == ("now described", ["new"], 7)
+    assert updated["custom_settings"] == {"team": "sre"}
+    assert [d["detector_description"] for d in updated["analysis_config"]["detectors"]] == ["count", "the mean"]
+    client.open_job(job_id)
+    client.post_data(job_id, ndjson_file)
+    with pytest.raises(AnomalydError) as err:
+        client.reset_job(job_id)
+    assert err.value.reason == "JOB_OPEN"
+    client.close_job(job_id)
+    assert client.reset_job(job_id) == {"acknowledged": True, "task_id": ""}
+    assert client.get_job_stats(job_id)[0]["data_counts"]["processed_record_count"] == 0
+    assert client.get_jobs(job_id)[0]["description"] == "now described"

@@ -397,6 +397,92 @@ class Client:
         )
         return to_dict(self._invoke(self._stub.DeleteJob, request))
 
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        description: str | None = None,
+        groups: Iterable[str] | None = None,
+        model_memory_limit: str | int | None = None,
+        background_persist_interval: Duration | None = None,
+        results_retention_days: int | None = None,
+        model_snapshot_retention_days: int | None = None,
+        daily_model_snapshot_retention_after_days: int | None = None,
+        renormalization_window_days: int | None = None,
+        custom_settings: Mapping[str, Any] | None = None,
+        allow_lazy_open: bool | None = None,
+        detector_descriptions: Mapping[int, str] | None = None,
+    ) -> Document:
+        """Changes the fields Elasticsearch's update job API changes; None leaves a field as it is.
+
+        Args:
+            job_id: the job.
+            description: free text.
+            groups: the job's groups, replacing the old ones.
+            model_memory_limit: such as "512mb"; only while the job is closed, never below the
+                model's size.
+            background_persist_interval: how often an open job persists its model.
+            results_retention_days: days of results to keep.
+            model_snapshot_retention_days: days of model snapshots to keep.
+            daily_model_snapshot_retention_after_days: days after which one snapshot a day
+                is kept.
+            renormalization_window_days: days within which scores are renormalised.
+            custom_settings: the user's own metadata.
+            allow_lazy_open: stored as Elasticsearch stores it.
+            detector_descriptions: new descriptions by detector index ("" for the default).
+
+        Returns:
+            The job as stored after the update.
+
+        Raises:
+            AnomalydError: JOB_NOT_FOUND, INVALID_JOB_CONFIG, JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE,
+                JOB_OPEN (a memory limit while the job is open) or JOB_DELETING.
+        """
+        job = job_pb2.Job(
+            job_id=job_id,
+            description=description or "",
+            groups=groups or (),
+            results_retention_days=results_retention_days,
+            model_snapshot_retention_days=model_snapshot_retention_days,
+            daily_model_snapshot_retention_after_days=daily_model_snapshot_retention_after_days,
+            renormalization_window_days=renormalization_window_days,
+            background_persist_interval=duration_message(background_persist_interval),
+            allow_lazy_open=bool(allow_lazy_open),
+            analysis_limits=None
+            if model_memory_limit is None
+            else job_pb2.AnalysisLimits(model_memory_limit=str(model_memory_limit)),
+        )
+        if custom_settings is not None:
+            job.custom_settings.update(custom_settings)
+        for index, text in (detector_descriptions or {}).items():
+            job.analysis_config.detectors.add(detector_index=index, detector_description=text)
+        given = {
+            "description": description, "groups": groups, "analysis_limits": model_memory_limit,
+            "background_persist_interval": background_persist_interval,
+            "results_retention_days": results_retention_days,
+            "model_snapshot_retention_days": model_snapshot_retention_days,
+            "daily_model_snapshot_retention_after_days": daily_model_snapshot_retention_after_days,
+            "renormalization_window_days": renormalization_window_days,
+            "custom_settings": custom_settings, "allow_lazy_open": allow_lazy_open,
+            "analysis_config.detectors": detector_descriptions,
+        }
+        request = job_service_pb2.UpdateJobRequest(job=job)
+        request.update_mask.paths.extend(path for path, value in given.items() if value is not None)
+        return to_dict(self._invoke(self._stub.UpdateJob, request).job)
+
+    def reset_job(self, job_id: str, *, wait_for_completion: bool = True) -> Document:
+        """Deletes a closed job's results, model snapshots, state and counts, keeping its configuration.
+
+        Returns:
+            {"acknowledged": True, "task_id": ""} when waiting, else {"acknowledged": False,
+            "task_id": ...} for get_task.
+
+        Raises:
+            AnomalydError: JOB_NOT_FOUND, JOB_OPEN when the job is not closed, or JOB_DELETING.
+        """
+        request = job_service_pb2.ResetJobRequest(job_id=job_id, wait_for_completion=wait_for_completion)
+        return to_dict(self._invoke(self._stub.ResetJob, request))
+
     def get_task(self, task_id: str) -> Document:
         """A task started by a call that did not wait for completion.
 

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, json_format, timestamp_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
@@ -123,7 +123,7 @@ def to_dict(message: Message) -> dict[str, Any]:
     """Turns a response message into plain Python values, keyed by the proto field names.
 
     Timestamps become UTC datetimes, Durations timedeltas, and enum values their short lower
-    names as Elasticsearch writes them (JOB_STATE_OPENED -> "opened"); maps become dicts. Unset Timestamps,
+    names as Elasticsearch writes them (JOB_STATE_OPENED -> "opened"); maps and Structs become dicts. Unset Timestamps,
     Durations, messages and `optional` scalars are None; other scalars keep proto defaults, so
     every field of the message is present.
     """
@@ -153,5 +153,7 @@ def _single_value(field: FieldDescriptor, value: Any) -> Any:
             return value.ToDatetime(tzinfo=dt.UTC)
         case "google.protobuf.Duration":
             return value.ToTimedelta()
+        case "google.protobuf.Struct":
+            return json_format.MessageToDict(value)
         case _:
             return to_dict(value)

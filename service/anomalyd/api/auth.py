@@ -39,6 +39,8 @@ METHOD_PRIVILEGES: Mapping[str, str] = {
     _JOBS + "CloseJob": MANAGE,
     _JOBS + "DeleteJob": MANAGE,
     _JOBS + "GetTask": MONITOR,
+    _JOBS + "UpdateJob": MANAGE,
+    _JOBS + "ResetJob": MANAGE,
     _RESULTS + "GetBuckets": MONITOR,
     _RESULTS + "GetRecords": MONITOR,
     _RESULTS + "GetInfluencers": MONITOR,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 from google.rpc import code_pb2
 
 from anomalyd.bucket_time import now_ms
@@ -15,6 +15,7 @@ from anomalyd.core.config import (
     DEFAULT_SNAPSHOT_RETENTION_DAYS,
     DetectorConfig,
     JobConfig,
+    JobUpdate,
     parse_memory_limit,
 )
 from anomalyd.core.counts import DataCounts
@@ -25,7 +26,16 @@ from anomalyd.core.results import OverallBucket
 from anomalyd.core.timeparse import MAX_EPOCH_MS, MIN_EPOCH_MS
 from anomalyd.engine.records import RecordBatch, StringColumn
 from anomalyd.engine.results import AnomalyRecord, BucketResult, InfluencerResult, ModelSizeStats
-from anomalyd.v1 import column_batch_pb2, data_counts_pb2, job_pb2, job_stats_pb2, model_snapshot_pb2, result_pb2, task_pb2
+from anomalyd.v1 import (
+    column_batch_pb2,
+    data_counts_pb2,
+    job_pb2,
+    job_service_pb2,
+    job_stats_pb2,
+    model_snapshot_pb2,
+    result_pb2,
+    task_pb2,
+)
 
 _INVALID_TIME = np.iinfo(np.int64).min
 _INT64_MAX = np.iinfo(np.int64).max
@@ -140,7 +150,53 @@ def job_config(job: job_pb2.Job) -> JobConfig:
         renormalization_window_days=job.renormalization_window_days if job.HasField("renormalization_window_days") else None,
         background_persist_interval_s=seconds(job, "background_persist_interval", DEFAULT_PERSIST_INTERVAL_S) or 0,
         model_memory_limit_mb=memory_mb,
+        custom_settings=json_format.MessageToJson(job.custom_settings, indent=None) if job.HasField("custom_settings") else "",
+        allow_lazy_open=job.allow_lazy_open,
     )
+
+
+# UpdateJob's field paths and the JobConfig fields they change.
+_UPDATE_PATHS = {
+    "description": "description",
+    "groups": "groups",
+    "analysis_limits": "model_memory_limit_mb",
+    "analysis_limits.model_memory_limit": "model_memory_limit_mb",
+    "background_persist_interval": "background_persist_interval_s",
+    "results_retention_days": "results_retention_days",
+    "model_snapshot_retention_days": "model_snapshot_retention_days",
+    "daily_model_snapshot_retention_after_days": "daily_model_snapshot_retention_after_days",
+    "renormalization_window_days": "renormalization_window_days",
+    "custom_settings": "custom_settings",
+    "allow_lazy_open": "allow_lazy_open",
+}
+_DETECTORS_PATH = "analysis_config.detectors"
+
+
+def job_update(request: job_service_pb2.UpdateJobRequest) -> JobUpdate:
+    """The domain update of an UpdateJobRequest.
+
+    Raises:
+        InvalidJobConfig: the mask is empty or names a field that cannot be updated, or a
+            detector entry sets more than its index and description.
+    """
+    job = request.job
+    paths = list(dict.fromkeys(request.update_mask.paths))
+    violations = [(path, f"{path} cannot be updated; the fields that can are {', '.join([*_UPDATE_PATHS, _DETECTORS_PATH])}")
+                  for path in paths if path not in _UPDATE_PATHS and path != _DETECTORS_PATH]
+    if not paths:
+        violations.append(("update_mask", "update_mask names no field to update"))
+    descriptions: dict[int, str] = {}
+    if _DETECTORS_PATH in paths:
+        for i, d in enumerate(job.analysis_config.detectors):
+            extra = [f.name for f, _ in d.ListFields() if f.name not in ("detector_index", "detector_description")]
+            if extra:
+                violations.append((f"{_DETECTORS_PATH}[{i}].{extra[0]}", f"only a detector's detector_description can be updated, not {', '.join(extra)}"))
+            descriptions[d.detector_index] = d.detector_description
+    if violations:
+        raise InvalidJobConfig(f"job {job.job_id!r} cannot be updated: {violations[0][1]}", field_violations=tuple(violations), jobId=job.job_id)
+    given = job_config(job)  # the Job message read as PutJob reads it, defaults for what is unset
+    changes = {_UPDATE_PATHS[p]: getattr(given, _UPDATE_PATHS[p]) for p in paths if p in _UPDATE_PATHS}
+    return JobUpdate(changes, descriptions)
 
 
 def job_message(config: JobConfig) -> job_pb2.Job:
@@ -177,6 +233,8 @@ def job_message(config: JobConfig) -> job_pb2.Job:
         job_version=config.job_version,
         renormalization_window_days=config.renormalization_window_days,
         daily_model_snapshot_retention_after_days=config.daily_model_snapshot_retention_after_days,
+        custom_settings=json_format.Parse(config.custom_settings, struct_pb2.Struct()) if config.custom_settings else None,
+        allow_lazy_open=config.allow_lazy_open,
     )
 
 

@@ -13,6 +13,7 @@ from anomalyd.api.errors import Context
 from anomalyd.api.handlers import answering, unary
 from anomalyd.api.streams import DataStreams
 from anomalyd.core.jobs import JobManager
+from anomalyd.core.updates import JobUpdates
 from anomalyd.v1 import job_service_pb2 as pb
 from anomalyd.v1 import job_service_pb2_grpc
 
@@ -35,6 +36,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         self._jobs = manager
         self.pool = pool
         self._streams = streams
+        self._updates = JobUpdates(manager)
 
     @unary
     def PutJob(self, request: pb.PutJobRequest, context: grpc.ServicerContext) -> pb.PutJobResponse:
@@ -85,6 +87,17 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
         wait = request.wait_for_completion if request.HasField("wait_for_completion") else True
         task_id = self._jobs.delete(request.job_id, force=request.force, wait_for_completion=wait)
         return pb.DeleteJobResponse(acknowledged=task_id is None, task_id=task_id or "")
+
+    @unary
+    def UpdateJob(self, request: pb.UpdateJobRequest, context: grpc.ServicerContext) -> pb.UpdateJobResponse:
+        config = self._updates.update(request.job.job_id, convert.job_update(request))
+        return pb.UpdateJobResponse(job=convert.job_message(config))
+
+    @unary
+    def ResetJob(self, request: pb.ResetJobRequest, context: grpc.ServicerContext) -> pb.ResetJobResponse:
+        wait = request.wait_for_completion if request.HasField("wait_for_completion") else True
+        task_id = self._updates.reset(request.job_id, wait_for_completion=wait)
+        return pb.ResetJobResponse(acknowledged=task_id is None, task_id=task_id or "")
 
     @unary
     def GetTask(self, request: pb.GetTaskRequest, context: grpc.ServicerContext) -> pb.GetTaskResponse:

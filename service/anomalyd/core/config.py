@@ -114,6 +114,8 @@ class JobConfig(msgspec.Struct, frozen=True):
     model_memory_limit_mb: int = DEFAULT_MODEL_MEMORY_LIMIT_MB
     create_time_ms: int = 0
     job_version: str = ""
+    custom_settings: str = ""  # the user's JSON object, as given
+    allow_lazy_open: bool = False
 
     @property
     def bucket_span_ms(self) -> int:
@@ -168,6 +170,28 @@ class JobConfig(msgspec.Struct, frozen=True):
             summary_count_field_name=self.summary_count_field_name,
             model_memory_limit_bytes=self.model_memory_limit_mb << 20,
         )
+
+
+@dataclass(frozen=True)
+class JobUpdate:
+    """What an UpdateJob changes (Elasticsearch's JobUpdate).
+
+    Attributes:
+        changes: JobConfig field names and their new values; only those in UPDATABLE.
+        detector_descriptions: new descriptions by detector index ("" for the default one).
+    """
+
+    changes: dict[str, object]
+    detector_descriptions: dict[int, str]
+
+
+# The JobConfig fields an update may change: Elasticsearch's JobUpdate less what anomalyd lacks
+# (model_plot_config, custom_rules, datafeeds).
+UPDATABLE = frozenset({
+    "description", "groups", "model_memory_limit_mb", "background_persist_interval_s", "results_retention_days",
+    "model_snapshot_retention_days", "daily_model_snapshot_retention_after_days", "renormalization_window_days",
+    "custom_settings", "allow_lazy_open",
+})
 
 
 def parse_memory_limit(text: str) -> int:

@@ -71,6 +71,41 @@ class Repository:
 
         self.store.update(create, durable=True)
 
+    def update_job(self, config: JobConfig) -> None:
+        """Replace an existing job's configuration.
+
+        Raises:
+            JobNotFound: there is no such job.
+            JobAndGroupNamesMustBeUnique: a group is another job's id, or the id is a group.
+        """
+
+        def update(txn: Transaction) -> None:
+            if txn.get(keys.JOBS, keys.job_key(config.job_id)) is None:
+                raise _not_found(config.job_id)
+            _check_namespace(txn, config)
+            txn.put(keys.JOBS, keys.job_key(config.job_id), _ENCODER.encode(config))
+
+        self.store.update(update, durable=True)
+
+    def reset_job(self, job_id: str, status: JobStatus, task: Task | None) -> None:
+        """Delete a job's journal, snapshots and results and save its new status (and its task), atomically.
+
+        One transaction: a crash leaves the job as it was or reset, never partly.
+        """
+        encoded_status = _ENCODER.encode(status)
+        encoded_task = None if task is None else _ENCODER.encode(task)
+
+        def reset(txn: Transaction) -> None:
+            if txn.get(keys.JOBS, keys.job_key(job_id)) is None:
+                raise _not_found(job_id)
+            for table in keys.JOB_DATA_TABLES:
+                _delete_range(txn, table, keys.job_prefix(job_id))
+            txn.put(keys.STATUS, keys.job_key(job_id), encoded_status)
+            if task is not None and encoded_task is not None:
+                txn.put(keys.TASKS, keys.task_key(task.task_id), encoded_task)
+
+        self.store.update(reset, durable=True)
+
     def jobs(self) -> list[JobConfig]:
         """Every job whose configuration can be read, ordered by id; the others are logged."""
         return [config for config in self.store.view(lambda txn: list(map(_readable_config, txn.scan(keys.JOBS)))) if config is not None]
@@ -313,7 +348,7 @@ def _check_namespace(txn: Transaction, config: JobConfig) -> None:
         if clash is not None:
             break
         other = _readable_config(item)
-        if other is None:
+        if other is None or other.job_id == config.job_id:  # an update's own stored config
             continue
         if config.job_id in other.groups:
             clash = config.job_id

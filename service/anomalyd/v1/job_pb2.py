@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61nomalyd/v1/job.proto\x12\x0b\x61nomalyd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x05\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x03(\t\x12\x34\n\x0f\x61nalysis_config\x18\x04 \x01(\x0b\x32\x1b.anomalyd.v1.AnalysisConfig\x12\x36\n\x10\x64\x61ta_description\x18\x05 \x01(\x0b\x32\x1c.anomalyd.v1.DataDescription\x12#\n\x16results_retention_days\x18\x06 \x01(\x03H\x00\x88\x01\x01\x12*\n\x1dmodel_snapshot_retention_days\x18\x07 \x01(\x03H\x01\x88\x01\x01\x12>\n\x1b\x62\x61\x63kground_persist_interval\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x34\n\x0f\x61nalysis_limits\x18\t \x01(\x0b\x32\x1b.anomalyd.v1.AnalysisLimits\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bjob_version\x18\x0b \x01(\t\x12(\n\x1brenormalization_window_days\x18\x0c \x01(\x03H\x02\x88\x01\x01\x12\x36\n)daily_model_snapshot_retention_after_days\x18\r \x01(\x03H\x03\x88\x01\x01\x12\x19\n\x11model_snapshot_id\x18\x0e \x01(\t\x12\x10\n\x08\x64\x65leting\x18\x0f \x01(\x08\x42\x19\n\x17_results_retention_daysB \n\x1e_model_snapshot_retention_daysB\x1e\n\x1c_renormalization_window_daysB,\n*_daily_model_snapshot_retention_after_days\"\xcd\x01\n\x0e\x41nalysisConfig\x12.\n\x0b\x62ucket_span\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\tdetectors\x18\x02 \x03(\x0b\x32\x15.anomalyd.v1.Detector\x12\x13\n\x0binfluencers\x18\x03 \x03(\t\x12*\n\x07latency\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12 \n\x18summary_count_field_name\x18\x05 \x01(\t\"\xc6\x01\n\x08\x44\x65tector\x12\x10\n\x08\x66unction\x18\x01 \x01(\t\x12\x12\n\nfield_name\x18\x02 \x01(\t\x12\x15\n\rby_field_name\x18\x03 \x01(\t\x12\x17\n\x0fover_field_name\x18\x04 \x01(\t\x12\x1c\n\x14partition_field_name\x18\x05 \x01(\t\x12\x1c\n\x14\x64\x65tector_description\x18\x06 \x01(\t\x12\x16\n\x0e\x64\x65tector_index\x18\x07 \x01(\x05\x12\x10\n\x08use_null\x18\x08 \x01(\x08\":\n\x0f\x44\x61taDescription\x12\x12\n\ntime_field\x18\x01 \x01(\t\x12\x13\n\x0btime_format\x18\x02 \x01(\t\",\n\x0e\x41nalysisLimits\x12\x1a\n\x12model_memory_limit\x18\x01 \x01(\tBd\n\x0eio.anomalyd.v1P\x01ZBgithub.com/anomalyd/anomalyd/clients/go/gen/anomalyd/v1;anomalydv1\xaa\x02\x0b\x41nomalyd.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61nomalyd/v1/job.proto\x12\x0b\x61nomalyd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x06\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x03(\t\x12\x34\n\x0f\x61nalysis_config\x18\x04 \x01(\x0b\x32\x1b.anomalyd.v1.AnalysisConfig\x12\x36\n\x10\x64\x61ta_description\x18\x05 \x01(\x0b\x32\x1c.anomalyd.v1.DataDescription\x12#\n\x16results_retention_days\x18\x06 \x01(\x03H\x00\x88\x01\x01\x12*\n\x1dmodel_snapshot_retention_days\x18\x07 \x01(\x03H\x01\x88\x01\x01\x12>\n\x1b\x62\x61\x63kground_persist_interval\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x34\n\x0f\x61nalysis_limits\x18\t \x01(\x0b\x32\x1b.anomalyd.v1.AnalysisLimits\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bjob_version\x18\x0b \x01(\t\x12(\n\x1brenormalization_window_days\x18\x0c \x01(\x03H\x02\x88\x01\x01\x12\x36\n)daily_model_snapshot_retention_after_days\x18\r \x01(\x03H\x03\x88\x01\x01\x12\x19\n\x11model_snapshot_id\x18\x0e \x01(\t\x12\x10\n\x08\x64\x65leting\x18\x0f \x01(\x08\x12\x30\n\x0f\x63ustom_settings\x18\x10 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0f\x61llow_lazy_open\x18\x11 \x01(\x08\x42\x19\n\x17_results_retention_daysB \n\x1e_model_snapshot_retention_daysB\x1e\n\x1c_renormalization_window_daysB,\n*_daily_model_snapshot_retention_after_days\"\xcd\x01\n\x0e\x41nalysisConfig\x12.\n\x0b\x62ucket_span\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\tdetectors\x18\x02 \x03(\x0b\x32\x15.anomalyd.v1.Detector\x12\x13\n\x0binfluencers\x18\x03 \x03(\t\x12*\n\x07latency\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12 \n\x18summary_count_field_name\x18\x05 \x01(\t\"\xc6\x01\n\x08\x44\x65tector\x12\x10\n\x08\x66unction\x18\x01 \x01(\t\x12\x12\n\nfield_name\x18\x02 \x01(\t\x12\x15\n\rby_field_name\x18\x03 \x01(\t\x12\x17\n\x0fover_field_name\x18\x04 \x01(\t\x12\x1c\n\x14partition_field_name\x18\x05 \x01(\t\x12\x1c\n\x14\x64\x65tector_description\x18\x06 \x01(\t\x12\x16\n\x0e\x64\x65tector_index\x18\x07 \x01(\x05\x12\x10\n\x08use_null\x18\x08 \x01(\x08\":\n\x0f\x44\x61taDescription\x12\x12\n\ntime_field\x18\x01 \x01(\t\x12\x13\n\x0btime_format\x18\x02 \x01(\t\",\n\x0e\x41nalysisLimits\x12\x1a\n\x12model_memory_limit\x18\x01 \x01(\tBd\n\x0eio.anomalyd.v1P\x01ZBgithub.com/anomalyd/anomalyd/clients/go/gen/anomalyd/v1;anomalydv1\xaa\x02\x0b\x41nomalyd.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,14 +35,14 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'anomalyd.v1.job_pb2', _glob
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016io.anomalyd.v1P\001ZBgithub.com/anomalyd/anomalyd/clients/go/gen/anomalyd/v1;anomalydv1\252\002\013Anomalyd.V1'
-  _globals['_JOB']._serialized_start=104
-  _globals['_JOB']._serialized_end=823
-  _globals['_ANALYSISCONFIG']._serialized_start=826
-  _globals['_ANALYSISCONFIG']._serialized_end=1031
-  _globals['_DETECTOR']._serialized_start=1034
-  _globals['_DETECTOR']._serialized_end=1232
-  _globals['_DATADESCRIPTION']._serialized_start=1234
-  _globals['_DATADESCRIPTION']._serialized_end=1292
-  _globals['_ANALYSISLIMITS']._serialized_start=1294
-  _globals['_ANALYSISLIMITS']._serialized_end=1338
+  _globals['_JOB']._serialized_start=134
+  _globals['_JOB']._serialized_end=928
+  _globals['_ANALYSISCONFIG']._serialized_start=931
+  _globals['_ANALYSISCONFIG']._serialized_end=1136
+  _globals['_DETECTOR']._serialized_start=1139
+  _globals['_DETECTOR']._serialized_end=1337
+  _globals['_DATADESCRIPTION']._serialized_start=1339
+  _globals['_DATADESCRIPTION']._serialized_end=1397
+  _globals['_ANALYSISLIMITS']._serialized_start=1399
+  _globals['_ANALYSISLIMITS']._serialized_end=1443
 # @@protoc_insertion_point(module_scope)

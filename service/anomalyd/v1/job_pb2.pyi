@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 import builtins as _builtins
@@ -41,6 +42,8 @@ class Job(_message.Message):
     DAILY_MODEL_SNAPSHOT_RETENTION_AFTER_DAYS_FIELD_NUMBER: _builtins.int
     MODEL_SNAPSHOT_ID_FIELD_NUMBER: _builtins.int
     DELETING_FIELD_NUMBER: _builtins.int
+    CUSTOM_SETTINGS_FIELD_NUMBER: _builtins.int
+    ALLOW_LAZY_OPEN_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     """The job's identifier: lowercase alphanumerics, '-', '_' and '.', starting and ending
     with an alphanumeric, at most 64 characters.
@@ -61,6 +64,10 @@ class Job(_message.Message):
     """The snapshot the job restores on open. Output only."""
     deleting: _builtins.bool
     """True while the job is being deleted. Output only."""
+    allow_lazy_open: _builtins.bool
+    """Elasticsearch's allow_lazy_open, stored and returned. anomalyd opens a job at once or
+    refuses it with TOO_MANY_OPEN_JOBS, so it does not change how the job opens.
+    """
     @_builtins.property
     def groups(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Groups the job belongs to; a group name can stand for its jobs in job expressions."""
@@ -85,6 +92,10 @@ class Job(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the job was created. Output only."""
 
+    @_builtins.property
+    def custom_settings(self) -> _struct_pb2.Struct:
+        """The user's own metadata, stored and returned as given (Elasticsearch's custom_settings)."""
+
     def __init__(
         self,
         *,
@@ -103,10 +114,12 @@ class Job(_message.Message):
         daily_model_snapshot_retention_after_days: _builtins.int | None = ...,
         model_snapshot_id: _builtins.str = ...,
         deleting: _builtins.bool = ...,
+        custom_settings: _struct_pb2.Struct | None = ...,
+        allow_lazy_open: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_daily_model_snapshot_retention_after_days", b"_daily_model_snapshot_retention_after_days", "_model_snapshot_retention_days", b"_model_snapshot_retention_days", "_renormalization_window_days", b"_renormalization_window_days", "_results_retention_days", b"_results_retention_days", "analysis_config", b"analysis_config", "analysis_limits", b"analysis_limits", "background_persist_interval", b"background_persist_interval", "create_time", b"create_time", "daily_model_snapshot_retention_after_days", b"daily_model_snapshot_retention_after_days", "data_description", b"data_description", "model_snapshot_retention_days", b"model_snapshot_retention_days", "renormalization_window_days", b"renormalization_window_days", "results_retention_days", b"results_retention_days"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_daily_model_snapshot_retention_after_days", b"_daily_model_snapshot_retention_after_days", "_model_snapshot_retention_days", b"_model_snapshot_retention_days", "_renormalization_window_days", b"_renormalization_window_days", "_results_retention_days", b"_results_retention_days", "analysis_config", b"analysis_config", "analysis_limits", b"analysis_limits", "background_persist_interval", b"background_persist_interval", "create_time", b"create_time", "custom_settings", b"custom_settings", "daily_model_snapshot_retention_after_days", b"daily_model_snapshot_retention_after_days", "data_description", b"data_description", "model_snapshot_retention_days", b"model_snapshot_retention_days", "renormalization_window_days", b"renormalization_window_days", "results_retention_days", b"results_retention_days"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_daily_model_snapshot_retention_after_days", b"_daily_model_snapshot_retention_after_days", "_model_snapshot_retention_days", b"_model_snapshot_retention_days", "_renormalization_window_days", b"_renormalization_window_days", "_results_retention_days", b"_results_retention_days", "analysis_config", b"analysis_config", "analysis_limits", b"analysis_limits", "background_persist_interval", b"background_persist_interval", "create_time", b"create_time", "daily_model_snapshot_retention_after_days", b"daily_model_snapshot_retention_after_days", "data_description", b"data_description", "deleting", b"deleting", "description", b"description", "groups", b"groups", "job_id", b"job_id", "job_version", b"job_version", "model_snapshot_id", b"model_snapshot_id", "model_snapshot_retention_days", b"model_snapshot_retention_days", "renormalization_window_days", b"renormalization_window_days", "results_retention_days", b"results_retention_days"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_daily_model_snapshot_retention_after_days", b"_daily_model_snapshot_retention_after_days", "_model_snapshot_retention_days", b"_model_snapshot_retention_days", "_renormalization_window_days", b"_renormalization_window_days", "_results_retention_days", b"_results_retention_days", "allow_lazy_open", b"allow_lazy_open", "analysis_config", b"analysis_config", "analysis_limits", b"analysis_limits", "background_persist_interval", b"background_persist_interval", "create_time", b"create_time", "custom_settings", b"custom_settings", "daily_model_snapshot_retention_after_days", b"daily_model_snapshot_retention_after_days", "data_description", b"data_description", "deleting", b"deleting", "description", b"description", "groups", b"groups", "job_id", b"job_id", "job_version", b"job_version", "model_snapshot_id", b"model_snapshot_id", "model_snapshot_retention_days", b"model_snapshot_retention_days", "renormalization_window_days", b"renormalization_window_days", "results_retention_days", b"results_retention_days"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__daily_model_snapshot_retention_after_days: _TypeAlias = _typing.Literal["daily_model_snapshot_retention_after_days"]  # noqa: Y015
     _WhichOneofArgType__daily_model_snapshot_retention_after_days: _TypeAlias = _typing.Literal["_daily_model_snapshot_retention_after_days", b"_daily_model_snapshot_retention_after_days"]  # noqa: Y015

@@ -28,10 +28,11 @@ from anomalyd.v1 import job_pb2 as anomalyd_dot_v1_dot_job__pb2
 from anomalyd.v1 import job_stats_pb2 as anomalyd_dot_v1_dot_job__stats__pb2
 from anomalyd.v1 import task_pb2 as anomalyd_dot_v1_dot_task__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61nomalyd/v1/job_service.proto\x12\x0b\x61nomalyd.v1\x1a\x1e\x61nomalyd/v1/column_batch.proto\x1a\x1d\x61nomalyd/v1/data_counts.proto\x1a\x15\x61nomalyd/v1/job.proto\x1a\x1b\x61nomalyd/v1/job_stats.proto\x1a\x16\x61nomalyd/v1/task.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\".\n\rPutJobRequest\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.anomalyd.v1.Job\"/\n\x0ePutJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.anomalyd.v1.Job\"P\n\x0eGetJobsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x1b\n\x0e\x61llow_no_match\x18\x02 \x01(\x08H\x00\x88\x01\x01\x42\x11\n\x0f_allow_no_match\"@\n\x0fGetJobsResponse\x12\x1e\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.anomalyd.v1.Job\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"T\n\x12GetJobStatsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x1b\n\x0e\x61llow_no_match\x18\x02 \x01(\x08H\x00\x88\x01\x01\x42\x11\n\x0f_allow_no_match\"I\n\x13GetJobStatsResponse\x12#\n\x04jobs\x18\x01 \x03(\x0b\x32\x15.anomalyd.v1.JobStats\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"L\n\x0eOpenJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12*\n\x07timeout\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"/\n\x0fOpenJobResponse\x12\x0e\n\x06opened\x18\x01 \x01(\x08\x12\x0c\n\x04node\x18\x02 \x01(\t\"\xba\x01\n\x0fPostDataRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12/\n\x0breset_start\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\treset_end\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12)\n\x07\x63olumns\x18\x05 \x01(\x0b\x32\x18.anomalyd.v1.ColumnBatch\"@\n\x10PostDataResponse\x12,\n\x0b\x64\x61ta_counts\x18\x01 \x01(\x0b\x32\x17.anomalyd.v1.DataCounts\"\xec\x01\n\x0f\x46lushJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63\x61lc_interim\x18\x02 \x01(\x08\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x61\x64vance_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tskip_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x10\x46lushJobResponse\x12\x0f\n\x07\x66lushed\x18\x01 \x01(\x08\x12=\n\x19last_finalized_bucket_end\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8c\x01\n\x0f\x43loseJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x1b\n\x0e\x61llow_no_match\x18\x02 \x01(\x08H\x00\x88\x01\x01\x12\r\n\x05\x66orce\x18\x03 \x01(\x08\x12*\n\x07timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationB\x11\n\x0f_allow_no_match\"3\n\x10\x43loseJobResponse\x12\x0e\n\x06\x63losed\x18\x01 \x01(\x08\x12\x0f\n\x07job_ids\x18\x02 \x03(\t\"\x8c\x01\n\x10\x44\x65leteJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\x12 \n\x13wait_for_completion\x18\x03 \x01(\x08H\x00\x88\x01\x01\x12\x1f\n\x17\x64\x65lete_user_annotations\x18\x04 \x01(\x08\x42\x16\n\x14_wait_for_completion\":\n\x11\x44\x65leteJobResponse\x12\x14\n\x0c\x61\x63knowledged\x18\x01 \x01(\x08\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"!\n\x0eGetTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"2\n\x0fGetTaskResponse\x12\x1f\n\x04task\x18\x01 \x01(\x0b\x32\x11.anomalyd.v1.Task2\x9c\x05\n\nJobService\x12\x41\n\x06PutJob\x12\x1a.anomalyd.v1.PutJobRequest\x1a\x1b.anomalyd.v1.PutJobResponse\x12\x44\n\x07GetJobs\x12\x1b.anomalyd.v1.GetJobsRequest\x1a\x1c.anomalyd.v1.GetJobsResponse\x12P\n\x0bGetJobStats\x12\x1f.anomalyd.v1.GetJobStatsRequest\x1a .anomalyd.v1.GetJobStatsResponse\x12\x44\n\x07OpenJob\x12\x1b.anomalyd.v1.OpenJobRequest\x1a\x1c.anomalyd.v1.OpenJobResponse\x12I\n\x08PostData\x12\x1c.anomalyd.v1.PostDataRequest\x1a\x1d.anomalyd.v1.PostDataResponse(\x01\x12G\n\x08\x46lushJob\x12\x1c.anomalyd.v1.FlushJobRequest\x1a\x1d.anomalyd.v1.FlushJobResponse\x12G\n\x08\x43loseJob\x12\x1c.anomalyd.v1.CloseJobRequest\x1a\x1d.anomalyd.v1.CloseJobResponse\x12J\n\tDeleteJob\x12\x1d.anomalyd.v1.DeleteJobRequest\x1a\x1e.anomalyd.v1.DeleteJobResponse\x12\x44\n\x07GetTask\x12\x1b.anomalyd.v1.GetTaskRequest\x1a\x1c.anomalyd.v1.GetTaskResponseBd\n\x0eio.anomalyd.v1P\x01ZBgithub.com/anomalyd/anomalyd/clients/go/gen/anomalyd/v1;anomalydv1\xaa\x02\x0b\x41nomalyd.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61nomalyd/v1/job_service.proto\x12\x0b\x61nomalyd.v1\x1a\x1e\x61nomalyd/v1/column_batch.proto\x1a\x1d\x61nomalyd/v1/data_counts.proto\x1a\x15\x61nomalyd/v1/job.proto\x1a\x1b\x61nomalyd/v1/job_stats.proto\x1a\x16\x61nomalyd/v1/task.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\".\n\rPutJobRequest\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.anomalyd.v1.Job\"/\n\x0ePutJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.anomalyd.v1.Job\"P\n\x0eGetJobsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x1b\n\x0e\x61llow_no_match\x18\x02 \x01(\x08H\x00\x88\x01\x01\x42\x11\n\x0f_allow_no_match\"@\n\x0fGetJobsResponse\x12\x1e\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.anomalyd.v1.Job\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"T\n\x12GetJobStatsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x1b\n\x0e\x61llow_no_match\x18\x02 \x01(\x08H\x00\x88\x01\x01\x42\x11\n\x0f_allow_no_match\"I\n\x13GetJobStatsResponse\x12#\n\x04jobs\x18\x01 \x03(\x0b\x32\x15.anomalyd.v1.JobStats\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"L\n\x0eOpenJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12*\n\x07timeout\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"/\n\x0fOpenJobResponse\x12\x0e\n\x06opened\x18\x01 \x01(\x08\x12\x0c\n\x04node\x18\x02 \x01(\t\"\xba\x01\n\x0fPostDataRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12/\n\x0breset_start\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\treset_end\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12)\n\x07\x63olumns\x18\x05 \x01(\x0b\x32\x18.anomalyd.v1.ColumnBatch\"@\n\x10PostDataResponse\x12,\n\x0b\x64\x61ta_counts\x18\x01 \x01(\x0b\x32\x17.anomalyd.v1.DataCounts\"\xec\x01\n\x0f\x46lushJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63\x61lc_interim\x18\x02 \x01(\x08\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x61\x64vance_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tskip_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x10\x46lushJobResponse\x12\x0f\n\x07\x66lushed\x18\x01 \x01(\x08\x12=\n\x19last_finalized_bucket_end\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8c\x01\n\x0f\x43loseJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x1b\n\x0e\x61llow_no_match\x18\x02 \x01(\x08H\x00\x88\x01\x01\x12\r\n\x05\x66orce\x18\x03 \x01(\x08\x12*\n\x07timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationB\x11\n\x0f_allow_no_match\"3\n\x10\x43loseJobResponse\x12\x0e\n\x06\x63losed\x18\x01 \x01(\x08\x12\x0f\n\x07job_ids\x18\x02 \x03(\t\"\x8c\x01\n\x10\x44\x65leteJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\x12 \n\x13wait_for_completion\x18\x03 \x01(\x08H\x00\x88\x01\x01\x12\x1f\n\x17\x64\x65lete_user_annotations\x18\x04 \x01(\x08\x42\x16\n\x14_wait_for_completion\":\n\x11\x44\x65leteJobResponse\x12\x14\n\x0c\x61\x63knowledged\x18\x01 \x01(\x08\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"!\n\x0eGetTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"2\n\x0fGetTaskResponse\x12\x1f\n\x04task\x18\x01 \x01(\x0b\x32\x11.anomalyd.v1.Task\"b\n\x10UpdateJobRequest\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.anomalyd.v1.Job\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"2\n\x11UpdateJobResponse\x12\x1d\n\x03job\x18\x01 \x01(\x0b\x32\x10.anomalyd.v1.Job\"[\n\x0fResetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12 \n\x13wait_for_completion\x18\x02 \x01(\x08H\x00\x88\x01\x01\x42\x16\n\x14_wait_for_completion\"9\n\x10ResetJobResponse\x12\x14\n\x0c\x61\x63knowledged\x18\x01 \x01(\x08\x12\x0f\n\x07task_id\x18\x02 \x01(\t2\xb1\x06\n\nJobService\x12\x41\n\x06PutJob\x12\x1a.anomalyd.v1.PutJobRequest\x1a\x1b.anomalyd.v1.PutJobResponse\x12\x44\n\x07GetJobs\x12\x1b.anomalyd.v1.GetJobsRequest\x1a\x1c.anomalyd.v1.GetJobsResponse\x12P\n\x0bGetJobStats\x12\x1f.anomalyd.v1.GetJobStatsRequest\x1a .anomalyd.v1.GetJobStatsResponse\x12\x44\n\x07OpenJob\x12\x1b.anomalyd.v1.OpenJobRequest\x1a\x1c.anomalyd.v1.OpenJobResponse\x12I\n\x08PostData\x12\x1c.anomalyd.v1.PostDataRequest\x1a\x1d.anomalyd.v1.PostDataResponse(\x01\x12G\n\x08\x46lushJob\x12\x1c.anomalyd.v1.FlushJobRequest\x1a\x1d.anomalyd.v1.FlushJobResponse\x12G\n\x08\x43loseJob\x12\x1c.anomalyd.v1.CloseJobRequest\x1a\x1d.anomalyd.v1.CloseJobResponse\x12J\n\tDeleteJob\x12\x1d.anomalyd.v1.DeleteJobRequest\x1a\x1e.anomalyd.v1.DeleteJobResponse\x12\x44\n\x07GetTask\x12\x1b.anomalyd.v1.GetTaskRequest\x1a\x1c.anomalyd.v1.GetTaskResponse\x12J\n\tUpdateJob\x12\x1d.anomalyd.v1.UpdateJobRequest\x1a\x1e.anomalyd.v1.UpdateJobResponse\x12G\n\x08ResetJob\x12\x1c.anomalyd.v1.ResetJobRequest\x1a\x1d.anomalyd.v1.ResetJobResponseBd\n\x0eio.anomalyd.v1P\x01ZBgithub.com/anomalyd/anomalyd/clients/go/gen/anomalyd/v1;anomalydv1\xaa\x02\x0b\x41nomalyd.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,42 +40,50 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'anomalyd.v1.job_service_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016io.anomalyd.v1P\001ZBgithub.com/anomalyd/anomalyd/clients/go/gen/anomalyd/v1;anomalydv1\252\002\013Anomalyd.V1'
-  _globals['_PUTJOBREQUEST']._serialized_start=250
-  _globals['_PUTJOBREQUEST']._serialized_end=296
-  _globals['_PUTJOBRESPONSE']._serialized_start=298
-  _globals['_PUTJOBRESPONSE']._serialized_end=345
-  _globals['_GETJOBSREQUEST']._serialized_start=347
-  _globals['_GETJOBSREQUEST']._serialized_end=427
-  _globals['_GETJOBSRESPONSE']._serialized_start=429
-  _globals['_GETJOBSRESPONSE']._serialized_end=493
-  _globals['_GETJOBSTATSREQUEST']._serialized_start=495
-  _globals['_GETJOBSTATSREQUEST']._serialized_end=579
-  _globals['_GETJOBSTATSRESPONSE']._serialized_start=581
-  _globals['_GETJOBSTATSRESPONSE']._serialized_end=654
-  _globals['_OPENJOBREQUEST']._serialized_start=656
-  _globals['_OPENJOBREQUEST']._serialized_end=732
-  _globals['_OPENJOBRESPONSE']._serialized_start=734
-  _globals['_OPENJOBRESPONSE']._serialized_end=781
-  _globals['_POSTDATAREQUEST']._serialized_start=784
-  _globals['_POSTDATAREQUEST']._serialized_end=970
-  _globals['_POSTDATARESPONSE']._serialized_start=972
-  _globals['_POSTDATARESPONSE']._serialized_end=1036
-  _globals['_FLUSHJOBREQUEST']._serialized_start=1039
-  _globals['_FLUSHJOBREQUEST']._serialized_end=1275
-  _globals['_FLUSHJOBRESPONSE']._serialized_start=1277
-  _globals['_FLUSHJOBRESPONSE']._serialized_end=1375
-  _globals['_CLOSEJOBREQUEST']._serialized_start=1378
-  _globals['_CLOSEJOBREQUEST']._serialized_end=1518
-  _globals['_CLOSEJOBRESPONSE']._serialized_start=1520
-  _globals['_CLOSEJOBRESPONSE']._serialized_end=1571
-  _globals['_DELETEJOBREQUEST']._serialized_start=1574
-  _globals['_DELETEJOBREQUEST']._serialized_end=1714
-  _globals['_DELETEJOBRESPONSE']._serialized_start=1716
-  _globals['_DELETEJOBRESPONSE']._serialized_end=1774
-  _globals['_GETTASKREQUEST']._serialized_start=1776
-  _globals['_GETTASKREQUEST']._serialized_end=1809
-  _globals['_GETTASKRESPONSE']._serialized_start=1811
-  _globals['_GETTASKRESPONSE']._serialized_end=1861
-  _globals['_JOBSERVICE']._serialized_start=1864
-  _globals['_JOBSERVICE']._serialized_end=2532
+  _globals['_PUTJOBREQUEST']._serialized_start=284
+  _globals['_PUTJOBREQUEST']._serialized_end=330
+  _globals['_PUTJOBRESPONSE']._serialized_start=332
+  _globals['_PUTJOBRESPONSE']._serialized_end=379
+  _globals['_GETJOBSREQUEST']._serialized_start=381
+  _globals['_GETJOBSREQUEST']._serialized_end=461
+  _globals['_GETJOBSRESPONSE']._serialized_start=463
+  _globals['_GETJOBSRESPONSE']._serialized_end=527
+  _globals['_GETJOBSTATSREQUEST']._serialized_start=529
+  _globals['_GETJOBSTATSREQUEST']._serialized_end=613
+  _globals['_GETJOBSTATSRESPONSE']._serialized_start=615
+  _globals['_GETJOBSTATSRESPONSE']._serialized_end=688
+  _globals['_OPENJOBREQUEST']._serialized_start=690
+  _globals['_OPENJOBREQUEST']._serialized_end=766
+  _globals['_OPENJOBRESPONSE']._serialized_start=768
+  _globals['_OPENJOBRESPONSE']._serialized_end=815
+  _globals['_POSTDATAREQUEST']._serialized_start=818
+  _globals['_POSTDATAREQUEST']._serialized_end=1004
+  _globals['_POSTDATARESPONSE']._serialized_start=1006
+  _globals['_POSTDATARESPONSE']._serialized_end=1070
+  _globals['_FLUSHJOBREQUEST']._serialized_start=1073
+  _globals['_FLUSHJOBREQUEST']._serialized_end=1309
+  _globals['_FLUSHJOBRESPONSE']._serialized_start=1311
+  _globals['_FLUSHJOBRESPONSE']._serialized_end=1409
+  _globals['_CLOSEJOBREQUEST']._serialized_start=1412
+  _globals['_CLOSEJOBREQUEST']._serialized_end=1552
+  _globals['_CLOSEJOBRESPONSE']._serialized_start=1554
+  _globals['_CLOSEJOBRESPONSE']._serialized_end=1605
+  _globals['_DELETEJOBREQUEST']._serialized_start=1608
+  _globals['_DELETEJOBREQUEST']._serialized_end=1748
+  _globals['_DELETEJOBRESPONSE']._serialized_start=1750
+  _globals['_DELETEJOBRESPONSE']._serialized_end=1808
+  _globals['_GETTASKREQUEST']._serialized_start=1810
+  _globals['_GETTASKREQUEST']._serialized_end=1843
+  _globals['_GETTASKRESPONSE']._serialized_start=1845
+  _globals['_GETTASKRESPONSE']._serialized_end=1895
+  _globals['_UPDATEJOBREQUEST']._serialized_start=1897
+  _globals['_UPDATEJOBREQUEST']._serialized_end=1995
+  _globals['_UPDATEJOBRESPONSE']._serialized_start=1997
+  _globals['_UPDATEJOBRESPONSE']._serialized_end=2047
+  _globals['_RESETJOBREQUEST']._serialized_start=2049
+  _globals['_RESETJOBREQUEST']._serialized_end=2140
+  _globals['_RESETJOBRESPONSE']._serialized_start=2142
+  _globals['_RESETJOBRESPONSE']._serialized_end=2199
+  _globals['_JOBSERVICE']._serialized_start=2202
+  _globals['_JOBSERVICE']._serialized_end=3019
 # @@protoc_insertion_point(module_scope)

@@ -11,6 +11,7 @@ from anomalyd.v1 import task_pb2 as _task_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -568,3 +569,118 @@ class GetTaskResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetTaskResponse: _TypeAlias = GetTaskResponse  # noqa: Y015
+
+@_typing.final
+class UpdateJobRequest(_message.Message):
+    """The request of UpdateJob."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def job(self) -> _job_pb2.Job:
+        """The job's id, and the new values of the fields update_mask names."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields to change: description, groups, analysis_limits (its model_memory_limit: only
+        while the job is closed, and never below the model's current size),
+        background_persist_interval, results_retention_days, model_snapshot_retention_days,
+        daily_model_snapshot_retention_after_days, renormalization_window_days, custom_settings,
+        allow_lazy_open, and analysis_config.detectors, whose entries each give a detector_index and
+        its new detector_description (empty for the default one). A retention field named but
+        unset takes its default. Any other field is INVALID_ARGUMENT.
+        """
+
+    def __init__(
+        self,
+        *,
+        job: _job_pb2.Job | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job", b"job", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateJobRequest: _TypeAlias = UpdateJobRequest  # noqa: Y015
+
+@_typing.final
+class UpdateJobResponse(_message.Message):
+    """The response of UpdateJob."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def job(self) -> _job_pb2.Job:
+        """The job as stored after the update."""
+
+    def __init__(
+        self,
+        *,
+        job: _job_pb2.Job | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateJobResponse: _TypeAlias = UpdateJobResponse  # noqa: Y015
+
+@_typing.final
+class ResetJobRequest(_message.Message):
+    """The request of ResetJob."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    WAIT_FOR_COMPLETION_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    """The closed job to reset (one id)."""
+    wait_for_completion: _builtins.bool
+    """Whether to wait until the reset completes. Defaults to true; false returns a task id."""
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        wait_for_completion: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_wait_for_completion", b"_wait_for_completion", "wait_for_completion", b"wait_for_completion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_wait_for_completion", b"_wait_for_completion", "job_id", b"job_id", "wait_for_completion", b"wait_for_completion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__wait_for_completion: _TypeAlias = _typing.Literal["wait_for_completion"]  # noqa: Y015
+    _WhichOneofArgType__wait_for_completion: _TypeAlias = _typing.Literal["_wait_for_completion", b"_wait_for_completion"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__wait_for_completion) -> _WhichOneofReturnType__wait_for_completion | None: ...
+
+Global___ResetJobRequest: _TypeAlias = ResetJobRequest  # noqa: Y015
+
+@_typing.final
+class ResetJobResponse(_message.Message):
+    """The response of ResetJob."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACKNOWLEDGED_FIELD_NUMBER: _builtins.int
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    acknowledged: _builtins.bool
+    """True when the reset completed (wait_for_completion true)."""
+    task_id: _builtins.str
+    """The reset task when wait_for_completion was false; see GetTask."""
+    def __init__(
+        self,
+        *,
+        acknowledged: _builtins.bool = ...,
+        task_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledged", b"acknowledged", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResetJobResponse: _TypeAlias = ResetJobResponse  # noqa: Y015

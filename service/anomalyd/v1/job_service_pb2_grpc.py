@@ -81,6 +81,16 @@ class JobServiceStub:
                 request_serializer=anomalyd_dot_v1_dot_job__service__pb2.GetTaskRequest.SerializeToString,
                 response_deserializer=anomalyd_dot_v1_dot_job__service__pb2.GetTaskResponse.FromString,
                 _registered_method=True)
+        self.UpdateJob = channel.unary_unary(
+                '/anomalyd.v1.JobService/UpdateJob',
+                request_serializer=anomalyd_dot_v1_dot_job__service__pb2.UpdateJobRequest.SerializeToString,
+                response_deserializer=anomalyd_dot_v1_dot_job__service__pb2.UpdateJobResponse.FromString,
+                _registered_method=True)
+        self.ResetJob = channel.unary_unary(
+                '/anomalyd.v1.JobService/ResetJob',
+                request_serializer=anomalyd_dot_v1_dot_job__service__pb2.ResetJobRequest.SerializeToString,
+                response_deserializer=anomalyd_dot_v1_dot_job__service__pb2.ResetJobResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -176,6 +186,28 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateJob(self, request, context):
+        """Changes the fields of a job that Elasticsearch lets its update API change; the others are
+        immutable. Changes reach an open job when it next opens.
+        Fails with NOT_FOUND for an unknown job, INVALID_ARGUMENT (INVALID_JOB_CONFIG) for a field
+        that cannot be updated or a bad value, ALREADY_EXISTS (JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE)
+        for a group named as a job, and FAILED_PRECONDITION for analysis_limits of a job that is
+        not closed (JOB_OPEN) or a job being deleted (JOB_DELETING).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetJob(self, request, context):
+        """Deletes a closed job's results, model snapshots, state and data counts, keeping its
+        configuration: it starts again as a new job would.
+        Fails with NOT_FOUND for an unknown job and FAILED_PRECONDITION if the job is not closed
+        (JOB_OPEN) or is being deleted (JOB_DELETING).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -223,6 +255,16 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.GetTask,
                     request_deserializer=anomalyd_dot_v1_dot_job__service__pb2.GetTaskRequest.FromString,
                     response_serializer=anomalyd_dot_v1_dot_job__service__pb2.GetTaskResponse.SerializeToString,
+            ),
+            'UpdateJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateJob,
+                    request_deserializer=anomalyd_dot_v1_dot_job__service__pb2.UpdateJobRequest.FromString,
+                    response_serializer=anomalyd_dot_v1_dot_job__service__pb2.UpdateJobResponse.SerializeToString,
+            ),
+            'ResetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetJob,
+                    request_deserializer=anomalyd_dot_v1_dot_job__service__pb2.ResetJobRequest.FromString,
+                    response_serializer=anomalyd_dot_v1_dot_job__service__pb2.ResetJobResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -470,6 +512,60 @@ class JobService:
             '/anomalyd.v1.JobService/GetTask',
             anomalyd_dot_v1_dot_job__service__pb2.GetTaskRequest.SerializeToString,
             anomalyd_dot_v1_dot_job__service__pb2.GetTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/anomalyd.v1.JobService/UpdateJob',
+            anomalyd_dot_v1_dot_job__service__pb2.UpdateJobRequest.SerializeToString,
+            anomalyd_dot_v1_dot_job__service__pb2.UpdateJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/anomalyd.v1.JobService/ResetJob',
+            anomalyd_dot_v1_dot_job__service__pb2.ResetJobRequest.SerializeToString,
+            anomalyd_dot_v1_dot_job__service__pb2.ResetJobResponse.FromString,
             options,
             channel_credentials,
             insecure,

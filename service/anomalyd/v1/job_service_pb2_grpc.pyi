@@ -87,6 +87,20 @@ class JobServiceStub:
     """Reports a task started by a request that did not wait for completion.
     Fails with NOT_FOUND for an unknown task.
     """
+    UpdateJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.UpdateJobRequest, _job_service_pb2.UpdateJobResponse]
+    """Changes the fields of a job that Elasticsearch lets its update API change; the others are
+    immutable. Changes reach an open job when it next opens.
+    Fails with NOT_FOUND for an unknown job, INVALID_ARGUMENT (INVALID_JOB_CONFIG) for a field
+    that cannot be updated or a bad value, ALREADY_EXISTS (JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE)
+    for a group named as a job, and FAILED_PRECONDITION for analysis_limits of a job that is
+    not closed (JOB_OPEN) or a job being deleted (JOB_DELETING).
+    """
+    ResetJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.ResetJobRequest, _job_service_pb2.ResetJobResponse]
+    """Deletes a closed job's results, model snapshots, state and data counts, keeping its
+    configuration: it starts again as a new job would.
+    Fails with NOT_FOUND for an unknown job and FAILED_PRECONDITION if the job is not closed
+    (JOB_OPEN) or is being deleted (JOB_DELETING).
+    """
 
 @_typing.type_check_only
 class JobServiceAsyncStub(JobServiceStub):
@@ -146,6 +160,20 @@ class JobServiceAsyncStub(JobServiceStub):
     GetTask: _aio.UnaryUnaryMultiCallable[_job_service_pb2.GetTaskRequest, _job_service_pb2.GetTaskResponse]  # type: ignore[assignment]
     """Reports a task started by a request that did not wait for completion.
     Fails with NOT_FOUND for an unknown task.
+    """
+    UpdateJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.UpdateJobRequest, _job_service_pb2.UpdateJobResponse]  # type: ignore[assignment]
+    """Changes the fields of a job that Elasticsearch lets its update API change; the others are
+    immutable. Changes reach an open job when it next opens.
+    Fails with NOT_FOUND for an unknown job, INVALID_ARGUMENT (INVALID_JOB_CONFIG) for a field
+    that cannot be updated or a bad value, ALREADY_EXISTS (JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE)
+    for a group named as a job, and FAILED_PRECONDITION for analysis_limits of a job that is
+    not closed (JOB_OPEN) or a job being deleted (JOB_DELETING).
+    """
+    ResetJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.ResetJobRequest, _job_service_pb2.ResetJobResponse]  # type: ignore[assignment]
+    """Deletes a closed job's results, model snapshots, state and data counts, keeping its
+    configuration: it starts again as a new job would.
+    Fails with NOT_FOUND for an unknown job and FAILED_PRECONDITION if the job is not closed
+    (JOB_OPEN) or is being deleted (JOB_DELETING).
     """
 
 class JobServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -257,6 +285,32 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_job_service_pb2.GetTaskResponse, _abc.Awaitable[_job_service_pb2.GetTaskResponse]]:
         """Reports a task started by a request that did not wait for completion.
         Fails with NOT_FOUND for an unknown task.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateJob(
+        self,
+        request: _job_service_pb2.UpdateJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.UpdateJobResponse, _abc.Awaitable[_job_service_pb2.UpdateJobResponse]]:
+        """Changes the fields of a job that Elasticsearch lets its update API change; the others are
+        immutable. Changes reach an open job when it next opens.
+        Fails with NOT_FOUND for an unknown job, INVALID_ARGUMENT (INVALID_JOB_CONFIG) for a field
+        that cannot be updated or a bad value, ALREADY_EXISTS (JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE)
+        for a group named as a job, and FAILED_PRECONDITION for analysis_limits of a job that is
+        not closed (JOB_OPEN) or a job being deleted (JOB_DELETING).
+        """
+
+    @_abc_1.abstractmethod
+    def ResetJob(
+        self,
+        request: _job_service_pb2.ResetJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.ResetJobResponse, _abc.Awaitable[_job_service_pb2.ResetJobResponse]]:
+        """Deletes a closed job's results, model snapshots, state and data counts, keeping its
+        configuration: it starts again as a new job would.
+        Fails with NOT_FOUND for an unknown job and FAILED_PRECONDITION if the job is not closed
+        (JOB_OPEN) or is being deleted (JOB_DELETING).
         """
 
 def add_JobServiceServicer_to_server(servicer: JobServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -56,7 +57,12 @@ type Job struct {
 	// The snapshot the job restores on open. Output only.
 	ModelSnapshotId string `protobuf:"bytes,14,opt,name=model_snapshot_id,json=modelSnapshotId,proto3" json:"model_snapshot_id,omitempty"`
 	// True while the job is being deleted. Output only.
-	Deleting      bool `protobuf:"varint,15,opt,name=deleting,proto3" json:"deleting,omitempty"`
+	Deleting bool `protobuf:"varint,15,opt,name=deleting,proto3" json:"deleting,omitempty"`
+	// The user's own metadata, stored and returned as given (Elasticsearch's custom_settings).
+	CustomSettings *structpb.Struct `protobuf:"bytes,16,opt,name=custom_settings,json=customSettings,proto3" json:"custom_settings,omitempty"`
+	// Elasticsearch's allow_lazy_open, stored and returned. anomalyd opens a job at once or
+	// refuses it with TOO_MANY_OPEN_JOBS, so it does not change how the job opens.
+	AllowLazyOpen bool `protobuf:"varint,17,opt,name=allow_lazy_open,json=allowLazyOpen,proto3" json:"allow_lazy_open,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -192,6 +198,20 @@ func (x *Job) GetModelSnapshotId() string {
 func (x *Job) GetDeleting() bool {
 	if x != nil {
 		return x.Deleting
+	}
+	return false
+}
+
+func (x *Job) GetCustomSettings() *structpb.Struct {
+	if x != nil {
+		return x.CustomSettings
+	}
+	return nil
+}
+
+func (x *Job) GetAllowLazyOpen() bool {
+	if x != nil {
+		return x.AllowLazyOpen
 	}
 	return false
 }
@@ -494,7 +514,7 @@ var File_anomalyd_v1_job_proto protoreflect.FileDescriptor
 
 const file_anomalyd_v1_job_proto_rawDesc = "" +
 	"\n" +
-	"\x15anomalyd/v1/job.proto\x12\vanomalyd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdd\a\n" +
+	"\x15anomalyd/v1/job.proto\x12\vanomalyd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\b\n" +
 	"\x03Job\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x16\n" +
@@ -513,7 +533,9 @@ const file_anomalyd_v1_job_proto_rawDesc = "" +
 	"\x1brenormalization_window_days\x18\f \x01(\x03H\x02R\x19renormalizationWindowDays\x88\x01\x01\x12\\\n" +
 	")daily_model_snapshot_retention_after_days\x18\r \x01(\x03H\x03R$dailyModelSnapshotRetentionAfterDays\x88\x01\x01\x12*\n" +
 	"\x11model_snapshot_id\x18\x0e \x01(\tR\x0fmodelSnapshotId\x12\x1a\n" +
-	"\bdeleting\x18\x0f \x01(\bR\bdeletingB\x19\n" +
+	"\bdeleting\x18\x0f \x01(\bR\bdeleting\x12@\n" +
+	"\x0fcustom_settings\x18\x10 \x01(\v2\x17.google.protobuf.StructR\x0ecustomSettings\x12&\n" +
+	"\x0fallow_lazy_open\x18\x11 \x01(\bR\rallowLazyOpenB\x19\n" +
 	"\x17_results_retention_daysB \n" +
 	"\x1e_model_snapshot_retention_daysB\x1e\n" +
 	"\x1c_renormalization_window_daysB,\n" +
@@ -565,6 +587,7 @@ var file_anomalyd_v1_job_proto_goTypes = []any{
 	(*AnalysisLimits)(nil),        // 4: anomalyd.v1.AnalysisLimits
 	(*durationpb.Duration)(nil),   // 5: google.protobuf.Duration
 	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 7: google.protobuf.Struct
 }
 var file_anomalyd_v1_job_proto_depIdxs = []int32{
 	1, // 0: anomalyd.v1.Job.analysis_config:type_name -> anomalyd.v1.AnalysisConfig
@@ -572,14 +595,15 @@ var file_anomalyd_v1_job_proto_depIdxs = []int32{
 	5, // 2: anomalyd.v1.Job.background_persist_interval:type_name -> google.protobuf.Duration
 	4, // 3: anomalyd.v1.Job.analysis_limits:type_name -> anomalyd.v1.AnalysisLimits
 	6, // 4: anomalyd.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	5, // 5: anomalyd.v1.AnalysisConfig.bucket_span:type_name -> google.protobuf.Duration
-	2, // 6: anomalyd.v1.AnalysisConfig.detectors:type_name -> anomalyd.v1.Detector
-	5, // 7: anomalyd.v1.AnalysisConfig.latency:type_name -> google.protobuf.Duration
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	7, // 5: anomalyd.v1.Job.custom_settings:type_name -> google.protobuf.Struct
+	5, // 6: anomalyd.v1.AnalysisConfig.bucket_span:type_name -> google.protobuf.Duration
+	2, // 7: anomalyd.v1.AnalysisConfig.detectors:type_name -> anomalyd.v1.Detector
+	5, // 8: anomalyd.v1.AnalysisConfig.latency:type_name -> google.protobuf.Duration
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_anomalyd_v1_job_proto_init() }

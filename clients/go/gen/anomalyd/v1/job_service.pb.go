@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -1072,11 +1073,228 @@ func (x *GetTaskResponse) GetTask() *Task {
 	return nil
 }
 
+// The request of UpdateJob.
+type UpdateJobRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job's id, and the new values of the fields update_mask names.
+	Job *Job `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	// The fields to change: description, groups, analysis_limits (its model_memory_limit: only
+	// while the job is closed, and never below the model's current size),
+	// background_persist_interval, results_retention_days, model_snapshot_retention_days,
+	// daily_model_snapshot_retention_after_days, renormalization_window_days, custom_settings,
+	// allow_lazy_open, and analysis_config.detectors, whose entries each give a detector_index and
+	// its new detector_description (empty for the default one). A retention field named but
+	// unset takes its default. Any other field is INVALID_ARGUMENT.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateJobRequest) Reset() {
+	*x = UpdateJobRequest{}
+	mi := &file_anomalyd_v1_job_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateJobRequest) ProtoMessage() {}
+
+func (x *UpdateJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anomalyd_v1_job_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateJobRequest.ProtoReflect.Descriptor instead.
+func (*UpdateJobRequest) Descriptor() ([]byte, []int) {
+	return file_anomalyd_v1_job_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *UpdateJobRequest) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+func (x *UpdateJobRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// The response of UpdateJob.
+type UpdateJobResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job as stored after the update.
+	Job           *Job `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateJobResponse) Reset() {
+	*x = UpdateJobResponse{}
+	mi := &file_anomalyd_v1_job_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateJobResponse) ProtoMessage() {}
+
+func (x *UpdateJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anomalyd_v1_job_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateJobResponse.ProtoReflect.Descriptor instead.
+func (*UpdateJobResponse) Descriptor() ([]byte, []int) {
+	return file_anomalyd_v1_job_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UpdateJobResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+// The request of ResetJob.
+type ResetJobRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The closed job to reset (one id).
+	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// Whether to wait until the reset completes. Defaults to true; false returns a task id.
+	WaitForCompletion *bool `protobuf:"varint,2,opt,name=wait_for_completion,json=waitForCompletion,proto3,oneof" json:"wait_for_completion,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ResetJobRequest) Reset() {
+	*x = ResetJobRequest{}
+	mi := &file_anomalyd_v1_job_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetJobRequest) ProtoMessage() {}
+
+func (x *ResetJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anomalyd_v1_job_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetJobRequest.ProtoReflect.Descriptor instead.
+func (*ResetJobRequest) Descriptor() ([]byte, []int) {
+	return file_anomalyd_v1_job_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ResetJobRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *ResetJobRequest) GetWaitForCompletion() bool {
+	if x != nil && x.WaitForCompletion != nil {
+		return *x.WaitForCompletion
+	}
+	return false
+}
+
+// The response of ResetJob.
+type ResetJobResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True when the reset completed (wait_for_completion true).
+	Acknowledged bool `protobuf:"varint,1,opt,name=acknowledged,proto3" json:"acknowledged,omitempty"`
+	// The reset task when wait_for_completion was false; see GetTask.
+	TaskId        string `protobuf:"bytes,2,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetJobResponse) Reset() {
+	*x = ResetJobResponse{}
+	mi := &file_anomalyd_v1_job_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetJobResponse) ProtoMessage() {}
+
+func (x *ResetJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anomalyd_v1_job_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetJobResponse.ProtoReflect.Descriptor instead.
+func (*ResetJobResponse) Descriptor() ([]byte, []int) {
+	return file_anomalyd_v1_job_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ResetJobResponse) GetAcknowledged() bool {
+	if x != nil {
+		return x.Acknowledged
+	}
+	return false
+}
+
+func (x *ResetJobResponse) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
 var File_anomalyd_v1_job_service_proto protoreflect.FileDescriptor
 
 const file_anomalyd_v1_job_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1danomalyd/v1/job_service.proto\x12\vanomalyd.v1\x1a\x1eanomalyd/v1/column_batch.proto\x1a\x1danomalyd/v1/data_counts.proto\x1a\x15anomalyd/v1/job.proto\x1a\x1banomalyd/v1/job_stats.proto\x1a\x16anomalyd/v1/task.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"3\n" +
+	"\x1danomalyd/v1/job_service.proto\x12\vanomalyd.v1\x1a\x1eanomalyd/v1/column_batch.proto\x1a\x1danomalyd/v1/data_counts.proto\x1a\x15anomalyd/v1/job.proto\x1a\x1banomalyd/v1/job_stats.proto\x1a\x16anomalyd/v1/task.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"3\n" +
 	"\rPutJobRequest\x12\"\n" +
 	"\x03job\x18\x01 \x01(\v2\x10.anomalyd.v1.JobR\x03job\"4\n" +
 	"\x0ePutJobResponse\x12\"\n" +
@@ -1142,7 +1360,20 @@ const file_anomalyd_v1_job_service_proto_rawDesc = "" +
 	"\x0eGetTaskRequest\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\"8\n" +
 	"\x0fGetTaskResponse\x12%\n" +
-	"\x04task\x18\x01 \x01(\v2\x11.anomalyd.v1.TaskR\x04task2\x9c\x05\n" +
+	"\x04task\x18\x01 \x01(\v2\x11.anomalyd.v1.TaskR\x04task\"s\n" +
+	"\x10UpdateJobRequest\x12\"\n" +
+	"\x03job\x18\x01 \x01(\v2\x10.anomalyd.v1.JobR\x03job\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"7\n" +
+	"\x11UpdateJobResponse\x12\"\n" +
+	"\x03job\x18\x01 \x01(\v2\x10.anomalyd.v1.JobR\x03job\"u\n" +
+	"\x0fResetJobRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x123\n" +
+	"\x13wait_for_completion\x18\x02 \x01(\bH\x00R\x11waitForCompletion\x88\x01\x01B\x16\n" +
+	"\x14_wait_for_completion\"O\n" +
+	"\x10ResetJobResponse\x12\"\n" +
+	"\facknowledged\x18\x01 \x01(\bR\facknowledged\x12\x17\n" +
+	"\atask_id\x18\x02 \x01(\tR\x06taskId2\xb1\x06\n" +
 	"\n" +
 	"JobService\x12A\n" +
 	"\x06PutJob\x12\x1a.anomalyd.v1.PutJobRequest\x1a\x1b.anomalyd.v1.PutJobResponse\x12D\n" +
@@ -1153,7 +1384,9 @@ const file_anomalyd_v1_job_service_proto_rawDesc = "" +
 	"\bFlushJob\x12\x1c.anomalyd.v1.FlushJobRequest\x1a\x1d.anomalyd.v1.FlushJobResponse\x12G\n" +
 	"\bCloseJob\x12\x1c.anomalyd.v1.CloseJobRequest\x1a\x1d.anomalyd.v1.CloseJobResponse\x12J\n" +
 	"\tDeleteJob\x12\x1d.anomalyd.v1.DeleteJobRequest\x1a\x1e.anomalyd.v1.DeleteJobResponse\x12D\n" +
-	"\aGetTask\x12\x1b.anomalyd.v1.GetTaskRequest\x1a\x1c.anomalyd.v1.GetTaskResponseBd\n" +
+	"\aGetTask\x12\x1b.anomalyd.v1.GetTaskRequest\x1a\x1c.anomalyd.v1.GetTaskResponse\x12J\n" +
+	"\tUpdateJob\x12\x1d.anomalyd.v1.UpdateJobRequest\x1a\x1e.anomalyd.v1.UpdateJobResponse\x12G\n" +
+	"\bResetJob\x12\x1c.anomalyd.v1.ResetJobRequest\x1a\x1d.anomalyd.v1.ResetJobResponseBd\n" +
 	"\x0eio.anomalyd.v1P\x01ZBgithub.com/anomalyd/anomalyd/clients/go/gen/anomalyd/v1;anomalydv1\xaa\x02\vAnomalyd.V1b\x06proto3"
 
 var (
@@ -1168,7 +1401,7 @@ func file_anomalyd_v1_job_service_proto_rawDescGZIP() []byte {
 	return file_anomalyd_v1_job_service_proto_rawDescData
 }
 
-var file_anomalyd_v1_job_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_anomalyd_v1_job_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_anomalyd_v1_job_service_proto_goTypes = []any{
 	(*PutJobRequest)(nil),         // 0: anomalyd.v1.PutJobRequest
 	(*PutJobResponse)(nil),        // 1: anomalyd.v1.PutJobResponse
@@ -1188,54 +1421,66 @@ var file_anomalyd_v1_job_service_proto_goTypes = []any{
 	(*DeleteJobResponse)(nil),     // 15: anomalyd.v1.DeleteJobResponse
 	(*GetTaskRequest)(nil),        // 16: anomalyd.v1.GetTaskRequest
 	(*GetTaskResponse)(nil),       // 17: anomalyd.v1.GetTaskResponse
-	(*Job)(nil),                   // 18: anomalyd.v1.Job
-	(*JobStats)(nil),              // 19: anomalyd.v1.JobStats
-	(*durationpb.Duration)(nil),   // 20: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
-	(*ColumnBatch)(nil),           // 22: anomalyd.v1.ColumnBatch
-	(*DataCounts)(nil),            // 23: anomalyd.v1.DataCounts
-	(*Task)(nil),                  // 24: anomalyd.v1.Task
+	(*UpdateJobRequest)(nil),      // 18: anomalyd.v1.UpdateJobRequest
+	(*UpdateJobResponse)(nil),     // 19: anomalyd.v1.UpdateJobResponse
+	(*ResetJobRequest)(nil),       // 20: anomalyd.v1.ResetJobRequest
+	(*ResetJobResponse)(nil),      // 21: anomalyd.v1.ResetJobResponse
+	(*Job)(nil),                   // 22: anomalyd.v1.Job
+	(*JobStats)(nil),              // 23: anomalyd.v1.JobStats
+	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(*ColumnBatch)(nil),           // 26: anomalyd.v1.ColumnBatch
+	(*DataCounts)(nil),            // 27: anomalyd.v1.DataCounts
+	(*Task)(nil),                  // 28: anomalyd.v1.Task
+	(*fieldmaskpb.FieldMask)(nil), // 29: google.protobuf.FieldMask
 }
 var file_anomalyd_v1_job_service_proto_depIdxs = []int32{
-	18, // 0: anomalyd.v1.PutJobRequest.job:type_name -> anomalyd.v1.Job
-	18, // 1: anomalyd.v1.PutJobResponse.job:type_name -> anomalyd.v1.Job
-	18, // 2: anomalyd.v1.GetJobsResponse.jobs:type_name -> anomalyd.v1.Job
-	19, // 3: anomalyd.v1.GetJobStatsResponse.jobs:type_name -> anomalyd.v1.JobStats
-	20, // 4: anomalyd.v1.OpenJobRequest.timeout:type_name -> google.protobuf.Duration
-	21, // 5: anomalyd.v1.PostDataRequest.reset_start:type_name -> google.protobuf.Timestamp
-	21, // 6: anomalyd.v1.PostDataRequest.reset_end:type_name -> google.protobuf.Timestamp
-	22, // 7: anomalyd.v1.PostDataRequest.columns:type_name -> anomalyd.v1.ColumnBatch
-	23, // 8: anomalyd.v1.PostDataResponse.data_counts:type_name -> anomalyd.v1.DataCounts
-	21, // 9: anomalyd.v1.FlushJobRequest.start:type_name -> google.protobuf.Timestamp
-	21, // 10: anomalyd.v1.FlushJobRequest.end:type_name -> google.protobuf.Timestamp
-	21, // 11: anomalyd.v1.FlushJobRequest.advance_time:type_name -> google.protobuf.Timestamp
-	21, // 12: anomalyd.v1.FlushJobRequest.skip_time:type_name -> google.protobuf.Timestamp
-	21, // 13: anomalyd.v1.FlushJobResponse.last_finalized_bucket_end:type_name -> google.protobuf.Timestamp
-	20, // 14: anomalyd.v1.CloseJobRequest.timeout:type_name -> google.protobuf.Duration
-	24, // 15: anomalyd.v1.GetTaskResponse.task:type_name -> anomalyd.v1.Task
-	0,  // 16: anomalyd.v1.JobService.PutJob:input_type -> anomalyd.v1.PutJobRequest
-	2,  // 17: anomalyd.v1.JobService.GetJobs:input_type -> anomalyd.v1.GetJobsRequest
-	4,  // 18: anomalyd.v1.JobService.GetJobStats:input_type -> anomalyd.v1.GetJobStatsRequest
-	6,  // 19: anomalyd.v1.JobService.OpenJob:input_type -> anomalyd.v1.OpenJobRequest
-	8,  // 20: anomalyd.v1.JobService.PostData:input_type -> anomalyd.v1.PostDataRequest
-	10, // 21: anomalyd.v1.JobService.FlushJob:input_type -> anomalyd.v1.FlushJobRequest
-	12, // 22: anomalyd.v1.JobService.CloseJob:input_type -> anomalyd.v1.CloseJobRequest
-	14, // 23: anomalyd.v1.JobService.DeleteJob:input_type -> anomalyd.v1.DeleteJobRequest
-	16, // 24: anomalyd.v1.JobService.GetTask:input_type -> anomalyd.v1.GetTaskRequest
-	1,  // 25: anomalyd.v1.JobService.PutJob:output_type -> anomalyd.v1.PutJobResponse
-	3,  // 26: anomalyd.v1.JobService.GetJobs:output_type -> anomalyd.v1.GetJobsResponse
-	5,  // 27: anomalyd.v1.JobService.GetJobStats:output_type -> anomalyd.v1.GetJobStatsResponse
-	7,  // 28: anomalyd.v1.JobService.OpenJob:output_type -> anomalyd.v1.OpenJobResponse
-	9,  // 29: anomalyd.v1.JobService.PostData:output_type -> anomalyd.v1.PostDataResponse
-	11, // 30: anomalyd.v1.JobService.FlushJob:output_type -> anomalyd.v1.FlushJobResponse
-	13, // 31: anomalyd.v1.JobService.CloseJob:output_type -> anomalyd.v1.CloseJobResponse
-	15, // 32: anomalyd.v1.JobService.DeleteJob:output_type -> anomalyd.v1.DeleteJobResponse
-	17, // 33: anomalyd.v1.JobService.GetTask:output_type -> anomalyd.v1.GetTaskResponse
-	25, // [25:34] is the sub-list for method output_type
-	16, // [16:25] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	22, // 0: anomalyd.v1.PutJobRequest.job:type_name -> anomalyd.v1.Job
+	22, // 1: anomalyd.v1.PutJobResponse.job:type_name -> anomalyd.v1.Job
+	22, // 2: anomalyd.v1.GetJobsResponse.jobs:type_name -> anomalyd.v1.Job
+	23, // 3: anomalyd.v1.GetJobStatsResponse.jobs:type_name -> anomalyd.v1.JobStats
+	24, // 4: anomalyd.v1.OpenJobRequest.timeout:type_name -> google.protobuf.Duration
+	25, // 5: anomalyd.v1.PostDataRequest.reset_start:type_name -> google.protobuf.Timestamp
+	25, // 6: anomalyd.v1.PostDataRequest.reset_end:type_name -> google.protobuf.Timestamp
+	26, // 7: anomalyd.v1.PostDataRequest.columns:type_name -> anomalyd.v1.ColumnBatch
+	27, // 8: anomalyd.v1.PostDataResponse.data_counts:type_name -> anomalyd.v1.DataCounts
+	25, // 9: anomalyd.v1.FlushJobRequest.start:type_name -> google.protobuf.Timestamp
+	25, // 10: anomalyd.v1.FlushJobRequest.end:type_name -> google.protobuf.Timestamp
+	25, // 11: anomalyd.v1.FlushJobRequest.advance_time:type_name -> google.protobuf.Timestamp
+	25, // 12: anomalyd.v1.FlushJobRequest.skip_time:type_name -> google.protobuf.Timestamp
+	25, // 13: anomalyd.v1.FlushJobResponse.last_finalized_bucket_end:type_name -> google.protobuf.Timestamp
+	24, // 14: anomalyd.v1.CloseJobRequest.timeout:type_name -> google.protobuf.Duration
+	28, // 15: anomalyd.v1.GetTaskResponse.task:type_name -> anomalyd.v1.Task
+	22, // 16: anomalyd.v1.UpdateJobRequest.job:type_name -> anomalyd.v1.Job
+	29, // 17: anomalyd.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
+	22, // 18: anomalyd.v1.UpdateJobResponse.job:type_name -> anomalyd.v1.Job
+	0,  // 19: anomalyd.v1.JobService.PutJob:input_type -> anomalyd.v1.PutJobRequest
+	2,  // 20: anomalyd.v1.JobService.GetJobs:input_type -> anomalyd.v1.GetJobsRequest
+	4,  // 21: anomalyd.v1.JobService.GetJobStats:input_type -> anomalyd.v1.GetJobStatsRequest
+	6,  // 22: anomalyd.v1.JobService.OpenJob:input_type -> anomalyd.v1.OpenJobRequest
+	8,  // 23: anomalyd.v1.JobService.PostData:input_type -> anomalyd.v1.PostDataRequest
+	10, // 24: anomalyd.v1.JobService.FlushJob:input_type -> anomalyd.v1.FlushJobRequest
+	12, // 25: anomalyd.v1.JobService.CloseJob:input_type -> anomalyd.v1.CloseJobRequest
+	14, // 26: anomalyd.v1.JobService.DeleteJob:input_type -> anomalyd.v1.DeleteJobRequest
+	16, // 27: anomalyd.v1.JobService.GetTask:input_type -> anomalyd.v1.GetTaskRequest
+	18, // 28: anomalyd.v1.JobService.UpdateJob:input_type -> anomalyd.v1.UpdateJobRequest
+	20, // 29: anomalyd.v1.JobService.ResetJob:input_type -> anomalyd.v1.ResetJobRequest
+	1,  // 30: anomalyd.v1.JobService.PutJob:output_type -> anomalyd.v1.PutJobResponse
+	3,  // 31: anomalyd.v1.JobService.GetJobs:output_type -> anomalyd.v1.GetJobsResponse
+	5,  // 32: anomalyd.v1.JobService.GetJobStats:output_type -> anomalyd.v1.GetJobStatsResponse
+	7,  // 33: anomalyd.v1.JobService.OpenJob:output_type -> anomalyd.v1.OpenJobResponse
+	9,  // 34: anomalyd.v1.JobService.PostData:output_type -> anomalyd.v1.PostDataResponse
+	11, // 35: anomalyd.v1.JobService.FlushJob:output_type -> anomalyd.v1.FlushJobResponse
+	13, // 36: anomalyd.v1.JobService.CloseJob:output_type -> anomalyd.v1.CloseJobResponse
+	15, // 37: anomalyd.v1.JobService.DeleteJob:output_type -> anomalyd.v1.DeleteJobResponse
+	17, // 38: anomalyd.v1.JobService.GetTask:output_type -> anomalyd.v1.GetTaskResponse
+	19, // 39: anomalyd.v1.JobService.UpdateJob:output_type -> anomalyd.v1.UpdateJobResponse
+	21, // 40: anomalyd.v1.JobService.ResetJob:output_type -> anomalyd.v1.ResetJobResponse
+	30, // [30:41] is the sub-list for method output_type
+	19, // [19:30] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_anomalyd_v1_job_service_proto_init() }
@@ -1252,13 +1497,14 @@ func file_anomalyd_v1_job_service_proto_init() {
 	file_anomalyd_v1_job_service_proto_msgTypes[4].OneofWrappers = []any{}
 	file_anomalyd_v1_job_service_proto_msgTypes[12].OneofWrappers = []any{}
 	file_anomalyd_v1_job_service_proto_msgTypes[14].OneofWrappers = []any{}
+	file_anomalyd_v1_job_service_proto_msgTypes[20].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_anomalyd_v1_job_service_proto_rawDesc), len(file_anomalyd_v1_job_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

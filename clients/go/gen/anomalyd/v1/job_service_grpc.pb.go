@@ -28,6 +28,8 @@ const (
 	JobService_CloseJob_FullMethodName    = "/anomalyd.v1.JobService/CloseJob"
 	JobService_DeleteJob_FullMethodName   = "/anomalyd.v1.JobService/DeleteJob"
 	JobService_GetTask_FullMethodName     = "/anomalyd.v1.JobService/GetTask"
+	JobService_UpdateJob_FullMethodName   = "/anomalyd.v1.JobService/UpdateJob"
+	JobService_ResetJob_FullMethodName    = "/anomalyd.v1.JobService/ResetJob"
 )
 
 // JobServiceClient is the client API for JobService service.
@@ -80,6 +82,18 @@ type JobServiceClient interface {
 	// Reports a task started by a request that did not wait for completion.
 	// Fails with NOT_FOUND for an unknown task.
 	GetTask(ctx context.Context, in *GetTaskRequest, opts ...grpc.CallOption) (*GetTaskResponse, error)
+	// Changes the fields of a job that Elasticsearch lets its update API change; the others are
+	// immutable. Changes reach an open job when it next opens.
+	// Fails with NOT_FOUND for an unknown job, INVALID_ARGUMENT (INVALID_JOB_CONFIG) for a field
+	// that cannot be updated or a bad value, ALREADY_EXISTS (JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE)
+	// for a group named as a job, and FAILED_PRECONDITION for analysis_limits of a job that is
+	// not closed (JOB_OPEN) or a job being deleted (JOB_DELETING).
+	UpdateJob(ctx context.Context, in *UpdateJobRequest, opts ...grpc.CallOption) (*UpdateJobResponse, error)
+	// Deletes a closed job's results, model snapshots, state and data counts, keeping its
+	// configuration: it starts again as a new job would.
+	// Fails with NOT_FOUND for an unknown job and FAILED_PRECONDITION if the job is not closed
+	// (JOB_OPEN) or is being deleted (JOB_DELETING).
+	ResetJob(ctx context.Context, in *ResetJobRequest, opts ...grpc.CallOption) (*ResetJobResponse, error)
 }
 
 type jobServiceClient struct {
@@ -183,6 +197,26 @@ func (c *jobServiceClient) GetTask(ctx context.Context, in *GetTaskRequest, opts
 	return out, nil
 }
 
+func (c *jobServiceClient) UpdateJob(ctx context.Context, in *UpdateJobRequest, opts ...grpc.CallOption) (*UpdateJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateJobResponse)
+	err := c.cc.Invoke(ctx, JobService_UpdateJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *jobServiceClient) ResetJob(ctx context.Context, in *ResetJobRequest, opts ...grpc.CallOption) (*ResetJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResetJobResponse)
+	err := c.cc.Invoke(ctx, JobService_ResetJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // JobServiceServer is the server API for JobService service.
 // All implementations must embed UnimplementedJobServiceServer
 // for forward compatibility.
@@ -233,6 +267,18 @@ type JobServiceServer interface {
 	// Reports a task started by a request that did not wait for completion.
 	// Fails with NOT_FOUND for an unknown task.
 	GetTask(context.Context, *GetTaskRequest) (*GetTaskResponse, error)
+	// Changes the fields of a job that Elasticsearch lets its update API change; the others are
+	// immutable. Changes reach an open job when it next opens.
+	// Fails with NOT_FOUND for an unknown job, INVALID_ARGUMENT (INVALID_JOB_CONFIG) for a field
+	// that cannot be updated or a bad value, ALREADY_EXISTS (JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE)
+	// for a group named as a job, and FAILED_PRECONDITION for analysis_limits of a job that is
+	// not closed (JOB_OPEN) or a job being deleted (JOB_DELETING).
+	UpdateJob(context.Context, *UpdateJobRequest) (*UpdateJobResponse, error)
+	// Deletes a closed job's results, model snapshots, state and data counts, keeping its
+	// configuration: it starts again as a new job would.
+	// Fails with NOT_FOUND for an unknown job and FAILED_PRECONDITION if the job is not closed
+	// (JOB_OPEN) or is being deleted (JOB_DELETING).
+	ResetJob(context.Context, *ResetJobRequest) (*ResetJobResponse, error)
 	mustEmbedUnimplementedJobServiceServer()
 }
 
@@ -269,6 +315,12 @@ func (UnimplementedJobServiceServer) DeleteJob(context.Context, *DeleteJobReques
 }
 func (UnimplementedJobServiceServer) GetTask(context.Context, *GetTaskRequest) (*GetTaskResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTask not implemented")
+}
+func (UnimplementedJobServiceServer) UpdateJob(context.Context, *UpdateJobRequest) (*UpdateJobResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateJob not implemented")
+}
+func (UnimplementedJobServiceServer) ResetJob(context.Context, *ResetJobRequest) (*ResetJobResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResetJob not implemented")
 }
 func (UnimplementedJobServiceServer) mustEmbedUnimplementedJobServiceServer() {}
 func (UnimplementedJobServiceServer) testEmbeddedByValue()                    {}
@@ -442,6 +494,42 @@ func _JobService_GetTask_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _JobService_UpdateJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(JobServiceServer).UpdateJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: JobService_UpdateJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(JobServiceServer).UpdateJob(ctx, req.(*UpdateJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _JobService_ResetJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResetJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(JobServiceServer).ResetJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: JobService_ResetJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(JobServiceServer).ResetJob(ctx, req.(*ResetJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // JobService_ServiceDesc is the grpc.ServiceDesc for JobService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -480,6 +568,14 @@ var JobService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetTask",
 			Handler:    _JobService_GetTask_Handler,
+		},
+		{
+			MethodName: "UpdateJob",
+			Handler:    _JobService_UpdateJob_Handler,
+		},
+		{
+			MethodName: "ResetJob",
+			Handler:    _JobService_ResetJob_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
