@@ -79,11 +79,11 @@ class Harness:
         self.manager.open_job(self.job_id)
 
     def restorable(self) -> list[SnapshotMeta | None]:
-        """The snapshots whose journal is complete to now; None for the empty model when the whole journal is."""
+        """The snapshots whose journal is complete to now; None for the empty model when its journal (from journal_start) is."""
         journal = self.repository.journal(self.job_id, 0)
         first = journal[0][0] if journal else self.live.status.journal_sequence
         snapshots: list[SnapshotMeta | None] = [s for s in self.repository.snapshots(self.job_id) if s.journal_sequence >= first]
-        return snapshots + ([None] if first == 0 else [])
+        return snapshots + ([None] if first <= self.live.status.journal_start else [])
 
     def replay(self, snapshot: SnapshotMeta | None) -> tuple[JobAnalyzer, list[BucketResult]]:
         """A snapshot's model with the journal after it applied, and the results it finalised."""
@@ -94,7 +94,7 @@ class Harness:
             state = self.repository.snapshot_state(self.job_id, snapshot.snapshot_id)
             assert state is not None
             analyzer = JobAnalyzer.from_state(spec, state)
-        start = 0 if snapshot is None else snapshot.journal_sequence
+        start = self.live.status.journal_start if snapshot is None else snapshot.journal_sequence
         results = [r for _, entry in self.repository.journal(self.job_id, start) for r in apply(analyzer, entry)]
         return analyzer, results
 
