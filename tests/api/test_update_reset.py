@@ -16,7 +16,7 @@ from anomalyd.v1 import job_service_pb2 as pb
 from anomalyd.v1 import model_snapshot_service_pb2 as spb
 from anomalyd.v1 import results_service_pb2 as rpb
 from tests.api.test_results import SPAN_S, rows
-from tests.conftest import error_reason, job
+from tests.conftest import error_reason, job, serving
 
 DATA = rows(seed=5)
 HALF = DATA[: len(DATA) // 2].rsplit(b"\n", 1)[0] + b"\n"
@@ -170,3 +170,41 @@ def test_reset_without_waiting_returns_a_task(stub):
     with pytest.raises(grpc.RpcError) as err:
         stub.ResetJob(pb.ResetJobRequest(job_id="nobody"), timeout=10)
     assert error_reason(err.value) == "JOB_NOT_FOUND"
+
+
+def test_a_reset_cut_short_by_a_restart_finishes_when_the_server_starts(tmp_path):
+    with serving(tmp_path / "data") as running:
+        create(running.stub, "cut")
+        run(running.stub, "cut", HALF)
+        # As a reset that a crash stopped: marked resetting, its data not yet deleted.
+        repository = running.server.jobs.repository
+        status = repository.status("cut")
+        status.resetting = True
+        repository.save_status("cut", status)
+        for call, request in ((running.stub.OpenJob, pb.OpenJobRequest(job_id="cut")),
+                              (running.stub.DeleteJob, pb.DeleteJobRequest(job_id="cut")),
+                              (running.stub.UpdateJob, pb.UpdateJobRequest(job=job_pb2.Job(job_id="cut", description="x"),
+                                                                    update_mask=field_mask_pb2.FieldMask(paths=["description"])))):
+            with pytest.raises(grpc.RpcError) as err:
+                call(request, timeout=10)
+            assert (err.value.code(), error_reason(err.value)) == (grpc.StatusCode.FAILED_PRECONDITION, "JOB_RESETTING")
+    with serving(tmp_path / "data") as running:
+        deadline = time.monotonic() + 60
+        while running.server.jobs.status("cut").resetting:
+            assert time.monotonic() < deadline, "the reset did not resume"
+            time.sleep(0.02)
+        assert results_of(running, "cut") == []
+        running.stub.OpenJob(pb.OpenJobRequest(job_id="cut"), timeout=30)  # no longer blocked
+
+
+@pytest.mark.parametrize("number", [float("inf"), float("-inf"), float("nan")])
+def test_custom_settings_json_cannot_write_are_refused_not_internal(stub, number):
+    settings = struct_pb2.Struct()
+    settings.update({"threshold": number})
+    with pytest.raises(grpc.RpcError) as err:
+        stub.PutJob(pb.PutJobRequest(job=job("odd", custom_settings=settings)), timeout=10)
+    assert (err.value.code(), error_reason(err.value)) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_JOB_CONFIG")
+    create(stub, "odd")
+    with pytest.raises(grpc.RpcError) as err:
+        update(stub, job_pb2.Job(job_id="odd", custom_settings=settings), "custom_settings")
+    assert error_reason(err.value) == "INVALID_JOB_CONFIG"

@@ -52,6 +52,8 @@ const (
 	ReasonJobFailed Reason = "JOB_FAILED"
 	// ReasonJobDeleting (FAILED_PRECONDITION): the job is being deleted.
 	ReasonJobDeleting Reason = "JOB_DELETING"
+	// ReasonJobResetting (FAILED_PRECONDITION): the job is being reset.
+	ReasonJobResetting Reason = "JOB_RESETTING"
 	// ReasonSnapshotActive (FAILED_PRECONDITION): deleting the job's active model snapshot.
 	ReasonSnapshotActive Reason = "SNAPSHOT_ACTIVE"
 	// ReasonRestoreFailed (FAILED_PRECONDITION): no snapshot of a job's model could be

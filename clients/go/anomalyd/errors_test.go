@@ -69,7 +69,7 @@ func TestEveryReasonOfTheServerHasAConstant(t *testing.T) {
 	for _, r := range []Reason{
 		ReasonInvalidJobConfig, ReasonInvalidRequest, ReasonInvalidColumnBatch, ReasonTooManyParseErrors,
 		ReasonJobAlreadyExists, ReasonJobAndGroupNamesMustBeUnique, ReasonJobNotFound, ReasonTaskNotFound, ReasonBucketNotFound, ReasonSnapshotNotFound, ReasonJobNotOpen,
-		ReasonJobOpen, ReasonJobAlreadyOpen, ReasonJobFailed, ReasonJobDeleting, ReasonSnapshotActive,
+		ReasonJobOpen, ReasonJobAlreadyOpen, ReasonJobFailed, ReasonJobDeleting, ReasonJobResetting, ReasonSnapshotActive,
 		ReasonRestoreFailed, ReasonDataStreamActive, ReasonJobForceClosed, ReasonChunkTooLarge, ReasonUploadTooLarge,
 		ReasonTooManyStreams, ReasonTooManyOpenJobs, ReasonStreamIdleTimeout, ReasonStorageUnavailable, ReasonTimeout,
 		ReasonServerDraining, ReasonJobDamaged, ReasonAPIKeyRequired, ReasonAPIKeyInvalid,

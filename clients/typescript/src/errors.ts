@@ -67,6 +67,8 @@ export const Reason = {
   JOB_FAILED: "JOB_FAILED",
   /** The job is being deleted. */
   JOB_DELETING: "JOB_DELETING",
+  /** The job is being reset. */
+  JOB_RESETTING: "JOB_RESETTING",
   /** Another PostData stream is active on the job. */
   DATA_STREAM_ACTIVE: "DATA_STREAM_ACTIVE",
   /** The job was force-closed while this stream was sending. */

@@ -150,7 +150,7 @@ def job_config(job: job_pb2.Job) -> JobConfig:
         renormalization_window_days=job.renormalization_window_days if job.HasField("renormalization_window_days") else None,
         background_persist_interval_s=seconds(job, "background_persist_interval", DEFAULT_PERSIST_INTERVAL_S) or 0,
         model_memory_limit_mb=memory_mb,
-        custom_settings=json_format.MessageToJson(job.custom_settings, indent=None) if job.HasField("custom_settings") else "",
+        custom_settings=_settings_json(job),
         allow_lazy_open=job.allow_lazy_open,
     )
 
@@ -170,6 +170,21 @@ _UPDATE_PATHS = {
     "allow_lazy_open": "allow_lazy_open",
 }
 _DETECTORS_PATH = "analysis_config.detectors"
+
+
+def _settings_json(job: job_pb2.Job) -> str:
+    """custom_settings as JSON text ("" when unset).
+
+    Raises:
+        InvalidJobConfig: it holds a NaN or infinite number, which JSON cannot write.
+    """
+    if not job.HasField("custom_settings"):
+        return ""
+    try:
+        return json_format.MessageToJson(job.custom_settings, indent=None)
+    except ValueError as err:
+        message = f"custom_settings must hold JSON values: {err}"
+        raise InvalidJobConfig(message, field_violations=(("custom_settings", message),), field="custom_settings") from None
 
 
 def job_update(request: job_service_pb2.UpdateJobRequest) -> JobUpdate:

@@ -95,6 +95,7 @@ class JobStatus(msgspec.Struct):
         open_time_ms: when the job was last opened (epoch ms), None when closed.
         failure_reason: why the job failed.
         deleting: a delete has started; it resumes after a restart.
+        resetting: a reset has started; it resumes after a restart.
         reopen_on_start: the server stopped while the job was open; the next start reopens it.
         model_size: the model's size when the job last closed.
         model_snapshot_id: the snapshot the job restores on open, "" for none, EMPTY_SNAPSHOT_ID
@@ -115,6 +116,7 @@ class JobStatus(msgspec.Struct):
     open_time_ms: int | None = None
     failure_reason: str = ""
     deleting: bool = False
+    resetting: bool = False
     reopen_on_start: bool = False
     journal_start: int = 0
     timing: TimingStats = msgspec.field(default_factory=TimingStats)

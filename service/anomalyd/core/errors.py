@@ -117,6 +117,13 @@ class JobDeleting(AnomalydError):
     reason = "JOB_DELETING"
 
 
+class JobResetting(AnomalydError):
+    """The job is being reset."""
+
+    status = "FAILED_PRECONDITION"
+    reason = "JOB_RESETTING"
+
+
 class DataStreamActive(AnomalydError):
     """The job already has a data stream; a job takes one at a time."""
 

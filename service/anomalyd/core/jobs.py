@@ -4,7 +4,7 @@ States follow Elasticsearch ML: closed -> opening -> opened -> closing -> closed
 from any of them. A JobManager owns the open jobs of one server (open_job.py); everything it
 changes is written through the Repository before the request that changed it returns. Its
 parts: the data stream (data_stream.py), the journal, snapshots and restore (persistence.py)
-and delete tasks (deletes.py).
+and delete and reset tasks (job_tasks.py); UpdateJob and ResetJob are in updates.py.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from anomalyd.core import config as job_config
 from anomalyd.core.config import JobConfig
 from anomalyd.core.counts import BucketDiagnostics
 from anomalyd.core.data_stream import DataStream
-from anomalyd.core.deletes import DeleteTasks
 from anomalyd.core.domain import JobState, JobStatus, JournalEntry, SnapshotMeta, Task, copy_status
 from anomalyd.core.errors import (
     DataStreamActive,
@@ -38,11 +37,13 @@ from anomalyd.core.errors import (
     JobNotFound,
     JobNotOpen,
     JobOpen,
+    JobResetting,
     RestoreFailed,
     Timeout,
     TooManyOpenJobs,
 )
 from anomalyd.core.ingest import IngestState
+from anomalyd.core.job_tasks import DELETE, RESET, JobTasks
 from anomalyd.core.open_job import OpenJob
 from anomalyd.core.persistence import Persistence, close_description
 from anomalyd.core.repository import Repository
@@ -121,7 +122,7 @@ class JobManager:
         self._changed = threading.Condition(self._lock)
         self._open: dict[str, OpenJob] = {}
         self.persistence = Persistence(repository)
-        self.deletes = DeleteTasks(repository, self._lock, lambda job_id: self._close(job_id, force=True))
+        self.tasks = JobTasks(repository, self._lock, lambda job_id: self._close(job_id, force=True))
 
     # --- configuration -------------------------------------------------------------------
 
@@ -211,8 +212,7 @@ class JobManager:
         with self._lock:
             config = self.repository.job(job_id)
             status = self._current_status(job_id)
-            if status.deleting:
-                raise JobDeleting(f"job {job_id!r} is being deleted", jobId=job_id)
+            check_not_blocked(job_id, status)
             if status.state == JobState.FAILED:
                 raise JobFailed(
                     f"job {job_id!r} failed ({status.failure_reason}); force close it before opening it",
@@ -284,9 +284,15 @@ class JobManager:
 
     @contextlib.contextmanager
     def transition(self, job_id: str) -> Iterator[JobStatus]:
-        """The stored status of a job, with opening, closing and deleting held off meanwhile."""
+        """The stored status of a job, with opening, closing, deleting and resetting held off meanwhile.
+
+        Raises:
+            JobDeleting, JobResetting: the job is being deleted or reset.
+        """
         with self._lock:
-            yield self._current_status(job_id)
+            status = self._current_status(job_id)
+            check_not_blocked(job_id, status)
+            yield status
 
     # --- data ----------------------------------------------------------------------------
 
@@ -469,24 +475,23 @@ class JobManager:
         """Delete a job; returns a task id when not waiting."""
         with self._lock:
             self.repository.job(job_id)
-            running = self.deletes.running(job_id)
-            if running is None:
+            running = self.tasks.running(job_id)
+            if running is None or running[0].action != DELETE:
                 status = self._current_status(job_id)
+                if status.resetting:
+                    raise JobResetting(f"job {job_id!r} is being reset; delete it when the reset is done", jobId=job_id)
                 if status.state != JobState.CLOSED and not force:
                     raise JobOpen(
                         f"job {job_id!r} is {status.state}; close it first or delete it with force",
                         jobId=job_id,
                         state=status.state,
                     )
-                running = self.deletes.start(job_id, status)
-        if not wait_for_completion:
-            return running[0].task_id
-        self.deletes.wait(*running)
-        return None
+                running = self.tasks.start(DELETE, job_id, status)
+        return self.tasks.finish(running, wait_for_completion)
 
     def get_task(self, task_id: str) -> Task:
         """A task; TaskNotFound if there is none."""
-        return self.deletes.get(task_id)
+        return self.tasks.get(task_id)
 
     # --- server lifecycle ----------------------------------------------------------------
 
@@ -514,11 +519,11 @@ class JobManager:
                     self._open.pop(config.job_id, None)
                     self._record_failure(config.job_id, f"it could not be reopened when the server started: {err}")
 
-    def _recover(self, config: JobConfig, delete_task: Task | None) -> None:
+    def _recover(self, config: JobConfig, task: Task | None) -> None:
         status = self.repository.status(config.job_id)
-        if status.deleting:
+        if status.deleting or status.resetting:
             with self._lock:
-                self.deletes.start(config.job_id, status, delete_task)
+                self.tasks.start(DELETE if status.deleting else RESET, config.job_id, status, task)
         elif status.state in (JobState.OPENING, JobState.OPENED, JobState.CLOSING) or status.reopen_on_start:
             log.info("reopening job %s (it was %s)", config.job_id, status.state)
             finish_close = status.state == JobState.CLOSING
@@ -552,6 +557,18 @@ class JobManager:
             raise Timeout(f"{what} did not finish within {timeout_s}s; it goes on in the background")
         if errors:
             raise errors[0]
+
+
+def check_not_blocked(job_id: str, status: JobStatus) -> None:
+    """Refuse a job being deleted or reset.
+
+    Raises:
+        JobDeleting, JobResetting: it is.
+    """
+    if status.deleting:
+        raise JobDeleting(f"job {job_id!r} is being deleted", jobId=job_id)
+    if status.resetting:
+        raise JobResetting(f"job {job_id!r} is being reset; retry when the reset is done", jobId=job_id)
 
 
 def _check_timeout(timeout_s: float | None) -> None:

@@ -87,25 +87,6 @@ class Repository:
 
         self.store.update(update, durable=True)
 
-    def reset_job(self, job_id: str, status: JobStatus, task: Task | None) -> None:
-        """Delete a job's journal, snapshots and results and save its new status (and its task), atomically.
-
-        One transaction: a crash leaves the job as it was or reset, never partly.
-        """
-        encoded_status = _ENCODER.encode(status)
-        encoded_task = None if task is None else _ENCODER.encode(task)
-
-        def reset(txn: Transaction) -> None:
-            if txn.get(keys.JOBS, keys.job_key(job_id)) is None:
-                raise _not_found(job_id)
-            for table in keys.JOB_DATA_TABLES:
-                _delete_range(txn, table, keys.job_prefix(job_id))
-            txn.put(keys.STATUS, keys.job_key(job_id), encoded_status)
-            if task is not None and encoded_task is not None:
-                txn.put(keys.TASKS, keys.task_key(task.task_id), encoded_task)
-
-        self.store.update(reset, durable=True)
-
     def jobs(self) -> list[JobConfig]:
         """Every job whose configuration can be read, ordered by id; the others are logged."""
         return [config for config in self.store.view(lambda txn: list(map(_readable_config, txn.scan(keys.JOBS)))) if config is not None]
@@ -295,16 +276,25 @@ class Repository:
 
     def delete_job(self, job_id: str) -> None:
         """Remove a job's data range by range, then its status and config; resumable."""
-        prefix = keys.job_prefix(job_id)
-        for table in keys.JOB_DATA_TABLES:
-            while self.store.update(partial(_delete_range, table=table, prefix=prefix, limit=DELETE_BATCH)):
-                pass
+        self._delete_data(job_id)
 
         def finish(txn: Transaction) -> None:
             txn.delete(keys.STATUS, keys.job_key(job_id))
             txn.delete(keys.JOBS, keys.job_key(job_id))
 
         self.store.update(finish, durable=True)
+
+    def reset_job(self, job_id: str, status: JobStatus) -> None:
+        """Remove a job's data range by range, then give it status; its config stays. Resumable."""
+        self._delete_data(job_id)
+        self.save_status(job_id, status)
+
+    def _delete_data(self, job_id: str) -> None:
+        """Remove a job's journal, snapshots and results, a batch a transaction: other jobs' writes go on between."""
+        prefix = keys.job_prefix(job_id)
+        for table in keys.JOB_DATA_TABLES:
+            while self.store.update(partial(_delete_range, table=table, prefix=prefix, limit=DELETE_BATCH)):
+                pass
 
     def new_task(self, action: str, job_id: str, start_time_ms: int) -> Task:
         """A new task, stored, with an id of this node that cannot be guessed from another."""

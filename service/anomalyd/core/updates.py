@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-import threading
-
 import msgspec
 
-from anomalyd.bucket_time import now_ms
 from anomalyd.core import config as job_config
 from anomalyd.core.config import JobConfig, JobUpdate
-from anomalyd.core.domain import JobState, JobStatus, Task
-from anomalyd.core.errors import AnomalydError, InvalidJobConfig, JobDeleting, JobOpen
-from anomalyd.core.ingest import IngestState
+from anomalyd.core.domain import JobState, JobStatus
+from anomalyd.core.errors import InvalidJobConfig, JobOpen
+from anomalyd.core.job_tasks import RESET
 from anomalyd.core.jobs import JobManager
-
-log = logging.getLogger(__name__)
-
-RESET_ACTION = "reset_job"
 
 
 class JobUpdates:
@@ -32,7 +24,7 @@ class JobUpdates:
 
         Raises:
             JobNotFound: there is no such job.
-            JobDeleting: the job is being deleted.
+            JobDeleting, JobResetting: the job is being deleted or reset.
             JobOpen: the update changes analysis_limits of a job that is not closed.
             InvalidJobConfig: a detector index that does not exist, a memory limit below the
                 model's size, or a value validate() refuses.
@@ -43,8 +35,6 @@ class JobUpdates:
             raise InvalidJobConfig(f"{', '.join(unknown)} cannot be updated", jobId=job_id)
         with self._jobs.transition(job_id) as status:
             config = self._repository.job(job_id)
-            if status.deleting:
-                raise JobDeleting(f"job {job_id!r} is being deleted", jobId=job_id)
             limit = update.changes.get("model_memory_limit_mb", config.model_memory_limit_mb)
             if isinstance(limit, int) and limit != config.model_memory_limit_mb:
                 self._check_limit(job_id, status, limit)
@@ -76,46 +66,22 @@ class JobUpdates:
     def reset(self, job_id: str, *, wait_for_completion: bool) -> str | None:
         """Reset a closed job: results, snapshots, state and counts go, the configuration stays.
 
+        It runs as a task, range by range like a delete (other jobs write between), resumed if
+        the server stops; meanwhile the job refuses other changes with JobResetting.
+
         Returns:
             The id of the reset's task when not waiting, else None.
 
         Raises:
-            JobNotFound, JobDeleting, JobOpen: checked before returning a task, and again
-                when the reset runs.
+            JobNotFound, JobDeleting, JobOpen: the job cannot be reset.
         """
-        with self._jobs.transition(job_id) as status:
-            self._check_resettable(job_id, status)
-        if wait_for_completion:
-            self._reset(job_id, None)
-            return None
-        task = self._repository.new_task(RESET_ACTION, job_id, now_ms())
-        threading.Thread(target=self._run, args=(job_id, task), name=f"reset-{job_id}", daemon=True).start()
-        return task.task_id
-
-    def _run(self, job_id: str, task: Task) -> None:
-        try:
-            self._reset(job_id, task)
-        except Exception as err:  # reported through the task
-            if not isinstance(err, AnomalydError):
-                log.exception("resetting job %s failed", job_id)
-            reason = err.reason if isinstance(err, AnomalydError) else "INTERNAL"
-            task.error_code = err.status if isinstance(err, AnomalydError) else "INTERNAL"
-            task.error_reason, task.error_message = reason, f"resetting job {job_id!r} failed: {err}"
-            task.done, task.end_time_ms = True, now_ms()
-            self._repository.save_task(task)
-
-    def _reset(self, job_id: str, task: Task | None) -> None:
-        with self._jobs.transition(job_id) as status:
-            self._check_resettable(job_id, status)
-            config = self._repository.job(job_id)
-            if task is not None:
-                task.done, task.end_time_ms = True, now_ms()
-            self._repository.reset_job(job_id, JobStatus(JobState.CLOSED, IngestState.new(config)), task)
-        log.info("job %s reset", job_id)
-
-    @staticmethod
-    def _check_resettable(job_id: str, status: JobStatus) -> None:
-        if status.deleting:
-            raise JobDeleting(f"job {job_id!r} is being deleted", jobId=job_id)
-        if status.state != JobState.CLOSED:
-            raise JobOpen(f"job {job_id!r} is {status.state}; close it before resetting it", jobId=job_id, state=status.state)
+        tasks = self._jobs.tasks
+        with self._jobs.transition(job_id) as status:  # a reset under way raises JobResetting
+            if status.state != JobState.CLOSED:
+                raise JobOpen(
+                    f"Can only reset a job when it is closed; job {job_id!r} is {status.state}",
+                    jobId=job_id,
+                    state=status.state,
+                )
+            running = tasks.start(RESET, job_id, status)
+        return tasks.finish(running, wait_for_completion)

@@ -192,7 +192,7 @@ class JobServiceServicer:
         Fails with NOT_FOUND for an unknown job, INVALID_ARGUMENT (INVALID_JOB_CONFIG) for a field
         that cannot be updated or a bad value, ALREADY_EXISTS (JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE)
         for a group named as a job, and FAILED_PRECONDITION for analysis_limits of a job that is
-        not closed (JOB_OPEN) or a job being deleted (JOB_DELETING).
+        not closed (JOB_OPEN) or a job being deleted or reset (JOB_DELETING, JOB_RESETTING).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -200,9 +200,10 @@ class JobServiceServicer:
 
     def ResetJob(self, request, context):
         """Deletes a closed job's results, model snapshots, state and data counts, keeping its
-        configuration: it starts again as a new job would.
+        configuration: it starts again as a new job would. The reset is a task that a restart
+        resumes; meanwhile the job's other changes fail with FAILED_PRECONDITION (JOB_RESETTING).
         Fails with NOT_FOUND for an unknown job and FAILED_PRECONDITION if the job is not closed
-        (JOB_OPEN) or is being deleted (JOB_DELETING).
+        (JOB_OPEN) or is being deleted or reset (JOB_DELETING, JOB_RESETTING).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

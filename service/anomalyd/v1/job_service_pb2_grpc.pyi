@@ -93,13 +93,14 @@ class JobServiceStub:
     Fails with NOT_FOUND for an unknown job, INVALID_ARGUMENT (INVALID_JOB_CONFIG) for a field
     that cannot be updated or a bad value, ALREADY_EXISTS (JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE)
     for a group named as a job, and FAILED_PRECONDITION for analysis_limits of a job that is
-    not closed (JOB_OPEN) or a job being deleted (JOB_DELETING).
+    not closed (JOB_OPEN) or a job being deleted or reset (JOB_DELETING, JOB_RESETTING).
     """
     ResetJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.ResetJobRequest, _job_service_pb2.ResetJobResponse]
     """Deletes a closed job's results, model snapshots, state and data counts, keeping its
-    configuration: it starts again as a new job would.
+    configuration: it starts again as a new job would. The reset is a task that a restart
+    resumes; meanwhile the job's other changes fail with FAILED_PRECONDITION (JOB_RESETTING).
     Fails with NOT_FOUND for an unknown job and FAILED_PRECONDITION if the job is not closed
-    (JOB_OPEN) or is being deleted (JOB_DELETING).
+    (JOB_OPEN) or is being deleted or reset (JOB_DELETING, JOB_RESETTING).
     """
 
 @_typing.type_check_only
@@ -167,13 +168,14 @@ class JobServiceAsyncStub(JobServiceStub):
     Fails with NOT_FOUND for an unknown job, INVALID_ARGUMENT (INVALID_JOB_CONFIG) for a field
     that cannot be updated or a bad value, ALREADY_EXISTS (JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE)
     for a group named as a job, and FAILED_PRECONDITION for analysis_limits of a job that is
-    not closed (JOB_OPEN) or a job being deleted (JOB_DELETING).
+    not closed (JOB_OPEN) or a job being deleted or reset (JOB_DELETING, JOB_RESETTING).
     """
     ResetJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.ResetJobRequest, _job_service_pb2.ResetJobResponse]  # type: ignore[assignment]
     """Deletes a closed job's results, model snapshots, state and data counts, keeping its
-    configuration: it starts again as a new job would.
+    configuration: it starts again as a new job would. The reset is a task that a restart
+    resumes; meanwhile the job's other changes fail with FAILED_PRECONDITION (JOB_RESETTING).
     Fails with NOT_FOUND for an unknown job and FAILED_PRECONDITION if the job is not closed
-    (JOB_OPEN) or is being deleted (JOB_DELETING).
+    (JOB_OPEN) or is being deleted or reset (JOB_DELETING, JOB_RESETTING).
     """
 
 class JobServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -298,7 +300,7 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         Fails with NOT_FOUND for an unknown job, INVALID_ARGUMENT (INVALID_JOB_CONFIG) for a field
         that cannot be updated or a bad value, ALREADY_EXISTS (JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE)
         for a group named as a job, and FAILED_PRECONDITION for analysis_limits of a job that is
-        not closed (JOB_OPEN) or a job being deleted (JOB_DELETING).
+        not closed (JOB_OPEN) or a job being deleted or reset (JOB_DELETING, JOB_RESETTING).
         """
 
     @_abc_1.abstractmethod
@@ -308,9 +310,10 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_job_service_pb2.ResetJobResponse, _abc.Awaitable[_job_service_pb2.ResetJobResponse]]:
         """Deletes a closed job's results, model snapshots, state and data counts, keeping its
-        configuration: it starts again as a new job would.
+        configuration: it starts again as a new job would. The reset is a task that a restart
+        resumes; meanwhile the job's other changes fail with FAILED_PRECONDITION (JOB_RESETTING).
         Fails with NOT_FOUND for an unknown job and FAILED_PRECONDITION if the job is not closed
-        (JOB_OPEN) or is being deleted (JOB_DELETING).
+        (JOB_OPEN) or is being deleted or reset (JOB_DELETING, JOB_RESETTING).
         """
 
 def add_JobServiceServicer_to_server(servicer: JobServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -38,6 +38,8 @@ public enum ErrorReason {
   JOB_FAILED,
   /** The job is being deleted. */
   JOB_DELETING,
+  /** The job is being reset. */
+  JOB_RESETTING,
   /** The job's stored state cannot be read. */
   JOB_DAMAGED,
   /** Another PostData stream is active on the job. */
