@@ -11,23 +11,25 @@ buckets below the peak).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd.engine.compiled import kernel
 from anomalyd.engine.functions import FUNCTIONS, ORDERED, STATISTICS, Grouped
 from anomalyd.engine.memory import KEY_BYTES, MemoryAccount
-from anomalyd.engine.normaliser import Normaliser
+from anomalyd.engine.normaliser import Normaliser, normalise1, update1
 from anomalyd.engine.records import DetectorSpec, RecordBatch
 from anomalyd.engine.series_keys import SeriesKeys
 from anomalyd.engine.series_model import Scored, SeriesModel
 from anomalyd.engine.state import Arrays
-from anomalyd.engine.stats import FloatArray, raw_score
+from anomalyd.engine.stats import FloatArray, raw_score1
 
 RECORD_PROBABILITY = 0.035  # Elasticsearch writes records below this probability
 LN_RECORD = math.log(RECORD_PROBABILITY)
+_LN_1000 = math.log(1000.0)
 _RUN_DAMPING = 0.5
 _RUN_NEWS = 2.0
 
@@ -102,6 +104,8 @@ class DetectorScorer:
         self.normaliser = Normaliser(0, decay_per_bucket=decay)
         self.run_peak = np.zeros(0, np.float32)
         self._ordered = any(f.statistic in ORDERED for f in self.function.features)
+        # The features of a function agree on it: every known series has a value in every bucket.
+        self._empty_is_zero = self.function.features[0].empty_is_zero
 
     @property
     def split_fields(self) -> tuple[str, ...]:
@@ -170,53 +174,53 @@ class DetectorScorer:
             completeness: None for a final bucket; for interim results the expected share of
                 the bucket's events that have arrived, in (0, 1].
         """
-        interim = completeness is not None
+        final = completeness is None
         n_series = self.n_series
         series = rows["series"][:, self.index]
         mine = series >= 0
         grouped = Grouped.of(
             series[mine].astype(np.intp), rows["value"][mine, self.index], rows["weight"][mine], by_value=self._ordered
         )
-        per_feature: list[tuple[NDArray[np.intp], FloatArray, Scored]] = []
+        idx = np.arange(n_series) if self._empty_is_zero else grouped.series
+        warm = self.models[0].learned[idx] >= self.warmup
+        per_feature: list[tuple[FloatArray, Scored]] = []
         for feature, model in zip(self.function.features, self.models, strict=True):
-            if not interim:
-                model.begin_bucket(b, n_series)
-            idx, x = grouped.series, STATISTICS[feature.statistic](grouped)
+            x = STATISTICS[feature.statistic](grouped)
             if feature.empty_is_zero:
                 full = np.zeros(n_series)
-                full[idx] = x
-                idx, x = np.arange(n_series), full
-            scored = model.score(idx, x, b)
-            if completeness is not None and feature.count_like and completeness < 1.0:
-                x = x + (1.0 - completeness) * scored.typical
+                full[grouped.series] = x
+                x = full
+            if completeness is None:
+                model.begin_bucket(b, n_series)
+                scored = model.step(idx, x, b)
+            else:
                 scored = model.score(idx, x, b)
-            per_feature.append((idx, x, scored))
-        # A series' record reports its least probable feature.
-        idx = per_feature[0][0]
-        best = np.zeros(len(idx), np.intp)
-        ln_p = per_feature[0][2].ln_p.copy()
-        for k, (_, _, scored) in enumerate(per_feature[1:], start=1):
-            better = scored.ln_p < ln_p
-            best[better], ln_p[better] = k, scored.ln_p[better]
+                if feature.count_like and completeness < 1.0:
+                    x = x + (1.0 - completeness) * scored.typical
+                    scored = model.score(idx, x, b)
+            per_feature.append((x, scored))
+        if len(per_feature) == 1:
+            best = np.zeros(len(idx), np.intp)
+            actual, first = per_feature[0]
+            typical, ln_single, ln_multi = first.typical, first.ln_p_single, first.ln_p_multi
+        else:
+            # A series' record reports its least probable feature.
+            best = np.argmin(np.stack([scored.ln_p for _, scored in per_feature]), axis=0)
 
-        def pick(values: Callable[[tuple[NDArray[np.intp], FloatArray, Scored]], FloatArray]) -> FloatArray:
-            arrays = [values(f) for f in per_feature]
-            return np.choose(best, arrays) if len(arrays) > 1 else arrays[0]
+            def pick(arrays: list[FloatArray]) -> FloatArray:
+                chosen: FloatArray = np.choose(best, arrays)
+                return chosen
 
-        actual, typical = pick(lambda f: f[1]), pick(lambda f: f[2].typical)
-        impact = multi_bucket_impact(pick(lambda f: f[2].ln_p_single), pick(lambda f: f[2].ln_p_multi))
-        warm = self.models[0].learned[idx] >= self.warmup
-        raw = raw_score(ln_p)
-        group = self.groups(idx)
-        score = self.normaliser.normalise(idx, group, raw, ln_p, bucket=b // self.span)
-        anomalous = warm & (ln_p < LN_RECORD)
-        peak = self.run_peak[idx]
-        score = np.where(anomalous & (peak > 0.0) & (score < _RUN_NEWS * peak), _RUN_DAMPING * score, score)
-        if not interim:
-            for (fidx, x, scored), model in zip(per_feature, self.models, strict=True):
-                model.learn(fidx, x, b, scored)
-            self.normaliser.update(idx[warm], group[warm], raw[warm], bucket=b // self.span)
-            self.run_peak[idx] = np.where(anomalous, np.maximum(peak, score), 0.0)
+            actual = pick([x for x, _ in per_feature])
+            typical = pick([scored.typical for _, scored in per_feature])
+            ln_single = pick([scored.ln_p_single for _, scored in per_feature])
+            ln_multi = pick([scored.ln_p_multi for _, scored in per_feature])
+        k = len(idx)
+        ln_p, raw, score, impact = np.empty(k), np.empty(k), np.empty(k), np.empty(k)
+        _rate(
+            idx, ln_single, ln_multi, warm, self.keys.ids, bool(self.spec.partition_field_name),
+            self.normaliser.state(), self.normaliser.decay, b // self.span, self.run_peak, final, (ln_p, raw, score, impact),
+        )
         return Leaf(idx, ln_p, raw, score, best, actual, typical, impact, warm)
 
     def arrays(self) -> Arrays:
@@ -243,13 +247,72 @@ def _prefixed(arrays: Arrays, prefix: str) -> Arrays:
 
 
 def multi_bucket_impact(ln_single: FloatArray, ln_multi: FloatArray) -> FloatArray:
+    """Elasticsearch's multi_bucket_impact of each value (see impact1).
+
+    Args:
+        ln_single: shape (k,), ln p of each value alone.
+        ln_multi: shape (k,), ln p of the multi-bucket feature.
+
+    Returns:
+        shape (k,).
+    """
+    out = np.empty(len(ln_single))
+    for k in range(len(out)):
+        out[k] = impact1(float(ln_single[k]), float(ln_multi[k]))
+    return out
+
+
+@kernel
+def impact1(ln_single: float, ln_multi: float) -> float:
     """Elasticsearch's multi_bucket_impact: -5 (single-bucket evidence) to +5 (multi-bucket).
 
     5 * min/max of the two log probabilities / ln 1000 * (ls - lm), clamped; 0 when neither
     probability is below 1.
     """
-    ls = np.minimum(ln_single, -1e-12)
-    lm = np.minimum(ln_multi, -1e-12)
-    ratio = np.minimum(ls, lm) / np.maximum(ls, lm)
-    impact = np.clip(5.0 * ratio / math.log(1000.0) * (ls - lm), -5.0, 5.0)
-    return np.where((ln_single < 0.0) | (ln_multi < 0.0), impact, 0.0)
+    if not (ln_single < 0.0 or ln_multi < 0.0):
+        return 0.0
+    ls, lm = min(ln_single, -1e-12), min(ln_multi, -1e-12)
+    ratio = min(ls, lm) / max(ls, lm)
+    return min(max(5.0 * ratio / _LN_1000 * (ls - lm), -5.0), 5.0)
+
+
+@kernel
+def _rate(
+    idx: NDArray[np.intp], ln_single: FloatArray, ln_multi: FloatArray, warm: NDArray[np.bool_],
+    key_ids: NDArray[np.int32], by_partition: bool, norm: tuple[Any, ...], decay: float, bucket: int,
+    run_peak: NDArray[np.float32], final: bool, out: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+) -> None:
+    """Probabilities, raw and normalised scores of a detector's scored series; learns them if final.
+
+    Args:
+        idx: shape (k,), the series.
+        ln_single: shape (k,), ln p of each reported value alone.
+        ln_multi: shape (k,), ln p of its multi-bucket feature.
+        warm: shape (k,), series past warm-up (only they teach the normaliser).
+        key_ids: the series keys' value ids, shape (S, fields); the partition's is the first.
+        by_partition: whether a series' max-ratio group is its partition (else all are group 0).
+        norm: the record Normaliser's state().
+        decay: its decay per bucket.
+        bucket: the bucket index.
+        run_peak: shape (S,), each series' run peak score (0 outside a run).
+        final: learn: update the normaliser and the run peaks.
+        out: ln p, raw score, normalised score and multi-bucket impact, each shape (k,), written.
+    """
+    ln_p, raw, score, impact = out
+    for k in range(len(idx)):
+        i = idx[k]
+        group = key_ids[i, 0] if by_partition else 0
+        ln_p[k] = min(ln_single[k], ln_multi[k])
+        raw[k] = raw_score1(ln_p[k])
+        impact[k] = impact1(ln_single[k], ln_multi[k])
+        score[k] = normalise1(norm, decay, i, group, raw[k], ln_p[k], bucket)
+        peak = run_peak[i]
+        if warm[k] and ln_p[k] < LN_RECORD and peak > 0.0 and score[k] < _RUN_NEWS * peak:
+            score[k] *= _RUN_DAMPING
+    if not final:
+        return
+    for k in range(len(idx)):
+        i = idx[k]
+        if warm[k]:
+            update1(norm, decay, i, key_ids[i, 0] if by_partition else 0, raw[k], bucket)
+        run_peak[i] = max(run_peak[i], score[k]) if warm[k] and ln_p[k] < LN_RECORD else 0.0

@@ -98,6 +98,10 @@ class Normaliser:
             self.hmax = np.concatenate([self.hmax, np.zeros(extra, np.float32)])
             self.hmax_last = np.concatenate([self.hmax_last, np.zeros(extra, np.int64)])
 
+    def state(self) -> tuple[NDArray[np.float32], NDArray[np.int64], NDArray[np.float32], NDArray[np.int64]]:
+        """The arrays normalise1 and update1 read: hist, epoch, hmax, hmax_last."""
+        return self.hist, self.epoch, self.hmax, self.hmax_last
+
     def normalise(
         self, rows: NDArray[np.intp], groups: NDArray[np.intp], raw: FloatArray, ln_p: FloatArray, *, bucket: int
     ) -> FloatArray:
@@ -156,38 +160,56 @@ def _normalise(
     decay: float, rows: NDArray[np.intp], groups: NDArray[np.intp], raw: FloatArray, ln_p: FloatArray, bucket: int,
     out: FloatArray,
 ) -> None:
-    """Normaliser.normalise() of every score with raw > 0, written to out."""
-    counts = np.empty(N_BINS)
+    """Normaliser.normalise() of every score, written to out."""
     for k in range(len(rows)):
-        x = raw[k]
-        if x <= 0.0:
-            continue
-        r, g = rows[k], groups[k]
-        age = decay ** float(bucket - epoch[r])
-        total = 0.0
-        for b in range(N_BINS):
-            counts[b] = hist[r, b] * age
-            total += counts[b]
-        if total <= 0.0:
-            continue
-        at = _bin(x)
-        below = 0.0
-        for b in range(at + 1):
-            below += counts[b]
-        # The percentile the score would have once added, as autodetect normalises after updating
-        # its quantiles: a score above all history gets (total + 1/2) / (total + 1).
-        pct = 100.0 * (below - 0.5 * counts[at] + 0.5) / (total + 1.0)
-        cap = np.interp(pct, _KNOT_PCT, _KNOT_SCORE)
-        peak = hmax[g] * decay ** max(bucket - hmax_last[g], 0)
-        ratio = x / max(peak, x)
-        cap = min(cap, 100.0 * min(1.5 * ratio, 0.5 + 0.5 * ratio))
-        prob = 5.0 + 95.0 * (ln_p[k] - _LN_P_CAP0) / (_LN_P_CAP100 - _LN_P_CAP0)
-        cap = min(cap, min(max(prob, 0.0), 100.0))
-        if counts[0] < 0.5 * total:  # noisy: most buckets carry some raw score
-            median = _median_bin_edge(counts, total)
-            db = 10.0 * math.log10(max(x / median, 1.0))
-            cap = min(cap, _MEDIAN_SCORE * (1.0 + db))
-        out[k] = cap
+        out[k] = normalise1((hist, epoch, hmax, hmax_last), decay, rows[k], groups[k], raw[k], ln_p[k], bucket)
+
+
+@kernel
+def normalise1(
+    state: tuple[NDArray[np.float32], NDArray[np.int64], NDArray[np.float32], NDArray[np.int64]],
+    decay: float, r: int, g: int, x: float, ln_p: float, bucket: int,
+) -> float:
+    """The normalised score of raw score x of row r in group g (see Normaliser.normalise).
+
+    Args:
+        state: the Normaliser's hist, epoch, hmax and hmax_last.
+        decay: its decay per bucket.
+        r: the row.
+        g: the row's group.
+        x: the raw score.
+        ln_p: the log probability x came from.
+        bucket: the bucket index of the score.
+    """
+    hist, epoch, hmax, hmax_last = state
+    if x <= 0.0:
+        return 0.0
+    age = decay ** float(bucket - epoch[r])
+    counts = np.empty(N_BINS)
+    total = 0.0
+    for b in range(N_BINS):
+        counts[b] = hist[r, b] * age
+        total += counts[b]
+    if total <= 0.0:
+        return 0.0
+    at = _bin(x)
+    below = 0.0
+    for b in range(at + 1):
+        below += counts[b]
+    # The percentile the score would have once added, as autodetect normalises after updating
+    # its quantiles: a score above all history gets (total + 1/2) / (total + 1).
+    pct = 100.0 * (below - 0.5 * counts[at] + 0.5) / (total + 1.0)
+    cap = np.interp(pct, _KNOT_PCT, _KNOT_SCORE)
+    peak = hmax[g] * decay ** max(bucket - hmax_last[g], 0)
+    ratio = x / max(peak, x)
+    cap = min(cap, 100.0 * min(1.5 * ratio, 0.5 + 0.5 * ratio))
+    prob = 5.0 + 95.0 * (ln_p - _LN_P_CAP0) / (_LN_P_CAP100 - _LN_P_CAP0)
+    cap = min(cap, min(max(prob, 0.0), 100.0))
+    if counts[0] < 0.5 * total:  # noisy: most buckets carry some raw score
+        median = _median_bin_edge(counts, total)
+        db = 10.0 * math.log10(max(x / median, 1.0))
+        cap = min(cap, _MEDIAN_SCORE * (1.0 + db))
+    return float(cap)
 
 
 @kernel
@@ -208,18 +230,27 @@ def _update(
 ) -> None:
     """Normaliser.update() of every score."""
     for k in range(len(rows)):
-        r, g = rows[k], groups[k]
-        if epoch[r] < 0:
-            epoch[r] = bucket
-        age = float(bucket - epoch[r])
-        # Re-base rows whose weights would grow large, long before float32 loses small counts, and
-        # before adding: after a long gap decay ** -age overflows, while the history it would
-        # divide merely decays to nothing.
-        if age * -math.log(decay) > _REBASE_LN_WEIGHT:
-            hist[r, :] *= np.float32(decay**age)
-            epoch[r] = bucket
-            age = 0.0
-        hist[r, _bin(raw[k])] += np.float32(decay**-age)
-        hmax[g] *= np.float32(decay ** max(bucket - hmax_last[g], 0))  # by 1 if aged already
-        hmax_last[g] = bucket
-        hmax[g] = max(hmax[g], np.float32(raw[k]))
+        update1((hist, epoch, hmax, hmax_last), decay, rows[k], groups[k], raw[k], bucket)
+
+
+@kernel
+def update1(
+    state: tuple[NDArray[np.float32], NDArray[np.int64], NDArray[np.float32], NDArray[np.int64]],
+    decay: float, r: int, g: int, x: float, bucket: int,
+) -> None:
+    """Learn raw score x of row r in group g (see Normaliser.update); state as for normalise1."""
+    hist, epoch, hmax, hmax_last = state
+    if epoch[r] < 0:
+        epoch[r] = bucket
+    age = float(bucket - epoch[r])
+    # Re-base rows whose weights would grow large, long before float32 loses small counts, and
+    # before adding: after a long gap decay ** -age overflows, while the history it would
+    # divide merely decays to nothing.
+    if age * -math.log(decay) > _REBASE_LN_WEIGHT:
+        hist[r, :] *= np.float32(decay**age)
+        epoch[r] = bucket
+        age = 0.0
+    hist[r, _bin(x)] += np.float32(decay**-age)
+    hmax[g] *= np.float32(decay ** max(bucket - hmax_last[g], 0))  # by 1 if aged already
+    hmax_last[g] = bucket
+    hmax[g] = max(hmax[g], np.float32(x))

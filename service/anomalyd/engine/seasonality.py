@@ -36,6 +36,7 @@ RING_LENGTH = 336  # autodetect's window length for 1 min to 1 h spans
 # >= 2 hours (weekly tests): with 336 points they hold >= 28 h, 7 days and 28 days.
 _RING_FLOORS_MS = (0, 30 * 60_000, 2 * HOUR_MS)
 _PERIODS_MS = (HOUR_MS, DAY_MS, WEEK_MS)
+_PERIODS = np.array(_PERIODS_MS, np.int64)
 _MAX_BINS = (60, 288, 168)
 _MIN_PHASES = 4
 _MIN_CYCLES = 3
@@ -306,6 +307,7 @@ class Seasonality:
         self.point = np.full(n_rings, -1, dtype=np.int64)
         self.slot = np.full((capacity, len(_PERIODS_MS)), -1, dtype=np.int32)
         self.bins = [next((c.bins for c in self.candidates if c.component == k), 1) for k in range(3)]
+        self._bins = np.array(self.bins, np.int64)
         self.pools = [np.zeros((0, b), dtype=np.float32) for b in self.bins]
         # Each visit moves a bin by this share of the residual (MODELING.md section 2).
         self.rates = np.array([_RATE * min(1.0, p / DAY_MS) for p in _PERIODS_MS])
@@ -328,13 +330,10 @@ class Seasonality:
             self.acc_n = np.concatenate([self.acc_n, np.zeros((extra, self.acc_n.shape[1]), np.float32)])
             self.slot = np.concatenate([self.slot, np.full((extra, self.slot.shape[1]), -1, np.int32)])
 
-    def _phase(self, component: int, t_ms: int) -> int:
-        period = _PERIODS_MS[component]
-        return (t_ms % period) * self.bins[component] // period
-
     def phases(self, t_ms: int) -> NDArray[np.int64]:
         """Shape (3,): each component's bin at bucket start t_ms."""
-        return np.array([self._phase(k, t_ms) for k in range(len(_PERIODS_MS))], np.int64)
+        phases: NDArray[np.int64] = (t_ms % _PERIODS) * self._bins // _PERIODS
+        return phases
 
     def follow_plan(self, t_ms: int) -> FollowPlan:
         """What follow_moved_phase reads one cycle before bucket t_ms (after advance() to it).

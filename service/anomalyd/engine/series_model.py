@@ -177,6 +177,22 @@ class SeriesModel:
             self._plan = (t_ms, self.seasonality.phases(t_ms), self.seasonality.follow_plan(t_ms))
         return self._plan[1], self._plan[2]
 
+    def _state(self) -> tuple[Any, ...]:
+        """Every state array the kernels read or write, in the order _score_one and _learn_one unpack."""
+        s, t, r, m = self.seasonality, self.trend, self.residual, self.multi_bucket
+        return (
+            self.learned, t.level, t.slope, t.recent_z,
+            r.scale_weight, r.scale_sum_sq, r.resolution, r.mean_abs, r.last_value, self.families.log_likelihood,
+            m.clipped_residuals, m.weight, m.sum_sq_means, s.slot, tuple(s.pools), s.rings, s.acc_sum, s.acc_n, s.rates,
+        )
+
+    def _settings(self) -> tuple[int, bool, int, float]:
+        return self.side, self.counts, self.warmup, self.decay
+
+    @staticmethod
+    def _scored(k: int) -> Scored:
+        return Scored(np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty((k, len(WINDOWS))))
+
     def score(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int) -> Scored:
         """Score bucket values without learning them.
 
@@ -188,17 +204,9 @@ class SeriesModel:
         Returns:
             The prediction, residual scale and probabilities of each value.
         """
-        k = len(idx)
-        out = Scored(np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty((k, len(WINDOWS))))
+        out = self._scored(len(idx))
         phases, _ = self._bucket_plan(t_ms)
-        s, t, r, m = self.seasonality, self.trend, self.residual, self.multi_bucket
-        _score(
-            np.asarray(idx, np.intp), np.asarray(x, np.float64), self.learned,
-            (t.level, t.slope), (r.scale_weight, r.scale_sum_sq, r.resolution, r.mean_abs), self.families.log_likelihood,
-            (m.clipped_residuals, m.weight, m.sum_sq_means), (s.slot, tuple(s.pools), phases),
-            (self.side, self.counts, self.warmup),
-            (out.typical, out.residual, out.sigma, out.ln_p_single, out.ln_p_multi, out.ln_p_tail, out.recent_means),
-        )
+        _score(np.asarray(idx, np.intp), np.asarray(x, np.float64), self._state(), self._settings(), phases, _fields(out))
         return out
 
     def family(self, idx: NDArray[np.intp]) -> NDArray[np.intp]:
@@ -218,15 +226,29 @@ class SeriesModel:
             scored: what score() returned for these values.
         """
         phases, plan = self._bucket_plan(t_ms)
-        s, t, r, m = self.seasonality, self.trend, self.residual, self.multi_bucket
         _learn(
-            np.asarray(idx, np.intp), np.asarray(x, np.float64), self.learned,
-            (t.level, t.slope, t.recent_z), (r.scale_weight, r.scale_sum_sq, r.resolution, r.mean_abs, r.last_value),
-            self.families.log_likelihood, (m.clipped_residuals, m.weight, m.sum_sq_means),
-            (s.slot, tuple(s.pools), s.rings, s.acc_sum, s.acc_n, phases, s.rates), plan,
-            (self.decay, self.counts, self.warmup),
-            (scored.typical, scored.residual, scored.sigma, scored.ln_p_tail, scored.ln_p_multi, scored.recent_means),
+            np.asarray(idx, np.intp), np.asarray(x, np.float64), self._state(), self._settings(), phases, plan,
+            _fields(scored),
         )
+
+    def step(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int) -> Scored:
+        """Score bucket values and learn them, in one compiled loop: learn(score()) in one call.
+
+        Each series is scored and then learned before the next: series share no state, so the
+        result is the same as scoring all and then learning all.
+
+        Args:
+            idx: shape (k,), distinct series indices.
+            x: shape (k,), the bucket's values.
+            t_ms: bucket start.
+
+        Returns:
+            What score() would have returned before learning.
+        """
+        out = self._scored(len(idx))
+        phases, plan = self._bucket_plan(t_ms)
+        _step(np.asarray(idx, np.intp), np.asarray(x, np.float64), self._state(), self._settings(), phases, plan, _fields(out))
+        return out
 
     def arrays(self, rows: int) -> Arrays:
         """The state of the first rows series as named arrays (capacity beyond them is not kept)."""
@@ -256,80 +278,113 @@ def _error_variances(
         out[i] = var + floor
 
 
+def _fields(scored: Scored) -> tuple[FloatArray, ...]:
+    return (
+        scored.typical, scored.residual, scored.sigma, scored.ln_p_single, scored.ln_p_multi, scored.ln_p_tail,
+        scored.recent_means,
+    )
+
+
+@kernel
+def _score_one(
+    k: int, i: int, value: float, state: tuple[Any, ...], settings: tuple[int, bool, int, float],
+    phases: NDArray[np.int64], out: tuple[FloatArray, ...],
+) -> None:
+    """Score series i's bucket value into row k of the Scored arrays of out."""
+    learned, level, slope = state[0], state[1], state[2]
+    scale_weight, scale_sum_sq, resolution, mean_abs = state[4], state[5], state[6], state[7]
+    log_likelihood, clipped_residuals, mb_weight, sum_sq_means = state[9], state[10], state[11], state[12]
+    slot, pools = state[13], state[14]
+    side, counts, warmup = settings[0], settings[1], settings[2]
+    typical, resid, sigma, ln_single, ln_multi, ln_tail, means = out
+    n = learned[i]
+    if n == 0:
+        typical[k] = value
+    else:
+        typical[k] = trend.predict(level, slope, i) + seasonality.predict(slot, pools, i, phases)
+    e = value - typical[k]
+    var, floor = residual.variances(scale_weight, scale_sum_sq, resolution, mean_abs, i)
+    sd = math.sqrt(var + floor)
+    z = e / sd if sd > 0.0 else (0.0 if e == 0.0 else math.copysign(math.inf, e))
+    tail = normal_tail_log_p1(z, 0)
+    if counts and residual.family(log_likelihood, i) == QUASI_POISSON:
+        mu, phi = residual.quasi_poisson(typical[k], var + floor)
+        tail = poisson_tail_log_p1(value / phi, mu / phi)
+    blind = side != 0 and (side * e < 0.0 or e == 0.0)
+    resid[k], sigma[k], ln_tail[k] = e, sd, tail
+    ln_single[k] = tail if n >= warmup and not blind else 0.0
+    multi_bucket.recent_means(clipped_residuals, i, n, min(max(e, -_CLIP_Z * sd), _CLIP_Z * sd), means[k])
+    ready = n >= warmup + multi_bucket.LENGTH
+    ln_multi[k] = multi_bucket.ln_p(mb_weight, sum_sq_means, i, means[k], var, floor, side) if ready else 0.0
+
+
+@kernel
+def _learn_one(
+    k: int, i: int, value: float, state: tuple[Any, ...], settings: tuple[int, bool, int, float],
+    phases: NDArray[np.int64], plan: FollowPlan, scored: tuple[FloatArray, ...],
+) -> None:
+    """Learn series i's bucket value, scored in row k of the Scored arrays of scored."""
+    learned, level, slope, recent_z = state[0], state[1], state[2], state[3]
+    scale_weight, scale_sum_sq, resolution, mean_abs, last_value = state[4], state[5], state[6], state[7], state[8]
+    log_likelihood, clipped_residuals, mb_weight, sum_sq_means = state[9], state[10], state[11], state[12]
+    slot, pools, rings, acc_sum, acc_n, rates = state[13], state[14], state[15], state[16], state[17], state[18]
+    counts, warmup, decay_ = settings[1], settings[2], settings[3]
+    typical, resid, sigma, ln_tail, ln_multi, means = scored[0], scored[1], scored[2], scored[5], scored[4], scored[6]
+    n, e, sd = learned[i], resid[k], sigma[k]
+    base = trend.predict(level, slope, i)  # the prediction less its seasonal components
+    z = e / sd if sd > 0.0 else 0.0
+    # An outlier, or a value in a sustained anomaly the multi-bucket test sees, teaches the
+    # model little: a shift must persist until the re-base accepts it.
+    weight = residual.outlier_weight(ln_tail[k], ln_multi[k], n)
+    warm = n >= warmup
+    if counts and warm:
+        # Families compete on the predictions made once the model is warm; before, the
+        # residual scale is too young to be judged on.
+        residual.learn_families(log_likelihood, i, decay_, value, typical[k], e, sd)
+    decay = residual.startup_decay(n, decay_)
+    residual.learn_scale(scale_weight, scale_sum_sq, i, decay, weight, e)
+    clipped = 0.0 if n == 0 else min(max(e, -_CLIP_Z * sd), _CLIP_Z * sd)
+    trend.learn(level, slope, i, n, value, base, weight, clipped)
+    seasonality.learn(slot, pools, i, phases, rates, weight * clipped)
+    # A miss that recurs at one phase while the buckets around it fit is a changed pattern.
+    if abs(e) > REBASE_Z * sd and warm and trend.misses(recent_z, i) < trend.REBASE // 2:
+        seasonality.follow_moved_phase(slot, pools, rings, i, phases, plan, e, base, REBASE_Z * sd)
+    seasonality.record(acc_sum, acc_n, i, value)
+    multi_bucket.learn(clipped_residuals, mb_weight, sum_sq_means, i, n, clipped, weight, decay, means[k])
+    if trend.rebase(level, slope, recent_z, i, n, z, sd, warm):
+        # The new level explains the recent values: multi-bucket evidence starts afresh
+        # rather than reading the buckets before the shift as a sustained anomaly.
+        clipped_residuals[i, :] = 0.0
+    residual.learn_resolution(resolution, mean_abs, last_value, i, value, 1.0 / min(n + 1.0, LEVEL_BUCKETS))
+    learned[i] = n + 1
+
+
 @kernel
 def _score(
-    idx: NDArray[np.intp], x: FloatArray, learned: NDArray[np.int32], trend_: tuple[FloatArray, FloatArray],
-    residual_: tuple[FloatArray, FloatArray, FloatArray, FloatArray], log_likelihood: FloatArray,
-    multi: tuple[FloatArray, FloatArray, FloatArray], seasonal: tuple[Any, ...],
-    settings: tuple[int, bool, int], out: tuple[FloatArray, ...],
+    idx: NDArray[np.intp], x: FloatArray, state: tuple[Any, ...], settings: tuple[int, bool, int, float],
+    phases: NDArray[np.int64], out: tuple[FloatArray, ...],
 ) -> None:
     """Score every series of idx (see SeriesModel.score); writes the Scored arrays of out."""
-    level, slope = trend_
-    scale_weight, scale_sum_sq, resolution, mean_abs = residual_
-    clipped_residuals, mb_weight, sum_sq_means = multi
-    slot, pools, phases = seasonal
-    side, counts, warmup = settings
-    typical, resid, sigma, ln_single, ln_multi, ln_tail, means = out
     for k in range(len(idx)):
-        i, value, n = idx[k], x[k], learned[idx[k]]
-        if n == 0:
-            typical[k] = value
-        else:
-            typical[k] = trend.predict(level, slope, i) + seasonality.predict(slot, pools, i, phases)
-        e = value - typical[k]
-        var, floor = residual.variances(scale_weight, scale_sum_sq, resolution, mean_abs, i)
-        sd = math.sqrt(var + floor)
-        z = e / sd if sd > 0.0 else (0.0 if e == 0.0 else math.copysign(math.inf, e))
-        tail = normal_tail_log_p1(z, 0)
-        if counts and residual.family(log_likelihood, i) == QUASI_POISSON:
-            mu, phi = residual.quasi_poisson(typical[k], var + floor)
-            tail = poisson_tail_log_p1(value / phi, mu / phi)
-        blind = side != 0 and (side * e < 0.0 or e == 0.0)
-        resid[k], sigma[k], ln_tail[k] = e, sd, tail
-        ln_single[k] = tail if n >= warmup and not blind else 0.0
-        multi_bucket.recent_means(clipped_residuals, i, n, min(max(e, -_CLIP_Z * sd), _CLIP_Z * sd), means[k])
-        ready = n >= warmup + multi_bucket.LENGTH
-        ln_multi[k] = multi_bucket.ln_p(mb_weight, sum_sq_means, i, means[k], var, floor, side) if ready else 0.0
+        _score_one(k, idx[k], x[k], state, settings, phases, out)
 
 
 @kernel
 def _learn(
-    idx: NDArray[np.intp], x: FloatArray, learned: NDArray[np.int32], trend_: tuple[FloatArray, FloatArray, FloatArray],
-    residual_: tuple[FloatArray, ...], log_likelihood: FloatArray, multi: tuple[FloatArray, FloatArray, FloatArray],
-    seasonal: tuple[Any, ...], plan: FollowPlan, settings: tuple[float, bool, int], scored: tuple[FloatArray, ...],
+    idx: NDArray[np.intp], x: FloatArray, state: tuple[Any, ...], settings: tuple[int, bool, int, float],
+    phases: NDArray[np.int64], plan: FollowPlan, scored: tuple[FloatArray, ...],
 ) -> None:
     """Learn every series of idx from its scored value (see SeriesModel.learn)."""
-    level, slope, recent_z = trend_
-    scale_weight, scale_sum_sq, resolution, mean_abs, last_value = residual_
-    clipped_residuals, mb_weight, sum_sq_means = multi
-    slot, pools, rings, acc_sum, acc_n, phases, rates = seasonal
-    decay_, counts, warmup = settings
-    typical, resid, sigma, ln_tail, ln_multi, means = scored
     for k in range(len(idx)):
-        i, value, n, e, sd = idx[k], x[k], learned[idx[k]], resid[k], sigma[k]
-        base = trend.predict(level, slope, i)  # the prediction less its seasonal components
-        z = e / sd if sd > 0.0 else 0.0
-        # An outlier, or a value in a sustained anomaly the multi-bucket test sees, teaches the
-        # model little: a shift must persist until the re-base accepts it.
-        weight = residual.outlier_weight(ln_tail[k], ln_multi[k], n)
-        warm = n >= warmup
-        if counts and warm:
-            # Families compete on the predictions made once the model is warm; before, the
-            # residual scale is too young to be judged on.
-            residual.learn_families(log_likelihood, i, decay_, value, typical[k], e, sd)
-        decay = residual.startup_decay(n, decay_)
-        residual.learn_scale(scale_weight, scale_sum_sq, i, decay, weight, e)
-        clipped = 0.0 if n == 0 else min(max(e, -_CLIP_Z * sd), _CLIP_Z * sd)
-        trend.learn(level, slope, i, n, value, base, weight, clipped)
-        seasonality.learn(slot, pools, i, phases, rates, weight * clipped)
-        # A miss that recurs at one phase while the buckets around it fit is a changed pattern.
-        if abs(e) > REBASE_Z * sd and warm and trend.misses(recent_z, i) < trend.REBASE // 2:
-            seasonality.follow_moved_phase(slot, pools, rings, i, phases, plan, e, base, REBASE_Z * sd)
-        seasonality.record(acc_sum, acc_n, i, value)
-        multi_bucket.learn(clipped_residuals, mb_weight, sum_sq_means, i, n, clipped, weight, decay, means[k])
-        if trend.rebase(level, slope, recent_z, i, n, z, sd, warm):
-            # The new level explains the recent values: multi-bucket evidence starts afresh
-            # rather than reading the buckets before the shift as a sustained anomaly.
-            clipped_residuals[i, :] = 0.0
-        residual.learn_resolution(resolution, mean_abs, last_value, i, value, 1.0 / min(n + 1.0, LEVEL_BUCKETS))
-        learned[i] = n + 1
+        _learn_one(k, idx[k], x[k], state, settings, phases, plan, scored)
+
+
+@kernel
+def _step(
+    idx: NDArray[np.intp], x: FloatArray, state: tuple[Any, ...], settings: tuple[int, bool, int, float],
+    phases: NDArray[np.int64], plan: FollowPlan, out: tuple[FloatArray, ...],
+) -> None:
+    """Score then learn every series of idx (see SeriesModel.step); writes the Scored arrays of out."""
+    for k in range(len(idx)):
+        _score_one(k, idx[k], x[k], state, settings, phases, out)
+        _learn_one(k, idx[k], x[k], state, settings, phases, plan, out)
