@@ -42,12 +42,12 @@ from anomalyd.engine.bucket_buffer import BucketBuffer, Rows
 from anomalyd.engine.detector_scorer import DetectorScorer, Leaf
 from anomalyd.engine.influencer_scorer import InfluencerScorer
 from anomalyd.engine.memory import MemoryAccount
-from anomalyd.engine.normaliser import Normaliser
+from anomalyd.engine.normaliser import Normaliser, normalise1, update1
 from anomalyd.engine.records import AnalysisSpec, RecordBatch
 from anomalyd.engine.renormalise import DetectorScores, ScoreNormalisers
 from anomalyd.engine.results import AnomalyRecord, BucketInfluencer, BucketResult, ModelSizeStats
 from anomalyd.engine.state import pack, unpack
-from anomalyd.engine.stats import raw_score
+from anomalyd.engine.stats import raw_score1
 
 # 2: only series in use, written ring points and filled score bins; 3: families, two windows; 4: slope;
 # 5: the series models' arrays named by part (version 4 reads as the same values, see SeriesModel.load)
@@ -149,10 +149,8 @@ class JobAnalyzer:
         self._memory.open_batch(self._model_bytes())
         if self._first_bucket is None:
             self._first_bucket = int(bucket.min())
-        series = np.stack([d.series_of(batch, bucket, self._memory) for d in self._detectors], axis=1)
-        values = np.stack(
-            [batch.numbers.get(d.spec.field_name, np.full(len(batch), np.nan)) for d in self._detectors], axis=1
-        )
+        series = _columns([d.series_of(batch, bucket, self._memory) for d in self._detectors])
+        values = _columns([batch.numbers.get(d.spec.field_name, np.full(len(batch), np.nan)) for d in self._detectors])
         self._buffer.append(bucket, weight, series, values, self._influencers.ids(batch, self._memory))
         self._memory.note(self._model_bytes())
 
@@ -188,7 +186,7 @@ class JobAnalyzer:
                 results.append(self._close(b, self._buffer.rows(b, b + self.span)))
                 times.append((time.perf_counter() - began) * 1000.0)
             self.last_processing_ms = times
-            self._buffer.keep(self._buffer.buckets() >= target)
+            self._buffer.drop_before(target)
         self._finalized_end = target
         return results
 
@@ -300,12 +298,12 @@ class JobAnalyzer:
         bucket_influencers = []
         if warm:
             ln_p = min(float(leaf.ln_p[leaf.warm].min()) for leaf in warm)
-            raw = raw_score(np.array([ln_p]))
-            zero = np.zeros(1, np.intp)
-            score = float(self._bucket_norm.normalise(zero, zero, raw, np.array([ln_p]), bucket=bucket_index)[0])
+            raw = raw_score1(ln_p)
+            norm = self._bucket_norm
+            score = normalise1(norm.state(), norm.decay, 0, 0, raw, ln_p, bucket_index)
             if not interim:
-                self._bucket_norm.update(zero, zero, raw, bucket=bucket_index)
-            bucket_influencers.append(BucketInfluencer(_BUCKET_TIME, score, score, float(raw[0]), math.exp(ln_p)))
+                update1(norm.state(), norm.decay, 0, 0, raw, bucket_index)
+            bucket_influencers.append(BucketInfluencer(_BUCKET_TIME, score, score, raw, math.exp(ln_p)))
         else:
             bucket_influencers.append(BucketInfluencer(_BUCKET_TIME, 0.0, 0.0, 0.0, 1.0))
         bucket_influencers.extend(field_influencers)
@@ -328,7 +326,9 @@ class JobAnalyzer:
         candidates = sorted(
             ((float(leaf.ln_p[i]), d, int(i)) for d, (leaf, found) in enumerate(hits) for i in found.tolist())
         )[:MAX_RECORDS]
-        records = []
+        records: list[AnomalyRecord] = []
+        if not candidates:
+            return records
         influencers = self._influencers.of_records(rows)
         for ln_p, d, i in candidates:
             det, leaf = self._detectors[d], leaves[d]
@@ -430,3 +430,8 @@ class JobAnalyzer:
         job._event_buckets = meta["event_buckets"]
         job._memory.load(meta)
         return job
+
+
+def _columns(columns: list[NDArray[Any]]) -> NDArray[Any]:
+    """Shape (n, len(columns)): the columns side by side (one column without np.stack's overhead)."""
+    return columns[0][:, None] if len(columns) == 1 else np.stack(columns, axis=1)

@@ -65,6 +65,12 @@ class BucketBuffer:
         i, j = np.searchsorted(self.columns["bucket"], [start_ms, end_ms])
         return {k: v[i:j] for k, v in self.columns.items()}
 
+    def drop_before(self, t_ms: int) -> None:
+        """Drop the rows of buckets before t_ms, after sort()."""
+        i = int(np.searchsorted(self.columns["bucket"], t_ms))
+        if i:
+            self.columns = {k: v[i:] for k, v in self.columns.items()}
+
     def keep(self, rows: NDArray[np.bool_]) -> None:
         """Keep only the rows selected by a mask."""
         self.columns = {k: v[rows] for k, v in self.columns.items()}

@@ -90,9 +90,10 @@ class TestOutcome:
     added: NDArray[np.bool_]
 
 
-FollowPlan = tuple[int, NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
-"""Where follow_moved_phase looks one cycle back: the bucket-span ring; per component to try, its
-index, the ring column one period ago and every component's bin then, shape (k, 3)."""
+FollowPlan = tuple[int, int, int, int, NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
+"""Where follow_moved_phase looks one cycle back: the bucket-span ring, the bucket start t_ms, that
+ring's current point, the span; the components to try and their periods, shape (k,); every
+component's bins, shape (3,)."""
 
 
 _UNCHANGED = TestOutcome(np.zeros(0, np.intp), np.zeros(0), np.zeros(0, bool))
@@ -312,6 +313,16 @@ class Seasonality:
         # Each visit moves a bin by this share of the residual (MODELING.md section 2).
         self.rates = np.array([_RATE * min(1.0, p / DAY_MS) for p in _PERIODS_MS])
         self.pool_used = [np.zeros(0, dtype=bool) for _ in self.bins]
+        self._ring_ms = np.array(self.ring_ms, np.int64)
+        self._every = [c.every for c in self.candidates]
+        self._span_ring = self.ring_ms.index(span_ms) if span_ms in self.ring_ms else 0
+        follow = [
+            c for c in self.candidates
+            if span_ms in self.ring_ms and c.bins == c.period_ms // span_ms and not c.period_ms % span_ms
+        ]
+        self._follow_components = np.array([c.component for c in follow], np.int64)
+        self._follow_periods = np.array([c.period_ms for c in follow], np.int64)
+        self._component_bytes: int | None = None
 
     def bytes_per_series(self) -> int:
         """Bytes every series costs, whatever its components."""
@@ -319,7 +330,9 @@ class Seasonality:
 
     def component_bytes(self) -> int:
         """Bytes of the components in use."""
-        return sum(int(np.count_nonzero(u)) * b * 4 for u, b in zip(self.pool_used, self.bins, strict=True))
+        if self._component_bytes is None:
+            self._component_bytes = sum(int(np.count_nonzero(u)) * b * 4 for u, b in zip(self.pool_used, self.bins, strict=True))
+        return self._component_bytes
 
     def grow(self, capacity: int) -> None:
         """Make room for capacity series; new series have empty rings and no components."""
@@ -336,29 +349,25 @@ class Seasonality:
         return phases
 
     def follow_plan(self, t_ms: int) -> FollowPlan:
-        """What follow_moved_phase reads one cycle before bucket t_ms (after advance() to it).
+        """What follow_moved_phase reads one cycle before bucket t_ms (after roll() to it).
 
-        The components tried are those whose bins are buckets and whose last cycle the
-        bucket-span ring holds; none when no ring is at the bucket span.
+        The components tried are those whose bins are buckets, when a ring is at the bucket
+        span; follow_moved_phase skips those whose last cycle the ring no longer holds.
         """
-        components: list[int] = []
-        columns: list[int] = []
-        past: list[NDArray[np.int64]] = []
-        ring = self.ring_ms.index(self.span) if self.span in self.ring_ms else 0
-        for c in self.candidates if self.span in self.ring_ms else []:
-            then = (t_ms - c.period_ms) // self.span
-            lag = int(self.point[ring]) - then
-            if c.bins == c.period_ms // self.span and not c.period_ms % self.span and 1 <= lag <= RING_LENGTH:
-                components.append(c.component)
-                columns.append(then % RING_LENGTH)
-                past.append(self.phases(t_ms - c.period_ms))
-        return (
-            ring, np.array(components, np.int64), np.array(columns, np.int64),
-            np.array(past, np.int64).reshape(len(past), len(_PERIODS_MS)),
-        )
+        ring = self._span_ring
+        return ring, t_ms, int(self.point[ring]), self.span, self._follow_components, self._follow_periods, self._bins
+
+    def roll(self, t_ms: int, n_series: int) -> None:
+        """Move the rings to the bucket starting at t_ms: close their points that ended before it."""
+        _roll(self.rings, self.acc_sum, self.acc_n, self.point, self._ring_ms, t_ms, n_series)
+
+    def due(self, t_ms: int, n_series: int) -> bool:
+        """Whether a periodicity test of some series is due at the bucket starting at t_ms."""
+        bucket = t_ms // self.span
+        return any((-bucket) % every < n_series for every in self._every)
 
     def advance(self, t_ms: int, n_series: int, error_var: FloatArray, level_rate: float) -> TestOutcome:
-        """Move the rings to the bucket starting at t_ms and run the tests that are due.
+        """Run the tests that are due at the bucket starting at t_ms, after roll() to it.
 
         Args:
             t_ms: the start of the bucket about to be processed.
@@ -370,18 +379,6 @@ class Seasonality:
         Returns:
             The series whose components changed and how.
         """
-        for ring, res in enumerate(self.ring_ms):
-            point = t_ms // res
-            last = int(self.point[ring])
-            if last >= 0 and point > last:
-                n = self.acc_n[:n_series, ring]
-                mean = self.acc_sum[:n_series, ring] / np.where(n > 0, n, 1.0)
-                self.rings[:n_series, ring, last % RING_LENGTH] = np.where(n > 0, mean, np.nan)
-                gap = (last + 1 + np.arange(min(point - last - 1, RING_LENGTH))) % RING_LENGTH
-                self.rings[:n_series, ring, gap] = np.nan
-                self.acc_sum[:n_series, ring] = 0.0
-                self.acc_n[:n_series, ring] = 0.0
-            self.point[ring] = max(point, last)
         bucket = t_ms // self.span
         # Series are tested in turn, those whose index is due this bucket.
         outcomes = [
@@ -461,6 +458,7 @@ class Seasonality:
         used[new] = True
         self.slot[due[accept], cand.component] = new
         self.pools[cand.component], self.pool_used[cand.component] = pool, used
+        self._component_bytes = None
         return TestOutcome(
             np.concatenate([due[drop], due[accept], due[stay]]),
             np.concatenate([shift, -self._recent(cand, new, t_ms, level_rate), refresh_shift]),
@@ -495,6 +493,28 @@ class Seasonality:
             self.rings[:, r, arrays[f"ring_points{r}"]] = arrays[f"ring{r}"]
         self.pools = [arrays[f"pool{k}"] for k in range(len(self.pools))]
         self.pool_used = [arrays[f"pool_used{k}"] for k in range(len(self.pools))]
+        self._component_bytes = None
+
+
+@kernel
+def _roll(
+    rings: NDArray[np.float32], acc_sum: FloatArray, acc_n: NDArray[np.float32], point: NDArray[np.int64], ring_ms: NDArray[np.int64],
+    t_ms: int, n_series: int,
+) -> None:
+    """Seasonality.roll(): each ring's point that ended takes its mean (NaN without values), skipped ones NaN."""
+    for ring in range(len(ring_ms)):
+        now = t_ms // ring_ms[ring]
+        last = point[ring]
+        if last >= 0 and now > last:
+            gap = min(now - last - 1, RING_LENGTH)
+            for i in range(n_series):
+                n = acc_n[i, ring]
+                rings[i, ring, last % RING_LENGTH] = acc_sum[i, ring] / n if n > 0 else np.nan
+                for j in range(gap):
+                    rings[i, ring, (last + 1 + j) % RING_LENGTH] = np.nan
+                acc_sum[i, ring] = 0.0
+                acc_n[i, ring] = 0.0
+        point[ring] = max(now, last)
 
 
 @kernel
@@ -547,11 +567,17 @@ def follow_moved_phase(
         base: the prediction less the components (the trend).
         miss: the least |residual| that counts as a miss.
     """
-    ring, components, columns, past_phases = plan
+    ring, t_ms, point, span, components, periods, bins = plan
     for v in range(len(components)):
-        c = components[v]
+        c, period = components[v], periods[v]
+        then = (t_ms - period) // span
+        if not 1 <= point - then <= RING_LENGTH:
+            continue
+        past_phases = np.empty(len(_PERIODS_MS), np.int64)
+        for k in range(len(_PERIODS_MS)):
+            past_phases[k] = (t_ms - period) % _PERIODS[k] * bins[k] // _PERIODS[k]
         s = slot[i, c]
-        past = rings[i, ring, columns[v]] - base - predict(slot, pools, i, past_phases[v])
+        past = rings[i, ring, then % RING_LENGTH] - base - predict(slot, pools, i, past_phases)
         if s >= 0 and abs(past) > miss and past * residual > 0.0:
             shift = np.sign(residual) * min(abs(residual), abs(past))
             pools[c][s, phases[c]] += np.float32(shift)

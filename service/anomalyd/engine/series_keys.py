@@ -92,6 +92,13 @@ class SeriesKeys:
         series = np.full(len(batch), -1, np.int32)
         if not usable.any():
             return series
+        if len(self._codes):
+            # Most batches hold only known series: one searchsorted, no sort of the batch.
+            at = np.minimum(np.searchsorted(self._codes, code), len(self._codes) - 1)
+            hit = usable & (self._codes[at] == code)
+            if np.array_equal(hit, usable):
+                series[hit] = self._series[at[hit]]
+                return series
         unique, inverse = np.unique(code[usable], return_inverse=True)
         at = np.minimum(np.searchsorted(self._codes, unique), max(len(self._codes) - 1, 0))
         known = (self._codes[at] == unique) if len(self._codes) else np.zeros(len(unique), bool)

@@ -157,10 +157,13 @@ class SeriesModel:
     def begin_bucket(self, t_ms: int, n_series: int) -> None:
         """Move to the bucket starting at t_ms: roll the rings and run due periodicity tests."""
         res = self.residual
+        self._plan = None
+        self.seasonality.roll(t_ms, n_series)
+        if not self.seasonality.due(t_ms, n_series):
+            return
         error_var = np.empty(n_series)
         _error_variances(res.scale_weight, res.scale_sum_sq, res.resolution, res.mean_abs, error_var)
         outcome = self.seasonality.advance(t_ms, n_series, error_var, 1.0 / LEVEL_BUCKETS)
-        self._plan = None
         if not len(outcome.series):
             return
         np.add.at(self.trend.level, outcome.series, outcome.level_shift)
