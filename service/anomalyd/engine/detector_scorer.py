@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd.engine import seasonality, series_model
 from anomalyd.engine.compiled import kernel
 from anomalyd.engine.functions import FUNCTIONS, ORDERED, STATISTICS, Grouped
 from anomalyd.engine.memory import KEY_BYTES, MemoryAccount
@@ -223,6 +224,63 @@ class DetectorScorer:
         )
         return Leaf(idx, ln_p, raw, score, best, actual, typical, impact, warm)
 
+    def score_run(self, starts: NDArray[np.int64], rows: Arrays) -> list[Leaf] | None:
+        """Score and learn final buckets in time order, in one compiled loop: score(b, rows of b, None) for each.
+
+        The loop leaves only for due periodicity tests. Functions of several features, and
+        medians (whose weighted cumulative sums would run across buckets), return None: the
+        caller scores them bucket by bucket.
+
+        Args:
+            starts: shape (B,), the buckets to close, ascending, epoch ms.
+            rows: the rows of those buckets (and of no other), sorted by bucket.
+
+        Returns:
+            Each bucket's Leaf, or None.
+        """
+        if len(self.models) != 1 or self.function.features[0].statistic == "median":
+            return None
+        feature, model = self.function.features[0], self.models[0]
+        n_series, n_buckets = self.n_series, len(starts)
+        series = rows["series"][:, self.index]
+        mine = series >= 0
+        # One group per (bucket, series): the rows of a bucket are contiguous, so each group
+        # holds the rows, in the order, that grouping the bucket alone gives.
+        position = np.searchsorted(starts, rows["bucket"][mine])
+        grouped = Grouped.of(
+            position * n_series + series[mine], rows["value"][mine, self.index], rows["weight"][mine], by_value=self._ordered
+        )
+        x = STATISTICS[feature.statistic](grouped)
+        if self._empty_is_zero:
+            full = np.zeros(n_buckets * n_series)
+            full[grouped.series] = x
+            idx, x = np.tile(np.arange(n_series), n_buckets), full
+            ptr = np.arange(n_buckets + 1) * n_series
+        else:
+            idx = grouped.series % max(n_series, 1)
+            ptr = np.searchsorted(grouped.series // max(n_series, 1), np.arange(n_buckets + 1))
+        k = len(idx)
+        scored = model.blank_scored(k)
+        ln_p, raw, score, impact = np.empty(k), np.empty(k), np.empty(k), np.empty(k)
+        warm = np.empty(k, bool)
+        norm = self.normaliser
+        rating = (self.keys.ids, bool(self.spec.partition_field_name), norm.state(), norm.decay, self.span, self.run_peak)
+        j, rolled = 0, False
+        while j < n_buckets:
+            j = _run(
+                starts, ptr, idx, x, j, rolled, n_series, model.state(), model.run_state(), model.settings(),
+                rating, scored.fields(), (ln_p, raw, score, impact), warm,
+            )
+            if j < n_buckets:
+                model.test_periods(int(starts[j]), n_series)
+                rolled = True
+        best = np.zeros(k, np.intp)
+        return [
+            Leaf(idx[lo:hi], ln_p[lo:hi], raw[lo:hi], score[lo:hi], best[lo:hi], x[lo:hi], scored.typical[lo:hi],
+                 impact[lo:hi], warm[lo:hi])
+            for lo, hi in zip(ptr[:-1].tolist(), ptr[1:].tolist(), strict=True)
+        ]
+
     def arrays(self) -> Arrays:
         """The state of the series in use as named arrays (capacity comes back by doubling)."""
         n = self.n_series
@@ -298,8 +356,18 @@ def _rate(
         final: learn: update the normaliser and the run peaks.
         out: ln p, raw score, normalised score and multi-bucket impact, each shape (k,), written.
     """
+    _rate_rows(0, len(idx), idx, ln_single, ln_multi, warm, key_ids, by_partition, norm, decay, bucket, run_peak, final, out)
+
+
+@kernel
+def _rate_rows(
+    lo: int, hi: int, idx: NDArray[np.intp], ln_single: FloatArray, ln_multi: FloatArray, warm: NDArray[np.bool_],
+    key_ids: NDArray[np.int32], by_partition: bool, norm: tuple[Any, ...], decay: float, bucket: int,
+    run_peak: NDArray[np.float32], final: bool, out: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+) -> None:
+    """_rate() of rows lo..hi-1 of its arrays, the series of one bucket."""
     ln_p, raw, score, impact = out
-    for k in range(len(idx)):
+    for k in range(lo, hi):
         i = idx[k]
         group = key_ids[i, 0] if by_partition else 0
         ln_p[k] = min(ln_single[k], ln_multi[k])
@@ -311,8 +379,57 @@ def _rate(
             score[k] *= _RUN_DAMPING
     if not final:
         return
-    for k in range(len(idx)):
+    for k in range(lo, hi):
         i = idx[k]
         if warm[k]:
             update1(norm, decay, i, key_ids[i, 0] if by_partition else 0, raw[k], bucket)
         run_peak[i] = max(run_peak[i], score[k]) if warm[k] and ln_p[k] < LN_RECORD else 0.0
+
+
+@kernel
+def _run(
+    starts: NDArray[np.int64], ptr: NDArray[np.intp], idx: NDArray[np.intp], x: FloatArray, begin: int, rolled: bool,
+    n_series: int, model: tuple[Any, ...], run: tuple[Any, ...], settings: tuple[int, bool, int, float],
+    rating: tuple[Any, ...], scored: tuple[FloatArray, ...], rated: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    warm: NDArray[np.bool_],
+) -> int:
+    """Close buckets begin.. of a one-feature detector: roll, score, learn and rate each, in time order.
+
+    Args:
+        starts: shape (B,), the buckets' starts, epoch ms.
+        ptr: shape (B + 1,), bucket j's series are rows ptr[j]..ptr[j+1]-1 of idx and x.
+        idx: shape (K,), the series.
+        x: shape (K,), their values.
+        begin: the first bucket to close.
+        rolled: the rings were rolled to bucket begin and its tests run already.
+        n_series: the number of series in use.
+        model: the SeriesModel's state().
+        run: its run_state(): the seasonality's run_state() and the settings.
+        settings: side, counts, warmup and decay of the model.
+        rating: key ids, by_partition, the normaliser's state() and decay, the span (ms) and run peaks.
+        scored: the Scored arrays of all rows, shape (K,) (means (K, 2)), written.
+        rated: ln p, raw score, normalised score and impact of all rows, written.
+        warm: shape (K,), written: each series was past warm-up before this bucket.
+
+    Returns:
+        B when every bucket is closed; else the bucket whose periodicity tests are due, rolled
+        to: the caller runs them and calls again from there with rolled True.
+    """
+    learned, rings, acc_sum, acc_n = model[0], model[15], model[16], model[17]
+    key_ids, by_partition, norm, decay, span, run_peak = rating
+    warmup = settings[2]
+    phases = np.empty(3, np.int64)
+    ln_single, ln_multi = scored[3], scored[4]
+    for j in range(begin, len(starts)):
+        t = starts[j]
+        due, plan = seasonality.run_bucket(rings, acc_sum, acc_n, run, t, n_series, not (rolled and j == begin), phases)
+        if due:
+            return j
+        lo, hi = ptr[j], ptr[j + 1]
+        for k in range(lo, hi):
+            i = idx[k]
+            warm[k] = learned[i] >= warmup
+            series_model.score_one(k, i, x[k], model, settings, phases, scored)
+            series_model.learn_one(k, i, x[k], model, settings, phases, plan, scored)
+        _rate_rows(lo, hi, idx, ln_single, ln_multi, warm, key_ids, by_partition, norm, decay, t // span, run_peak, True, rated)
+    return len(starts)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -315,6 +316,7 @@ class Seasonality:
         self.pool_used = [np.zeros(0, dtype=bool) for _ in self.bins]
         self._ring_ms = np.array(self.ring_ms, np.int64)
         self._every = [c.every for c in self.candidates]
+        self._every_array = np.array(self._every, np.int64)
         self._span_ring = self.ring_ms.index(span_ms) if span_ms in self.ring_ms else 0
         follow = [
             c for c in self.candidates
@@ -356,6 +358,13 @@ class Seasonality:
         """
         ring = self._span_ring
         return ring, t_ms, int(self.point[ring]), self.span, self._follow_components, self._follow_periods, self._bins
+
+    def run_state(self) -> tuple[Any, ...]:
+        """What run_bucket reads: ring resolutions, points, test intervals, span and follow plan parts."""
+        return (
+            self._ring_ms, self.point, self._every_array, self.span, self._span_ring,
+            self._follow_components, self._follow_periods, self._bins,
+        )
 
     def roll(self, t_ms: int, n_series: int) -> None:
         """Move the rings to the bucket starting at t_ms: close their points that ended before it."""
@@ -515,6 +524,39 @@ def _roll(
                 acc_sum[i, ring] = 0.0
                 acc_n[i, ring] = 0.0
         point[ring] = max(now, last)
+
+
+@kernel
+def run_bucket(
+    rings: NDArray[np.float32], acc_sum: FloatArray, acc_n: NDArray[np.float32], run: tuple[Any, ...],
+    t_ms: int, n_series: int, roll: bool, phases: NDArray[np.int64],
+) -> tuple[bool, FollowPlan]:
+    """In a compiled loop over buckets: roll the rings to t_ms (if roll) and write the bins at t_ms to phases.
+
+    Args:
+        rings: the Seasonality's rings.
+        acc_sum: its acc_sum.
+        acc_n: its acc_n.
+        run: its run_state().
+        t_ms: the bucket start.
+        n_series: the number of series in use.
+        roll: whether to roll the rings (not when they were rolled before the tests ran).
+        phases: shape (3,), written.
+
+    Returns:
+        Whether a periodicity test is due (the caller leaves the loop to run it, then comes back
+        with roll False), and the bucket's follow plan.
+    """
+    ring_ms, point, every, span, span_ring, components, periods, bins = run
+    if roll:
+        _roll(rings, acc_sum, acc_n, point, ring_ms, t_ms, n_series)
+    due = False
+    bucket = t_ms // span
+    for e in every:
+        due |= (-bucket) % e < n_series
+    for k in range(len(_PERIODS_MS)):
+        phases[k] = t_ms % _PERIODS[k] * bins[k] // _PERIODS[k]
+    return roll and due, (span_ring, t_ms, point[span_ring], span, components, periods, bins)
 
 
 @kernel

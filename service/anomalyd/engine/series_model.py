@@ -88,6 +88,10 @@ class Scored:
     ln_p_tail: FloatArray
     recent_means: FloatArray
 
+    def fields(self) -> tuple[FloatArray, ...]:
+        """The arrays in the order the kernels unpack them."""
+        return self.typical, self.residual, self.sigma, self.ln_p_single, self.ln_p_multi, self.ln_p_tail, self.recent_means
+
     @property
     def ln_p(self) -> FloatArray:
         """Shape (k,): the probability reported, the smaller of the two."""
@@ -156,11 +160,15 @@ class SeriesModel:
 
     def begin_bucket(self, t_ms: int, n_series: int) -> None:
         """Move to the bucket starting at t_ms: roll the rings and run due periodicity tests."""
-        res = self.residual
         self._plan = None
         self.seasonality.roll(t_ms, n_series)
-        if not self.seasonality.due(t_ms, n_series):
-            return
+        if self.seasonality.due(t_ms, n_series):
+            self.test_periods(t_ms, n_series)
+
+    def test_periods(self, t_ms: int, n_series: int) -> None:
+        """Run the periodicity tests due at bucket t_ms, after the rings rolled to it."""
+        self._plan = None
+        res = self.residual
         error_var = np.empty(n_series)
         _error_variances(res.scale_weight, res.scale_sum_sq, res.resolution, res.mean_abs, error_var)
         outcome = self.seasonality.advance(t_ms, n_series, error_var, 1.0 / LEVEL_BUCKETS)
@@ -180,8 +188,8 @@ class SeriesModel:
             self._plan = (t_ms, self.seasonality.phases(t_ms), self.seasonality.follow_plan(t_ms))
         return self._plan[1], self._plan[2]
 
-    def _state(self) -> tuple[Any, ...]:
-        """Every state array the kernels read or write, in the order _score_one and _learn_one unpack."""
+    def state(self) -> tuple[Any, ...]:
+        """Every state array the kernels read or write, in the order score_one and learn_one unpack."""
         s, t, r, m = self.seasonality, self.trend, self.residual, self.multi_bucket
         return (
             self.learned, t.level, t.slope, t.recent_z,
@@ -189,11 +197,17 @@ class SeriesModel:
             m.clipped_residuals, m.weight, m.sum_sq_means, s.slot, tuple(s.pools), s.rings, s.acc_sum, s.acc_n, s.rates,
         )
 
-    def _settings(self) -> tuple[int, bool, int, float]:
+    def run_state(self) -> tuple[Any, ...]:
+        """What a compiled loop over buckets needs besides state(): see Seasonality.run_state."""
+        return self.seasonality.run_state()
+
+    def settings(self) -> tuple[int, bool, int, float]:
+        """Side, counts, warmup and decay, as the kernels read them."""
         return self.side, self.counts, self.warmup, self.decay
 
     @staticmethod
-    def _scored(k: int) -> Scored:
+    def blank_scored(k: int) -> Scored:
+        """Scored arrays for k values, to be written."""
         return Scored(np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty((k, len(WINDOWS))))
 
     def score(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int) -> Scored:
@@ -207,9 +221,9 @@ class SeriesModel:
         Returns:
             The prediction, residual scale and probabilities of each value.
         """
-        out = self._scored(len(idx))
+        out = self.blank_scored(len(idx))
         phases, _ = self._bucket_plan(t_ms)
-        _score(np.asarray(idx, np.intp), np.asarray(x, np.float64), self._state(), self._settings(), phases, _fields(out))
+        _score(np.asarray(idx, np.intp), np.asarray(x, np.float64), self.state(), self.settings(), phases, out.fields())
         return out
 
     def family(self, idx: NDArray[np.intp]) -> NDArray[np.intp]:
@@ -230,8 +244,8 @@ class SeriesModel:
         """
         phases, plan = self._bucket_plan(t_ms)
         _learn(
-            np.asarray(idx, np.intp), np.asarray(x, np.float64), self._state(), self._settings(), phases, plan,
-            _fields(scored),
+            np.asarray(idx, np.intp), np.asarray(x, np.float64), self.state(), self.settings(), phases, plan,
+            scored.fields(),
         )
 
     def step(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int) -> Scored:
@@ -248,9 +262,9 @@ class SeriesModel:
         Returns:
             What score() would have returned before learning.
         """
-        out = self._scored(len(idx))
+        out = self.blank_scored(len(idx))
         phases, plan = self._bucket_plan(t_ms)
-        _step(np.asarray(idx, np.intp), np.asarray(x, np.float64), self._state(), self._settings(), phases, plan, _fields(out))
+        _step(np.asarray(idx, np.intp), np.asarray(x, np.float64), self.state(), self.settings(), phases, plan, out.fields())
         return out
 
     def arrays(self, rows: int) -> Arrays:
@@ -281,15 +295,8 @@ def _error_variances(
         out[i] = var + floor
 
 
-def _fields(scored: Scored) -> tuple[FloatArray, ...]:
-    return (
-        scored.typical, scored.residual, scored.sigma, scored.ln_p_single, scored.ln_p_multi, scored.ln_p_tail,
-        scored.recent_means,
-    )
-
-
 @kernel
-def _score_one(
+def score_one(
     k: int, i: int, value: float, state: tuple[Any, ...], settings: tuple[int, bool, int, float],
     phases: NDArray[np.int64], out: tuple[FloatArray, ...],
 ) -> None:
@@ -322,7 +329,7 @@ def _score_one(
 
 
 @kernel
-def _learn_one(
+def learn_one(
     k: int, i: int, value: float, state: tuple[Any, ...], settings: tuple[int, bool, int, float],
     phases: NDArray[np.int64], plan: FollowPlan, scored: tuple[FloatArray, ...],
 ) -> None:
@@ -369,7 +376,7 @@ def _score(
 ) -> None:
     """Score every series of idx (see SeriesModel.score); writes the Scored arrays of out."""
     for k in range(len(idx)):
-        _score_one(k, idx[k], x[k], state, settings, phases, out)
+        score_one(k, idx[k], x[k], state, settings, phases, out)
 
 
 @kernel
@@ -379,7 +386,7 @@ def _learn(
 ) -> None:
     """Learn every series of idx from its scored value (see SeriesModel.learn)."""
     for k in range(len(idx)):
-        _learn_one(k, idx[k], x[k], state, settings, phases, plan, scored)
+        learn_one(k, idx[k], x[k], state, settings, phases, plan, scored)
 
 
 @kernel
@@ -389,5 +396,5 @@ def _step(
 ) -> None:
     """Score then learn every series of idx (see SeriesModel.step); writes the Scored arrays of out."""
     for k in range(len(idx)):
-        _score_one(k, idx[k], x[k], state, settings, phases, out)
-        _learn_one(k, idx[k], x[k], state, settings, phases, plan, out)
+        score_one(k, idx[k], x[k], state, settings, phases, out)
+        learn_one(k, idx[k], x[k], state, settings, phases, plan, out)
