@@ -332,9 +332,9 @@ class JobAnalyzer:
             ln_p = min(float(leaf.ln_p[leaf.warm].min()) for leaf in warm)
             raw = raw_score1(ln_p)
             norm = self._bucket_norm
-            score = normalise1(norm.state(), norm.decay, 0, 0, raw, ln_p, bucket_index)
+            score = normalise1(*norm.state(), norm.decay, 0, 0, raw, ln_p, bucket_index)
             if not interim:
-                update1(norm.state(), norm.decay, 0, 0, raw, bucket_index)
+                update1(*norm.state(), norm.decay, 0, 0, raw, bucket_index)
             bucket_influencers.append(BucketInfluencer(_BUCKET_TIME, score, score, raw, math.exp(ln_p)))
         else:
             bucket_influencers.append(BucketInfluencer(_BUCKET_TIME, 0.0, 0.0, 0.0, 1.0))

@@ -367,13 +367,14 @@ def _rate_rows(
 ) -> None:
     """_rate() of rows lo..hi-1 of its arrays, the series of one bucket."""
     ln_p, raw, score, impact = out
+    hist, epoch, hmax, hmax_last = norm
     for k in range(lo, hi):
         i = idx[k]
         group = key_ids[i, 0] if by_partition else 0
         ln_p[k] = min(ln_single[k], ln_multi[k])
         raw[k] = raw_score1(ln_p[k])
         impact[k] = impact1(ln_single[k], ln_multi[k])
-        score[k] = normalise1(norm, decay, i, group, raw[k], ln_p[k], bucket)
+        score[k] = normalise1(hist, epoch, hmax, hmax_last, decay, i, group, raw[k], ln_p[k], bucket) if raw[k] > 0.0 else 0.0
         peak = run_peak[i]
         if warm[k] and ln_p[k] < LN_RECORD and peak > 0.0 and score[k] < _RUN_NEWS * peak:
             score[k] *= _RUN_DAMPING
@@ -382,7 +383,7 @@ def _rate_rows(
     for k in range(lo, hi):
         i = idx[k]
         if warm[k]:
-            update1(norm, decay, i, key_ids[i, 0] if by_partition else 0, raw[k], bucket)
+            update1(hist, epoch, hmax, hmax_last, decay, i, key_ids[i, 0] if by_partition else 0, raw[k], bucket)
         run_peak[i] = max(run_peak[i], score[k]) if warm[k] and ln_p[k] < LN_RECORD else 0.0
 
 
@@ -427,9 +428,7 @@ def _run(
             return j
         lo, hi = ptr[j], ptr[j + 1]
         for k in range(lo, hi):
-            i = idx[k]
-            warm[k] = learned[i] >= warmup
-            series_model.score_one(k, i, x[k], model, settings, phases, scored)
-            series_model.learn_one(k, i, x[k], model, settings, phases, plan, scored)
+            warm[k] = learned[idx[k]] >= warmup
+        series_model.run_series(lo, hi, idx, x, model, settings, phases, plan, scored, True, True)
         _rate_rows(lo, hi, idx, ln_single, ln_multi, warm, key_ids, by_partition, norm, decay, t // span, run_peak, True, rated)
     return len(starts)

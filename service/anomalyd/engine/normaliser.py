@@ -162,18 +162,21 @@ def _normalise(
 ) -> None:
     """Normaliser.normalise() of every score, written to out."""
     for k in range(len(rows)):
-        out[k] = normalise1((hist, epoch, hmax, hmax_last), decay, rows[k], groups[k], raw[k], ln_p[k], bucket)
+        out[k] = normalise1(hist, epoch, hmax, hmax_last, decay, rows[k], groups[k], raw[k], ln_p[k], bucket)
 
 
 @kernel
 def normalise1(
-    state: tuple[NDArray[np.float32], NDArray[np.int64], NDArray[np.float32], NDArray[np.int64]],
+    hist: NDArray[np.float32], epoch: NDArray[np.int64], hmax: NDArray[np.float32], hmax_last: NDArray[np.int64],
     decay: float, r: int, g: int, x: float, ln_p: float, bucket: int,
 ) -> float:
     """The normalised score of raw score x of row r in group g (see Normaliser.normalise).
 
     Args:
-        state: the Normaliser's hist, epoch, hmax and hmax_last.
+        hist: the Normaliser's hist.
+        epoch: its epoch.
+        hmax: its hmax.
+        hmax_last: its hmax_last.
         decay: its decay per bucket.
         r: the row.
         g: the row's group.
@@ -181,43 +184,42 @@ def normalise1(
         ln_p: the log probability x came from.
         bucket: the bucket index of the score.
     """
-    hist, epoch, hmax, hmax_last = state
     if x <= 0.0:
         return 0.0
+    # A row's counts are hist[r] * age, computed where read (the same products every time)
+    # rather than copied into an array: this runs for every series in every bucket.
     age = decay ** float(bucket - epoch[r])
-    counts = np.empty(N_BINS)
     total = 0.0
     for b in range(N_BINS):
-        counts[b] = hist[r, b] * age
-        total += counts[b]
+        total += hist[r, b] * age
     if total <= 0.0:
         return 0.0
     at = _bin(x)
     below = 0.0
     for b in range(at + 1):
-        below += counts[b]
+        below += hist[r, b] * age
     # The percentile the score would have once added, as autodetect normalises after updating
     # its quantiles: a score above all history gets (total + 1/2) / (total + 1).
-    pct = 100.0 * (below - 0.5 * counts[at] + 0.5) / (total + 1.0)
+    pct = 100.0 * (below - 0.5 * (hist[r, at] * age) + 0.5) / (total + 1.0)
     cap = np.interp(pct, _KNOT_PCT, _KNOT_SCORE)
     peak = hmax[g] * decay ** max(bucket - hmax_last[g], 0)
     ratio = x / max(peak, x)
     cap = min(cap, 100.0 * min(1.5 * ratio, 0.5 + 0.5 * ratio))
     prob = 5.0 + 95.0 * (ln_p - _LN_P_CAP0) / (_LN_P_CAP100 - _LN_P_CAP0)
     cap = min(cap, min(max(prob, 0.0), 100.0))
-    if counts[0] < 0.5 * total:  # noisy: most buckets carry some raw score
-        median = _median_bin_edge(counts, total)
+    if hist[r, 0] * age < 0.5 * total:  # noisy: most buckets carry some raw score
+        median = _median_bin_edge(hist[r], age, total)
         db = 10.0 * math.log10(max(x / median, 1.0))
         cap = min(cap, _MEDIAN_SCORE * (1.0 + db))
     return float(cap)
 
 
 @kernel
-def _median_bin_edge(counts: FloatArray, total: float) -> float:
-    """The median of a histogram, as the upper edge of the bin that reaches it."""
+def _median_bin_edge(row: NDArray[np.float32], age: float, total: float) -> float:
+    """The median of a histogram row (counts row * age, summing to total), as the upper edge of the bin that reaches it."""
     cumulative = 0.0
     for b in range(N_BINS):
-        cumulative += counts[b]
+        cumulative += row[b] * age
         if cumulative >= 0.5 * total:
             return 1e-4 if b == 0 else (_EDGES[b] if b < N_BINS - 1 else 100.0)
     return 1e-4
@@ -230,16 +232,15 @@ def _update(
 ) -> None:
     """Normaliser.update() of every score."""
     for k in range(len(rows)):
-        update1((hist, epoch, hmax, hmax_last), decay, rows[k], groups[k], raw[k], bucket)
+        update1(hist, epoch, hmax, hmax_last, decay, rows[k], groups[k], raw[k], bucket)
 
 
 @kernel
 def update1(
-    state: tuple[NDArray[np.float32], NDArray[np.int64], NDArray[np.float32], NDArray[np.int64]],
+    hist: NDArray[np.float32], epoch: NDArray[np.int64], hmax: NDArray[np.float32], hmax_last: NDArray[np.int64],
     decay: float, r: int, g: int, x: float, bucket: int,
 ) -> None:
-    """Learn raw score x of row r in group g (see Normaliser.update); state as for normalise1."""
-    hist, epoch, hmax, hmax_last = state
+    """Learn raw score x of row r in group g (see Normaliser.update); the arrays as for normalise1."""
     if epoch[r] < 0:
         epoch[r] = bucket
     age = float(bucket - epoch[r])

@@ -8,6 +8,7 @@ split field.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -60,7 +61,10 @@ class SeriesKeys:
         column = batch.strings.get(self.fields[k])
         names = column.values if column is not None else ()
         index, values = self._index[k], self.values[k]
-        table = np.array([index.get(name, -1) for name in names] + [index.get("", -1) if self.use_null else -1])
+        table = np.fromiter(  # dict.get over the names from C, no list of ids in between
+            itertools.chain(map(index.get, names, itertools.repeat(-1)), (index.get("", -1) if self.use_null else -1,)),
+            np.int64, len(names) + 1,
+        )
         unseen = np.flatnonzero(table < 0)
         for i in unseen[unseen < len(names)].tolist() + ([len(names)] if self.use_null and table[-1] < 0 else []):
             name = names[i] if i < len(names) else ""

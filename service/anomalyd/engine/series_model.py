@@ -221,10 +221,7 @@ class SeriesModel:
         Returns:
             The prediction, residual scale and probabilities of each value.
         """
-        out = self.blank_scored(len(idx))
-        phases, _ = self._bucket_plan(t_ms)
-        _score(np.asarray(idx, np.intp), np.asarray(x, np.float64), self.state(), self.settings(), phases, out.fields())
-        return out
+        return self._run(idx, x, t_ms, self.blank_scored(len(idx)), score=True, learn=False)
 
     def family(self, idx: NDArray[np.intp]) -> NDArray[np.intp]:
         """Shape (k,): each series' residual family, the candidate that explained it best."""
@@ -242,11 +239,7 @@ class SeriesModel:
             t_ms: bucket start.
             scored: what score() returned for these values.
         """
-        phases, plan = self._bucket_plan(t_ms)
-        _learn(
-            np.asarray(idx, np.intp), np.asarray(x, np.float64), self.state(), self.settings(), phases, plan,
-            scored.fields(),
-        )
+        self._run(idx, x, t_ms, scored, score=False, learn=True)
 
     def step(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int) -> Scored:
         """Score bucket values and learn them, in one compiled loop: learn(score()) in one call.
@@ -262,9 +255,14 @@ class SeriesModel:
         Returns:
             What score() would have returned before learning.
         """
-        out = self.blank_scored(len(idx))
+        return self._run(idx, x, t_ms, self.blank_scored(len(idx)), score=True, learn=True)
+
+    def _run(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int, out: Scored, *, score: bool, learn: bool) -> Scored:
         phases, plan = self._bucket_plan(t_ms)
-        _step(np.asarray(idx, np.intp), np.asarray(x, np.float64), self.state(), self.settings(), phases, plan, out.fields())
+        run_series(
+            0, len(idx), np.asarray(idx, np.intp), np.asarray(x, np.float64), self.state(), self.settings(), phases, plan,
+            out.fields(), score, learn,
+        )
         return out
 
     def arrays(self, rows: int) -> Arrays:
@@ -296,105 +294,82 @@ def _error_variances(
 
 
 @kernel
-def score_one(
-    k: int, i: int, value: float, state: tuple[Any, ...], settings: tuple[int, bool, int, float],
-    phases: NDArray[np.int64], out: tuple[FloatArray, ...],
+def run_series(
+    lo: int, hi: int, idx: NDArray[np.intp], x: FloatArray, state: tuple[Any, ...], settings: tuple[int, bool, int, float],
+    phases: NDArray[np.int64], plan: FollowPlan, out: tuple[FloatArray, ...], score: bool, learn: bool,
 ) -> None:
-    """Score series i's bucket value into row k of the Scored arrays of out."""
-    learned, level, slope = state[0], state[1], state[2]
-    scale_weight, scale_sum_sq, resolution, mean_abs = state[4], state[5], state[6], state[7]
-    log_likelihood, clipped_residuals, mb_weight, sum_sq_means = state[9], state[10], state[11], state[12]
-    slot, pools = state[13], state[14]
-    side, counts, warmup = settings[0], settings[1], settings[2]
-    typical, resid, sigma, ln_single, ln_multi, ln_tail, means = out
-    n = learned[i]
-    if n == 0:
-        typical[k] = value
-    else:
-        typical[k] = trend.predict(level, slope, i) + seasonality.predict(slot, pools, i, phases)
-    e = value - typical[k]
-    var, floor = residual.variances(scale_weight, scale_sum_sq, resolution, mean_abs, i)
-    sd = math.sqrt(var + floor)
-    z = e / sd if sd > 0.0 else (0.0 if e == 0.0 else math.copysign(math.inf, e))
-    tail = normal_tail_log_p1(z, 0)
-    if counts and residual.family(log_likelihood, i) == QUASI_POISSON:
-        mu, phi = residual.quasi_poisson(typical[k], var + floor)
-        tail = poisson_tail_log_p1(value / phi, mu / phi)
-    blind = side != 0 and (side * e < 0.0 or e == 0.0)
-    resid[k], sigma[k], ln_tail[k] = e, sd, tail
-    ln_single[k] = tail if n >= warmup and not blind else 0.0
-    multi_bucket.recent_means(clipped_residuals, i, n, min(max(e, -_CLIP_Z * sd), _CLIP_Z * sd), means[k])
-    ready = n >= warmup + multi_bucket.LENGTH
-    ln_multi[k] = multi_bucket.ln_p(mb_weight, sum_sq_means, i, means[k], var, floor, side) if ready else 0.0
+    """Score (if score) and then learn (if learn) the values of rows lo..hi-1 of idx and x, series by series.
 
+    The state is unpacked once here, not per series: each unpacked array costs a reference
+    count increment and decrement, which for a model's 20 arrays outweighs a series' work.
 
-@kernel
-def learn_one(
-    k: int, i: int, value: float, state: tuple[Any, ...], settings: tuple[int, bool, int, float],
-    phases: NDArray[np.int64], plan: FollowPlan, scored: tuple[FloatArray, ...],
-) -> None:
-    """Learn series i's bucket value, scored in row k of the Scored arrays of scored."""
+    Args:
+        lo: the first row.
+        hi: the row after the last.
+        idx: shape (k,), distinct series.
+        x: shape (k,), their values.
+        state: SeriesModel.state().
+        settings: SeriesModel.settings().
+        phases: shape (3,), the components' bins at the bucket.
+        plan: the bucket's follow plan (Seasonality.follow_plan).
+        out: the Scored arrays (Scored.fields()), written by scoring and read by learning.
+        score: write rows lo..hi-1 of out.
+        learn: learn the values from rows lo..hi-1 of out.
+    """
     learned, level, slope, recent_z = state[0], state[1], state[2], state[3]
     scale_weight, scale_sum_sq, resolution, mean_abs, last_value = state[4], state[5], state[6], state[7], state[8]
     log_likelihood, clipped_residuals, mb_weight, sum_sq_means = state[9], state[10], state[11], state[12]
     slot, pools, rings, acc_sum, acc_n, rates = state[13], state[14], state[15], state[16], state[17], state[18]
-    counts, warmup, decay_ = settings[1], settings[2], settings[3]
-    typical, resid, sigma, ln_tail, ln_multi, means = scored[0], scored[1], scored[2], scored[5], scored[4], scored[6]
-    n, e, sd = learned[i], resid[k], sigma[k]
-    base = trend.predict(level, slope, i)  # the prediction less its seasonal components
-    z = e / sd if sd > 0.0 else 0.0
-    # An outlier, or a value in a sustained anomaly the multi-bucket test sees, teaches the
-    # model little: a shift must persist until the re-base accepts it.
-    weight = residual.outlier_weight(ln_tail[k], ln_multi[k], n)
-    warm = n >= warmup
-    if counts and warm:
-        # Families compete on the predictions made once the model is warm; before, the
-        # residual scale is too young to be judged on.
-        residual.learn_families(log_likelihood, i, decay_, value, typical[k], e, sd)
-    decay = residual.startup_decay(n, decay_)
-    residual.learn_scale(scale_weight, scale_sum_sq, i, decay, weight, e)
-    clipped = 0.0 if n == 0 else min(max(e, -_CLIP_Z * sd), _CLIP_Z * sd)
-    trend.learn(level, slope, i, n, value, base, weight, clipped)
-    seasonality.learn(slot, pools, i, phases, rates, weight * clipped)
-    # A miss that recurs at one phase while the buckets around it fit is a changed pattern.
-    if abs(e) > REBASE_Z * sd and warm and trend.misses(recent_z, i) < trend.REBASE // 2:
-        seasonality.follow_moved_phase(slot, pools, rings, i, phases, plan, e, base, REBASE_Z * sd)
-    seasonality.record(acc_sum, acc_n, i, value)
-    multi_bucket.learn(clipped_residuals, mb_weight, sum_sq_means, i, n, clipped, weight, decay, means[k])
-    if trend.rebase(level, slope, recent_z, i, n, z, sd, warm):
-        # The new level explains the recent values: multi-bucket evidence starts afresh
-        # rather than reading the buckets before the shift as a sustained anomaly.
-        clipped_residuals[i, :] = 0.0
-    residual.learn_resolution(resolution, mean_abs, last_value, i, value, 1.0 / min(n + 1.0, LEVEL_BUCKETS))
-    learned[i] = n + 1
-
-
-@kernel
-def _score(
-    idx: NDArray[np.intp], x: FloatArray, state: tuple[Any, ...], settings: tuple[int, bool, int, float],
-    phases: NDArray[np.int64], out: tuple[FloatArray, ...],
-) -> None:
-    """Score every series of idx (see SeriesModel.score); writes the Scored arrays of out."""
-    for k in range(len(idx)):
-        score_one(k, idx[k], x[k], state, settings, phases, out)
-
-
-@kernel
-def _learn(
-    idx: NDArray[np.intp], x: FloatArray, state: tuple[Any, ...], settings: tuple[int, bool, int, float],
-    phases: NDArray[np.int64], plan: FollowPlan, scored: tuple[FloatArray, ...],
-) -> None:
-    """Learn every series of idx from its scored value (see SeriesModel.learn)."""
-    for k in range(len(idx)):
-        learn_one(k, idx[k], x[k], state, settings, phases, plan, scored)
-
-
-@kernel
-def _step(
-    idx: NDArray[np.intp], x: FloatArray, state: tuple[Any, ...], settings: tuple[int, bool, int, float],
-    phases: NDArray[np.int64], plan: FollowPlan, out: tuple[FloatArray, ...],
-) -> None:
-    """Score then learn every series of idx (see SeriesModel.step); writes the Scored arrays of out."""
-    for k in range(len(idx)):
-        score_one(k, idx[k], x[k], state, settings, phases, out)
-        learn_one(k, idx[k], x[k], state, settings, phases, plan, out)
+    side, counts, warmup, decay_ = settings
+    typical, resid, sigma, ln_single, ln_multi, ln_tail, means = out
+    for k in range(lo, hi):
+        i, value = idx[k], x[k]
+        n = learned[i]
+        if score:
+            if n == 0:
+                typical[k] = value
+            else:
+                typical[k] = trend.predict(level, slope, i) + seasonality.predict(slot, pools, i, phases)
+            e = value - typical[k]
+            var, floor = residual.variances(scale_weight, scale_sum_sq, resolution, mean_abs, i)
+            sd = math.sqrt(var + floor)
+            z = e / sd if sd > 0.0 else (0.0 if e == 0.0 else math.copysign(math.inf, e))
+            tail = normal_tail_log_p1(z, 0)
+            if counts and residual.family(log_likelihood, i) == QUASI_POISSON:
+                mu, phi = residual.quasi_poisson(typical[k], var + floor)
+                tail = poisson_tail_log_p1(value / phi, mu / phi)
+            blind = side != 0 and (side * e < 0.0 or e == 0.0)
+            resid[k], sigma[k], ln_tail[k] = e, sd, tail
+            ln_single[k] = tail if n >= warmup and not blind else 0.0
+            multi_bucket.recent_means(clipped_residuals, i, n, min(max(e, -_CLIP_Z * sd), _CLIP_Z * sd), means[k])
+            ready = n >= warmup + multi_bucket.LENGTH
+            ln_multi[k] = multi_bucket.ln_p(mb_weight, sum_sq_means, i, means[k], var, floor, side) if ready else 0.0
+        if not learn:
+            continue
+        e, sd = resid[k], sigma[k]
+        base = trend.predict(level, slope, i)  # the prediction less its seasonal components
+        z = e / sd if sd > 0.0 else 0.0
+        # An outlier, or a value in a sustained anomaly the multi-bucket test sees, teaches the
+        # model little: a shift must persist until the re-base accepts it.
+        weight = residual.outlier_weight(ln_tail[k], ln_multi[k], n)
+        warm = n >= warmup
+        if counts and warm:
+            # Families compete on the predictions made once the model is warm; before, the
+            # residual scale is too young to be judged on.
+            residual.learn_families(log_likelihood, i, decay_, value, typical[k], e, sd)
+        decay = residual.startup_decay(n, decay_)
+        residual.learn_scale(scale_weight, scale_sum_sq, i, decay, weight, e)
+        clipped = 0.0 if n == 0 else min(max(e, -_CLIP_Z * sd), _CLIP_Z * sd)
+        trend.learn(level, slope, i, n, value, base, weight, clipped)
+        seasonality.learn(slot, pools, i, phases, rates, weight * clipped)
+        # A miss that recurs at one phase while the buckets around it fit is a changed pattern.
+        if abs(e) > REBASE_Z * sd and warm and trend.misses(recent_z, i) < trend.REBASE // 2:
+            seasonality.follow_moved_phase(slot, pools, rings, i, phases, plan, e, base, REBASE_Z * sd)
+        seasonality.record(acc_sum, acc_n, i, value)
+        multi_bucket.learn(clipped_residuals, mb_weight, sum_sq_means, i, n, clipped, weight, decay, means[k])
+        if trend.rebase(level, slope, recent_z, i, n, z, sd, warm):
+            # The new level explains the recent values: multi-bucket evidence starts afresh
+            # rather than reading the buckets before the shift as a sustained anomaly.
+            clipped_residuals[i, :] = 0.0
+        residual.learn_resolution(resolution, mean_abs, last_value, i, value, 1.0 / min(n + 1.0, LEVEL_BUCKETS))
+        learned[i] = n + 1
