@@ -381,6 +381,10 @@ def _delete_range(
 
 
 def _delete_results(txn: Transaction, job_id: str, time_ms: int) -> None:
+    # Records and influencers are only written beside their bucket (_put_result) and deleted
+    # with it: a bucket not stored has nothing to delete, and a new bucket costs one lookup.
+    if txn.get(keys.BUCKETS, keys.result_key(job_id, time_ms)) is None:
+        return
     for table in keys.RESULT_TABLES:
         _delete_range(txn, table, keys.result_time_prefix(job_id, time_ms))
 
