@@ -390,7 +390,7 @@ def _delete_results(txn: Transaction, job_id: str, time_ms: int) -> None:
 
 
 def _put_result(txn: Transaction, job_id: str, result: BucketResult) -> None:
-    bucket = dataclasses.replace(result, records=[], influencers=[])
+    bucket = dataclasses.replace(result, records=[], influencers=[]) if result.records or result.influencers else result
     txn.put(keys.BUCKETS, keys.result_key(job_id, result.timestamp_ms), _ENCODER.encode(bucket))
     for table, items in ((keys.RECORDS, result.records), (keys.INFLUENCERS, result.influencers)):
         for index, item in enumerate(items):

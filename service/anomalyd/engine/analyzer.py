@@ -326,10 +326,10 @@ class JobAnalyzer:
         records = self._records(b, leaves, rows, interim)
         influencers, field_influencers = self._influencers.score(b, leaves, [d.n_series for d in self._detectors], rows, interim)
 
-        warm = [leaf for leaf in leaves if leaf.warm.any()]
+        least = [ln_p for ln_p in (leaf.least_warm_ln_p() for leaf in leaves) if ln_p is not None]
         bucket_influencers = []
-        if warm:
-            ln_p = min(float(leaf.ln_p[leaf.warm].min()) for leaf in warm)
+        if least:
+            ln_p = min(least)
             raw = raw_score1(ln_p)
             norm = self._bucket_norm
             score = normalise1(*norm.state(), norm.decay, 0, 0, raw, ln_p, bucket_index)

@@ -63,7 +63,18 @@ class Leaf:
 
     def anomalous(self) -> NDArray[np.intp]:
         """Indices (into the leaf) of warm series below the record probability."""
+        if len(self.ln_p) == 1:  # one series (a backfill of one metric): no array arithmetic
+            return _FIRST if self.warm[0] and self.ln_p[0] < LN_RECORD else _NONE
         return np.flatnonzero(self.warm & (self.ln_p < LN_RECORD))
+
+    def least_warm_ln_p(self) -> float | None:
+        """The smallest ln p of a warm series, None without one."""
+        if len(self.ln_p) == 1:
+            return float(self.ln_p[0]) if self.warm[0] else None
+        return float(self.ln_p[self.warm].min()) if self.warm.any() else None
+
+
+_FIRST, _NONE = np.zeros(1, np.intp), np.zeros(0, np.intp)
 
 
 class DetectorScorer:
