@@ -298,6 +298,7 @@ export interface GetModelSnapshotsOptions extends CallOptions {
   /** Snapshots to skip. */
   from?: number;
   /** Snapshots to return (default 100); 0 returns none, only the count. */
+  size?: number;
 }
 
 /** The generated Connect clients a {@link Client} wraps, for calls it does not. */
