@@ -209,6 +209,20 @@ def test_overall_buckets_wider_than_the_jobs_take_the_greatest_base_overall_scor
     # Elasticsearch: the greatest base overall score (75), not the mean of the jobs' maxima (85).
     assert [(o.timestamp.seconds - START_S, o.overall_score, o.bucket_span.seconds) for o in wide] == [(0, 75.0, 120)]
     assert {j.job_id: j.max_anomaly_score for j in wide[0].jobs} == {"ob-a": 90, "ob-b": 80, "ob-c": 70}
+
+    def overall(**fields) -> list[tuple[int, float, dict[str, float]]]:
+        found = results.GetOverallBuckets(rpb.GetOverallBucketsRequest(job_id="ob-*", **fields), timeout=10).overall_buckets
+        return [(o.timestamp.seconds - START_S, o.overall_score, {j.job_id: j.max_anomaly_score for j in o.jobs}) for o in found]
+
+    two_minutes = duration_pb2.Duration(seconds=120)
+    # overall_score drops base buckets before they are joined: the jobs' maxima are of [60, 120) alone.
+    assert overall(top_n_jobs=2, bucket_span=two_minutes, overall_score=60) == [(0, 75.0, {"ob-a": 0, "ob-b": 80, "ob-c": 70})]
+    # start and end are rounded inwards to the base span.
+    at = timestamp_pb2.Timestamp
+    assert overall(top_n_jobs=2, bucket_span=two_minutes, start=at(seconds=START_S + 1)) == [(0, 75.0, {"ob-a": 0, "ob-b": 80, "ob-c": 70})]
+    assert overall(top_n_jobs=2, end=at(seconds=START_S + 119)) == [(0, 50.0, {"ob-a": 90, "ob-b": 10, "ob-c": 0})]
+    # With top_n 1 the wider span is computed at once: the greatest job score in it.
+    assert overall(top_n_jobs=1, bucket_span=two_minutes) == [(0, 90.0, {"ob-a": 90, "ob-b": 80, "ob-c": 70})]
     for top_n in (0, -1):
         with pytest.raises(grpc.RpcError) as err:
             results.GetOverallBuckets(rpb.GetOverallBucketsRequest(job_id="ob-*", top_n_jobs=top_n), timeout=10)

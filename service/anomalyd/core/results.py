@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from anomalyd.bucket_time import floor_to
+from anomalyd.bucket_time import ceil_to, floor_to
 from anomalyd.core.errors import BucketNotFound, InvalidRequest
 from anomalyd.core.jobs import JobManager
 from anomalyd.engine.results import AnomalyRecord, BucketResult, InfluencerResult
@@ -157,8 +157,11 @@ class ResultReader:
         """Overall buckets as Elasticsearch computes them (OverallBucketsProvider, -Aggregator).
 
         For each bucket of the longest job span, the overall score is the mean of the top_n
-        highest of the jobs' greatest bucket scores in it. A wider bucket_span takes, in each of
-        its buckets, the greatest of those overall scores, and each job's greatest score.
+        highest of the jobs' greatest bucket scores in it; those below min_score are left out.
+        A wider bucket_span then takes, in each of its buckets, the greatest of the overall
+        scores left, and each job's greatest score in them. As in Elasticsearch, top_n 1 or a
+        single job computes at the wider span at once, and start and end are rounded inwards
+        to the span computed at.
 
         Raises:
             InvalidRequest: top_n below 1, or a bucket_span shorter than the longest job span.
@@ -172,11 +175,14 @@ class ResultReader:
         span = longest if bucket_span_s is None else bucket_span_s
         if span < longest:
             raise InvalidRequest(f"bucket_span {span}s is shorter than the longest job bucket span {longest}s")
-        base_ms = longest * 1000
+        base_s = span if top_n == 1 or len(jobs) == 1 else longest
+        base_ms = base_s * 1000
+        start = None if start_ms is None else ceil_to(start_ms, base_ms)
+        end = None if end_ms is None else floor_to(end_ms, base_ms)
         maxima: dict[int, dict[str, float]] = defaultdict(dict)
         interim: set[int] = set()
         for job in jobs:
-            for bucket in self._repository.buckets(job.job_id, start_ms, end_ms):
+            for bucket in self._repository.buckets(job.job_id, start, end):
                 if exclude_interim and bucket.is_interim:
                     continue
                 window = floor_to(bucket.timestamp_ms, base_ms)
@@ -188,9 +194,9 @@ class ResultReader:
         for window in sorted(maxima):
             scores = maxima[window]
             top = sorted(scores.values(), reverse=True)[:top_n]
-            base.append(OverallBucket(window, longest, sum(top) / len(top), sorted(scores.items()), window in interim))
-        overall = base if span == longest else _wider(base, span)
-        return [o for o in overall if o.overall_score >= min_score]
+            if (score := sum(top) / len(top)) >= min_score:
+                base.append(OverallBucket(window, base_s, score, sorted(scores.items()), window in interim))
+        return base if span == base_s else _wider(base, span)
 
 
 def _wider(base: list[OverallBucket], span_s: int) -> list[OverallBucket]:
