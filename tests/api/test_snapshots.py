@@ -104,6 +104,9 @@ def test_revert_equals_a_job_that_stopped_at_the_snapshot(running, snapshots):
     reverted = snapshots.RevertModelSnapshot(spb.RevertModelSnapshotRequest(
         job_id="reverted", snapshot_id=at_first_third.snapshot_id, delete_intervening_results=True), timeout=60).model
     assert reverted.snapshot_id == at_first_third.snapshot_id and reverted.active
+    # GetJobs reports the snapshot the job now restores, as Elasticsearch's job config does.
+    [stored] = running.stub.GetJobs(pb.GetJobsRequest(job_id="reverted"), timeout=10).jobs
+    assert (stored.model_snapshot_id, stored.deleting) == (at_first_third.snapshot_id, False)
     run(running.stub, "twin", THIRDS[0])
     assert results_of(running, "reverted") == results_of(running, "twin")
     # Both continue with the same data: the reverted model is the twin's model.
@@ -142,6 +145,7 @@ def test_revert_to_empty_learns_from_scratch(running, snapshots):
     reverted = snapshots.RevertModelSnapshot(spb.RevertModelSnapshotRequest(
         job_id="forgets", snapshot_id="empty", delete_intervening_results=True), timeout=60).model
     assert reverted.snapshot_id == "empty" and reverted.active
+    assert running.stub.GetJobs(pb.GetJobsRequest(job_id="forgets"), timeout=10).jobs[0].model_snapshot_id == "empty"
     assert results_of(running, "forgets") == []
     assert not any(s.active for s in listed(snapshots, "forgets"))  # the real snapshots stay, inactive
     # The same data again is not out of order, and gives the results of a job that never saw any.

@@ -19,7 +19,7 @@ from anomalyd.core.config import (
     parse_memory_limit,
 )
 from anomalyd.core.counts import DataCounts
-from anomalyd.core.domain import JobState, SnapshotMeta, Task, TimingStats
+from anomalyd.core.domain import JobState, JobStatus, SnapshotMeta, Task, TimingStats
 from anomalyd.core.errors import InvalidColumns, InvalidJobConfig, InvalidRequest
 from anomalyd.core.jobs import JobStats, NodeInfo
 from anomalyd.core.results import OverallBucket
@@ -214,9 +214,11 @@ def job_update(request: job_service_pb2.UpdateJobRequest) -> JobUpdate:
     return JobUpdate(changes, descriptions)
 
 
-def job_message(config: JobConfig) -> job_pb2.Job:
-    """The Job message of a stored config."""
+def job_message(config: JobConfig, status: JobStatus | None = None) -> job_pb2.Job:
+    """The Job message of a stored config, with the output-only fields of its status when given."""
     return job_pb2.Job(
+        model_snapshot_id="" if status is None else status.model_snapshot_id,
+        deleting=status is not None and status.deleting,
         job_id=config.job_id,
         description=config.description,
         groups=config.groups,

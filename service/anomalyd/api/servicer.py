@@ -45,8 +45,8 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
 
     @unary
     def GetJobs(self, request: pb.GetJobsRequest, context: grpc.ServicerContext) -> pb.GetJobsResponse:
-        jobs = self._jobs.get_jobs(request.job_id, allow_no_match(request))
-        return pb.GetJobsResponse(jobs=[convert.job_message(c) for c in jobs], count=len(jobs))
+        jobs = self._jobs.get_jobs_and_status(request.job_id, allow_no_match(request))
+        return pb.GetJobsResponse(jobs=[convert.job_message(c, s) for c, s in jobs], count=len(jobs))
 
     @unary
     def GetJobStats(self, request: pb.GetJobStatsRequest, context: grpc.ServicerContext) -> pb.GetJobStatsResponse:
@@ -91,7 +91,7 @@ class JobServicer(job_service_pb2_grpc.JobServiceServicer):
     @unary
     def UpdateJob(self, request: pb.UpdateJobRequest, context: grpc.ServicerContext) -> pb.UpdateJobResponse:
         config = self._updates.update(request.job.job_id, convert.job_update(request))
-        return pb.UpdateJobResponse(job=convert.job_message(config))
+        return pb.UpdateJobResponse(job=convert.job_message(config, self._jobs.status(config.job_id)))
 
     @unary
     def ResetJob(self, request: pb.ResetJobRequest, context: grpc.ServicerContext) -> pb.ResetJobResponse:

@@ -273,6 +273,14 @@ class JobManager:
                         self.persistence.snapshot(job, "State persisted due to background persist")
                 job.last_snapshot_ms = now
 
+    def get_jobs_and_status(self, expression: str, allow_no_match: bool) -> list[tuple[JobConfig, JobStatus]]:
+        """The jobs an expression matches with their current status, ordered by id; one deleted meanwhile is left out."""
+        found = []
+        for config in self.get_jobs(expression, allow_no_match):
+            with contextlib.suppress(JobNotFound):
+                found.append((config, self.status(config.job_id)))
+        return found
+
     def status(self, job_id: str) -> JobStatus:
         """A job's current status (a copy)."""
         with self._lock:

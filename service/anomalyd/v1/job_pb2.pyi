@@ -61,7 +61,9 @@ class Job(_message.Message):
     daily_model_snapshot_retention_after_days: _builtins.int
     """Days after which only one model snapshot per day is kept. Defaults to 1."""
     model_snapshot_id: _builtins.str
-    """The snapshot the job restores on open. Output only."""
+    """The snapshot the job restores on open ("empty" after a revert to the empty model). Output
+    only: GetJobs and UpdateJob report it.
+    """
     deleting: _builtins.bool
     """True while the job is being deleted. Output only."""
     allow_lazy_open: _builtins.bool

@@ -54,7 +54,8 @@ type Job struct {
 	RenormalizationWindowDays *int64 `protobuf:"varint,12,opt,name=renormalization_window_days,json=renormalizationWindowDays,proto3,oneof" json:"renormalization_window_days,omitempty"`
 	// Days after which only one model snapshot per day is kept. Defaults to 1.
 	DailyModelSnapshotRetentionAfterDays *int64 `protobuf:"varint,13,opt,name=daily_model_snapshot_retention_after_days,json=dailyModelSnapshotRetentionAfterDays,proto3,oneof" json:"daily_model_snapshot_retention_after_days,omitempty"`
-	// The snapshot the job restores on open. Output only.
+	// The snapshot the job restores on open ("empty" after a revert to the empty model). Output
+	// only: GetJobs and UpdateJob report it.
 	ModelSnapshotId string `protobuf:"bytes,14,opt,name=model_snapshot_id,json=modelSnapshotId,proto3" json:"model_snapshot_id,omitempty"`
 	// True while the job is being deleted. Output only.
 	Deleting bool `protobuf:"varint,15,opt,name=deleting,proto3" json:"deleting,omitempty"`
