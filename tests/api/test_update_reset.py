@@ -181,6 +181,7 @@ def test_a_reset_cut_short_by_a_restart_finishes_when_the_server_starts(tmp_path
         status = repository.status("cut")
         status.resetting = True
         repository.save_status("cut", status)
+        task = repository.new_task("reset_job", "cut", 0)
         for call, request in ((running.stub.OpenJob, pb.OpenJobRequest(job_id="cut")),
                               (running.stub.DeleteJob, pb.DeleteJobRequest(job_id="cut")),
                               (running.stub.UpdateJob, pb.UpdateJobRequest(job=job_pb2.Job(job_id="cut", description="x"),
@@ -189,10 +190,12 @@ def test_a_reset_cut_short_by_a_restart_finishes_when_the_server_starts(tmp_path
                 call(request, timeout=10)
             assert (err.value.code(), error_reason(err.value)) == (grpc.StatusCode.FAILED_PRECONDITION, "JOB_RESETTING")
     with serving(tmp_path / "data") as running:
+        # The reset's own task resumes and reports its end, without an error.
         deadline = time.monotonic() + 60
-        while running.server.jobs.status("cut").resetting:
+        while not (resumed := running.stub.GetTask(pb.GetTaskRequest(task_id=task.task_id), timeout=10).task).done:
             assert time.monotonic() < deadline, "the reset did not resume"
             time.sleep(0.02)
+        assert not resumed.HasField("error") and not running.server.jobs.status("cut").resetting
         assert results_of(running, "cut") == []
         running.stub.OpenJob(pb.OpenJobRequest(job_id="cut"), timeout=30)  # no longer blocked
 

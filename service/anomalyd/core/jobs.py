@@ -506,18 +506,9 @@ class JobManager:
     def recover(self) -> None:
         """Bring jobs back to their state before the server last stopped or crashed.
 
-        A reset runs in one transaction: one still pending did not happen, and says so.
+        A delete or reset under way resumes under its own task, which then reports its end.
         """
-        pending = {}
-        for t in self.repository.tasks():
-            if t.done:
-                continue
-            if t.action == "delete_job":
-                pending[t.job_id] = t
-            else:
-                t.done, t.end_time_ms, t.error_code, t.error_reason = True, now_ms(), "ABORTED", "INTERNAL"
-                t.error_message = f"the server stopped before this {t.action} ran; the job is as it was"
-                self.repository.save_task(t)
+        pending = {t.job_id: t for t in self.repository.tasks() if not t.done}
         for config in self.repository.jobs():
             try:
                 self._recover(config, pending.get(config.job_id))
