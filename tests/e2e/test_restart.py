@@ -47,7 +47,13 @@ def test_sigterm_closes_gracefully_and_the_next_start_reopens(server_process):
     assert server_process.stop(signal.SIGTERM) == 0
     stub = connect(server_process.start())
     after = stats(stub)
-    assert stub.GetJobs(pb.GetJobsRequest(), timeout=10) == jobs_before
+    jobs_after = stub.GetJobs(pb.GetJobsRequest(), timeout=10)
+    # The graceful close persisted the streaming job's model: its model_snapshot_id names that snapshot.
+    assert {j.job_id: bool(j.model_snapshot_id) for j in jobs_after.jobs} == {"idle": False, "streaming": True}
+    for jobs in (jobs_before, jobs_after):
+        for j in jobs.jobs:
+            j.ClearField("model_snapshot_id")
+    assert jobs_after == jobs_before
     assert after["idle"].state == job_stats_pb2.JOB_STATE_CLOSED
     assert after["streaming"].state == job_stats_pb2.JOB_STATE_OPENED
     assert {k: comparable(v)[1] for k, v in after.items()} == {k: comparable(v)[1] for k, v in before.items()}
