@@ -9,7 +9,10 @@ full rings and score histograms). An old job of many series is 100 series learne
 and copied: its state is tiled, with every series renamed, so the copies cost what real series
 of that age cost.
 
-    PYTHONPATH=service python bench/engine.py [--series 1,1000,100000] [--records 400000]
+    PYTHONPATH=service python bench/engine.py [--series 1,1000,100000] [--records 400000] [--backfill 5]
+
+Last, the backfill line times one series whose every add and finalize_until closes 10,000
+buckets at once (a message of history), as bench/nab.py sends them.
 """
 
 from __future__ import annotations
@@ -128,12 +131,35 @@ def bench(series: int, records: int, age: str) -> dict[str, float]:
     }
 
 
+def backfill(buckets_per_call: int, calls: int) -> float:
+    """Microseconds per bucket of one series when each add and finalize_until closes many buckets."""
+    job, feed = JobAnalyzer(SPEC), Feed(1)
+    total = buckets_per_call * (calls + 1)
+    b = np.arange(total)
+    times = T0 + b * SPAN + SPAN // 2
+    x = 100.0 + 10.0 * np.sin(2 * np.pi * (b % DAY_BUCKETS) / DAY_BUCKETS) + 3.0 * feed.rng.standard_normal(total)
+    codes = np.zeros(total, np.int32)
+
+    def call(k: int) -> None:
+        part = slice(k * buckets_per_call, (k + 1) * buckets_per_call)
+        strings = {"s": StringColumn(codes[part], feed.names.values)}
+        job.add(RecordBatch(times=times[part], numbers={"x": x[part]}, strings=strings))
+        job.finalize_until(T0 + (k + 1) * buckets_per_call * SPAN)
+
+    call(0)  # a young job's first day
+    start = time.perf_counter()
+    for k in range(1, calls + 1):
+        call(k)
+    return 1e6 * (time.perf_counter() - start) / (calls * buckets_per_call)
+
+
 def main() -> None:
     """Run the benchmark and print one line per series count and age."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", default="1,1000,100000", help="comma-separated series counts")
     parser.add_argument("--ages", default="young,old", help="young, old or both")
     parser.add_argument("--records", type=int, default=400_000, help="timed records per run (at least 20 buckets)")
+    parser.add_argument("--backfill", type=int, default=5, help="calls of 10,000 one-series buckets to time (0: none)")
     args = parser.parse_args()
     print(f"engine kernels ready in {warm_up():.1f} s")
     print(f"{'series':>8} {'age':>6} {'us/bucket':>10} {'records/s':>11} {'model B/series':>15} {'state B/series':>15} "
@@ -144,6 +170,8 @@ def main() -> None:
             print(f"{series:>8} {age:>6} {r['us_per_bucket']:>10.0f} {r['records_per_s']:>11.0f} "
                   f"{r['model_bytes_per_series']:>15.0f} {r['state_bytes_per_series']:>15.0f} "
                   f"{r['to_state_s']:>10.2f} {r['from_state_s']:>12.2f}", flush=True)
+    if args.backfill:
+        print(f"backfill: 1 series, 10,000 buckets a call: {backfill(10_000, args.backfill):.0f} us/bucket")
 
 
 if __name__ == "__main__":
