@@ -184,3 +184,37 @@ def test_metric_reports_the_least_probable_of_min_mean_and_max() -> None:
     assert (high.function, high.function_description, high.actual) == ("metric", "max", [40.0])
     [low] = found[150]
     assert (low.function_description, low.actual) == ("min", [-20.0])
+
+
+@pytest.mark.parametrize("function", ["count", "mean", "max", "sum", "metric", "median"])
+def test_closing_many_buckets_at_once_gives_what_closing_them_one_by_one_gives(
+    function: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(3)
+    buckets, series = 400, 3
+    # Every series is known from the first bucket on: a count sees 0 for a known series without
+    # records, so series must not appear in a later message of one run and not the other.
+    times, values, names = [T0] * series, [10.0] * series, [f"s{k}" for k in range(series)]
+    for b in range(buckets):
+        if b % 97 == 50:
+            continue  # an empty bucket
+        n = rng.poisson(2 * series)
+        times += (T0 + b * SPAN + rng.integers(0, SPAN, n)).tolist()
+        values += (10.0 + rng.normal(0, 1, n) + 8.0 * (b == 300)).tolist()
+        names += [f"s{k}" for k in rng.integers(0, series, n).tolist()]
+    order = np.argsort(times, kind="stable")
+    times, values, names = [times[i] for i in order], [values[i] for i in order], [names[i] for i in order]
+    one_by_one = JobAnalyzer(spec(function, by="s"))
+    expected = []
+    for b in range(buckets):
+        mine = [i for i, t in enumerate(times) if T0 + b * SPAN <= t < T0 + (b + 1) * SPAN]
+        one_by_one.add(batch([times[i] for i in mine], [values[i] for i in mine], s=[names[i] for i in mine]))
+        expected += one_by_one.finalize_until(T0 + (b + 1) * SPAN)
+    # Runs of buckets close in parts of at most 16 series-buckets when empty buckets count as zeros.
+    monkeypatch.setattr("anomalyd.engine.analyzer._RUN_ROWS", 16)
+    at_once = JobAnalyzer(spec(function, by="s"))
+    at_once.add(batch(times[: len(times) // 2], values[: len(times) // 2], s=names[: len(times) // 2]))
+    at_once.add(batch(times[len(times) // 2 :], values[len(times) // 2 :], s=names[len(times) // 2 :]))
+    assert at_once.finalize_until(T0 + buckets * SPAN) == expected
+    assert any(r.records for r in expected)
+    assert at_once.to_state() == one_by_one.to_state()

@@ -54,6 +54,7 @@ from anomalyd.engine.stats import raw_score1
 _STATE_VERSION = 5
 _READABLE_VERSIONS = (4, 5)
 MAX_RECORDS = 500
+_RUN_ROWS = 1 << 18  # (bucket, series) rows a detector's run of buckets holds at most
 _NORMALISER_DAYS = 30.0  # score histories age with a 30-day time constant (MODELING.md 6)
 _BUCKET_TIME = "bucket_time"
 
@@ -180,7 +181,15 @@ class JobAnalyzer:
             start = self._first_bucket if self._finalized_end is None else max(self._finalized_end, self._first_bucket)
             self._buffer.sort()
             starts, self._quiet_from = self._to_close(start, target, self._buffer.buckets())
-            results, self.last_processing_ms = self._close_final(starts)
+            # Count and sum detectors give every series a value in every bucket: a run of them
+            # holds buckets x series rows, so long stretches of many series close in parts.
+            widest = max((d.n_series for d in self._detectors if d.function.features[0].empty_is_zero), default=0)
+            step = max(1, _RUN_ROWS // widest) if widest else max(len(starts), 1)
+            self.last_processing_ms = []
+            for first in range(0, len(starts), step):
+                closed, took = self._close_final(starts[first:first + step])
+                results += closed
+                self.last_processing_ms += took
             self._buffer.drop_before(target)
         self._finalized_end = target
         return results
