@@ -19,7 +19,7 @@ _SPAN = 300_000
 
 
 def warm_up() -> float:
-    """Run a small job through every kernel (count and metric models, a state round trip).
+    """Run a small job through every kernel (count, mean and metric models, interim results, a state round trip).
 
     Returns:
         The seconds it took.
@@ -27,7 +27,12 @@ def warm_up() -> float:
     began = time.perf_counter()
     spec = AnalysisSpec(
         bucket_span_ms=_SPAN,
-        detectors=(DetectorSpec("count", by_field_name="s"), DetectorSpec("mean", field_name="x", by_field_name="s")),
+        detectors=(
+            DetectorSpec("count", by_field_name="s"),
+            DetectorSpec("mean", field_name="x", by_field_name="s"),
+            # Several features close bucket by bucket: SeriesModel.step and the detector's rating.
+            DetectorSpec("metric", field_name="x", by_field_name="s"),
+        ),
     )
     job = JobAnalyzer(spec)
     names = StringColumn(np.array([0, 1, 1], np.int32), ("a", "b"))
@@ -37,6 +42,8 @@ def warm_up() -> float:
         times = np.full(3, b * _SPAN, np.int64)
         job.add(RecordBatch(times=times, numbers={"x": np.array([1.0, 2.0, 3.0 + b % 2])}, strings={"s": names}))
         job.finalize_until((b + 1) * _SPAN)
+        if b == 40:
+            job.interim((b + 1) * _SPAN)  # score without learning
     return time.perf_counter() - began
 
 
