@@ -54,6 +54,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd.bucket_time import DAY_MS
+
 Int64s = NDArray[np.int64]
 Bools = NDArray[np.bool_]
 Zone = int | zoneinfo.ZoneInfo  # a fixed offset in seconds, or a region's rules
@@ -61,7 +63,6 @@ Zone = int | zoneinfo.ZoneInfo  # a fixed offset in seconds, or a region's rules
 # The instants a protobuf Timestamp can carry: 0001-01-01 to 9999-12-31T23:59:59.999Z.
 MIN_EPOCH_MS = -62135596800000
 MAX_EPOCH_MS = 253402300799999
-_MS_PER_DAY = 86_400_000
 _EPOCH = dt.datetime(1970, 1, 1)
 _ONE_MS = dt.timedelta(milliseconds=1)
 _MAX_OFFSET_S = 18 * 3600  # ZoneOffset's range
@@ -268,7 +269,7 @@ class JavaPattern:
         ok &= (minute_p | ~(second_p | nano_p)) & (second_p | ~nano_p)
         ok &= (minute <= 59) & (second <= 59)
         local = (
-            (days + extra_day) * _MS_PER_DAY
+            (days + extra_day) * DAY_MS
             + hours * 3_600_000
             + np.minimum(minute, 59) * 60_000
             + np.minimum(second, 59) * 1000
