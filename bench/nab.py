@@ -1,7 +1,7 @@
-r"""Scores anomalyd on a NAB-style corpus through the real gRPC server.
+r"""Scores anomalyd on a NAB-style corpus through the real gRPC server, or the engine alone.
 
     python bench/nab.py --data ../shared/nab/data --results /tmp/nab-out \\
-        --windows ../shared/nab/windows.json --threshold-sweep
+        --windows ../shared/nab/windows.json --threshold-sweep [--in-process] [--cross-check]
 
 For every CSV under --data (NAB's `timestamp,value`, any folder layout) it creates a job with
 one mean(value) detector and a bucket span of the file's median sampling interval, streams the
@@ -9,6 +9,16 @@ rows in file order with PostData, finalises the last bucket, reads the records b
 --results/<same relative path> with columns timestamp,value,anomaly_score, where anomaly_score
 is the row's bucket's initial_record_score / 100 (0 without a record). With --windows it prints
 the NAB scores of the set using the scorer beside the windows file (or --scorer).
+
+--in-process runs the same job on a JobAnalyzer in this process (--workers processes, one file
+each at a time), with the server's order rule (a row in a bucket before the latest row's bucket
+is dropped, latency 0) and its finalisation after every message: the same scores, without gRPC
+and storage, for sweeps over settings. Confirm a final figure through the server.
+
+--cross-check measures how well a threshold transfers: the files are split in two (alternate
+files within each category, in name order), the threshold is chosen on one part with the
+scorer's --threshold-sweep --save-thresholds and applied to the other with --thresholds, both
+ways round; it prints each part's swept and transferred scores per profile.
 
 The initial score is the one the job reported when the bucket closed. record_score may since
 have been lowered by renormalisation, which reads later data, and NAB scores each row from that
@@ -22,6 +32,8 @@ import contextlib
 import csv
 import datetime as dt
 import hashlib
+import json
+import multiprocessing
 import re
 import subprocess
 import sys
@@ -35,6 +47,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "service"), str(REPO / "clients/python")]
 
+from anomalyd.engine.analyzer import JobAnalyzer  # noqa: E402
+from anomalyd.engine.records import AnalysisSpec, DetectorSpec, RecordBatch  # noqa: E402
 from anomalyd.v1 import column_batch_pb2, job_pb2, job_service_pb2_grpc, results_service_pb2_grpc  # noqa: E402
 from anomalyd.v1 import job_service_pb2 as pb  # noqa: E402
 from anomalyd.v1 import results_service_pb2 as rpb  # noqa: E402
@@ -110,6 +124,89 @@ def score_file(jobs, results, path: Path, relative: Path) -> tuple[list[str], li
     return stamps, texts, row_scores
 
 
+def accepted_rows(times: np.ndarray, span_ms: int) -> np.ndarray:
+    """The rows the server's ingest accepts at latency 0: none in a bucket before the latest row's."""
+    running = np.maximum.accumulate(times)
+    return times >= running // span_ms * span_ms
+
+
+def score_file_in_process(path: Path) -> tuple[list[str], list[str], np.ndarray]:
+    """score_file() on a JobAnalyzer in this process: the records' initial scores per row."""
+    stamps, texts, times, values = read_series(path)
+    span_ms = sampling_interval_s(times) * 1000
+    job = JobAnalyzer(AnalysisSpec(bucket_span_ms=span_ms, detectors=(DetectorSpec("mean", field_name="value"),)))
+    keep = accepted_rows(times, span_ms)
+    latest = np.maximum.accumulate(times)
+    scores: dict[int, float] = {}
+
+    def collect(results: list) -> None:
+        for bucket in results:
+            for record in bucket.records:
+                scores[bucket.timestamp_ms] = max(scores.get(bucket.timestamp_ms, 0.0), record.initial_record_score)
+
+    for i in range(0, len(times), BATCH):
+        t, v = times[i:i + BATCH], values[i:i + BATCH]
+        k = keep[i:i + BATCH]
+        job.add(RecordBatch(times=t[k], numbers={"value": v[k]}))
+        collect(job.finalize_until(int(latest[i:i + BATCH][-1]) // span_ms * span_ms))
+    collect(job.finalize_until((int(times.max()) // span_ms + 1) * span_ms))
+    row_scores = np.array([scores.get(int(t) // span_ms * span_ms, 0.0) / 100 for t in times])
+    return stamps, texts, row_scores
+
+
+def write_results(out: Path, stamps: list[str], texts: list[str], scores: np.ndarray) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["timestamp", "value", "anomaly_score"])
+        writer.writerows(zip(stamps, texts, (f"{s:.6f}" for s in scores), strict=True))
+
+
+def halves(files: list[Path], data: Path) -> tuple[list[Path], list[Path]]:
+    """The files split in two: alternate files within each category (folder), in name order."""
+    parts: tuple[list[Path], list[Path]] = ([], [])
+    by_folder: dict[Path, list[Path]] = {}
+    for path in sorted(files):
+        by_folder.setdefault(path.relative_to(data).parent, []).append(path)
+    for folder in sorted(by_folder):
+        for k, path in enumerate(by_folder[folder]):
+            parts[k % 2].append(path)
+    return parts
+
+
+def cross_check(scorer: Path, data: Path, windows: Path, results: Path, files: list[Path]) -> None:
+    """Choose the threshold on one half, score the other with it, both ways round; print both."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dirs = []
+        for name, part in zip("AB", halves(files, data), strict=True):
+            root = Path(tmp) / name
+            for path in part:
+                link = root / path.relative_to(data)
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(path.resolve())
+            dirs.append(root)
+        base = [sys.executable, str(scorer), "--windows", str(windows), "--results", str(results)]
+        report: dict[str, dict] = {}
+        for name, root in zip("AB", dirs, strict=True):
+            swept, saved = Path(tmp) / f"{name}-swept.json", Path(tmp) / f"{name}-thresholds.json"
+            subprocess.run([*base, "--data", str(root), "--threshold-sweep", "--json", str(swept),
+                            "--save-thresholds", str(saved)], check=True, capture_output=True)
+            report[name] = json.loads(swept.read_text())
+        for name, other in (("A", "B"), ("B", "A")):
+            moved = Path(tmp) / f"{name}-from-{other}.json"
+            subprocess.run([*base, "--data", str(dirs["AB".index(name)]), "--thresholds",
+                            str(Path(tmp) / f"{other}-thresholds.json"), "--json", str(moved)],
+                           check=True, capture_output=True)
+            transferred = json.loads(moved.read_text())
+            print(f"cross-check half {name} ({len(report[name]['files'])} files, {report[name]['windows']} windows), "
+                  f"threshold from half {other}:")
+            for profile, swept_profile in report[name]["profiles"].items():
+                got = transferred["profiles"][profile]
+                print(f"  {profile:<20} swept {swept_profile['score']:7.2f} (thr {swept_profile['threshold']:.4f})"
+                      f"  transferred {got['score']:7.2f} (thr {got['threshold']:.4f})"
+                      f"  loss {swept_profile['score'] - got['score']:5.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, type=Path)
@@ -119,11 +216,46 @@ def main() -> None:
     parser.add_argument("--target", help="an anomalyd server to use (default: start a local one)")
     parser.add_argument("--threshold-sweep", action="store_true", help="passed to the scorer")
     parser.add_argument("--threshold", type=float, help="passed to the scorer")
+    parser.add_argument("--in-process", action="store_true", help="run the engine in this process, not a server")
+    parser.add_argument("--workers", type=int, default=1, help="processes for --in-process")
+    parser.add_argument("--cross-check", action="store_true", help="threshold transfer between two halves (needs --windows)")
     args = parser.parse_args()
 
     files = sorted(p for p in args.data.rglob("*.csv"))
     if not files:
         parser.error(f"no CSV files under {args.data}")
+    if args.in_process:
+        began = time.perf_counter()
+        with contextlib.ExitStack() as stack:
+            if args.workers > 1:
+                pool = stack.enter_context(multiprocessing.get_context("fork").Pool(args.workers))
+                outcomes = pool.imap(score_file_in_process, files, chunksize=1)
+            else:
+                outcomes = map(score_file_in_process, files)
+            rows = 0
+            for path, (stamps, texts, scores) in zip(files, outcomes, strict=True):
+                relative = path.relative_to(args.data)
+                rows += len(stamps)
+                write_results(args.results / relative, stamps, texts, scores)
+                print(f"{relative}: {len(stamps)} rows, max score {scores.max():.3f}", flush=True)
+        elapsed = time.perf_counter() - began
+        print(f"{len(files)} files, {rows:,} rows in {elapsed:.1f}s ({rows / elapsed:,.0f} rows/s in process)")
+    else:
+        serve(args, files)
+    if args.windows:
+        scorer = args.scorer or args.windows.parent / "score.py"
+        command = [sys.executable, str(scorer), "--data", str(args.data), "--windows", str(args.windows), "--results", str(args.results)]
+        if args.threshold is not None:
+            command += ["--threshold", str(args.threshold)]
+        elif args.threshold_sweep:
+            command += ["--threshold-sweep"]
+        subprocess.run(command, check=True)
+        if args.cross_check:
+            cross_check(scorer, args.data, args.windows, args.results, files)
+
+
+def serve(args: argparse.Namespace, files: list[Path]) -> None:
+    """Score every file through a server (args.target, or a local one)."""
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         target = args.target or stack.enter_context(LocalServer(Path(tmp) / "server")).target
         channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 256 << 20)])
@@ -135,23 +267,10 @@ def main() -> None:
             relative = path.relative_to(args.data)
             stamps, texts, scores = score_file(jobs, results, path, relative)
             rows += len(stamps)
-            out = args.results / relative
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with out.open("w", newline="") as f:
-                writer = csv.writer(f)
-                writer.writerow(["timestamp", "value", "anomaly_score"])
-                writer.writerows(zip(stamps, texts, (f"{s:.6f}" for s in scores), strict=True))
+            write_results(args.results / relative, stamps, texts, scores)
             print(f"{relative}: {len(stamps)} rows, max score {scores.max():.3f}", flush=True)
         elapsed = time.perf_counter() - began
         print(f"{len(files)} files, {rows:,} rows in {elapsed:.1f}s ({rows / elapsed:,.0f} rows/s through the server)")
-    if args.windows:
-        scorer = args.scorer or args.windows.parent / "score.py"
-        command = [sys.executable, str(scorer), "--data", str(args.data), "--windows", str(args.windows), "--results", str(args.results)]
-        if args.threshold is not None:
-            command += ["--threshold", str(args.threshold)]
-        elif args.threshold_sweep:
-            command += ["--threshold-sweep"]
-        subprocess.run(command, check=True)
 
 
 if __name__ == "__main__":
