@@ -440,6 +440,6 @@ def _run(
         lo, hi = ptr[j], ptr[j + 1]
         for k in range(lo, hi):
             warm[k] = learned[idx[k]] >= warmup
-        series_model.run_series(lo, hi, idx, x, model, settings, phases, plan, scored, True, True)
+        series_model.run_series(lo, hi, idx, x, model, settings, t, phases, plan, scored, True, True)
         _rate_rows(lo, hi, idx, ln_single, ln_multi, warm, key_ids, by_partition, norm, decay, t // span, run_peak, True, rated)
     return len(starts)

@@ -43,8 +43,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from anomalyd.engine import multi_bucket, residual, seasonality, trend
+from anomalyd.engine import drift, multi_bucket, residual, seasonality, trend
 from anomalyd.engine.compiled import kernel
+from anomalyd.engine.drift import Drift
 from anomalyd.engine.multi_bucket import WINDOWS, MultiBucket
 from anomalyd.engine.residual import NORMAL, QUASI_POISSON, Families, Residual
 from anomalyd.engine.seasonality import DAY_MS, FollowPlan, Seasonality
@@ -73,11 +74,14 @@ class Scored:
         residual: shape (k,), value - typical.
         sigma: shape (k,), the residual scale.
         ln_p_single: shape (k,), ln p of the value alone (0 during warm-up).
-        ln_p_multi: shape (k,), ln p of the mean of recent residuals (0 while unavailable).
+        ln_p_multi: shape (k,), ln p of the mean of recent residuals (0 while unavailable), joined
+            with a drift reported in this bucket (see drift.py).
         ln_p_tail: shape (k,), the two-sided ln p of the value alone, warm or not, which
             decides how much the models learn from it.
         recent_means: shape (k, windows), the mean clipped residual of each multi-bucket window
             ending with this bucket.
+        drift: shape (k, 3), the drift feature's clipped residual, statistic and reported ln p
+            (see drift.score_one).
     """
 
     typical: FloatArray
@@ -87,10 +91,14 @@ class Scored:
     ln_p_multi: FloatArray
     ln_p_tail: FloatArray
     recent_means: FloatArray
+    drift: FloatArray
 
     def fields(self) -> tuple[FloatArray, ...]:
         """The arrays in the order the kernels unpack them."""
-        return self.typical, self.residual, self.sigma, self.ln_p_single, self.ln_p_multi, self.ln_p_tail, self.recent_means
+        return (
+            self.typical, self.residual, self.sigma, self.ln_p_single, self.ln_p_multi, self.ln_p_tail, self.recent_means,
+            self.drift,
+        )
 
     @property
     def ln_p(self) -> FloatArray:
@@ -132,12 +140,14 @@ class SeriesModel:
         self.residual = Residual(capacity)
         self.families = Families(capacity if counts else 0)
         self.multi_bucket = MultiBucket(capacity)
+        self.drift = Drift(capacity)
+        self.span = span_ms
         self.seasonality = Seasonality(span_ms, capacity)
         self._plan: tuple[int, NDArray[np.int64], FollowPlan] | None = None
 
-    def _parts(self) -> dict[str, Trend | Residual | Families | MultiBucket]:
-        parts: dict[str, Trend | Residual | Families | MultiBucket] = {
-            "trend": self.trend, "residual": self.residual, "multi_bucket": self.multi_bucket,
+    def _parts(self) -> dict[str, Trend | Residual | Families | MultiBucket | Drift]:
+        parts: dict[str, Trend | Residual | Families | MultiBucket | Drift] = {
+            "trend": self.trend, "residual": self.residual, "multi_bucket": self.multi_bucket, "drift": self.drift,
         }
         if self.counts:
             parts["families"] = self.families
@@ -195,6 +205,7 @@ class SeriesModel:
             self.learned, t.level, t.slope, t.recent_z,
             r.scale_weight, r.scale_sum_sq, r.resolution, r.mean_abs, r.last_value, self.families.log_likelihood,
             m.clipped_residuals, m.weight, m.sum_sq_means, s.slot, tuple(s.pools), s.rings, s.acc_sum, s.acc_n, s.rates,
+            self.drift.state(), self.span,
         )
 
     def run_state(self) -> tuple[Any, ...]:
@@ -208,7 +219,10 @@ class SeriesModel:
     @staticmethod
     def blank_scored(k: int) -> Scored:
         """Scored arrays for k values, to be written."""
-        return Scored(np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty((k, len(WINDOWS))))
+        return Scored(
+            np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty((k, len(WINDOWS))),
+            np.empty((k, 3)),
+        )
 
     def score(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int) -> Scored:
         """Score bucket values without learning them.
@@ -260,8 +274,8 @@ class SeriesModel:
     def _run(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int, out: Scored, *, score: bool, learn: bool) -> Scored:
         phases, plan = self._bucket_plan(t_ms)
         run_series(
-            0, len(idx), np.asarray(idx, np.intp), np.asarray(x, np.float64), self.state(), self.settings(), phases, plan,
-            out.fields(), score, learn,
+            0, len(idx), np.asarray(idx, np.intp), np.asarray(x, np.float64), self.state(), self.settings(), t_ms, phases,
+            plan, out.fields(), score, learn,
         )
         return out
 
@@ -274,9 +288,15 @@ class SeriesModel:
         return out
 
     def load(self, arrays: Arrays) -> None:
-        """Restore the state written by arrays(), or by version 4 of the job state (the same values)."""
+        """Restore the state written by arrays(), or by versions 4 and 5 of the job state.
+
+        Version 4 named the same values differently; versions 4 and 5 had no drift feature, which
+        then starts empty (it reports once it has seen drift.WINDOW + drift.BASELINE buckets).
+        """
         arrays = {_V4_NAMES.get(k, k): v for k, v in arrays.items()}
         self.learned = arrays["learned"]
+        if not any(k.startswith("drift.") for k in arrays):
+            arrays.update({f"drift.{k}": v for k, v in Drift(len(self.learned)).arrays(len(self.learned)).items()})
         for name, part in self._parts().items():
             part.load({k[len(name) + 1:]: v for k, v in arrays.items() if k.startswith(name + ".")})
         prefix = "seasonality."
@@ -296,7 +316,7 @@ def _error_variances(
 @kernel
 def run_series(
     lo: int, hi: int, idx: NDArray[np.intp], x: FloatArray, state: tuple[Any, ...], settings: tuple[int, bool, int, float],
-    phases: NDArray[np.int64], plan: FollowPlan, out: tuple[FloatArray, ...], score: bool, learn: bool,
+    t_ms: int, phases: NDArray[np.int64], plan: FollowPlan, out: tuple[FloatArray, ...], score: bool, learn: bool,
 ) -> None:
     """Score (if score) and then learn (if learn) the values of rows lo..hi-1 of idx and x, series by series.
 
@@ -310,6 +330,7 @@ def run_series(
         x: shape (k,), their values.
         state: SeriesModel.state().
         settings: SeriesModel.settings().
+        t_ms: the bucket's start.
         phases: shape (3,), the components' bins at the bucket.
         plan: the bucket's follow plan (Seasonality.follow_plan).
         out: the Scored arrays (Scored.fields()), written by scoring and read by learning.
@@ -321,7 +342,8 @@ def run_series(
     log_likelihood, clipped_residuals, mb_weight, sum_sq_means = state[9], state[10], state[11], state[12]
     slot, pools, rings, acc_sum, acc_n, rates = state[13], state[14], state[15], state[16], state[17], state[18]
     side, counts, warmup, decay_ = settings
-    typical, resid, sigma, ln_single, ln_multi, ln_tail, means = out
+    drift_state, span = state[19], state[20]
+    typical, resid, sigma, ln_single, ln_multi, ln_tail, means, drifts = out
     for k in range(lo, hi):
         i, value = idx[k], x[k]
         n = learned[i]
@@ -344,6 +366,12 @@ def run_series(
             multi_bucket.recent_means(clipped_residuals, i, n, min(max(e, -_CLIP_Z * sd), _CLIP_Z * sd), means[k])
             ready = n >= warmup + multi_bucket.LENGTH
             ln_multi[k] = multi_bucket.ln_p(mb_weight, sum_sq_means, i, means[k], var, floor, side) if ready else 0.0
+            drift.score_one(drift_state, i, value, t_ms, span, floor, side, drifts[k])
+            if drifts[k, 2] < 0.0:
+                # A drift reported joins the bucket's own evidence as the multi-bucket evidence
+                # (drift.join), where that is smaller: it never hides what the bucket showed.
+                own = min(ln_single[k], ln_multi[k])
+                ln_multi[k] = min(ln_multi[k], drift.join(own, drifts[k, 2]))
         if not learn:
             continue
         e, sd = resid[k], sigma[k]
@@ -372,4 +400,5 @@ def run_series(
             # rather than reading the buckets before the shift as a sustained anomaly.
             clipped_residuals[i, :] = 0.0
         residual.learn_resolution(resolution, mean_abs, last_value, i, value, 1.0 / min(n + 1.0, LEVEL_BUCKETS))
+        drift.learn_one(drift_state, i, value, t_ms, span, decay_, drifts[k])
         learned[i] = n + 1

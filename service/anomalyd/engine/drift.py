@@ -1,0 +1,408 @@
+"""The drift feature: a slow slide away from what the hour of the week usually looks like.
+
+A level that slides away from its seasonal pattern over hours leaves every bucket ordinary and
+is followed by the trend (a 24-bucket level) long before the 24- and 6-bucket multi-bucket
+means see it. This feature of the multi-bucket family compares the series with a slow profile
+of its own instead:
+
+* prediction: an hour-of-week profile (each hour's bin an average over about 3 weeks), falling
+  back to the hour-of-day profile (about 3 days) until the series has seen 2 weeks, and to a
+  level (an average over the last 720 buckets) until it has seen 2 days; the statistic's
+  history restarts when the predictor changes, so it never mixes the residuals of two;
+* statistic: the mean of the residuals over the last 72 buckets (each clipped at 3 spreads, so
+  one spike cannot make a drift) divided by the residual's spread, a decayed root mean square
+  over 720 buckets;
+* calibration: the tail of the statistic's size in the series' own decayed history (a
+  log-binned histogram forgetting as the residual scale does, over 7 days), read from the
+  histogram down to its top 5 %, beyond it a normal tail through that quantile, so a drift far
+  outside the history gets a probability far below 1 / history;
+* reporting: a drift whose tail probability is at most 2e-3 is reported once, and again only
+  when its evidence has doubled (ln p twice that of the last report, as a run of anomalous
+  buckets is news again when its score doubles); the feature re-arms when the statistic is back
+  above a tail probability of 0.05 (the level at which a raw score is 0). Reported, its ln p is
+  joined with the bucket's as Elasticsearch joins single- and multi-bucket evidence (the
+  chi-squared test of their normal deviates) and becomes the multi-bucket ln p, so records show
+  it in multi_bucket_impact;
+* learning: until a drift is reported, values whose statistic lies in its tail (p < 0.05) teach
+  the profile at weight 0.1, so the drift is not learned as the new normal before it is
+  reported; after the report they teach it at full weight. The spread and the histogram learn
+  values in the tail at weight 0.1 always: a drift inflating the spread would hide its own
+  growth (machine temperature sliding from 82 to 60 doubled its spread in 12 hours), and one long
+  drift would make the next one ordinary.
+
+The feature scores once a profile has predicted 72 + 360 buckets (a window, and half the spread's
+baseline) and reports once its history holds 360 buckets.
+
+Example:
+    >>> from anomalyd.engine.residual import Residual
+    >>> d, res = Drift(1), Residual(1)
+    >>> residual_ = (res.scale_weight, res.scale_sum_sq, res.resolution, res.mean_abs)
+    >>> rng = np.random.default_rng(0)
+    >>> out, reports = np.zeros((1, 3)), []
+    >>> for b in range(3000):  # 10 days of a daily wave, then a slide of 3 below it over 6 hours
+    ...     slide = 3.0 * min(max((b - 2800) / 72, 0.0), 1.0)
+    ...     x = np.array([10.0 + 5.0 * math.sin(2 * math.pi * b / 288) + rng.standard_normal() - slide])
+    ...     score(np.array([0]), x, b * 300_000, 300_000, d.state(), residual_, 0, out)
+    ...     learn(np.array([0]), x, b * 300_000, 300_000, d.state(), 0.999, out)
+    ...     if out[0, 2] < 0.0:
+    ...         reports.append((b, round(float(out[0, 2]))))
+    >>> reports  # chance drifts at p ~ 1e-3 before; the slide, then each doubling of its evidence
+    [(1713, -7), (1922, -6), (2558, -7), (2836, -7), (2844, -15), (2851, -33), (2863, -66), (2876, -135), (2910, -276)]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from anomalyd.engine import residual
+from anomalyd.engine.compiled import kernel
+from anomalyd.engine.state import Rows
+from anomalyd.engine.stats import LN_P_MIN, FloatArray, log_erfc1, normal_tail_log_p1
+
+WINDOW = 72  # buckets in the drift's mean (6 hours of 5-minute buckets)
+BASELINE = 720  # buckets: the spread's memory and the history the feature needs first
+_HOUR_MS = 3_600_000
+_DAY_MS = 24 * _HOUR_MS
+_WEEK_HOURS = 168
+_DAY_HOURS = 24
+_PROFILE_CYCLES = 3.0  # a profile bin averages about 3 cycles of visits
+_FALLBACK_CYCLES = 2.0  # a profile is used once the series has seen 2 of its cycles
+_CLIP = 3.0
+_TAIL_WEIGHT = 0.1
+LN_FIRE = math.log(2e-3)
+LN_NORMAL = math.log(0.05)
+_ANCHOR = 0.05  # the histogram's share where the normal tail takes over
+_Z_ANCHOR = 1.959963984540054  # the two-sided normal deviate of a 5 % tail
+_N_BINS = 64
+_LO, _HI = 1e-3, 1e2  # |statistic| range of the histogram's log bins, in spreads
+_LN_LO = math.log(_LO)
+_BIN_WIDTH = (math.log(_HI) - _LN_LO) / (_N_BINS - 1)
+_REBASE_GAIN = 1e4
+_NEWS = 2.0
+
+
+class Drift(Rows):
+    """Slow seasonal profiles, the residual window, spread and statistic history of S series.
+
+    Attributes:
+        week: shape (S, 168), float32, the hour-of-week profile.
+        week_weight: shape (S, 168), float32, the weight each hour of the week has learned
+            (a bucket weighs 1, or 0.1 in a drift not yet reported), capped at 3 cycles.
+        day: shape (S, 24), float32, the hour-of-day profile.
+        day_weight: shape (S, 24), float32, the same for each hour of the day.
+        level: shape (S,), the mean of recent values (the last fallback).
+        window: shape (S, 72), float32, the last 72 clipped residuals, a ring indexed by seen.
+        window_sum: shape (S,), their sum.
+        seen: shape (S,), int32, buckets the feature has learned.
+        profiled: shape (S,), int32, buckets predicted by the current profile (see regime()).
+        spread_weight: shape (S,), the decayed weight of residuals in the spread.
+        spread_sum_sq: shape (S,), their decayed weighted sum of squares.
+        history: shape (S, 64), float32, the statistic's decayed history in log bins, scaled by
+            history_gain (true weights are history / history_gain).
+        history_gain: shape (S,), the scale of history.
+        reported: shape (S,), the ln p of the last drift reported, until the statistic is back to
+            normal; 0 when none.
+    """
+
+    FIELDS: ClassVar = {
+        "week": (np.float32, (_WEEK_HOURS,), 0.0),
+        "week_weight": (np.float32, (_WEEK_HOURS,), 0.0),
+        "day": (np.float32, (_DAY_HOURS,), 0.0),
+        "day_weight": (np.float32, (_DAY_HOURS,), 0.0),
+        "level": (np.float64, (), 0.0),
+        "window": (np.float32, (WINDOW,), 0.0),
+        "window_sum": (np.float64, (), 0.0),
+        "seen": (np.int32, (), 0),
+        "profiled": (np.int32, (), 0),
+        "spread_weight": (np.float64, (), 0.0),
+        "spread_sum_sq": (np.float64, (), 0.0),
+        "history": (np.float32, (_N_BINS,), 0.0),
+        "history_gain": (np.float64, (), 1.0),
+        "reported": (np.float64, (), 0.0),
+    }
+    week: FloatArray
+    week_weight: FloatArray
+    day: FloatArray
+    day_weight: FloatArray
+    level: FloatArray
+    window: FloatArray
+    window_sum: FloatArray
+    seen: Any
+    profiled: Any
+    spread_weight: FloatArray
+    spread_sum_sq: FloatArray
+    history: FloatArray
+    history_gain: FloatArray
+    reported: FloatArray
+
+    def state(self) -> tuple[Any, ...]:
+        """The arrays in the order the kernels take them."""
+        return (
+            self.week, self.week_weight, self.day, self.day_weight, self.level, self.window, self.window_sum,
+            self.seen, self.profiled, self.spread_weight, self.spread_sum_sq, self.history, self.history_gain, self.reported,
+        )
+
+
+@kernel
+def _cycle_visits(span_ms: int) -> float:
+    """Buckets an hour's bin learns per cycle (at least 1)."""
+    return max(1.0, _HOUR_MS / span_ms)
+
+
+@kernel
+def regime(seen: int, span_ms: int) -> int:
+    """The profile a series predicts with after seen buckets: 2 weekly, 1 daily, 0 the level.
+
+    A profile takes over once the series has seen 2 of its cycles (in buckets with data), for
+    all its bins at once: the statistic's history then restarts, read against one predictor.
+    """
+    per_day = max(1.0, _DAY_MS / span_ms)
+    if seen >= _FALLBACK_CYCLES * 7.0 * per_day:
+        return 2
+    return 1 if seen >= _FALLBACK_CYCLES * per_day else 0
+
+
+@kernel
+def predict(state: tuple[Any, ...], i: int, t_ms: int, span_ms: int) -> tuple[float, int]:
+    """Series i's slow seasonal prediction at t_ms and its regime (see regime()).
+
+    The hour-of-week bin in the weekly regime, the hour-of-day bin in the daily one, else (or
+    where a bin has never been visited) the level.
+    """
+    week, week_weight, day, day_weight, level, seen = state[0], state[1], state[2], state[3], state[4], state[7]
+    now = regime(seen[i], span_ms)
+    hour = t_ms // _HOUR_MS
+    h = hour % _WEEK_HOURS
+    if now == 2 and week_weight[i, h] > 0.0:
+        return float(week[i, h]), now
+    h = hour % _DAY_HOURS
+    if now >= 1 and day_weight[i, h] > 0.0:
+        return float(day[i, h]), now
+    return float(level[i]), now
+
+
+@kernel
+def _spread(state: tuple[Any, ...], i: int, floor: float) -> float:
+    weight, sum_sq = state[9][i], state[10][i]
+    return math.sqrt((sum_sq / weight if weight > 0.0 else 0.0) + floor)
+
+
+@kernel
+def _bin(size: float) -> int:
+    if size <= _LO:
+        return 0
+    return min(int((math.log(size) - _LN_LO) / _BIN_WIDTH) + 1, _N_BINS - 1)
+
+
+@kernel
+def _edge(b: int) -> float:
+    """The lower edge of bin b (bin 0 holds everything up to _LO)."""
+    return 0.0 if b == 0 else math.exp(_LN_LO + (b - 1) * _BIN_WIDTH)
+
+
+@kernel
+def tail_ln_p(history: FloatArray, gain: float, i: int, size: float) -> tuple[float, float]:
+    """Ln of the tail probability of |statistic| = size in series i's history, and that history's weight.
+
+    The share of history at or above size (within a bin, in proportion to the log distance to
+    its upper edge), down to the top 5 %; beyond that quantile q, the normal tail of
+    1.96 * size / q, which is continuous with it.
+    """
+    row = history[i]
+    total = 0.0
+    for b in range(_N_BINS):
+        total += row[b]
+    if total <= 0.0:
+        return 0.0, 0.0
+    at = _bin(size)
+    above = 0.0
+    for b in range(at + 1, _N_BINS):
+        above += row[b]
+    lo, hi = _edge(at), _edge(at + 1) if at + 1 < _N_BINS else math.inf
+    inside = 1.0 if at == 0 or not math.isfinite(hi) else (math.log(hi) - math.log(size)) / (math.log(hi) - math.log(lo))
+    share = (above + row[at] * min(max(inside, 0.0), 1.0)) / total
+    if share >= _ANCHOR:
+        return math.log(share), total / gain
+    # The quantile q at the anchor share, found from the top; then the normal tail through it.
+    want = _ANCHOR * total
+    cumulative = 0.0
+    q = size
+    for b in range(_N_BINS - 1, -1, -1):
+        if cumulative + row[b] >= want:
+            lo_b, hi_b = _edge(b), _edge(b + 1) if b + 1 < _N_BINS else _edge(b) * math.exp(_BIN_WIDTH)
+            part = (want - cumulative) / row[b]
+            q = math.exp(math.log(hi_b) - part * (math.log(hi_b) - math.log(max(lo_b, _LO * math.exp(-_BIN_WIDTH)))))
+            break
+        cumulative += row[b]
+    return normal_tail_log_p1(_Z_ANCHOR * size / max(q, 1e-300), 0), total / gain
+
+
+@kernel
+def deviate_sq(ln_p: float) -> float:
+    """The squared normal deviate z^2 whose two-sided tail is e^ln_p (Newton's method on ln erfc)."""
+    if ln_p >= 0.0:
+        return 0.0
+    z = math.sqrt(-2.0 * ln_p)  # above the root: the tail of z is below exp(-z^2 / 2)
+    for _ in range(50):
+        f = log_erfc1(z / math.sqrt(2.0)) - ln_p
+        slope = -math.sqrt(2.0 / math.pi) * math.exp(-0.5 * z * z - log_erfc1(z / math.sqrt(2.0)))
+        step = f / slope
+        z = max(z - step, 0.5 * z)
+        if abs(step) < 1e-10 * max(z, 1.0):
+            break
+    return z * z
+
+
+@kernel
+def join(ln_p_a: float, ln_p_b: float) -> float:
+    """Ln p of two pieces of evidence together, as Elasticsearch joins single- and multi-bucket ones.
+
+    ml-cpp's CJointProbabilityOfLessLikelySamples: each probability is read as a normal deviate
+    and the sum of their squares is tested against the chi-squared distribution with 2 degrees
+    of freedom, whose tail is exp(-s / 2).
+    """
+    return max(-0.5 * (deviate_sq(ln_p_a) + deviate_sq(ln_p_b)), LN_P_MIN)
+
+
+@kernel
+def score_one(
+    state: tuple[Any, ...], i: int, value: float, t_ms: int, span_ms: int, floor: float, side: int, out: FloatArray,
+) -> None:
+    """Score series i's bucket value at t_ms without learning it.
+
+    Args:
+        state: Drift.state().
+        i: the series.
+        value: its bucket value.
+        t_ms: bucket start.
+        span_ms: the bucket span.
+        floor: the series' residual variance floor, added to the spread.
+        side: 0 both directions, +1 only above the profile, -1 only below.
+        out: shape (3,), written: the clipped residual, the statistic (window mean / spread,
+            signed; NaN until the feature has started) and ln p reported (0 unless a drift is
+            reported in this bucket).
+    """
+    window, window_sum, seen, profiled, spread_weight = state[5], state[6], state[7], state[8], state[9]
+    history, gain, reported = state[11], state[12], state[13]
+    n = seen[i]
+    spread = _spread(state, i, floor)
+    prediction, now = predict(state, i, t_ms, span_ms)
+    e = value - prediction
+    # Residuals against the level do not enter the window: they measure the pattern, not drift.
+    usable = now >= 1 and spread_weight[i] > 0.0
+    out[0] = min(max(e, -_CLIP * spread), _CLIP * spread) if usable else 0.0
+    out[1] = np.nan
+    out[2] = 0.0
+    if profiled[i] + 1 < WINDOW + BASELINE // 2 or not usable or spread <= 0.0:
+        return
+    mean = (window_sum[i] - window[i, n % WINDOW] + out[0]) / WINDOW
+    stat = mean / spread
+    out[1] = stat
+    ln_p, weight = tail_ln_p(history, gain[i], i, abs(stat))
+    blind = side != 0 and side * stat <= 0.0
+    # A drift reported once is reported again only when its evidence has doubled (its p
+    # squared), as a run of anomalous buckets is news again only when its score doubles.
+    news = ln_p <= LN_FIRE and ln_p < _NEWS * reported[i]
+    if not blind and news and weight >= BASELINE / 2:
+        out[2] = ln_p
+
+
+@kernel
+def learn_one(
+    state: tuple[Any, ...], i: int, value: float, t_ms: int, span_ms: int, history_decay: float, scored: FloatArray,
+) -> None:
+    """Learn series i's bucket value at t_ms, scored by score_one() into scored, shape (3,).
+
+    Args:
+        state: Drift.state().
+        i: the series.
+        value: its bucket value.
+        t_ms: bucket start.
+        span_ms: the bucket span.
+        history_decay: the statistic history's decay per bucket.
+        scored: what score_one() wrote.
+    """
+    week, week_weight, day, day_weight, level, window, window_sum = state[:7]
+    seen, profiled, spread_weight, spread_sum_sq, history, gain, reported = state[7:]
+    hour = t_ms // _HOUR_MS
+    most = _PROFILE_CYCLES * _cycle_visits(span_ms)
+    spread_decay = 1.0 - 1.0 / BASELINE
+    clipped, stat = scored[0], scored[1]
+    n = seen[i]
+    weight = 1.0
+    spread_weight_now = 1.0
+    if not math.isnan(stat):
+        ln_p, _ = tail_ln_p(history, gain[i], i, abs(stat))
+        if scored[2] < 0.0:
+            reported[i] = scored[2]
+        elif ln_p >= LN_NORMAL:
+            reported[i] = 0.0
+        if ln_p < LN_NORMAL and reported[i] == 0.0:
+            weight = _TAIL_WEIGHT  # a drift not yet reported is not the new normal
+        # The history learns a drift, reported or not, at the tail weight: one long drift
+        # would otherwise make the next one ordinary.
+        history_weight = _TAIL_WEIGHT if ln_p < LN_NORMAL else 1.0
+        spread_weight_now = history_weight  # see the module's notes on learning
+        # The history decays by history_decay a bucket: weights grow by its inverse instead.
+        g = gain[i] / history_decay
+        if g > _REBASE_GAIN:
+            for b in range(_N_BINS):
+                history[i, b] = np.float32(history[i, b] / g)
+            g = 1.0
+        gain[i] = g
+        history[i, _bin(abs(stat))] += np.float32(history_weight * g)
+    prediction, now = predict(state, i, t_ms, span_ms)
+    if now >= 1:
+        # Residuals clipped at 3 spreads (a spike would hold the spread up for days), but
+        # not before the spread has a first value.
+        e = clipped if spread_weight[i] > 0.0 else value - prediction
+        spread_weight[i] = spread_decay * spread_weight[i] + spread_weight_now
+        spread_sum_sq[i] = spread_decay * spread_sum_sq[i] + spread_weight_now * e * e
+    profiled[i] = min(profiled[i] + 1, 1 << 30) if now >= 1 else 0
+    # Each bin is a weighted mean of its visits, then an average over the last 3 cycles.
+    h = hour % _WEEK_HOURS
+    week_weight[i, h] = min(week_weight[i, h] + weight, most)
+    week[i, h] += np.float32(weight / week_weight[i, h] * (value - week[i, h]))
+    h = hour % _DAY_HOURS
+    day_weight[i, h] = min(day_weight[i, h] + weight, most)
+    day[i, h] += np.float32(weight / day_weight[i, h] * (value - day[i, h]))
+    level[i] += weight / min(n + 1.0, BASELINE) * (value - level[i])
+    slot = n % WINDOW
+    kept = np.float32(clipped)
+    window_sum[i] += float(kept) - float(window[i, slot])
+    window[i, slot] = kept
+    seen[i] = n + 1
+    if regime(n + 1, span_ms) != now:
+        # A new predictor: the spread, the window and the statistic's history start afresh.
+        spread_weight[i], spread_sum_sq[i], window_sum[i], gain[i], reported[i] = 0.0, 0.0, 0.0, 1.0, 0.0
+        window[i, :] = 0.0
+        history[i, :] = 0.0
+        profiled[i] = 0
+
+
+@kernel
+def score(
+    idx: Any, x: FloatArray, t_ms: int, span_ms: int, state: tuple[Any, ...], residual_: tuple[Any, ...], side: int,
+    out: FloatArray,
+) -> None:
+    """score_one() of series idx, shape (k,), with values x, into out, shape (k, 3).
+
+    residual_ is the Residual's scale_weight, scale_sum_sq, resolution and mean_abs, whose
+    variance floor is added to the spread.
+    """
+    scale_weight, scale_sum_sq, resolution, mean_abs = residual_
+    for k in range(len(idx)):
+        _, floor = residual.variances(scale_weight, scale_sum_sq, resolution, mean_abs, idx[k])
+        score_one(state, idx[k], x[k], t_ms, span_ms, floor, side, out[k])
+
+
+@kernel
+def learn(
+    idx: Any, x: FloatArray, t_ms: int, span_ms: int, state: tuple[Any, ...], history_decay: float, scored: FloatArray,
+) -> None:
+    """learn_one() of series idx, shape (k,), with values x, scored by score() into scored, shape (k, 3)."""
+    for k in range(len(idx)):
+        learn_one(state, idx[k], x[k], t_ms, span_ms, history_decay, scored[k])
