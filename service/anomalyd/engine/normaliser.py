@@ -4,7 +4,10 @@ A row keeps a decayed histogram of the raw scores it has seen (the role of ml-cp
 CAnomalyScore::CNormalizer) and a decayed maximum. A new raw score is placed in that
 distribution and the smallest of four caps wins:
 
-* percentile: its percentile mapped through Elasticsearch's knots, so routine scores stay low;
+* percentile: its percentile mapped through Elasticsearch's knots, so routine scores stay low; a
+  score's place within its histogram bin is read on the bin's log scale, so the percentile (and
+  the score, whose knots climb from 50 to 90 between the 99th and 99.9th) is continuous in the
+  raw score rather than a step per bin;
 * max ratio: 100 * min(1.5 r, 0.5 + 0.5 r), r = raw / the recent maximum of the row's group
   (Elasticsearch takes it over the partition), so only scores near the largest seen in a while
   among comparable series reach the top band;
@@ -196,11 +199,11 @@ def normalise1(
         return 0.0
     at = _bin(x)
     below = 0.0
-    for b in range(at + 1):
+    for b in range(at):
         below += hist[r, b] * age
     # The percentile the score would have once added, as autodetect normalises after updating
     # its quantiles: a score above all history gets (total + 1/2) / (total + 1).
-    pct = 100.0 * (below - 0.5 * (hist[r, at] * age) + 0.5) / (total + 1.0)
+    pct = 100.0 * (below + _within(x, at) * (hist[r, at] * age) + 0.5) / (total + 1.0)
     cap = np.interp(pct, _KNOT_PCT, _KNOT_SCORE)
     peak = hmax[g] * decay ** max(bucket - hmax_last[g], 0)
     ratio = x / max(peak, x)
@@ -212,6 +215,15 @@ def normalise1(
         db = 10.0 * math.log10(max(x / median, 1.0))
         cap = min(cap, _MEDIAN_SCORE * (1.0 + db))
     return float(cap)
+
+
+@kernel
+def _within(raw: float, at: int) -> float:
+    """How far raw lies into its bin, in [0, 1] on the log scale (1/2 in the open-ended end bins)."""
+    if at < 2 or at > N_BINS - 2:
+        return 0.5
+    lo, hi = math.log(_EDGES[at - 1]), math.log(_EDGES[at])
+    return min(max((math.log(raw) - lo) / (hi - lo), 0.0), 1.0)
 
 
 @kernel
