@@ -14,7 +14,8 @@ distribution and the smallest of four caps wins:
 * probability: a cap linear in ln p from 5 at p = 0.05 to 100 at p = 1e-4, so a series that
   routinely produces tiny raw scores cannot push a barely significant one to 90;
 * noise: when most buckets carry some raw score (a noisy series), scores are capped near the
-  median unless they are many decibels above it.
+  median (read within its bin, so the cap moves smoothly with the history) unless they are many
+  decibels above it.
 """
 
 from __future__ import annotations
@@ -211,7 +212,7 @@ def normalise1(
     prob = 5.0 + 95.0 * (ln_p - _LN_P_CAP0) / (_LN_P_CAP100 - _LN_P_CAP0)
     cap = min(cap, min(max(prob, 0.0), 100.0))
     if hist[r, 0] * age < 0.5 * total:  # noisy: most buckets carry some raw score
-        median = _median_bin_edge(hist[r], age, total)
+        median = _median(hist[r], age, total)
         db = 10.0 * math.log10(max(x / median, 1.0))
         cap = min(cap, _MEDIAN_SCORE * (1.0 + db))
     return float(cap)
@@ -227,13 +228,17 @@ def _within(raw: float, at: int) -> float:
 
 
 @kernel
-def _median_bin_edge(row: NDArray[np.float32], age: float, total: float) -> float:
-    """The median of a histogram row (counts row * age, summing to total), as the upper edge of the bin that reaches it."""
+def _median(row: NDArray[np.float32], age: float, total: float) -> float:
+    """The median of a histogram row (counts row * age, summing to total), read within the bin that reaches it on the bin's log scale."""
     cumulative = 0.0
     for b in range(N_BINS):
         cumulative += row[b] * age
         if cumulative >= 0.5 * total:
-            return 1e-4 if b == 0 else (_EDGES[b] if b < N_BINS - 1 else 100.0)
+            if b < 2 or b > N_BINS - 2:
+                return 1e-4 if b == 0 else (_EDGES[b] if b < N_BINS - 1 else 100.0)
+            part = 1.0 - (cumulative - 0.5 * total) / (row[b] * age)
+            lo, hi = math.log(_EDGES[b - 1]), math.log(_EDGES[b])
+            return math.exp(lo + part * (hi - lo))
     return 1e-4
 
 
