@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import type { SecureClientSessionOptions } from "node:http2";
 import { type Client as ConnectClient, type Interceptor, createClient } from "@connectrpc/connect";
 import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import {
   type DurationInput,
@@ -30,6 +30,7 @@ import {
   JobService,
   type OpenJobResponse,
   type PostDataRequestSchema,
+  type ResetJobResponse,
 } from "./gen/anomalyd/v1/job_service_pb.js";
 import type { JobStats } from "./gen/anomalyd/v1/job_stats_pb.js";
 import type { ModelSnapshot } from "./gen/anomalyd/v1/model_snapshot_pb.js";
@@ -225,6 +226,56 @@ export interface DeleteJobOptions extends CallOptions {
   waitForCompletion?: boolean;
   /** Also delete annotations users added to the job. */
   deleteUserAnnotations?: boolean;
+}
+
+/**
+ * What {@link Client.updateJob} changes; a setting left out stays as it is. A job's analysis
+ * and data description are fixed when it is created.
+ */
+export interface JobUpdate {
+  /** Free text. */
+  description?: string;
+  /** The new groups (empty removes every group). */
+  groups?: readonly string[];
+  /** Such as `"512mb"`; a number is MB. Only while the job is closed, never below its model's size. */
+  modelMemoryLimit?: string | number;
+  /** How often an open job persists its model. */
+  backgroundPersistInterval?: DurationInput;
+  /** Days of results to keep. */
+  resultsRetentionDays?: number;
+  /** Days of model snapshots to keep. */
+  modelSnapshotRetentionDays?: number;
+  /** Days after which one snapshot a day is kept. */
+  dailyModelSnapshotRetentionAfterDays?: number;
+  /** Days within which stored scores are renormalised. */
+  renormalizationWindowDays?: number;
+  /** The user's own metadata, replacing what the job had. */
+  customSettings?: JsonObject;
+  /** Stored and returned, as in Elasticsearch. */
+  allowLazyOpen?: boolean;
+  /** New detector descriptions by detector index (`""` for the default one). */
+  detectorDescriptions?: Readonly<Record<number, string>>;
+}
+
+/** The UpdateJob mask path of each {@link JobUpdate} setting. */
+const UPDATE_PATHS: Readonly<Record<keyof JobUpdate, string>> = {
+  description: "description",
+  groups: "groups",
+  modelMemoryLimit: "analysis_limits",
+  backgroundPersistInterval: "background_persist_interval",
+  resultsRetentionDays: "results_retention_days",
+  modelSnapshotRetentionDays: "model_snapshot_retention_days",
+  dailyModelSnapshotRetentionAfterDays: "daily_model_snapshot_retention_after_days",
+  renormalizationWindowDays: "renormalization_window_days",
+  customSettings: "custom_settings",
+  allowLazyOpen: "allow_lazy_open",
+  detectorDescriptions: "analysis_config.detectors",
+};
+
+/** Options of {@link Client.resetJob}. */
+export interface ResetJobOptions extends CallOptions {
+  /** Wait until the reset completes (default true); false returns a task id. */
+  waitForCompletion?: boolean;
 }
 
 /** The filters and page that bucket, record and influencer queries share. */
@@ -553,6 +604,52 @@ export class Client {
       deleteUserAnnotations: options.deleteUserAnnotations ?? false,
     };
     return this.call(options, (o) => this.raw.jobs.deleteJob(request, o));
+  }
+
+  /**
+   * Changes a job's updatable settings (UpdateJob with a field mask of those given).
+   *
+   * @returns The job as stored after the update.
+   * @throws AnomalydError JOB_NOT_FOUND, INVALID_JOB_CONFIG, JOB_OPEN (modelMemoryLimit of an
+   *   open job), JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE, JOB_DELETING, JOB_RESETTING.
+   */
+  async updateJob(jobId: string, update: JobUpdate, options: CallOptions = {}): Promise<Job> {
+    const descriptions = Object.entries(update.detectorDescriptions ?? {});
+    const job = {
+      jobId,
+      description: update.description ?? "",
+      groups: [...(update.groups ?? [])],
+      analysisLimits:
+        update.modelMemoryLimit === undefined ? undefined : { modelMemoryLimit: String(update.modelMemoryLimit) },
+      backgroundPersistInterval: optionalDuration(update.backgroundPersistInterval),
+      resultsRetentionDays: optionalBigInt(update.resultsRetentionDays),
+      modelSnapshotRetentionDays: optionalBigInt(update.modelSnapshotRetentionDays),
+      dailyModelSnapshotRetentionAfterDays: optionalBigInt(update.dailyModelSnapshotRetentionAfterDays),
+      renormalizationWindowDays: optionalBigInt(update.renormalizationWindowDays),
+      customSettings: update.customSettings,
+      allowLazyOpen: update.allowLazyOpen ?? false,
+      analysisConfig: {
+        detectors: descriptions.map(([index, text]) => ({ detectorIndex: Number(index), detectorDescription: text })),
+      },
+    };
+    const paths = Object.entries(UPDATE_PATHS)
+      .filter(([key]) => update[key as keyof JobUpdate] !== undefined)
+      .map(([, path]) => path);
+    const request = { job, updateMask: { paths } };
+    const response = await this.call(options, (o) => this.raw.jobs.updateJob(request, o));
+    return required(response.job, "UpdateJobResponse.job");
+  }
+
+  /**
+   * Resets a closed job to how it was created: its results, model, snapshots and counts go,
+   * its configuration stays.
+   *
+   * @returns `acknowledged` when it waited, else the `taskId` for {@link Client.getTask}.
+   * @throws AnomalydError JOB_NOT_FOUND, JOB_OPEN when the job is not closed, JOB_DELETING.
+   */
+  async resetJob(jobId: string, options: ResetJobOptions = {}): Promise<ResetJobResponse> {
+    const request = { jobId, waitForCompletion: options.waitForCompletion };
+    return this.call(options, (o) => this.raw.jobs.resetJob(request, o));
   }
 
   /**

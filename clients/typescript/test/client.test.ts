@@ -41,6 +41,14 @@ function routes(router: ConnectRouter): void {
         },
       ]);
     },
+    updateJob(request) {
+      // Echoes what came: the mask as the description, the job otherwise as sent.
+      const job = request.job;
+      if (job) {
+        job.description = request.updateMask?.paths.join(" ") ?? "";
+      }
+      return { job };
+    },
     async postData(requests, context) {
       const upload = { authorization: context.requestHeader.get("authorization"), messages: [] as PostDataRequest[] };
       uploads.push(upload);
@@ -80,6 +88,33 @@ function ndjson(records: number): string {
 }
 
 describe("Client", () => {
+  it("sends UpdateJob a field mask of exactly the settings given", async () => {
+    const client = new Client(target);
+    try {
+      const job = await client.updateJob("web", {
+        groups: [],
+        modelMemoryLimit: 64,
+        resultsRetentionDays: 30,
+        customSettings: { owner: "sre", runbook: { url: "https://runbooks/web" } },
+        detectorDescriptions: { 1: "requests" },
+      });
+      assert.equal(
+        job.description,
+        "groups analysis_limits results_retention_days custom_settings analysis_config.detectors",
+      );
+      assert.equal(job.jobId, "web");
+      assert.equal(job.analysisLimits?.modelMemoryLimit, "64");
+      assert.equal(job.resultsRetentionDays, 30n);
+      assert.deepEqual(job.customSettings, { owner: "sre", runbook: { url: "https://runbooks/web" } });
+      assert.deepEqual(
+        job.analysisConfig?.detectors.map((d) => [d.detectorIndex, d.detectorDescription]),
+        [[1, "requests"]],
+      );
+    } finally {
+      client.close();
+    }
+  });
+
   it("turns a failed call into an AnomalydError with its ErrorInfo", async () => {
     const client = new Client(target);
     try {

@@ -25,8 +25,12 @@ import io.anomalyd.v1.JobStats;
 import io.anomalyd.v1.OpenJobRequest;
 import io.anomalyd.v1.OpenJobResponse;
 import io.anomalyd.v1.PutJobResponse;
+import io.anomalyd.v1.ResetJobRequest;
+import io.anomalyd.v1.ResetJobResponse;
 import io.anomalyd.v1.ResultsServiceGrpc;
 import io.anomalyd.v1.Task;
+import io.anomalyd.v1.UpdateJobRequest;
+import io.anomalyd.v1.UpdateJobResponse;
 import io.grpc.Channel;
 import java.io.IOException;
 import java.io.InputStream;
@@ -377,6 +381,37 @@ public final class AnomalydAsyncClient implements AutoCloseable {
    */
   public CompletableFuture<DeleteJobResponse> deleteJob(DeleteJobRequest request) {
     return connection.async(JobServiceGrpc.getDeleteJobMethod(), request, null);
+  }
+
+  /**
+   * Changes a job's updatable settings: the fields of the request's job that its update_mask
+   * names.
+   *
+   * @param request the job's id and new values, and the mask
+   * @return the job as stored after the update
+   */
+  public CompletableFuture<Job> updateJob(UpdateJobRequest request) {
+    return connection.async(JobServiceGrpc.getUpdateJobMethod(), request, null).thenApply(UpdateJobResponse::getJob);
+  }
+
+  /**
+   * Resets a closed job to how it was created, waiting until it is done.
+   *
+   * @param jobId the job
+   * @return the acknowledgement
+   */
+  public CompletableFuture<ResetJobResponse> resetJob(String jobId) {
+    return resetJob(ResetJobRequest.newBuilder().setJobId(Requests.jobId(jobId)).build());
+  }
+
+  /**
+   * Resets a closed job; with wait_for_completion false, the task id for {@link #getTask}.
+   *
+   * @param request the request
+   * @return the acknowledgement or the task id
+   */
+  public CompletableFuture<ResetJobResponse> resetJob(ResetJobRequest request) {
+    return connection.async(JobServiceGrpc.getResetJobMethod(), request, null);
   }
 
   /**

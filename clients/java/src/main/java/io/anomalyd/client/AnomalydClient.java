@@ -21,8 +21,11 @@ import io.anomalyd.v1.JobServiceGrpc;
 import io.anomalyd.v1.JobStats;
 import io.anomalyd.v1.OpenJobRequest;
 import io.anomalyd.v1.OpenJobResponse;
+import io.anomalyd.v1.ResetJobRequest;
+import io.anomalyd.v1.ResetJobResponse;
 import io.anomalyd.v1.ResultsServiceGrpc;
 import io.anomalyd.v1.Task;
+import io.anomalyd.v1.UpdateJobRequest;
 import io.grpc.Channel;
 import java.io.IOException;
 import java.io.InputStream;
@@ -359,6 +362,43 @@ public final class AnomalydClient implements AutoCloseable {
    */
   public DeleteJobResponse deleteJob(DeleteJobRequest request) {
     return connection.blocking(JobServiceGrpc.getDeleteJobMethod(), request, null);
+  }
+
+  /**
+   * Changes a job's updatable settings: the fields of the request's job that its update_mask
+   * names (description, groups, analysis_limits, background_persist_interval, the retention
+   * settings, renormalization_window_days, custom_settings, allow_lazy_open,
+   * analysis_config.detectors for descriptions by detector_index).
+   *
+   * @param request the job's id and new values, and the mask
+   * @return the job as stored after the update
+   * @throws AnomalydException JOB_NOT_FOUND, INVALID_JOB_CONFIG, JOB_OPEN (analysis_limits of an
+   *     open job), JOB_AND_GROUP_NAMES_MUST_BE_UNIQUE, JOB_DELETING, JOB_RESETTING
+   */
+  public Job updateJob(UpdateJobRequest request) {
+    return connection.blocking(JobServiceGrpc.getUpdateJobMethod(), request, null).getJob();
+  }
+
+  /**
+   * Resets a closed job to how it was created, waiting until it is done: its results, model,
+   * snapshots and counts go, its configuration stays.
+   *
+   * @param jobId the job
+   * @return the acknowledgement
+   * @throws AnomalydException JOB_NOT_FOUND, JOB_OPEN, JOB_DELETING, JOB_RESETTING
+   */
+  public ResetJobResponse resetJob(String jobId) {
+    return resetJob(ResetJobRequest.newBuilder().setJobId(Requests.jobId(jobId)).build());
+  }
+
+  /**
+   * Resets a closed job; with wait_for_completion false, returns a task id for {@link #getTask}.
+   *
+   * @param request the request
+   * @return the acknowledgement or the task id
+   */
+  public ResetJobResponse resetJob(ResetJobRequest request) {
+    return connection.blocking(JobServiceGrpc.getResetJobMethod(), request, null);
   }
 
   /**

@@ -16,6 +16,8 @@ import io.anomalyd.v1.PostDataRequest;
 import io.anomalyd.v1.PostDataResponse;
 import io.anomalyd.v1.PutJobRequest;
 import io.anomalyd.v1.PutJobResponse;
+import io.anomalyd.v1.ResetJobRequest;
+import io.anomalyd.v1.ResetJobResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Server;
@@ -123,6 +125,15 @@ class ClientTest {
         assertTrue(m.getData().size() <= 1024);
         assertEquals('\n', m.getData().byteAt(m.getData().size() - 1));
       }
+    }
+  }
+
+  @Test
+  void aResetWaitsUnlessAskedNotTo() {
+    try (AnomalydClient client = client(null)) {
+      assertTrue(client.resetJob("web").getAcknowledged());
+      ResetJobRequest later = ResetJobRequest.newBuilder().setJobId("web").setWaitForCompletion(false).build();
+      assertEquals("node:1", client.resetJob(later).getTaskId());
     }
   }
 
@@ -287,6 +298,13 @@ class ClientTest {
         return;
       }
       responses.onNext(PutJobResponse.newBuilder().setJob(job).build());
+      responses.onCompleted();
+    }
+
+    @Override
+    public void resetJob(ResetJobRequest request, StreamObserver<ResetJobResponse> responses) {
+      boolean waited = !request.hasWaitForCompletion() || request.getWaitForCompletion();
+      responses.onNext(ResetJobResponse.newBuilder().setAcknowledged(waited).setTaskId(waited ? "" : "node:1").build());
       responses.onCompleted();
     }
 
