@@ -90,6 +90,25 @@ def test_delete_without_waiting_prints_a_task(run: Run, job_id: str) -> None:
     assert code == 0 and "delete_job" in out and job_id in out
 
 
+def test_update_job_changes_only_what_it_names_and_reset_empties_the_job(run: Run, job_id: str, ndjson_file: Path) -> None:
+    run("put-job", job_id, "-d", "mean(value) by host", "-d", "count", "--group", "cli", "--description", "kept")
+    code, out, _ = run("update-job", job_id, "--detector-description", "1=requests", "--results-retention-days", "30")
+    assert (code, out) == (0, f"updated {job_id}: mean(value) by host; requests\n")
+    [job] = json.loads(run("--json", "jobs", job_id)[1])
+    assert (job["description"], job["groups"], job["results_retention_days"]) == ("kept", ["cli"], 30)
+    assert run("update-job", job_id, "--no-groups", "--json")[0] == 0
+    assert json.loads(run("--json", "jobs", job_id)[1])[0]["groups"] == []
+    with pytest.raises(SystemExit):  # not INDEX=TEXT: argparse's usage error
+        run("update-job", job_id, "--detector-description", "x")
+    run("open", job_id)
+    run("post", job_id, str(ndjson_file))
+    assert run("reset", job_id)[2].startswith("error: FAILED_PRECONDITION JOB_OPEN: ")
+    run("close", job_id)
+    assert run("reset", job_id) == (0, f"reset {job_id}\n", "")
+    [stats] = json.loads(run("--json", "stats", job_id)[1])
+    assert stats["data_counts"]["processed_record_count"] == 0
+
+
 @pytest.mark.parametrize(
     ("args", "exit_code", "stderr"),
     [

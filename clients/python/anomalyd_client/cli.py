@@ -199,6 +199,29 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--no-wait", action="store_true", help="return a task id at once")
     sub.add_argument("--delete-user-annotations", action="store_true")
 
+    sub = command("update-job", _update_job, "change a job's updatable settings; others stay")
+    sub.add_argument("job_id", metavar="JOB")
+    sub.add_argument("--description")
+    sub.add_argument("--group", action="append", help="repeatable; the job's new groups")
+    sub.add_argument("--no-groups", action="store_true", help="remove every group")
+    sub.add_argument("--model-memory-limit", help='e.g. "2gb"; only while the job is closed')
+    sub.add_argument("--background-persist-interval", type=_typed(parse_duration), help="e.g. 2h")
+    for option in ("--results-retention-days", "--model-snapshot-retention-days",
+                   "--daily-model-snapshot-retention-after-days", "--renormalization-window-days"):
+        sub.add_argument(option, type=int)
+    sub.add_argument(
+        "--detector-description",
+        action="append",
+        default=[],
+        type=_typed(_indexed),
+        metavar="INDEX=TEXT",
+        help="a detector's new description; repeatable",
+    )
+
+    sub = command("reset", _reset, "empty a closed job: results, model, snapshots and counts go")
+    sub.add_argument("job_id", metavar="JOB")
+    sub.add_argument("--no-wait", action="store_true", help="return a task id at once")
+
     sub = command("task", _task, "show a task")
     sub.add_argument("task_id", metavar="ID")
 
@@ -437,6 +460,37 @@ def _delete(client: Client, args: argparse.Namespace) -> Output:
     if result["task_id"]:
         return result, f"deleting {args.job_id}: task {result['task_id']} (see: anomalyd task ID)"
     return result, f"deleted {args.job_id}"
+
+
+def _update_job(client: Client, args: argparse.Namespace) -> Output:
+    job = client.update_job(
+        args.job_id,
+        description=args.description,
+        groups=[] if args.no_groups else args.group,
+        model_memory_limit=args.model_memory_limit,
+        background_persist_interval=args.background_persist_interval,
+        results_retention_days=args.results_retention_days,
+        model_snapshot_retention_days=args.model_snapshot_retention_days,
+        daily_model_snapshot_retention_after_days=args.daily_model_snapshot_retention_after_days,
+        renormalization_window_days=args.renormalization_window_days,
+        detector_descriptions=dict(args.detector_description) or None,
+    )
+    return job, f"updated {args.job_id}: {_detectors(job)}"
+
+
+def _indexed(text: str) -> tuple[int, str]:
+    """INDEX=TEXT as (index, text)."""
+    index, equals, description = text.partition("=")
+    if not equals or not index.strip().isdigit():
+        raise ValueError(f"{text!r} is not INDEX=TEXT, e.g. 0=latency by host")
+    return int(index), description
+
+
+def _reset(client: Client, args: argparse.Namespace) -> Output:
+    result = client.reset_job(args.job_id, wait_for_completion=not args.no_wait)
+    if result["task_id"]:
+        return result, f"resetting {args.job_id}: task {result['task_id']} (see: anomalyd task ID)"
+    return result, f"reset {args.job_id}"
 
 
 def _task(client: Client, args: argparse.Namespace) -> Output:
