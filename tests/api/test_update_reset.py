@@ -11,11 +11,11 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from anomalyd.engine.results import ModelSizeStats
-from anomalyd.v1 import job_pb2, model_snapshot_service_pb2_grpc, results_service_pb2_grpc
+from anomalyd.v1 import job_pb2, model_snapshot_service_pb2_grpc
 from anomalyd.v1 import job_service_pb2 as pb
 from anomalyd.v1 import model_snapshot_service_pb2 as spb
-from anomalyd.v1 import results_service_pb2 as rpb
 from tests.api.test_results import SPAN_S, rows
+from tests.api.test_snapshots import results_of
 from tests.conftest import error_reason, job, serving
 
 DATA = rows(seed=5)
@@ -112,16 +112,6 @@ def test_update_refuses_what_elasticsearch_refuses(running):
 
 def limit_of(job_id: str, limit: str) -> job_pb2.Job:
     return job_pb2.Job(job_id=job_id, analysis_limits=job_pb2.AnalysisLimits(model_memory_limit=limit))
-
-
-def results_of(running, job_id: str) -> list[bytes]:
-    results = results_service_pb2_grpc.ResultsServiceStub(running.channel)
-    buckets = results.GetBuckets(rpb.GetBucketsRequest(job_id=job_id, expand=True, page=rpb.Page(size=10_000)), timeout=60).buckets
-    for b in buckets:
-        b.job_id = ""
-        for r in b.records:
-            r.job_id = ""
-    return [b.SerializeToString(deterministic=True) for b in buckets]
 
 
 def run(stub, job_id: str, data: bytes) -> None:
