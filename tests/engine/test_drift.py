@@ -54,7 +54,7 @@ def test_a_slow_slide_below_the_weekly_profile_scores_high_and_a_clean_series_st
 def _feed(d: drift.Drift, res: Residual, values: np.ndarray, start: int = 0) -> list[tuple[int, float]]:
     """Score and learn values (one series) with the drift feature alone; the buckets it reported."""
     residual_ = (res.scale_weight, res.scale_sum_sq, res.resolution, res.mean_abs)
-    out, reports = np.zeros((1, 3)), []
+    out, reports = np.zeros((1, 4)), []
     for b, value in enumerate(values, start=start):
         x = np.array([value])
         drift.score(np.array([0]), x, b * SPAN, SPAN, d.state(), residual_, 0, out)
@@ -91,7 +91,7 @@ def test_a_drift_is_not_learned_as_normal_before_it_is_reported() -> None:
     _feed(d, res, 10.0 + rng.standard_normal(12 * DAY))
     # A slide 3 spreads down over six hours. Until it is reported, a bucket whose statistic is in
     # its tail teaches the profile at a tenth of the weight: the bins move a tenth as far.
-    out = np.zeros((1, 3))
+    out = np.zeros((1, 4))
     moved = full = 0.0
     in_tail = 0
     for b in range(12 * DAY, 12 * DAY + SLIDE):

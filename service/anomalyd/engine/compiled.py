@@ -55,3 +55,13 @@ numba.config.CACHE_DIR = str(writable(cache_dir()))  # type: ignore[attr-defined
 def kernel(fn: F) -> F:
     """Compile fn with numba (no Python objects, cached on disk, releasing the GIL)."""
     return cast(F, numba.njit(cache=True, nogil=True, error_model="numpy")(fn))
+
+
+def inline_kernel(fn: F) -> F:
+    """kernel(fn), inlined into the kernels that call it (at numba's IR level).
+
+    A call between kernels passes each array argument with a reference count increment and
+    decrement; a per-series helper that takes a part's dozen arrays costs more in those than in
+    its arithmetic, so it is inlined instead.
+    """
+    return cast(F, numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")(fn))

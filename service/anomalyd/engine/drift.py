@@ -38,7 +38,7 @@ Example:
     >>> d, res = Drift(1), Residual(1)
     >>> residual_ = (res.scale_weight, res.scale_sum_sq, res.resolution, res.mean_abs)
     >>> rng = np.random.default_rng(0)
-    >>> out, reports = np.zeros((1, 3)), []
+    >>> out, reports = np.zeros((1, 4)), []
     >>> for b in range(3000):  # 10 days of a daily wave, then a slide of 3 below it over 6 hours
     ...     slide = 3.0 * min(max((b - 2800) / 72, 0.0), 1.0)
     ...     x = np.array([10.0 + 5.0 * math.sin(2 * math.pi * b / 288) + rng.standard_normal() - slide])
@@ -58,7 +58,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from anomalyd.engine import residual
-from anomalyd.engine.compiled import kernel
+from anomalyd.engine.compiled import inline_kernel, kernel
 from anomalyd.engine.state import Rows
 from anomalyd.engine.stats import LN_P_MIN, FloatArray, log_erfc1, normal_tail_log_p1
 
@@ -146,13 +146,13 @@ class Drift(Rows):
         )
 
 
-@kernel
+@inline_kernel
 def _cycle_visits(span_ms: int) -> float:
     """Buckets an hour's bin learns per cycle (at least 1)."""
     return max(1.0, _HOUR_MS / span_ms)
 
 
-@kernel
+@inline_kernel
 def regime(seen: int, span_ms: int) -> int:
     """The profile a series predicts with after seen buckets: 2 weekly, 1 daily, 0 the level.
 
@@ -165,7 +165,7 @@ def regime(seen: int, span_ms: int) -> int:
     return 1 if seen >= _FALLBACK_CYCLES * per_day else 0
 
 
-@kernel
+@inline_kernel
 def predict(state: tuple[Any, ...], i: int, t_ms: int, span_ms: int) -> tuple[float, int]:
     """Series i's slow seasonal prediction at t_ms and its regime (see regime()).
 
@@ -184,7 +184,7 @@ def predict(state: tuple[Any, ...], i: int, t_ms: int, span_ms: int) -> tuple[fl
     return float(level[i]), now
 
 
-@kernel
+@inline_kernel
 def _spread(state: tuple[Any, ...], i: int, floor: float) -> float:
     weight, sum_sq = state[9][i], state[10][i]
     return math.sqrt((sum_sq / weight if weight > 0.0 else 0.0) + floor)
@@ -212,15 +212,14 @@ def tail_ln_p(history: FloatArray, gain: float, i: int, size: float) -> tuple[fl
     1.96 * size / q, which is continuous with it.
     """
     row = history[i]
-    total = 0.0
+    at = _bin(size)
+    total = above = 0.0
     for b in range(_N_BINS):
         total += row[b]
+        if b > at:
+            above += row[b]
     if total <= 0.0:
         return 0.0, 0.0
-    at = _bin(size)
-    above = 0.0
-    for b in range(at + 1, _N_BINS):
-        above += row[b]
     lo, hi = _edge(at), _edge(at + 1) if at + 1 < _N_BINS else math.inf
     inside = 1.0 if at == 0 or not math.isfinite(hi) else (math.log(hi) - math.log(size)) / (math.log(hi) - math.log(lo))
     share = (above + row[at] * min(max(inside, 0.0), 1.0)) / total
@@ -267,7 +266,7 @@ def join(ln_p_a: float, ln_p_b: float) -> float:
     return max(-0.5 * (deviate_sq(ln_p_a) + deviate_sq(ln_p_b)), LN_P_MIN)
 
 
-@kernel
+@inline_kernel
 def score_one(
     state: tuple[Any, ...], i: int, value: float, t_ms: int, span_ms: int, floor: float, side: int, out: FloatArray,
 ) -> None:
@@ -281,9 +280,9 @@ def score_one(
         span_ms: the bucket span.
         floor: the series' residual variance floor, added to the spread.
         side: 0 both directions, +1 only above the profile, -1 only below.
-        out: shape (3,), written: the clipped residual, the statistic (window mean / spread,
-            signed; NaN until the feature has started) and ln p reported (0 unless a drift is
-            reported in this bucket).
+        out: shape (4,), written: the clipped residual, the statistic (window mean / spread,
+            signed; NaN until the feature has started), ln p reported (0 unless a drift is
+            reported in this bucket) and the statistic's tail ln p (0 until started).
     """
     window, window_sum, seen, profiled, spread_weight = state[5], state[6], state[7], state[8], state[9]
     history, gain, reported = state[11], state[12], state[13]
@@ -296,12 +295,14 @@ def score_one(
     out[0] = min(max(e, -_CLIP * spread), _CLIP * spread) if usable else 0.0
     out[1] = np.nan
     out[2] = 0.0
+    out[3] = 0.0
     if profiled[i] + 1 < WINDOW + BASELINE // 2 or not usable or spread <= 0.0:
         return
     mean = (window_sum[i] - window[i, n % WINDOW] + out[0]) / WINDOW
     stat = mean / spread
     out[1] = stat
     ln_p, weight = tail_ln_p(history, gain[i], i, abs(stat))
+    out[3] = ln_p
     blind = side != 0 and side * stat <= 0.0
     # A drift reported once is reported again only when its evidence has doubled (its p
     # squared), as a run of anomalous buckets is news again only when its score doubles.
@@ -310,11 +311,11 @@ def score_one(
         out[2] = ln_p
 
 
-@kernel
+@inline_kernel
 def learn_one(
     state: tuple[Any, ...], i: int, value: float, t_ms: int, span_ms: int, history_decay: float, scored: FloatArray,
 ) -> None:
-    """Learn series i's bucket value at t_ms, scored by score_one() into scored, shape (3,).
+    """Learn series i's bucket value at t_ms, scored by score_one() into scored, shape (4,).
 
     Args:
         state: Drift.state().
@@ -335,7 +336,7 @@ def learn_one(
     weight = 1.0
     spread_weight_now = 1.0
     if not math.isnan(stat):
-        ln_p, _ = tail_ln_p(history, gain[i], i, abs(stat))
+        ln_p = scored[3]
         if scored[2] < 0.0:
             reported[i] = scored[2]
         elif ln_p >= LN_NORMAL:
@@ -388,7 +389,7 @@ def score(
     idx: Any, x: FloatArray, t_ms: int, span_ms: int, state: tuple[Any, ...], residual_: tuple[Any, ...], side: int,
     out: FloatArray,
 ) -> None:
-    """score_one() of series idx, shape (k,), with values x, into out, shape (k, 3).
+    """score_one() of series idx, shape (k,), with values x, into out, shape (k, 4).
 
     residual_ is the Residual's scale_weight, scale_sum_sq, resolution and mean_abs, whose
     variance floor is added to the spread.
@@ -403,6 +404,6 @@ def score(
 def learn(
     idx: Any, x: FloatArray, t_ms: int, span_ms: int, state: tuple[Any, ...], history_decay: float, scored: FloatArray,
 ) -> None:
-    """learn_one() of series idx, shape (k,), with values x, scored by score() into scored, shape (k, 3)."""
+    """learn_one() of series idx, shape (k,), with values x, scored by score() into scored, shape (k, 4)."""
     for k in range(len(idx)):
         learn_one(state, idx[k], x[k], t_ms, span_ms, history_decay, scored[k])

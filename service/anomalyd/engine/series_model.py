@@ -80,8 +80,8 @@ class Scored:
             decides how much the models learn from it.
         recent_means: shape (k, windows), the mean clipped residual of each multi-bucket window
             ending with this bucket.
-        drift: shape (k, 3), the drift feature's clipped residual, statistic and reported ln p
-            (see drift.score_one).
+        drift: shape (k, 4), the drift feature's clipped residual, statistic, reported ln p and
+            the statistic's tail ln p (see drift.score_one).
     """
 
     typical: FloatArray
@@ -221,7 +221,7 @@ class SeriesModel:
         """Scored arrays for k values, to be written."""
         return Scored(
             np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty((k, len(WINDOWS))),
-            np.empty((k, 3)),
+            np.empty((k, 4)),
         )
 
     def score(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int) -> Scored:
