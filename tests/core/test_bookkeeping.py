@@ -92,3 +92,23 @@ def test_a_snapshot_renormalises_the_stored_results_of_the_window(tmp_path):
         after = job.stored_results()
         assert renormalise.renormalise(job.live.analyzer.score_normalisers(), after) == []
         assert {r.timestamp_ms: r for r in after} == {r.timestamp_ms: r for r in stored} | {r.timestamp_ms: r for r in pending}
+
+
+def test_a_snapshot_right_after_a_renormalisation_skips_it_as_it_would_change_nothing(tmp_path):
+    with harness(tmp_path) as job:
+        spike = b"".join(line(T0 + 61 * SPAN + i, "a", 10_000.0) for i in range(50))
+        job.upload(buckets(0, 60) + spike + buckets(62, 70))
+        live, persistence = job.live, job.manager.persistence
+        assert live.renormalised_at == persistence._renormalisation_point(live), "the upload's message renormalised"
+        stored = job.stored_results()
+        assert renormalise.renormalise(live.analyzer.score_normalisers(), stored) == []
+        job.snapshot()
+        assert job.stored_results() == stored
+        # A journal entry since: the next snapshot renormalises, and finds results to rewrite.
+        job.upload(b"".join(line(T0 + 71 * SPAN + i, "b", 1e7) for i in range(500)) + buckets(72, 75))
+        assert live.renormalised_at != persistence._renormalisation_point(live)
+        before = job.stored_results()
+        assert renormalise.renormalise(live.analyzer.score_normalisers(), before) != []
+        job.snapshot()
+        assert live.renormalised_at == persistence._renormalisation_point(live)
+        assert job.stored_results() != before

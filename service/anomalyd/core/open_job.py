@@ -32,6 +32,11 @@ class OpenJob:
         self.forced = False
         self.closed = threading.Event()
         self.last_snapshot_ms = now_ms()
+        # Persistence's: the renormalisation point (journal sequence, window end and length)
+        # whose stored results were last renormalised, and whether apply() renormalised results
+        # its caller has not yet committed.
+        self.renormalised_at: tuple[int, int | None, int] | None = None
+        self.renormalised_pending = False
 
     def finalize_point(self) -> int | None:
         """The end to finalise the analysis to, when the ingestor has finalised past it."""

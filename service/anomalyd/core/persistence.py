@@ -71,12 +71,16 @@ class Persistence:
         if not results or not renormalise.due(before, job.analyzer.score_normalisers().maxima()):
             return results
         changed = {r.timestamp_ms: r for r in self._renormalised(job, results)}
+        job.renormalised_pending = True
         return [changed.pop(r.timestamp_ms, r) for r in results] + list(changed.values())
 
     def commit(self, job: OpenJob, entry: JournalEntry, results: list[BucketResult], *, durable: bool = False) -> None:
         """Journal an applied entry (unless empty) with its results and the job's status, atomically."""
         journaled = None if entry == JournalEntry() else entry
+        pending, job.renormalised_pending = job.renormalised_pending, False
         self.repository.commit(job.config.job_id, job.status, journaled, results, durable=durable)
+        if pending:
+            job.renormalised_at = self._renormalisation_point(job)
 
     # --- restore -------------------------------------------------------------------------
 
@@ -147,9 +151,13 @@ class Persistence:
         if not always and status.journal_sequence == (status.journal_start if active is None else active.journal_sequence):
             return None
         # Elasticsearch renormalises when it persists quantiles; re-scoring is idempotent, so
-        # a snapshot whose timing differs between runs leaves the same scores.
-        if changed := self._renormalised(job, []):
-            self.repository.rewrite_results(job_id, changed)
+        # a snapshot whose timing differs between runs leaves the same scores, and one right
+        # after a renormalisation, with no entry and no change of window since, is skipped.
+        point = self._renormalisation_point(job)
+        if point != job.renormalised_at:
+            if changed := self._renormalised(job, []):
+                self.repository.rewrite_results(job_id, changed)
+            job.renormalised_at = point
         state = job.analyzer.to_state()
         meta = _describe(job, state, snapshots, description, retain)
         status.model_snapshot_id = meta.snapshot_id
@@ -174,6 +182,15 @@ class Persistence:
             # Elasticsearch counts back from the newest bucket's start, so 0 days keeps that bucket.
             newest_ms = finalized - config.bucket_span_ms
             self.repository.expire_results(config.job_id, newest_ms - config.results_retention_days * DAY_MS)
+
+    @staticmethod
+    def _renormalisation_point(job: OpenJob) -> tuple[int, int | None, int]:
+        """What a renormalisation's outcome depends on besides the normalisers' state and stored results.
+
+        The journal sequence stands for both: each entry that finalises buckets (and so moves
+        the normalisers or stores results) is journaled; with it, the window's end and length.
+        """
+        return job.status.journal_sequence, job.analyzer.last_finalized_end_ms, renormalization_window_ms(job.config)
 
     def _renormalised(self, job: OpenJob, fresh: list[BucketResult]) -> list[BucketResult]:
         """The results of the renormalisation window whose scores change with the current normalisers.
