@@ -86,7 +86,7 @@ class DataStream:
     def post_json(self, chunk: bytes) -> None:
         """Take a chunk of JSON documents."""
         documents = self._upload.documents(chunk)
-        self._accept(self._upload.reader.read(documents.records), len(chunk))
+        self._accept(self._upload.reader.read_documents(documents), len(chunk))
 
     def post_columns(self, batch: RecordBatch, invalid_time: NDArray[np.bool_], input_bytes: int) -> None:
         """Take a columnar batch."""
@@ -94,7 +94,7 @@ class DataStream:
 
     def finish(self) -> UploadCounts:
         """End the upload: take what is left, count its buckets, make it durable."""
-        self._accept(self._upload.reader.read(self._upload.remaining_documents().records), 0)
+        self._accept(self._upload.reader.read_documents(self._upload.remaining_documents()), 0)
         job = self._job
         with job.lock:
             self._check_not_forced()

@@ -17,7 +17,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 
 import msgspec
 import numpy as np
@@ -55,6 +55,10 @@ _DIGIT_FLAGS = bytes(0x30 <= byte <= 0x39 for byte in range(256))
 _JOIN_BATCH = 4096
 
 
+# A value of a typed row: a field the document lacks is msgspec.UNSET.
+_Scalar = Union[int, float, str, bool, None, msgspec.UnsetType]  # noqa: UP007 (a runtime type for msgspec)
+
+
 @dataclass(slots=True)
 class Documents:
     """The records of one chunk.
@@ -65,10 +69,14 @@ class Documents:
             as "").
         malformed: documents that could not be parsed, were not objects, nested deeper than
             MAX_DEPTH or held an integer beyond the largest float.
+        rows: instead of records, when every document of the chunk is a flat object of
+            scalars holding no field but the splitter's fields: one row a record, whose
+            attribute ``f<i>`` is the value of fields[i], msgspec.UNSET where absent.
     """
 
     records: list[Record]
     malformed: int
+    rows: list[Any] | None = None
 
 
 class DocumentSplitter:
@@ -77,12 +85,25 @@ class DocumentSplitter:
     Args:
         max_document_bytes: the largest single document accepted; a longer one fails the
             upload with ChunkTooLarge instead of growing the buffer without bound.
+        fields: the only fields a job reads. Given, a chunk of whole lines of flat documents
+            holding no other field is decoded straight into Documents.rows, which skips
+            building a dict a record; anything else is decoded as without fields.
     """
 
-    def __init__(self, *, max_document_bytes: int) -> None:
+    def __init__(self, *, max_document_bytes: int, fields: tuple[str, ...] = ()) -> None:
         self._max_document_bytes = max_document_bytes
         self._scanner = _Scanner(max_document_bytes, self._take)
         self._decoder = msgspec.json.Decoder()
+        self._rows: msgspec.json.Decoder[list[Any]] | None = None
+        if fields:
+            row = msgspec.defstruct(
+                "Row",
+                [(f"f{i}", _Scalar, msgspec.UNSET) for i in range(len(fields))],
+                rename={f"f{i}": name for i, name in enumerate(fields)},
+                forbid_unknown_fields=True,
+                gc=False,
+            )
+            self._rows = msgspec.json.Decoder(list[row])  # type: ignore[valid-type]
         self._refusal: ChunkTooLarge | None = None
         self._documents = Documents([], 0)  # those of the chunk being fed
 
@@ -124,10 +145,12 @@ class DocumentSplitter:
                 return
         end = chunk.rfind(b"\n") + 1
         if position < end:
-            fast = self._fast(chunk, position, end)
+            # Rows only when the fast path takes the whole chunk: records and rows never mix.
+            fast = self._fast(chunk, position, end, rows=position == 0 and end == len(chunk))
             if fast is not None:
                 self._documents.records += fast.records
                 self._documents.malformed += fast.malformed
+                self._documents.rows = fast.rows
                 position = end
         self._scan(chunk, position, until_idle=False)
 
@@ -147,11 +170,11 @@ class DocumentSplitter:
         else:
             self._documents.records.append(record)
 
-    def _fast(self, chunk: bytes, start: int, end: int) -> Documents | None:
+    def _fast(self, chunk: bytes, start: int, end: int, *, rows: bool = False) -> Documents | None:
         """All records of the lines of chunk[start:end], or None if they need the scanner.
 
         Gives exactly what the scanner would: each line must hold one document. end is just
-        after a newline.
+        after a newline. With rows, the records may come as Documents.rows instead.
         """
         first = _NOT_WHITESPACE.search(chunk, start, end)
         if first is None:
@@ -162,8 +185,13 @@ class DocumentSplitter:
         # The newline stays beside each comma: inside a string it still fails the decode. The
         # last comma is left out (a block ending in blank lines goes to the scanner).
         joined = block.replace(b"\n", b",\n")
+        array = b"".join((b"[", memoryview(joined)[:-2], b"]"))
+        if rows and self._rows is not None and b"[" not in block and not _may_hold_huge_integer(block):
+            typed = self._typed(array, block)
+            if typed is not None:
+                return typed
         try:
-            decoded = self._decoder.decode(b"".join((b"[", memoryview(joined)[:-2], b"]")))
+            decoded = self._decoder.decode(array)
         except (msgspec.DecodeError, RecursionError):
             return None
         if set(map(type, decoded)) != {dict}:
@@ -183,6 +211,29 @@ class DocumentSplitter:
             return Documents(decoded, 0)
         records = [record for record in (_checked(doc, huge) for doc in decoded) if record is not None]
         return Documents(records, len(decoded) - len(records))
+
+    def _typed(self, array: bytes, block: bytes) -> Documents | None:
+        """The rows of array (block's lines as a JSON array), or None to decode it as dicts.
+
+        Rows stand for exactly the records the dict path gives, when that path would take
+        every line as one record of its own: the decode succeeds only for objects of scalars
+        with no field but the splitter's, the block holds no array and no huge integer (the
+        caller checked), one brace a line means no brace in a string either, and the lines
+        are as many as the objects.
+        """
+        assert self._rows is not None
+        try:
+            decoded = self._rows.decode(array)
+        except (msgspec.DecodeError, RecursionError):
+            return None
+        codes = np.frombuffer(block, np.uint8)
+        newlines = np.flatnonzero(codes == _NEWLINE)
+        lines = len(newlines)
+        if len(decoded) != lines or np.count_nonzero(codes == _OPEN_BRACE) != lines:
+            return None
+        if not np.all(codes[newlines[:-1] + 1] == _OPEN_BRACE):  # a line that is not an object's start
+            return None
+        return Documents([], 0, decoded)
 
     def _record(self, document: Buffer | None) -> Record | None:
         if document is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -24,7 +25,7 @@ from anomalyd.core.timeparse import MAX_EPOCH_MS, MIN_EPOCH_MS, time_parser
 from anomalyd.engine.records import RecordBatch, StringColumn
 
 MAX_PARSE_ERRORS = 100  # Elasticsearch fails an upload after this many malformed documents
-_MISSING = object()
+_MISSING = msgspec.UNSET  # a field a record lacks, in dict records and typed rows alike
 _NEVER = -(2**62)
 
 
@@ -76,17 +77,39 @@ class RecordReader:
         self._analysis_fields = config.analysis_fields()
         self._numeric = config.numeric_fields()
         self._strings = config.string_fields()
+        # The fields of a typed row (Documents.rows), the time field first.
+        self.row_fields = tuple(dict.fromkeys((self._time_field, *self._analysis_fields)))
+        self._row_getters = [attrgetter(f"f{i}") for i in range(len(self.row_fields))]
+
+    def read_documents(self, documents: Documents) -> ParsedRecords:
+        """The columns of a chunk's documents, from its records or its typed rows."""
+        if documents.rows is None:
+            return self.read(documents.records)
+        rows = documents.rows
+        n = len(rows)
+        by_field = {f: list(map(get, rows)) for f, get in zip(self.row_fields, self._row_getters, strict=True)}
+        absent = {f: values.count(_MISSING) for f, values in by_field.items()}
+        # A row holds no field but these, each a leaf: the record's fields are those present.
+        leaf_fields = n * len(by_field) - sum(absent.values())
+        # An empty row lacks every field: none when some field is in every row.
+        empty = rows.count(type(rows[0])()) if n and min(absent.values()) else 0
+        missing = absent[self._time_field] + sum(absent[f] for f in self._analysis_fields)
+        return self._parsed(by_field[self._time_field], by_field, leaf_fields - (n - empty), missing)
 
     def read(self, records: Sequence[Record]) -> ParsedRecords:
         """The columns of records."""
         n = len(records)
         raw_times = _column(records, self._time_field)
-        times, invalid = self._parse_times(raw_times)
         columns = {f: _column(records, f) for f in self._analysis_fields}
         # As Elasticsearch counts: a missing time field is a missing field too, and every
         # record's field count loses one for its time, whether it has one or not.
         missing = raw_times.count(_MISSING) + sum(values.count(_MISSING) for values in columns.values())
         input_fields = sum(map(len, records)) - (n - sum(1 for r in records if not r))
+        return self._parsed(raw_times, columns, input_fields, missing)
+
+    def _parsed(self, raw_times: list[Any], columns: dict[str, list[Any]], input_fields: int, missing: int) -> ParsedRecords:
+        """ParsedRecords of raw time and analysis columns (by field, holding at least the analysis fields) and the counts."""
+        times, invalid = self._parse_times(raw_times)
         batch = RecordBatch(
             times=times,
             numbers={f: _numbers(columns[f]) for f in self._numeric},
@@ -182,7 +205,7 @@ class Ingestor:
 
     def begin_upload(self, *, max_document_bytes: int) -> Upload:
         """A new upload (one PostData stream)."""
-        return Upload(self, DocumentSplitter(max_document_bytes=max_document_bytes))
+        return Upload(self, DocumentSplitter(max_document_bytes=max_document_bytes, fields=self.reader.row_fields))
 
     def accept(
         self,
