@@ -104,13 +104,15 @@ class DataStreams:
                 raise InvalidRequest(
                     f"this stream sends data to job {job_id!r}; a message names {message.job_id!r}", jobId=job_id
                 )
-            received += self._checked_size(message, job_id, received)
-            await run_to_end(self._pool, _post_message, stream, message)
+            # Serialising a column batch's size costs as much as converting it: once a message.
+            columns_bytes = message.columns.ByteSize() if message.HasField("columns") else 0
+            received += self._checked_size(message, job_id, received, columns_bytes)
+            await run_to_end(self._pool, _post_message, stream, message, columns_bytes)
             message = await self._next(requests)
         return await run_to_end(self._pool, stream.finish)
 
-    def _checked_size(self, message: pb.PostDataRequest, job_id: str, received: int) -> int:
-        size = len(message.data) + (message.columns.ByteSize() if message.HasField("columns") else 0)
+    def _checked_size(self, message: pb.PostDataRequest, job_id: str, received: int, columns_bytes: int) -> int:
+        size = len(message.data) + columns_bytes
         limits = self._limits
         if size > limits.max_message_bytes:
             raise ChunkTooLarge(
@@ -142,9 +144,9 @@ class DataStreams:
             ) from None
 
 
-def _post_message(stream: DataStream, message: pb.PostDataRequest) -> None:
+def _post_message(stream: DataStream, message: pb.PostDataRequest, columns_bytes: int) -> None:
     if message.data:
         stream.post_json(message.data)
     if message.HasField("columns"):
         batch, invalid = convert.record_batch(message.columns)
-        stream.post_columns(batch, invalid, message.columns.ByteSize())
+        stream.post_columns(batch, invalid, columns_bytes)
