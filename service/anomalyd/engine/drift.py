@@ -59,7 +59,7 @@ import numpy as np
 
 from anomalyd.engine import residual
 from anomalyd.engine.compiled import inline_kernel, kernel
-from anomalyd.engine.state import Rows
+from anomalyd.engine.state import Arrays, Rows
 from anomalyd.engine.stats import LN_P_MIN, FloatArray, log_erfc1, normal_tail_log_p1
 
 WINDOW = 72  # buckets in the drift's mean (6 hours of 5-minute buckets)
@@ -84,66 +84,117 @@ _REBASE_GAIN = 1e4
 _NEWS = 2.0
 
 
+# Columns of Drift.scalars, the per-series values read and written every bucket.
+LEVEL, WINDOW_SUM, SEEN, PROFILED, SPREAD_WEIGHT, SPREAD_SUM_SQ, HISTORY_GAIN, REPORTED = range(8)
+_SCALARS: dict[str, tuple[int, type[np.generic], float]] = {
+    "level": (LEVEL, np.float64, 0.0),
+    "window_sum": (WINDOW_SUM, np.float64, 0.0),
+    "seen": (SEEN, np.int32, 0.0),
+    "profiled": (PROFILED, np.int32, 0.0),
+    "spread_weight": (SPREAD_WEIGHT, np.float64, 0.0),
+    "spread_sum_sq": (SPREAD_SUM_SQ, np.float64, 0.0),
+    "history_gain": (HISTORY_GAIN, np.float64, 1.0),
+    "reported": (REPORTED, np.float64, 0.0),
+}
+# Columns of the last axis of Drift.week_profile and Drift.day_profile.
+VALUE, WEIGHT = 0, 1
+
+
 class Drift(Rows):
     """Slow seasonal profiles, the residual window, spread and statistic history of S series.
 
+    In memory a series' state is five rows, so that a bucket touches few cache lines: each
+    profile's value beside its weight, the window, the history, and the scalars side by side.
+    The stored state (arrays(), load()) keeps one named array per field, as STORED lists them.
+
     Attributes:
-        week: shape (S, 168), float32, the hour-of-week profile.
-        week_weight: shape (S, 168), float32, the weight each hour of the week has learned
-            (a bucket weighs 1, or 0.1 in a drift not yet reported), capped at 3 cycles.
-        day: shape (S, 24), float32, the hour-of-day profile.
-        day_weight: shape (S, 24), float32, the same for each hour of the day.
-        level: shape (S,), the mean of recent values (the last fallback).
+        week_profile: shape (S, 168, 2), float32, the hour-of-week profile ([..., VALUE]) and
+            the weight each hour of the week has learned ([..., WEIGHT]: a bucket weighs 1, or
+            0.1 in a drift not yet reported), capped at 3 cycles.
+        day_profile: shape (S, 24, 2), float32, the same for each hour of the day.
         window: shape (S, 72), float32, the last 72 clipped residuals, a ring indexed by seen.
-        window_sum: shape (S,), their sum.
-        seen: shape (S,), int32, buckets the feature has learned.
-        profiled: shape (S,), int32, buckets predicted by the current profile (see regime()).
-        spread_weight: shape (S,), the decayed weight of residuals in the spread.
-        spread_sum_sq: shape (S,), their decayed weighted sum of squares.
         history: shape (S, 64), float32, the statistic's decayed history in log bins, scaled by
             history_gain (true weights are history / history_gain).
-        history_gain: shape (S,), the scale of history.
-        reported: shape (S,), the ln p of the last drift reported, until the statistic is back to
-            normal; 0 when none.
+        scalars: shape (S, 8), float64, columns LEVEL (the mean of recent values, the last
+            fallback), WINDOW_SUM (the window's sum), SEEN (buckets the feature has learned),
+            PROFILED (buckets predicted by the current profile, see regime()), SPREAD_WEIGHT and
+            SPREAD_SUM_SQ (the decayed weight of residuals in the spread and their decayed
+            weighted sum of squares), HISTORY_GAIN (the scale of history) and REPORTED (the ln p
+            of the last drift reported, until the statistic is back to normal; 0 when none).
+
+    The stored fields are also attributes, as views: week, week_weight, day, day_weight and
+    each scalar by its lower-case name.
     """
 
     FIELDS: ClassVar = {
-        "week": (np.float32, (_WEEK_HOURS,), 0.0),
-        "week_weight": (np.float32, (_WEEK_HOURS,), 0.0),
-        "day": (np.float32, (_DAY_HOURS,), 0.0),
-        "day_weight": (np.float32, (_DAY_HOURS,), 0.0),
-        "level": (np.float64, (), 0.0),
+        "week_profile": (np.float32, (_WEEK_HOURS, 2), 0.0),
+        "day_profile": (np.float32, (_DAY_HOURS, 2), 0.0),
         "window": (np.float32, (WINDOW,), 0.0),
-        "window_sum": (np.float64, (), 0.0),
-        "seen": (np.int32, (), 0),
-        "profiled": (np.int32, (), 0),
-        "spread_weight": (np.float64, (), 0.0),
-        "spread_sum_sq": (np.float64, (), 0.0),
         "history": (np.float32, (_N_BINS,), 0.0),
-        "history_gain": (np.float64, (), 1.0),
-        "reported": (np.float64, (), 0.0),
+        "scalars": (np.float64, (len(_SCALARS),), 0.0),
     }
-    week: FloatArray
-    week_weight: FloatArray
-    day: FloatArray
-    day_weight: FloatArray
-    level: FloatArray
+    # The stored layout: name -> (dtype, row shape), as version 6 of the job state wrote it.
+    STORED: ClassVar[dict[str, tuple[type[np.generic], tuple[int, ...]]]] = {
+        "week": (np.float32, (_WEEK_HOURS,)),
+        "week_weight": (np.float32, (_WEEK_HOURS,)),
+        "day": (np.float32, (_DAY_HOURS,)),
+        "day_weight": (np.float32, (_DAY_HOURS,)),
+        "level": (np.float64, ()),
+        "window": (np.float32, (WINDOW,)),
+        "window_sum": (np.float64, ()),
+        "seen": (np.int32, ()),
+        "profiled": (np.int32, ()),
+        "spread_weight": (np.float64, ()),
+        "spread_sum_sq": (np.float64, ()),
+        "history": (np.float32, (_N_BINS,)),
+        "history_gain": (np.float64, ()),
+        "reported": (np.float64, ()),
+    }
+    week_profile: FloatArray
+    day_profile: FloatArray
     window: FloatArray
-    window_sum: FloatArray
-    seen: Any
-    profiled: Any
-    spread_weight: FloatArray
-    spread_sum_sq: FloatArray
     history: FloatArray
-    history_gain: FloatArray
-    reported: FloatArray
+    scalars: FloatArray
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        self._initial(0)
+
+    def _initial(self, first: int) -> None:
+        for column, _, initial in _SCALARS.values():
+            self.scalars[first:, column] = initial
+
+    def grow(self, capacity: int) -> None:
+        """Make room for capacity series; new series start empty."""
+        old = len(self.scalars)
+        super().grow(capacity)
+        if capacity > old:
+            self._initial(old)
+
+    def __getattr__(self, name: str) -> Any:
+        """The stored fields as views of the in-memory rows (week, day_weight, seen...)."""
+        if name in ("week", "week_weight", "day", "day_weight"):
+            profile = self.__dict__["week_profile" if name.startswith("week") else "day_profile"]
+            return profile[:, :, WEIGHT if name.endswith("_weight") else VALUE]
+        if name in _SCALARS:
+            return self.__dict__["scalars"][:, _SCALARS[name][0]]
+        raise AttributeError(name)
+
+    def arrays(self, rows: int) -> Arrays:
+        """The state of the first rows series as named arrays, in the stored layout (STORED)."""
+        return {
+            name: np.ascontiguousarray(getattr(self, name)[:rows], dtype=dtype) for name, (dtype, _) in self.STORED.items()
+        }
+
+    def load(self, arrays: Arrays) -> None:
+        """Restore the state written by arrays()."""
+        Rows.__init__(self, len(arrays["seen"]))
+        for name in self.STORED:
+            getattr(self, name)[:] = arrays[name]
 
     def state(self) -> tuple[Any, ...]:
         """The arrays in the order the kernels take them."""
-        return (
-            self.week, self.week_weight, self.day, self.day_weight, self.level, self.window, self.window_sum,
-            self.seen, self.profiled, self.spread_weight, self.spread_sum_sq, self.history, self.history_gain, self.reported,
-        )
+        return self.week_profile, self.day_profile, self.window, self.history, self.scalars
 
 
 @inline_kernel
@@ -172,21 +223,21 @@ def predict(state: tuple[Any, ...], i: int, t_ms: int, span_ms: int) -> tuple[fl
     The hour-of-week bin in the weekly regime, the hour-of-day bin in the daily one, else (or
     where a bin has never been visited) the level.
     """
-    week, week_weight, day, day_weight, level, seen = state[0], state[1], state[2], state[3], state[4], state[7]
-    now = regime(seen[i], span_ms)
+    week, day, scalars = state[0], state[1], state[4]
+    now = regime(int(scalars[i, SEEN]), span_ms)
     hour = t_ms // _HOUR_MS
     h = hour % _WEEK_HOURS
-    if now == 2 and week_weight[i, h] > 0.0:
-        return float(week[i, h]), now
+    if now == 2 and week[i, h, WEIGHT] > 0.0:
+        return float(week[i, h, VALUE]), now
     h = hour % _DAY_HOURS
-    if now >= 1 and day_weight[i, h] > 0.0:
-        return float(day[i, h]), now
-    return float(level[i]), now
+    if now >= 1 and day[i, h, WEIGHT] > 0.0:
+        return float(day[i, h, VALUE]), now
+    return float(scalars[i, LEVEL]), now
 
 
 @inline_kernel
-def _spread(state: tuple[Any, ...], i: int, floor: float) -> float:
-    weight, sum_sq = state[9][i], state[10][i]
+def _spread(scalars: FloatArray, i: int, floor: float) -> float:
+    weight, sum_sq = scalars[i, SPREAD_WEIGHT], scalars[i, SPREAD_SUM_SQ]
     return math.sqrt((sum_sq / weight if weight > 0.0 else 0.0) + floor)
 
 
@@ -284,29 +335,28 @@ def score_one(
             signed; NaN until the feature has started), ln p reported (0 unless a drift is
             reported in this bucket) and the statistic's tail ln p (0 until started).
     """
-    window, window_sum, seen, profiled, spread_weight = state[5], state[6], state[7], state[8], state[9]
-    history, gain, reported = state[11], state[12], state[13]
-    n = seen[i]
-    spread = _spread(state, i, floor)
+    window, history, scalars = state[2], state[3], state[4]
+    n = int(scalars[i, SEEN])
+    spread = _spread(scalars, i, floor)
     prediction, now = predict(state, i, t_ms, span_ms)
     e = value - prediction
     # Residuals against the level do not enter the window: they measure the pattern, not drift.
-    usable = now >= 1 and spread_weight[i] > 0.0
+    usable = now >= 1 and scalars[i, SPREAD_WEIGHT] > 0.0
     out[0] = min(max(e, -_CLIP * spread), _CLIP * spread) if usable else 0.0
     out[1] = np.nan
     out[2] = 0.0
     out[3] = 0.0
-    if profiled[i] + 1 < WINDOW + BASELINE // 2 or not usable or spread <= 0.0:
+    if scalars[i, PROFILED] + 1 < WINDOW + BASELINE // 2 or not usable or spread <= 0.0:
         return
-    mean = (window_sum[i] - window[i, n % WINDOW] + out[0]) / WINDOW
+    mean = (scalars[i, WINDOW_SUM] - window[i, n % WINDOW] + out[0]) / WINDOW
     stat = mean / spread
     out[1] = stat
-    ln_p, weight = tail_ln_p(history, gain[i], i, abs(stat))
+    ln_p, weight = tail_ln_p(history, scalars[i, HISTORY_GAIN], i, abs(stat))
     out[3] = ln_p
     blind = side != 0 and side * stat <= 0.0
     # A drift reported once is reported again only when its evidence has doubled (its p
     # squared), as a run of anomalous buckets is news again only when its score doubles.
-    news = ln_p <= LN_FIRE and ln_p < _NEWS * reported[i]
+    news = ln_p <= LN_FIRE and ln_p < _NEWS * scalars[i, REPORTED]
     if not blind and news and weight >= BASELINE / 2:
         out[2] = ln_p
 
@@ -326,62 +376,61 @@ def learn_one(
         history_decay: the statistic history's decay per bucket.
         scored: what score_one() wrote.
     """
-    week, week_weight, day, day_weight, level, window, window_sum = state[:7]
-    seen, profiled, spread_weight, spread_sum_sq, history, gain, reported = state[7:]
+    week, day, window, history, scalars = state
     hour = t_ms // _HOUR_MS
     most = _PROFILE_CYCLES * _cycle_visits(span_ms)
     spread_decay = 1.0 - 1.0 / BASELINE
     clipped, stat = scored[0], scored[1]
-    n = seen[i]
+    n = int(scalars[i, SEEN])
     weight = 1.0
     spread_weight_now = 1.0
     if not math.isnan(stat):
         ln_p = scored[3]
         if scored[2] < 0.0:
-            reported[i] = scored[2]
+            scalars[i, REPORTED] = scored[2]
         elif ln_p >= LN_NORMAL:
-            reported[i] = 0.0
-        if ln_p < LN_NORMAL and reported[i] == 0.0:
+            scalars[i, REPORTED] = 0.0
+        if ln_p < LN_NORMAL and scalars[i, REPORTED] == 0.0:
             weight = _TAIL_WEIGHT  # a drift not yet reported is not the new normal
         # The history learns a drift, reported or not, at the tail weight: one long drift
         # would otherwise make the next one ordinary.
         history_weight = _TAIL_WEIGHT if ln_p < LN_NORMAL else 1.0
         spread_weight_now = history_weight  # see the module's notes on learning
         # The history decays by history_decay a bucket: weights grow by its inverse instead.
-        g = gain[i] / history_decay
+        g = scalars[i, HISTORY_GAIN] / history_decay
         if g > _REBASE_GAIN:
             for b in range(_N_BINS):
                 history[i, b] = np.float32(history[i, b] / g)
             g = 1.0
-        gain[i] = g
+        scalars[i, HISTORY_GAIN] = g
         history[i, _bin(abs(stat))] += np.float32(history_weight * g)
     prediction, now = predict(state, i, t_ms, span_ms)
     if now >= 1:
         # Residuals clipped at 3 spreads (a spike would hold the spread up for days), but
         # not before the spread has a first value.
-        e = clipped if spread_weight[i] > 0.0 else value - prediction
-        spread_weight[i] = spread_decay * spread_weight[i] + spread_weight_now
-        spread_sum_sq[i] = spread_decay * spread_sum_sq[i] + spread_weight_now * e * e
-    profiled[i] = min(profiled[i] + 1, 1 << 30) if now >= 1 else 0
+        e = clipped if scalars[i, SPREAD_WEIGHT] > 0.0 else value - prediction
+        scalars[i, SPREAD_WEIGHT] = spread_decay * scalars[i, SPREAD_WEIGHT] + spread_weight_now
+        scalars[i, SPREAD_SUM_SQ] = spread_decay * scalars[i, SPREAD_SUM_SQ] + spread_weight_now * e * e
+    scalars[i, PROFILED] = min(scalars[i, PROFILED] + 1.0, float(1 << 30)) if now >= 1 else 0.0
     # Each bin is a weighted mean of its visits, then an average over the last 3 cycles.
     h = hour % _WEEK_HOURS
-    week_weight[i, h] = min(week_weight[i, h] + weight, most)
-    week[i, h] += np.float32(weight / week_weight[i, h] * (value - week[i, h]))
+    week[i, h, WEIGHT] = min(week[i, h, WEIGHT] + weight, most)
+    week[i, h, VALUE] += np.float32(weight / week[i, h, WEIGHT] * (value - week[i, h, VALUE]))
     h = hour % _DAY_HOURS
-    day_weight[i, h] = min(day_weight[i, h] + weight, most)
-    day[i, h] += np.float32(weight / day_weight[i, h] * (value - day[i, h]))
-    level[i] += weight / min(n + 1.0, BASELINE) * (value - level[i])
+    day[i, h, WEIGHT] = min(day[i, h, WEIGHT] + weight, most)
+    day[i, h, VALUE] += np.float32(weight / day[i, h, WEIGHT] * (value - day[i, h, VALUE]))
+    scalars[i, LEVEL] += weight / min(n + 1.0, BASELINE) * (value - scalars[i, LEVEL])
     slot = n % WINDOW
     kept = np.float32(clipped)
-    window_sum[i] += float(kept) - float(window[i, slot])
+    scalars[i, WINDOW_SUM] += float(kept) - float(window[i, slot])
     window[i, slot] = kept
-    seen[i] = n + 1
+    scalars[i, SEEN] = n + 1.0
     if regime(n + 1, span_ms) != now:
         # A new predictor: the spread, the window and the statistic's history start afresh.
-        spread_weight[i], spread_sum_sq[i], window_sum[i], gain[i], reported[i] = 0.0, 0.0, 0.0, 1.0, 0.0
+        scalars[i, SPREAD_WEIGHT], scalars[i, SPREAD_SUM_SQ], scalars[i, WINDOW_SUM] = 0.0, 0.0, 0.0
+        scalars[i, HISTORY_GAIN], scalars[i, REPORTED], scalars[i, PROFILED] = 1.0, 0.0, 0.0
         window[i, :] = 0.0
         history[i, :] = 0.0
-        profiled[i] = 0
 
 
 @kernel
