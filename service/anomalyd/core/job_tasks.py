@@ -51,7 +51,7 @@ class JobTasks:
         task = task or self._repository.new_task(action, job_id, now_ms())
         done = threading.Event()
         self._running[job_id] = (task, done)
-        threading.Thread(target=self._run, args=(job_id, task, done), name=f"delete-{job_id}", daemon=True).start()
+        threading.Thread(target=self._run, args=(job_id, task, done), name=f"{action}-{job_id}", daemon=True).start()
         return task, done
 
     def finish(self, running: tuple[Task, threading.Event], wait_for_completion: bool) -> str | None:
