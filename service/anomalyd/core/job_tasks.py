@@ -6,6 +6,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+import msgspec
+
 from anomalyd.bucket_time import now_ms
 from anomalyd.core.domain import JobState, JobStatus, Task
 from anomalyd.core.errors import AnomalydError, TaskNotFound
@@ -81,24 +83,27 @@ class JobTasks:
 
     def _run(self, job_id: str, task: Task, done: threading.Event) -> None:
         verb = "deleting" if task.action == DELETE else "resetting"
+        finished = msgspec.structs.replace(task, done=True)
         try:
             if task.action == DELETE:
                 self._force_close(job_id)
-                self._repository.delete_job(job_id)
+                finished.end_time_ms = now_ms()
+                self._repository.delete_job(job_id, finished)
             else:
                 # As if just created: no results, model, snapshots or counts; the config stays.
                 fresh = JobStatus(JobState.CLOSED, IngestState.new(self._repository.job(job_id)))
-                self._repository.reset_job(job_id, fresh)
+                finished.end_time_ms = now_ms()
+                self._repository.reset_job(job_id, fresh, finished)
             log.info("%s job %s done", verb, job_id)
         except Exception as err:  # reported through the task; it resumes on restart
             log.exception("%s job %s failed", verb, job_id)
-            task.error_code, task.error_reason, task.error_message = (
+            finished.end_time_ms = now_ms()
+            finished.error_code, finished.error_reason, finished.error_message = (
                 "INTERNAL",
                 "INTERNAL",
                 f"{verb} job {job_id!r} failed: {err}",
             )
-        task.done, task.end_time_ms = True, now_ms()
-        self._repository.save_task(task)
+            self._repository.save_task(finished)
         with self._lock:
             del self._running[job_id]
         done.set()

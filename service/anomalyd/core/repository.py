@@ -274,20 +274,32 @@ class Repository:
 
         return self.store.view(scan)
 
-    def delete_job(self, job_id: str) -> None:
-        """Remove a job's data range by range, then its status and config; resumable."""
+    def delete_job(self, job_id: str, finished: Task) -> None:
+        """Remove a job's data range by range, then its status and config; resumable.
+
+        The last transaction also stores its finished task: a crash cannot leave the job gone
+        and its task pending, which no restart would finish.
+        """
         self._delete_data(job_id)
+        encoded_task = _ENCODER.encode(finished)
 
         def finish(txn: Transaction) -> None:
             txn.delete(keys.STATUS, keys.job_key(job_id))
             txn.delete(keys.JOBS, keys.job_key(job_id))
+            txn.put(keys.TASKS, keys.task_key(finished.task_id), encoded_task)
 
         self.store.update(finish, durable=True)
 
-    def reset_job(self, job_id: str, status: JobStatus) -> None:
-        """Remove a job's data range by range, then give it status; its config stays. Resumable."""
+    def reset_job(self, job_id: str, status: JobStatus, finished: Task) -> None:
+        """Remove a job's data range by range, then give it status and store its finished task at once; resumable."""
         self._delete_data(job_id)
-        self.save_status(job_id, status)
+        encoded_status, encoded_task = _ENCODER.encode(status), _ENCODER.encode(finished)
+
+        def finish(txn: Transaction) -> None:
+            txn.put(keys.STATUS, keys.job_key(job_id), encoded_status)
+            txn.put(keys.TASKS, keys.task_key(finished.task_id), encoded_task)
+
+        self.store.update(finish, durable=True)
 
     def _delete_data(self, job_id: str) -> None:
         """Remove a job's journal, snapshots and results, a batch a transaction: other jobs' writes go on between."""
