@@ -51,6 +51,21 @@ def test_descriptions_as_elasticsearch_writes_them():
     assert describe(DetectorConfig("mean", "été")) == 'mean("été")'  # Java's \\W is ASCII
 
 
+def test_exclude_frequent_takes_elasticsearch_values_in_any_case_and_shows_last_in_descriptions():
+    config = JobConfig(job_id="ok", detectors=(DetectorConfig("count", by_field_name="process", exclude_frequent="ALL"),))
+    (detector,) = validate(config).detectors
+    assert (detector.exclude_frequent, detector.detector_description) == ("all", "count by process excludefrequent=all")
+    full = DetectorConfig("sum", "value", by_field_name="airline", over_field_name="region",
+                          partition_field_name="planet", use_null=True, exclude_frequent="all")
+    assert describe(full) == "sum(value) by airline over region usenull=true partitionfield=planet excludefrequent=all"
+    refused = JobConfig(job_id="ok", detectors=(DetectorConfig("count", exclude_frequent="sometimes"),))
+    with pytest.raises(InvalidJobConfig) as err:
+        validate(refused)
+    assert err.value.field_violations == (
+        ("analysis_config.detectors[0].exclude_frequent", "'sometimes' is not one of all, none, by, over"),
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "mb"),
     [("1024mb", 1024), ("2gb", 2048), ("512", 512), ("1g", 1024), ("4096kb", 4), ("1.5gb", 1536), ("1.5 GB", 1536),

@@ -40,6 +40,7 @@ class Detector:
     partition_field_name: str = ""
     detector_description: str = ""
     use_null: bool = False
+    exclude_frequent: str = ""
 
     @classmethod
     def parse(cls, text: str) -> Detector:

@@ -25,7 +25,14 @@ from anomalyd.core.jobs import JobStats, NodeInfo
 from anomalyd.core.results import OverallBucket
 from anomalyd.core.timeparse import MAX_EPOCH_MS, MIN_EPOCH_MS
 from anomalyd.engine.records import RecordBatch, StringColumn
-from anomalyd.engine.results import AnomalyRecord, BucketResult, InfluencerResult, ModelSizeStats
+from anomalyd.engine.results import (
+    AnomalyCause,
+    AnomalyRecord,
+    BucketResult,
+    GeoResults,
+    InfluencerResult,
+    ModelSizeStats,
+)
 from anomalyd.v1 import (
     column_batch_pb2,
     data_counts_pb2,
@@ -131,6 +138,7 @@ def job_config(job: job_pb2.Job) -> JobConfig:
                 partition_field_name=d.partition_field_name,
                 detector_description=d.detector_description,
                 use_null=d.use_null,
+                exclude_frequent=d.exclude_frequent,
             )
             for d in analysis.detectors
         ),
@@ -234,6 +242,7 @@ def job_message(config: JobConfig, status: JobStatus | None = None) -> job_pb2.J
                     detector_description=d.detector_description,
                     detector_index=i,
                     use_null=d.use_null,
+                    exclude_frequent=d.exclude_frequent,
                 )
                 for i, d in enumerate(config.detectors)
             ],
@@ -459,7 +468,31 @@ def record(job_id: str, bucket_span_s: int, r: AnomalyRecord) -> result_pb2.Anom
         multi_bucket_impact=r.multi_bucket_impact,
         influencers=[result_pb2.Influence(influencer_field_name=f, influencer_field_values=v) for f, v in r.influencers],
         is_interim=r.is_interim,
+        causes=[_cause(c) for c in r.causes],
+        geo_results=_geo(r.geo_results),
     )
+
+
+def _cause(c: AnomalyCause) -> result_pb2.AnomalyCause:
+    return result_pb2.AnomalyCause(
+        probability=c.probability,
+        function=c.function,
+        function_description=c.function_description,
+        field_name=c.field_name,
+        by_field_name=c.by_field_name,
+        by_field_value=c.by_field_value,
+        over_field_name=c.over_field_name,
+        over_field_value=c.over_field_value,
+        partition_field_name=c.partition_field_name,
+        partition_field_value=c.partition_field_value,
+        actual=c.actual,
+        typical=c.typical,
+        geo_results=_geo(c.geo_results),
+    )
+
+
+def _geo(g: GeoResults | None) -> result_pb2.GeoResults | None:
+    return None if g is None else result_pb2.GeoResults(actual_point=g.actual_point, typical_point=g.typical_point)
 
 
 def influencer(job_id: str, bucket_span_s: int, i: InfluencerResult) -> result_pb2.Influencer:

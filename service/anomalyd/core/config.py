@@ -14,6 +14,7 @@ from anomalyd.engine.records import AnalysisSpec, DetectorSpec
 
 JOB_ID_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9_.-]*[a-z0-9])?")
 MAX_ID_LENGTH = 64
+EXCLUDE_FREQUENT = ("all", "none", "by", "over")  # Elasticsearch's Detector.ExcludeFrequent
 DEFAULT_BUCKET_SPAN_S = 300
 DEFAULT_MODEL_MEMORY_LIMIT_MB = 1024
 DEFAULT_PERSIST_INTERVAL_S = 3 * 3600
@@ -91,6 +92,7 @@ class DetectorConfig(msgspec.Struct, frozen=True):
     partition_field_name: str = ""
     detector_description: str = ""
     use_null: bool = False
+    exclude_frequent: str = ""  # "", or one of EXCLUDE_FREQUENT after validation
 
 
 class JobConfig(msgspec.Struct, frozen=True):
@@ -162,6 +164,7 @@ class JobConfig(msgspec.Struct, frozen=True):
                     over_field_name=d.over_field_name,
                     partition_field_name=d.partition_field_name,
                     use_null=d.use_null,
+                    exclude_frequent=d.exclude_frequent,
                     description=d.detector_description,
                 )
                 for d in self.detectors
@@ -328,13 +331,18 @@ def _validate_detector(d: DetectorConfig, path: str, config: JobConfig, violatio
     for name in ("by_field_name", "over_field_name"):
         if getattr(d, name) in ("count", "by", "over"):
             violations.append((f"{path}.{name}", f"{name} cannot be {getattr(d, name)!r}"))
+    exclude_frequent = d.exclude_frequent.lower()
+    if exclude_frequent and exclude_frequent not in EXCLUDE_FREQUENT:
+        violations.append((f"{path}.exclude_frequent", f"{d.exclude_frequent!r} is not one of {', '.join(EXCLUDE_FREQUENT)}"))
+    d = msgspec.structs.replace(d, exclude_frequent=exclude_frequent)
     return d if d.detector_description else msgspec.structs.replace(d, detector_description=describe(d))
 
 
 def describe(d: DetectorConfig) -> str:
     """The description Elasticsearch generates (DefaultDetectorDescription).
 
-    Field names that are not words are quoted; use_null shows before the partition field.
+    Field names that are not words are quoted; use_null shows before the partition field, and
+    exclude_frequent last.
 
     >>> describe(DetectorConfig("mean", "response time", by_field_name="airline", use_null=True))
     'mean("response time") by airline usenull=true'
@@ -350,6 +358,8 @@ def describe(d: DetectorConfig) -> str:
         text += " usenull=true"
     if d.partition_field_name:
         text += f" partitionfield={_quoted(d.partition_field_name)}"
+    if d.exclude_frequent:
+        text += f" excludefrequent={d.exclude_frequent}"
     return text
 
 
@@ -365,7 +375,7 @@ def _check_duplicate_detectors(detectors: tuple[DetectorConfig, ...], violations
     seen: set[tuple[object, ...]] = set()
     for i, d in enumerate(detectors):
         key = (_FULL_NAMES.get(d.function, d.function), d.field_name, d.by_field_name, d.over_field_name,
-               d.partition_field_name, d.use_null, d.detector_description)
+               d.partition_field_name, d.use_null, d.exclude_frequent, d.detector_description)
         if key in seen:
             violations.append((f"analysis_config.detectors[{i}]", f"Duplicate detectors are not allowed: [{d.detector_description}]"))
         seen.add(key)

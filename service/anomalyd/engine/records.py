@@ -61,6 +61,7 @@ class DetectorSpec:
     over_field_name: str = ""
     partition_field_name: str = ""
     use_null: bool = False
+    exclude_frequent: str = ""  # "", "all", "none", "by" or "over"
     description: str = ""
 
 

@@ -6,7 +6,7 @@ the engine scores once; renormalise.py re-scores stored results later (driven by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,33 @@ class BucketInfluencer:
 
 
 @dataclass(frozen=True, slots=True)
+class GeoResults:
+    """The locations of a lat_long result, each "latitude,longitude" in degrees."""
+
+    actual_point: str
+    typical_point: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyCause:
+    """One by value behind a population record (Elasticsearch's ``causes``)."""
+
+    probability: float
+    function: str
+    function_description: str
+    field_name: str
+    by_field_name: str
+    by_field_value: str
+    over_field_name: str
+    over_field_value: str
+    partition_field_name: str
+    partition_field_value: str
+    actual: list[float]
+    typical: list[float]
+    geo_results: GeoResults | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AnomalyRecord:
     """One anomalous series in one bucket (probability below the record threshold).
 
@@ -29,6 +56,8 @@ class AnomalyRecord:
         actual: the bucket's value(s) of the reported feature.
         typical: the model's prediction(s) for it.
         multi_bucket_impact: -5 (single-bucket evidence) to +5 (multi-bucket evidence).
+        causes: for population records, the by values that made the over value unusual.
+        geo_results: for lat_long records, the locations seen and expected.
     """
 
     timestamp_ms: int
@@ -50,6 +79,8 @@ class AnomalyRecord:
     multi_bucket_impact: float
     influencers: list[tuple[str, list[str]]]
     is_interim: bool
+    causes: list[AnomalyCause] = field(default_factory=list)
+    geo_results: GeoResults | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,6 +202,7 @@ class Detector(_message.Message):
     DETECTOR_DESCRIPTION_FIELD_NUMBER: _builtins.int
     DETECTOR_INDEX_FIELD_NUMBER: _builtins.int
     USE_NULL_FIELD_NUMBER: _builtins.int
+    EXCLUDE_FREQUENT_FIELD_NUMBER: _builtins.int
     function: _builtins.str
     """The function, such as count, mean, high_mean, low_count, sum, max or median."""
     field_name: _builtins.str
@@ -218,6 +219,10 @@ class Detector(_message.Message):
     """The detector's position in analysis_config.detectors. Output only."""
     use_null: _builtins.bool
     """When true, a missing split field value forms a series of its own instead of being skipped."""
+    exclude_frequent: _builtins.str
+    """Leaves frequent values out of the analysis: "all" (by and over values), "by", "over", or
+    "none"; empty means "none". Case-insensitive, stored in lower case.
+    """
     def __init__(
         self,
         *,
@@ -229,10 +234,11 @@ class Detector(_message.Message):
         detector_description: _builtins.str = ...,
         detector_index: _builtins.int = ...,
         use_null: _builtins.bool = ...,
+        exclude_frequent: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_field_name", b"by_field_name", "detector_description", b"detector_description", "detector_index", b"detector_index", "field_name", b"field_name", "function", b"function", "over_field_name", b"over_field_name", "partition_field_name", b"partition_field_name", "use_null", b"use_null"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_field_name", b"by_field_name", "detector_description", b"detector_description", "detector_index", b"detector_index", "exclude_frequent", b"exclude_frequent", "field_name", b"field_name", "function", b"function", "over_field_name", b"over_field_name", "partition_field_name", b"partition_field_name", "use_null", b"use_null"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

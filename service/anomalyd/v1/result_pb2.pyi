@@ -151,6 +151,8 @@ class AnomalyRecord(_message.Message):
     MULTI_BUCKET_IMPACT_FIELD_NUMBER: _builtins.int
     INFLUENCERS_FIELD_NUMBER: _builtins.int
     IS_INTERIM_FIELD_NUMBER: _builtins.int
+    CAUSES_FIELD_NUMBER: _builtins.int
+    GEO_RESULTS_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     """The job."""
     detector_index: _builtins.int
@@ -203,6 +205,16 @@ class AnomalyRecord(_message.Message):
     def influencers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Influence]:
         """The influencer values present in the series' records of the bucket."""
 
+    @_builtins.property
+    def causes(self) -> _containers.RepeatedCompositeFieldContainer[Global___AnomalyCause]:
+        """Population records (over_field_name set): the by values that made the over value unusual,
+        one cause each, most unusual first.
+        """
+
+    @_builtins.property
+    def geo_results(self) -> Global___GeoResults:
+        """lat_long records: the location seen and the one the model expected."""
+
     def __init__(
         self,
         *,
@@ -227,14 +239,118 @@ class AnomalyRecord(_message.Message):
         multi_bucket_impact: _builtins.float = ...,
         influencers: _abc.Iterable[Global___Influence] | None = ...,
         is_interim: _builtins.bool = ...,
+        causes: _abc.Iterable[Global___AnomalyCause] | None = ...,
+        geo_results: Global___GeoResults | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["bucket_span", b"bucket_span", "timestamp", b"timestamp"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bucket_span", b"bucket_span", "geo_results", b"geo_results", "timestamp", b"timestamp"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual", b"actual", "bucket_span", b"bucket_span", "by_field_name", b"by_field_name", "by_field_value", b"by_field_value", "detector_index", b"detector_index", "field_name", b"field_name", "function", b"function", "function_description", b"function_description", "influencers", b"influencers", "initial_record_score", b"initial_record_score", "is_interim", b"is_interim", "job_id", b"job_id", "multi_bucket_impact", b"multi_bucket_impact", "over_field_name", b"over_field_name", "over_field_value", b"over_field_value", "partition_field_name", b"partition_field_name", "partition_field_value", b"partition_field_value", "probability", b"probability", "record_score", b"record_score", "timestamp", b"timestamp", "typical", b"typical"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual", b"actual", "bucket_span", b"bucket_span", "by_field_name", b"by_field_name", "by_field_value", b"by_field_value", "causes", b"causes", "detector_index", b"detector_index", "field_name", b"field_name", "function", b"function", "function_description", b"function_description", "geo_results", b"geo_results", "influencers", b"influencers", "initial_record_score", b"initial_record_score", "is_interim", b"is_interim", "job_id", b"job_id", "multi_bucket_impact", b"multi_bucket_impact", "over_field_name", b"over_field_name", "over_field_value", b"over_field_value", "partition_field_name", b"partition_field_name", "partition_field_value", b"partition_field_value", "probability", b"probability", "record_score", b"record_score", "timestamp", b"timestamp", "typical", b"typical"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AnomalyRecord: _TypeAlias = AnomalyRecord  # noqa: Y015
+
+@_typing.final
+class AnomalyCause(_message.Message):
+    """One by value behind a population record."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROBABILITY_FIELD_NUMBER: _builtins.int
+    FUNCTION_FIELD_NUMBER: _builtins.int
+    FUNCTION_DESCRIPTION_FIELD_NUMBER: _builtins.int
+    FIELD_NAME_FIELD_NUMBER: _builtins.int
+    BY_FIELD_NAME_FIELD_NUMBER: _builtins.int
+    BY_FIELD_VALUE_FIELD_NUMBER: _builtins.int
+    OVER_FIELD_NAME_FIELD_NUMBER: _builtins.int
+    OVER_FIELD_VALUE_FIELD_NUMBER: _builtins.int
+    PARTITION_FIELD_NAME_FIELD_NUMBER: _builtins.int
+    PARTITION_FIELD_VALUE_FIELD_NUMBER: _builtins.int
+    ACTUAL_FIELD_NUMBER: _builtins.int
+    TYPICAL_FIELD_NUMBER: _builtins.int
+    GEO_RESULTS_FIELD_NUMBER: _builtins.int
+    probability: _builtins.float
+    """The probability of the by value's bucket value."""
+    function: _builtins.str
+    """The detector's function."""
+    function_description: _builtins.str
+    """A description of the function."""
+    field_name: _builtins.str
+    """The field the function is computed on."""
+    by_field_name: _builtins.str
+    """The by field, if the detector has one."""
+    by_field_value: _builtins.str
+    """The by value."""
+    over_field_name: _builtins.str
+    """The over field."""
+    over_field_value: _builtins.str
+    """The over value."""
+    partition_field_name: _builtins.str
+    """The partition field, if the detector has one."""
+    partition_field_value: _builtins.str
+    """The partition value."""
+    @_builtins.property
+    def actual(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """The bucket's value(s)."""
+
+    @_builtins.property
+    def typical(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """The model's typical value(s)."""
+
+    @_builtins.property
+    def geo_results(self) -> Global___GeoResults:
+        """lat_long causes: the location seen and the one expected."""
+
+    def __init__(
+        self,
+        *,
+        probability: _builtins.float = ...,
+        function: _builtins.str = ...,
+        function_description: _builtins.str = ...,
+        field_name: _builtins.str = ...,
+        by_field_name: _builtins.str = ...,
+        by_field_value: _builtins.str = ...,
+        over_field_name: _builtins.str = ...,
+        over_field_value: _builtins.str = ...,
+        partition_field_name: _builtins.str = ...,
+        partition_field_value: _builtins.str = ...,
+        actual: _abc.Iterable[_builtins.float] | None = ...,
+        typical: _abc.Iterable[_builtins.float] | None = ...,
+        geo_results: Global___GeoResults | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["geo_results", b"geo_results"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual", b"actual", "by_field_name", b"by_field_name", "by_field_value", b"by_field_value", "field_name", b"field_name", "function", b"function", "function_description", b"function_description", "geo_results", b"geo_results", "over_field_name", b"over_field_name", "over_field_value", b"over_field_value", "partition_field_name", b"partition_field_name", "partition_field_value", b"partition_field_value", "probability", b"probability", "typical", b"typical"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnomalyCause: _TypeAlias = AnomalyCause  # noqa: Y015
+
+@_typing.final
+class GeoResults(_message.Message):
+    """Locations of a lat_long record, each "latitude,longitude" in degrees as Elasticsearch writes them."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTUAL_POINT_FIELD_NUMBER: _builtins.int
+    TYPICAL_POINT_FIELD_NUMBER: _builtins.int
+    actual_point: _builtins.str
+    """The location seen."""
+    typical_point: _builtins.str
+    """The location the model expected."""
+    def __init__(
+        self,
+        *,
+        actual_point: _builtins.str = ...,
+        typical_point: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual_point", b"actual_point", "typical_point", b"typical_point"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GeoResults: _TypeAlias = GeoResults  # noqa: Y015
 
 @_typing.final
 class Influence(_message.Message):

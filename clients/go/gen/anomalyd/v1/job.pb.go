@@ -317,9 +317,12 @@ type Detector struct {
 	// The detector's position in analysis_config.detectors. Output only.
 	DetectorIndex int32 `protobuf:"varint,7,opt,name=detector_index,json=detectorIndex,proto3" json:"detector_index,omitempty"`
 	// When true, a missing split field value forms a series of its own instead of being skipped.
-	UseNull       bool `protobuf:"varint,8,opt,name=use_null,json=useNull,proto3" json:"use_null,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UseNull bool `protobuf:"varint,8,opt,name=use_null,json=useNull,proto3" json:"use_null,omitempty"`
+	// Leaves frequent values out of the analysis: "all" (by and over values), "by", "over", or
+	// "none"; empty means "none". Case-insensitive, stored in lower case.
+	ExcludeFrequent string `protobuf:"bytes,9,opt,name=exclude_frequent,json=excludeFrequent,proto3" json:"exclude_frequent,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Detector) Reset() {
@@ -406,6 +409,13 @@ func (x *Detector) GetUseNull() bool {
 		return x.UseNull
 	}
 	return false
+}
+
+func (x *Detector) GetExcludeFrequent() string {
+	if x != nil {
+		return x.ExcludeFrequent
+	}
+	return ""
 }
 
 // How input documents are read.
@@ -547,7 +557,7 @@ const file_anomalyd_v1_job_proto_rawDesc = "" +
 	"\tdetectors\x18\x02 \x03(\v2\x15.anomalyd.v1.DetectorR\tdetectors\x12 \n" +
 	"\vinfluencers\x18\x03 \x03(\tR\vinfluencers\x123\n" +
 	"\alatency\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\alatency\x127\n" +
-	"\x18summary_count_field_name\x18\x05 \x01(\tR\x15summaryCountFieldName\"\xb8\x02\n" +
+	"\x18summary_count_field_name\x18\x05 \x01(\tR\x15summaryCountFieldName\"\xe3\x02\n" +
 	"\bDetector\x12\x1a\n" +
 	"\bfunction\x18\x01 \x01(\tR\bfunction\x12\x1d\n" +
 	"\n" +
@@ -557,7 +567,8 @@ const file_anomalyd_v1_job_proto_rawDesc = "" +
 	"\x14partition_field_name\x18\x05 \x01(\tR\x12partitionFieldName\x121\n" +
 	"\x14detector_description\x18\x06 \x01(\tR\x13detectorDescription\x12%\n" +
 	"\x0edetector_index\x18\a \x01(\x05R\rdetectorIndex\x12\x19\n" +
-	"\buse_null\x18\b \x01(\bR\auseNull\"Q\n" +
+	"\buse_null\x18\b \x01(\bR\auseNull\x12)\n" +
+	"\x10exclude_frequent\x18\t \x01(\tR\x0fexcludeFrequent\"Q\n" +
 	"\x0fDataDescription\x12\x1d\n" +
 	"\n" +
 	"time_field\x18\x01 \x01(\tR\ttimeField\x12\x1f\n" +

@@ -276,7 +276,12 @@ type AnomalyRecord struct {
 	// The influencer values present in the series' records of the bucket.
 	Influencers []*Influence `protobuf:"bytes,20,rep,name=influencers,proto3" json:"influencers,omitempty"`
 	// True for a record of a bucket that is not final yet.
-	IsInterim     bool `protobuf:"varint,21,opt,name=is_interim,json=isInterim,proto3" json:"is_interim,omitempty"`
+	IsInterim bool `protobuf:"varint,21,opt,name=is_interim,json=isInterim,proto3" json:"is_interim,omitempty"`
+	// Population records (over_field_name set): the by values that made the over value unusual,
+	// one cause each, most unusual first.
+	Causes []*AnomalyCause `protobuf:"bytes,22,rep,name=causes,proto3" json:"causes,omitempty"`
+	// lat_long records: the location seen and the one the model expected.
+	GeoResults    *GeoResults `protobuf:"bytes,23,opt,name=geo_results,json=geoResults,proto3" json:"geo_results,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -458,6 +463,229 @@ func (x *AnomalyRecord) GetIsInterim() bool {
 	return false
 }
 
+func (x *AnomalyRecord) GetCauses() []*AnomalyCause {
+	if x != nil {
+		return x.Causes
+	}
+	return nil
+}
+
+func (x *AnomalyRecord) GetGeoResults() *GeoResults {
+	if x != nil {
+		return x.GeoResults
+	}
+	return nil
+}
+
+// One by value behind a population record.
+type AnomalyCause struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The probability of the by value's bucket value.
+	Probability float64 `protobuf:"fixed64,1,opt,name=probability,proto3" json:"probability,omitempty"`
+	// The detector's function.
+	Function string `protobuf:"bytes,2,opt,name=function,proto3" json:"function,omitempty"`
+	// A description of the function.
+	FunctionDescription string `protobuf:"bytes,3,opt,name=function_description,json=functionDescription,proto3" json:"function_description,omitempty"`
+	// The field the function is computed on.
+	FieldName string `protobuf:"bytes,4,opt,name=field_name,json=fieldName,proto3" json:"field_name,omitempty"`
+	// The by field, if the detector has one.
+	ByFieldName string `protobuf:"bytes,5,opt,name=by_field_name,json=byFieldName,proto3" json:"by_field_name,omitempty"`
+	// The by value.
+	ByFieldValue string `protobuf:"bytes,6,opt,name=by_field_value,json=byFieldValue,proto3" json:"by_field_value,omitempty"`
+	// The over field.
+	OverFieldName string `protobuf:"bytes,7,opt,name=over_field_name,json=overFieldName,proto3" json:"over_field_name,omitempty"`
+	// The over value.
+	OverFieldValue string `protobuf:"bytes,8,opt,name=over_field_value,json=overFieldValue,proto3" json:"over_field_value,omitempty"`
+	// The partition field, if the detector has one.
+	PartitionFieldName string `protobuf:"bytes,9,opt,name=partition_field_name,json=partitionFieldName,proto3" json:"partition_field_name,omitempty"`
+	// The partition value.
+	PartitionFieldValue string `protobuf:"bytes,10,opt,name=partition_field_value,json=partitionFieldValue,proto3" json:"partition_field_value,omitempty"`
+	// The bucket's value(s).
+	Actual []float64 `protobuf:"fixed64,11,rep,packed,name=actual,proto3" json:"actual,omitempty"`
+	// The model's typical value(s).
+	Typical []float64 `protobuf:"fixed64,12,rep,packed,name=typical,proto3" json:"typical,omitempty"`
+	// lat_long causes: the location seen and the one expected.
+	GeoResults    *GeoResults `protobuf:"bytes,13,opt,name=geo_results,json=geoResults,proto3" json:"geo_results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnomalyCause) Reset() {
+	*x = AnomalyCause{}
+	mi := &file_anomalyd_v1_result_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnomalyCause) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnomalyCause) ProtoMessage() {}
+
+func (x *AnomalyCause) ProtoReflect() protoreflect.Message {
+	mi := &file_anomalyd_v1_result_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnomalyCause.ProtoReflect.Descriptor instead.
+func (*AnomalyCause) Descriptor() ([]byte, []int) {
+	return file_anomalyd_v1_result_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AnomalyCause) GetProbability() float64 {
+	if x != nil {
+		return x.Probability
+	}
+	return 0
+}
+
+func (x *AnomalyCause) GetFunction() string {
+	if x != nil {
+		return x.Function
+	}
+	return ""
+}
+
+func (x *AnomalyCause) GetFunctionDescription() string {
+	if x != nil {
+		return x.FunctionDescription
+	}
+	return ""
+}
+
+func (x *AnomalyCause) GetFieldName() string {
+	if x != nil {
+		return x.FieldName
+	}
+	return ""
+}
+
+func (x *AnomalyCause) GetByFieldName() string {
+	if x != nil {
+		return x.ByFieldName
+	}
+	return ""
+}
+
+func (x *AnomalyCause) GetByFieldValue() string {
+	if x != nil {
+		return x.ByFieldValue
+	}
+	return ""
+}
+
+func (x *AnomalyCause) GetOverFieldName() string {
+	if x != nil {
+		return x.OverFieldName
+	}
+	return ""
+}
+
+func (x *AnomalyCause) GetOverFieldValue() string {
+	if x != nil {
+		return x.OverFieldValue
+	}
+	return ""
+}
+
+func (x *AnomalyCause) GetPartitionFieldName() string {
+	if x != nil {
+		return x.PartitionFieldName
+	}
+	return ""
+}
+
+func (x *AnomalyCause) GetPartitionFieldValue() string {
+	if x != nil {
+		return x.PartitionFieldValue
+	}
+	return ""
+}
+
+func (x *AnomalyCause) GetActual() []float64 {
+	if x != nil {
+		return x.Actual
+	}
+	return nil
+}
+
+func (x *AnomalyCause) GetTypical() []float64 {
+	if x != nil {
+		return x.Typical
+	}
+	return nil
+}
+
+func (x *AnomalyCause) GetGeoResults() *GeoResults {
+	if x != nil {
+		return x.GeoResults
+	}
+	return nil
+}
+
+// Locations of a lat_long record, each "latitude,longitude" in degrees as Elasticsearch writes them.
+type GeoResults struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The location seen.
+	ActualPoint string `protobuf:"bytes,1,opt,name=actual_point,json=actualPoint,proto3" json:"actual_point,omitempty"`
+	// The location the model expected.
+	TypicalPoint  string `protobuf:"bytes,2,opt,name=typical_point,json=typicalPoint,proto3" json:"typical_point,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GeoResults) Reset() {
+	*x = GeoResults{}
+	mi := &file_anomalyd_v1_result_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GeoResults) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GeoResults) ProtoMessage() {}
+
+func (x *GeoResults) ProtoReflect() protoreflect.Message {
+	mi := &file_anomalyd_v1_result_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GeoResults.ProtoReflect.Descriptor instead.
+func (*GeoResults) Descriptor() ([]byte, []int) {
+	return file_anomalyd_v1_result_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GeoResults) GetActualPoint() string {
+	if x != nil {
+		return x.ActualPoint
+	}
+	return ""
+}
+
+func (x *GeoResults) GetTypicalPoint() string {
+	if x != nil {
+		return x.TypicalPoint
+	}
+	return ""
+}
+
 // The values of one influencer field behind a record.
 type Influence struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -471,7 +699,7 @@ type Influence struct {
 
 func (x *Influence) Reset() {
 	*x = Influence{}
-	mi := &file_anomalyd_v1_result_proto_msgTypes[3]
+	mi := &file_anomalyd_v1_result_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -483,7 +711,7 @@ func (x *Influence) String() string {
 func (*Influence) ProtoMessage() {}
 
 func (x *Influence) ProtoReflect() protoreflect.Message {
-	mi := &file_anomalyd_v1_result_proto_msgTypes[3]
+	mi := &file_anomalyd_v1_result_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -496,7 +724,7 @@ func (x *Influence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Influence.ProtoReflect.Descriptor instead.
 func (*Influence) Descriptor() ([]byte, []int) {
-	return file_anomalyd_v1_result_proto_rawDescGZIP(), []int{3}
+	return file_anomalyd_v1_result_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Influence) GetInfluencerFieldName() string {
@@ -540,7 +768,7 @@ type Influencer struct {
 
 func (x *Influencer) Reset() {
 	*x = Influencer{}
-	mi := &file_anomalyd_v1_result_proto_msgTypes[4]
+	mi := &file_anomalyd_v1_result_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -552,7 +780,7 @@ func (x *Influencer) String() string {
 func (*Influencer) ProtoMessage() {}
 
 func (x *Influencer) ProtoReflect() protoreflect.Message {
-	mi := &file_anomalyd_v1_result_proto_msgTypes[4]
+	mi := &file_anomalyd_v1_result_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -565,7 +793,7 @@ func (x *Influencer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Influencer.ProtoReflect.Descriptor instead.
 func (*Influencer) Descriptor() ([]byte, []int) {
-	return file_anomalyd_v1_result_proto_rawDescGZIP(), []int{4}
+	return file_anomalyd_v1_result_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Influencer) GetJobId() string {
@@ -650,7 +878,7 @@ type OverallBucket struct {
 
 func (x *OverallBucket) Reset() {
 	*x = OverallBucket{}
-	mi := &file_anomalyd_v1_result_proto_msgTypes[5]
+	mi := &file_anomalyd_v1_result_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +890,7 @@ func (x *OverallBucket) String() string {
 func (*OverallBucket) ProtoMessage() {}
 
 func (x *OverallBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_anomalyd_v1_result_proto_msgTypes[5]
+	mi := &file_anomalyd_v1_result_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +903,7 @@ func (x *OverallBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverallBucket.ProtoReflect.Descriptor instead.
 func (*OverallBucket) Descriptor() ([]byte, []int) {
-	return file_anomalyd_v1_result_proto_rawDescGZIP(), []int{5}
+	return file_anomalyd_v1_result_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *OverallBucket) GetTimestamp() *timestamppb.Timestamp {
@@ -726,7 +954,7 @@ type OverallBucketJob struct {
 
 func (x *OverallBucketJob) Reset() {
 	*x = OverallBucketJob{}
-	mi := &file_anomalyd_v1_result_proto_msgTypes[6]
+	mi := &file_anomalyd_v1_result_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -738,7 +966,7 @@ func (x *OverallBucketJob) String() string {
 func (*OverallBucketJob) ProtoMessage() {}
 
 func (x *OverallBucketJob) ProtoReflect() protoreflect.Message {
-	mi := &file_anomalyd_v1_result_proto_msgTypes[6]
+	mi := &file_anomalyd_v1_result_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -751,7 +979,7 @@ func (x *OverallBucketJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverallBucketJob.ProtoReflect.Descriptor instead.
 func (*OverallBucketJob) Descriptor() ([]byte, []int) {
-	return file_anomalyd_v1_result_proto_rawDescGZIP(), []int{6}
+	return file_anomalyd_v1_result_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *OverallBucketJob) GetJobId() string {
@@ -793,7 +1021,7 @@ const file_anomalyd_v1_result_proto_rawDesc = "" +
 	"\ranomaly_score\x18\x02 \x01(\x01R\fanomalyScore\x122\n" +
 	"\x15initial_anomaly_score\x18\x03 \x01(\x01R\x13initialAnomalyScore\x12*\n" +
 	"\x11raw_anomaly_score\x18\x04 \x01(\x01R\x0frawAnomalyScore\x12 \n" +
-	"\vprobability\x18\x05 \x01(\x01R\vprobability\"\xe5\x06\n" +
+	"\vprobability\x18\x05 \x01(\x01R\vprobability\"\xd2\a\n" +
 	"\rAnomalyRecord\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x128\n" +
 	"\ttimestamp\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12:\n" +
@@ -819,7 +1047,31 @@ const file_anomalyd_v1_result_proto_rawDesc = "" +
 	"\x13multi_bucket_impact\x18\x13 \x01(\x01R\x11multiBucketImpact\x128\n" +
 	"\vinfluencers\x18\x14 \x03(\v2\x16.anomalyd.v1.InfluenceR\vinfluencers\x12\x1d\n" +
 	"\n" +
-	"is_interim\x18\x15 \x01(\bR\tisInterim\"w\n" +
+	"is_interim\x18\x15 \x01(\bR\tisInterim\x121\n" +
+	"\x06causes\x18\x16 \x03(\v2\x19.anomalyd.v1.AnomalyCauseR\x06causes\x128\n" +
+	"\vgeo_results\x18\x17 \x01(\v2\x17.anomalyd.v1.GeoResultsR\n" +
+	"geoResults\"\x8c\x04\n" +
+	"\fAnomalyCause\x12 \n" +
+	"\vprobability\x18\x01 \x01(\x01R\vprobability\x12\x1a\n" +
+	"\bfunction\x18\x02 \x01(\tR\bfunction\x121\n" +
+	"\x14function_description\x18\x03 \x01(\tR\x13functionDescription\x12\x1d\n" +
+	"\n" +
+	"field_name\x18\x04 \x01(\tR\tfieldName\x12\"\n" +
+	"\rby_field_name\x18\x05 \x01(\tR\vbyFieldName\x12$\n" +
+	"\x0eby_field_value\x18\x06 \x01(\tR\fbyFieldValue\x12&\n" +
+	"\x0fover_field_name\x18\a \x01(\tR\roverFieldName\x12(\n" +
+	"\x10over_field_value\x18\b \x01(\tR\x0eoverFieldValue\x120\n" +
+	"\x14partition_field_name\x18\t \x01(\tR\x12partitionFieldName\x122\n" +
+	"\x15partition_field_value\x18\n" +
+	" \x01(\tR\x13partitionFieldValue\x12\x16\n" +
+	"\x06actual\x18\v \x03(\x01R\x06actual\x12\x18\n" +
+	"\atypical\x18\f \x03(\x01R\atypical\x128\n" +
+	"\vgeo_results\x18\r \x01(\v2\x17.anomalyd.v1.GeoResultsR\n" +
+	"geoResults\"T\n" +
+	"\n" +
+	"GeoResults\x12!\n" +
+	"\factual_point\x18\x01 \x01(\tR\vactualPoint\x12#\n" +
+	"\rtypical_point\x18\x02 \x01(\tR\ftypicalPoint\"w\n" +
 	"\tInfluence\x122\n" +
 	"\x15influencer_field_name\x18\x01 \x01(\tR\x13influencerFieldName\x126\n" +
 	"\x17influencer_field_values\x18\x02 \x03(\tR\x15influencerFieldValues\"\xa9\x03\n" +
@@ -861,36 +1113,41 @@ func file_anomalyd_v1_result_proto_rawDescGZIP() []byte {
 	return file_anomalyd_v1_result_proto_rawDescData
 }
 
-var file_anomalyd_v1_result_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_anomalyd_v1_result_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_anomalyd_v1_result_proto_goTypes = []any{
 	(*Bucket)(nil),                // 0: anomalyd.v1.Bucket
 	(*BucketInfluencer)(nil),      // 1: anomalyd.v1.BucketInfluencer
 	(*AnomalyRecord)(nil),         // 2: anomalyd.v1.AnomalyRecord
-	(*Influence)(nil),             // 3: anomalyd.v1.Influence
-	(*Influencer)(nil),            // 4: anomalyd.v1.Influencer
-	(*OverallBucket)(nil),         // 5: anomalyd.v1.OverallBucket
-	(*OverallBucketJob)(nil),      // 6: anomalyd.v1.OverallBucketJob
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 8: google.protobuf.Duration
+	(*AnomalyCause)(nil),          // 3: anomalyd.v1.AnomalyCause
+	(*GeoResults)(nil),            // 4: anomalyd.v1.GeoResults
+	(*Influence)(nil),             // 5: anomalyd.v1.Influence
+	(*Influencer)(nil),            // 6: anomalyd.v1.Influencer
+	(*OverallBucket)(nil),         // 7: anomalyd.v1.OverallBucket
+	(*OverallBucketJob)(nil),      // 8: anomalyd.v1.OverallBucketJob
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
 }
 var file_anomalyd_v1_result_proto_depIdxs = []int32{
-	7,  // 0: anomalyd.v1.Bucket.timestamp:type_name -> google.protobuf.Timestamp
-	8,  // 1: anomalyd.v1.Bucket.bucket_span:type_name -> google.protobuf.Duration
+	9,  // 0: anomalyd.v1.Bucket.timestamp:type_name -> google.protobuf.Timestamp
+	10, // 1: anomalyd.v1.Bucket.bucket_span:type_name -> google.protobuf.Duration
 	1,  // 2: anomalyd.v1.Bucket.bucket_influencers:type_name -> anomalyd.v1.BucketInfluencer
 	2,  // 3: anomalyd.v1.Bucket.records:type_name -> anomalyd.v1.AnomalyRecord
-	7,  // 4: anomalyd.v1.AnomalyRecord.timestamp:type_name -> google.protobuf.Timestamp
-	8,  // 5: anomalyd.v1.AnomalyRecord.bucket_span:type_name -> google.protobuf.Duration
-	3,  // 6: anomalyd.v1.AnomalyRecord.influencers:type_name -> anomalyd.v1.Influence
-	7,  // 7: anomalyd.v1.Influencer.timestamp:type_name -> google.protobuf.Timestamp
-	8,  // 8: anomalyd.v1.Influencer.bucket_span:type_name -> google.protobuf.Duration
-	7,  // 9: anomalyd.v1.OverallBucket.timestamp:type_name -> google.protobuf.Timestamp
-	8,  // 10: anomalyd.v1.OverallBucket.bucket_span:type_name -> google.protobuf.Duration
-	6,  // 11: anomalyd.v1.OverallBucket.jobs:type_name -> anomalyd.v1.OverallBucketJob
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	9,  // 4: anomalyd.v1.AnomalyRecord.timestamp:type_name -> google.protobuf.Timestamp
+	10, // 5: anomalyd.v1.AnomalyRecord.bucket_span:type_name -> google.protobuf.Duration
+	5,  // 6: anomalyd.v1.AnomalyRecord.influencers:type_name -> anomalyd.v1.Influence
+	3,  // 7: anomalyd.v1.AnomalyRecord.causes:type_name -> anomalyd.v1.AnomalyCause
+	4,  // 8: anomalyd.v1.AnomalyRecord.geo_results:type_name -> anomalyd.v1.GeoResults
+	4,  // 9: anomalyd.v1.AnomalyCause.geo_results:type_name -> anomalyd.v1.GeoResults
+	9,  // 10: anomalyd.v1.Influencer.timestamp:type_name -> google.protobuf.Timestamp
+	10, // 11: anomalyd.v1.Influencer.bucket_span:type_name -> google.protobuf.Duration
+	9,  // 12: anomalyd.v1.OverallBucket.timestamp:type_name -> google.protobuf.Timestamp
+	10, // 13: anomalyd.v1.OverallBucket.bucket_span:type_name -> google.protobuf.Duration
+	8,  // 14: anomalyd.v1.OverallBucket.jobs:type_name -> anomalyd.v1.OverallBucketJob
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_anomalyd_v1_result_proto_init() }
@@ -904,7 +1161,7 @@ func file_anomalyd_v1_result_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_anomalyd_v1_result_proto_rawDesc), len(file_anomalyd_v1_result_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
