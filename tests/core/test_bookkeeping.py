@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from anomalyd.core.domain import JournalEntry
+from anomalyd.core.persistence import renormalization_window_ms
 from anomalyd.engine import renormalise
-from tests.core.harness import SPAN, T0, harness, line
+from tests.core.harness import CONFIG, SPAN, T0, harness, line
 
 
 def counts_of(job, upload=None):
@@ -112,3 +114,31 @@ def test_a_snapshot_right_after_a_renormalisation_skips_it_as_it_would_change_no
         job.snapshot()
         assert live.renormalised_at == persistence._renormalisation_point(live)
         assert job.stored_results() != before
+
+
+def test_renormalisation_reads_every_rescorable_stored_result_of_its_window(tmp_path):
+    def read_by_renormalisation(job) -> list[int]:
+        """The stored results renormalisation reads now, checked against every stored result; their times."""
+        live = job.live
+        start = live.analyzer.last_finalized_end_ms - renormalization_window_ms(live.config)
+        expected = [r for r in job.stored_results() if r.timestamp_ms >= start and renormalise.rescorable(r)]
+        assert job.manager.persistence._rescorable_stored(live, start) == expected
+        return [r.timestamp_ms for r in expected]
+
+    def spike(bucket: int, value: float) -> bytes:
+        return b"".join(line(T0 + bucket * SPAN + i, "a", value) for i in range(50))
+
+    day = 86_400_000 // SPAN
+    with harness(tmp_path, msgspec.structs.replace(CONFIG, renormalization_window_days=1)) as job:
+        job.upload(buckets(0, 60) + spike(61, 10_000.0) + buckets(62, 70))
+        first = read_by_renormalisation(job)
+        assert T0 + 61 * SPAN in first
+        job.upload(spike(71, 1e5) + buckets(72, 75))
+        job.flush(calc_interim=True)
+        second = read_by_renormalisation(job)
+        assert set(first) < set(second)
+        job.reopen()  # the reopened job knows nothing of its stored results until it reads them all
+        job.upload(spike(76, 1e6) + buckets(77, 80))
+        assert set(second) < set(read_by_renormalisation(job))
+        job.upload(buckets(81, 62 + day) + spike(63 + day, 1e7) + buckets(64 + day, 70 + day))
+        assert T0 + 61 * SPAN not in read_by_renormalisation(job)  # out of the window now

@@ -8,6 +8,7 @@ from anomalyd.bucket_time import now_ms
 from anomalyd.core.config import JobConfig
 from anomalyd.core.domain import JobStatus
 from anomalyd.core.ingest import Ingestor
+from anomalyd.core.rescorable import RescorableTimes
 from anomalyd.engine.analyzer import JobAnalyzer
 
 
@@ -37,6 +38,7 @@ class OpenJob:
         # its caller has not yet committed.
         self.renormalised_at: tuple[int, int | None, int] | None = None
         self.renormalised_pending = False
+        self.rescorable = RescorableTimes()  # Persistence's: the stored results renormalisation reads
 
     def finalize_point(self) -> int | None:
         """The end to finalise the analysis to, when the ingestor has finalised past it."""

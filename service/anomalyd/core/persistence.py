@@ -79,6 +79,9 @@ class Persistence:
         journaled = None if entry == JournalEntry() else entry
         pending, job.renormalised_pending = job.renormalised_pending, False
         self.repository.commit(job.config.job_id, job.status, journaled, results, durable=durable)
+        job.rescorable.add(results)
+        if (end := job.analyzer.last_finalized_end_ms) is not None:
+            job.rescorable.drop_before(end - renormalization_window_ms(job.config))
         if pending:
             job.renormalised_at = self._renormalisation_point(job)
 
@@ -207,9 +210,23 @@ class Persistence:
             return []
         start = end - renormalization_window_ms(job.config)
         replaced = {r.timestamp_ms for r in fresh}
-        stored = [r for r in self.repository.full_results(job.config.job_id, start) if r.timestamp_ms not in replaced]
+        stored = [r for r in self._rescorable_stored(job, start) if r.timestamp_ms not in replaced]
         in_window = stored + [r for r in fresh if r.timestamp_ms >= start]
         return renormalise.renormalise(job.analyzer.score_normalisers(), in_window)
+
+    def _rescorable_stored(self, job: OpenJob, start_ms: int) -> list[BucketResult]:
+        """The job's stored results from start_ms on that renormalisation may change, oldest first.
+
+        The first call after the job opens (or after the window grew) reads the whole window;
+        later ones read the buckets job.rescorable names.
+        """
+        job_id = job.config.job_id
+        times = job.rescorable.since(start_ms)
+        if times is None:
+            found = [r for r in self.repository.full_results(job_id, start_ms) if renormalise.rescorable(r)]
+            job.rescorable.reset(start_ms, (r.timestamp_ms for r in found))
+            return found
+        return [r for r in self.repository.results_at(job_id, times) if renormalise.rescorable(r)]
 
 
 def renormalization_window_ms(config: JobConfig) -> int:

@@ -249,6 +249,27 @@ class Repository:
             by_time[influencer.timestamp_ms][1].append(influencer)
         return buckets
 
+    def results_at(self, job_id: str, times_ms: list[int]) -> list[BucketResult]:
+        """A job's buckets that start at the given times (ms), in their order, with their records and influencers.
+
+        A time without a stored bucket is left out.
+        """
+
+        def read(txn: Transaction) -> list[BucketResult]:
+            found = []
+            for time_ms in times_ms:
+                raw = txn.get(keys.BUCKETS, keys.result_key(job_id, time_ms))
+                if raw is None:
+                    continue
+                bucket = _BUCKET.decode(raw)
+                prefix = keys.result_time_prefix(job_id, time_ms)
+                bucket.records.extend(_RECORD.decode(v) for _, v in txn.scan(keys.RECORDS, prefix))
+                bucket.influencers.extend(_INFLUENCER.decode(v) for _, v in txn.scan(keys.INFLUENCERS, prefix))
+                found.append(bucket)
+            return found
+
+        return self.store.view(read)
+
     def rewrite_results(self, job_id: str, results: list[BucketResult]) -> None:
         """Replace stored results (renormalised ones), each with its records and influencers."""
 

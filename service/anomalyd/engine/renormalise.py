@@ -135,8 +135,7 @@ def renormalise(norms: ScoreNormalisers, results: list[BucketResult]) -> list[Bu
     Returns:
         Changed copies of the results that change, in their order.
     """
-    # A result without a positive initial score keeps its zeros (scores are only lowered).
-    final = [r for r in results if not r.is_interim and _scored(r)]
+    final = [r for r in results if rescorable(r)]
     if not final:
         return []
     record_scores = _record_scores(norms, final)
@@ -167,9 +166,12 @@ def renormalise(norms: ScoreNormalisers, results: list[BucketResult]) -> list[Bu
     return changed
 
 
-def _scored(result: BucketResult) -> bool:
-    """Whether any score of the result started above 0."""
-    return (
+def rescorable(result: BucketResult) -> bool:
+    """Whether renormalise() may change the result: it is final and a score of it started above 0.
+
+    A result without a positive initial score keeps its zeros, as scores are only lowered.
+    """
+    return not result.is_interim and (
         any(bi.initial_anomaly_score > 0.0 for bi in result.bucket_influencers)
         or any(r.initial_record_score > 0.0 for r in result.records)
         or any(i.initial_influencer_score > 0.0 for i in result.influencers)
