@@ -18,7 +18,9 @@ and storage, for sweeps over settings. Confirm a final figure through the server
 --cross-check measures how well a threshold transfers: the files are split in two (alternate
 files within each category, in name order), the threshold is chosen on one part with the
 scorer's --threshold-sweep --save-thresholds and applied to the other with --thresholds, both
-ways round; it prints each part's swept and transferred scores per profile.
+ways round; it prints each part's swept and transferred scores per profile. That split is one
+draw, so it then prints the mean and median loss over --splits random stratified splits
+(bench/nab_transfer.py), the figure to judge a change's transfer by.
 
 The initial score is the one the job reported when the bucket closed. record_score may since
 have been lowered by renormalisation, which reads later data, and NAB scores each row from that
@@ -42,6 +44,7 @@ import time
 from pathlib import Path
 
 import grpc
+import nab_transfer
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -221,6 +224,7 @@ def main() -> None:
     parser.add_argument("--in-process", action="store_true", help="run the engine in this process, not a server")
     parser.add_argument("--workers", type=int, default=1, help="processes for --in-process")
     parser.add_argument("--cross-check", action="store_true", help="threshold transfer between two halves (needs --windows)")
+    parser.add_argument("--splits", type=int, default=200, help="random splits for --cross-check's mean transfer loss")
     args = parser.parse_args()
 
     files = sorted(p for p in args.data.rglob("*.csv"))
@@ -254,6 +258,7 @@ def main() -> None:
         subprocess.run(command, check=True)
         if args.cross_check:
             cross_check(scorer, args.data, args.windows, args.results, files)
+            nab_transfer.report(scorer, args.data, args.windows, args.results, args.splits, seed=0)
 
 
 def serve(args: argparse.Namespace, files: list[Path]) -> None:
