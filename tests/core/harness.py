@@ -25,7 +25,10 @@ SPAN = SPAN_S * 1000
 T0 = 1_700_000_000_000 // SPAN * SPAN
 CONFIG = JobConfig(
     "j",
-    detectors=(DetectorConfig("count"), DetectorConfig("mean", field_name="value", by_field_name="host")),
+    detectors=(
+        DetectorConfig("count"), DetectorConfig("mean", field_name="value", by_field_name="host"),
+        DetectorConfig("rare", by_field_name="host"),
+    ),
     bucket_span_s=SPAN_S,
     influencers=("host",),
     time_format="epoch_ms",

@@ -7,6 +7,7 @@ import pytest
 
 from anomalyd.core.config import FUNCTIONS as CONFIG_FUNCTIONS
 from anomalyd.engine.functions import FUNCTIONS, STATISTICS, Grouped
+from anomalyd.engine.rare import RARE_FUNCTIONS
 
 
 def _stats(series: list[int], values: list[float], weights: list[float]) -> dict[str, dict[int, float]]:
@@ -47,8 +48,9 @@ def test_sides_and_features() -> None:
 
 def test_every_supported_config_function_is_analysed() -> None:
     supported = {name for name, rule in CONFIG_FUNCTIONS.items() if rule.supported}
-    assert supported == set(FUNCTIONS)
-    assert all(FUNCTIONS[name].uses_field == CONFIG_FUNCTIONS[name].field for name in supported)
+    analysed = FUNCTIONS | RARE_FUNCTIONS
+    assert supported == set(analysed)
+    assert all(analysed[name].uses_field == CONFIG_FUNCTIONS[name].field for name in supported)
 
 
 def test_statistics_of_a_bucket_without_rows() -> None:

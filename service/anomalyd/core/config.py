@@ -51,6 +51,7 @@ class FunctionRule:
     over_required: bool = False
     over_forbidden: bool = False
     supported: bool = True  # False: valid in Elasticsearch, not analysed by anomalyd yet
+    own_population: bool = False  # the function's model analyses over_field_name itself (rare)
 
 
 def _sided(name: str, rule: FunctionRule, *, low: bool = True, high: bool = True) -> dict[str, FunctionRule]:
@@ -74,8 +75,8 @@ FUNCTIONS: dict[str, FunctionRule] = {
     **_sided("distinct_count", FunctionRule(field=True, supported=False)),
     **_sided("dc", FunctionRule(field=True, supported=False)),
     **_sided("info_content", FunctionRule(field=True, supported=False)),
-    "rare": FunctionRule(field=False, by_required=True, supported=False),
-    "freq_rare": FunctionRule(field=False, by_required=True, over_required=True, supported=False),
+    "rare": FunctionRule(field=False, by_required=True, own_population=True),
+    "freq_rare": FunctionRule(field=False, by_required=True, over_required=True, own_population=True),
     "time_of_day": FunctionRule(field=False, supported=False),
     "time_of_week": FunctionRule(field=False, supported=False),
     "lat_long": FunctionRule(field=True, supported=False),
@@ -319,7 +320,7 @@ def _validate_detector(d: DetectorConfig, path: str, config: JobConfig, violatio
         violations.append((f"{path}.over_field_name", f"function {d.function!r} requires over_field_name"))
     if rule.over_forbidden and d.over_field_name:
         violations.append((f"{path}.over_field_name", f"function {d.function!r} does not take over_field_name"))
-    if d.over_field_name and rule.supported and not rule.over_forbidden:
+    if d.over_field_name and rule.supported and not rule.over_forbidden and not rule.own_population:
         violations.append((f"{path}.over_field_name", "population analysis (over_field_name) is not supported by this anomalyd version yet"))
     splits = [s for s in (d.by_field_name, d.over_field_name, d.partition_field_name) if s]
     if len(set(splits)) != len(splits):

@@ -43,17 +43,19 @@ from anomalyd.engine.detector_scorer import DetectorScorer, Leaf
 from anomalyd.engine.influencer_scorer import InfluencerScorer
 from anomalyd.engine.memory import MemoryAccount
 from anomalyd.engine.normaliser import Normaliser, normalise1, update1
+from anomalyd.engine.rare import RARE_FUNCTIONS, RareScorer
 from anomalyd.engine.records import AnalysisSpec, RecordBatch
-from anomalyd.engine.renormalise import DetectorScores, ScoreNormalisers
+from anomalyd.engine.renormalise import ScoreNormalisers
 from anomalyd.engine.results import AnomalyRecord, BucketInfluencer, BucketResult, ModelSizeStats
 from anomalyd.engine.state import pack, unpack
 from anomalyd.engine.stats import raw_score1
 
 # 2: only series in use, written ring points and filled score bins; 3: families, two windows; 4: slope;
 # 5: the series models' arrays named by part (version 4 reads as the same values, see SeriesModel.load);
-# 6: the drift feature (versions 4 and 5 read with it empty)
-_STATE_VERSION = 6
-_READABLE_VERSIONS = (4, 5, 6)
+# 6: the drift feature (versions 4 and 5 read with it empty); 7: rare detectors' state (no earlier
+# state holds a rare detector, so versions 4 to 6 read as they did)
+_STATE_VERSION = 7
+_READABLE_VERSIONS = (4, 5, 6, 7)
 MAX_RECORDS = 500
 _RUN_ROWS = 1 << 18  # (bucket, series) rows a detector's run of buckets holds at most
 _NORMALISER_DAYS = 30.0  # score histories age with a 30-day time constant (MODELING.md 6)
@@ -102,8 +104,10 @@ class JobAnalyzer:
         self.warmup = warmup_buckets(self.span)
         self.quiet = quiet_buckets(self.span)
         decay = math.exp(-self.span / (_NORMALISER_DAYS * DAY_MS))
-        self._detectors = [
-            DetectorScorer(i, d, span_ms=self.span, warmup=self.warmup, decay=decay) for i, d in enumerate(spec.detectors)
+        self._detectors: list[DetectorScorer | RareScorer] = [
+            RareScorer(i, d, span_ms=self.span, decay=decay) if d.function in RARE_FUNCTIONS
+            else DetectorScorer(i, d, span_ms=self.span, warmup=self.warmup, decay=decay)
+            for i, d in enumerate(spec.detectors)
         ]
         self._bucket_norm = Normaliser(1, decay_per_bucket=decay)
         self._influencers = InfluencerScorer(spec.influencers, span_ms=self.span, decay=decay)
@@ -378,6 +382,8 @@ class JobAnalyzer:
             key = {name: det.keys.value(s, k) for k, name in enumerate(det.split_fields)}
             spec = det.spec
             score = float(leaf.score[i])
+            population = leaf.causes is not None
+            causes = leaf.causes(int(i)) if leaf.causes is not None else []
             records.append(
                 AnomalyRecord(
                     timestamp_ms=b,
@@ -386,11 +392,12 @@ class JobAnalyzer:
                     function_description=det.function.describe(int(leaf.feature[i])),
                     field_name=spec.field_name,
                     by_field_name=spec.by_field_name,
-                    by_field_value=key.get(spec.by_field_name, "") if spec.by_field_name else "",
+                    # A population record names its by values in its causes.
+                    by_field_value=key.get(spec.by_field_name, "") if spec.by_field_name and not population else "",
                     partition_field_name=spec.partition_field_name,
                     partition_field_value=key.get(spec.partition_field_name, "") if spec.partition_field_name else "",
-                    over_field_name="",
-                    over_field_value="",
+                    over_field_name=spec.over_field_name,
+                    over_field_value=key.get(spec.over_field_name, "") if spec.over_field_name else "",
                     probability=math.exp(ln_p),
                     record_score=score,
                     initial_record_score=score,
@@ -399,6 +406,7 @@ class JobAnalyzer:
                     multi_bucket_impact=float(leaf.multi_bucket_impact[i]),
                     influencers=influencers(d, s),
                     is_interim=interim,
+                    causes=causes,
                 )
             )
         return records
@@ -418,7 +426,7 @@ class JobAnalyzer:
     def score_normalisers(self) -> ScoreNormalisers:
         """A view of the normalisers, to re-score stored results with (see renormalise.py)."""
         newest = 0 if self._finalized_end is None else self._finalized_end // self.span - 1
-        detectors = tuple(DetectorScores(d.normaliser, d.keys, d.groups) for d in self._detectors)
+        detectors = tuple(d.scores() for d in self._detectors)
         return ScoreNormalisers(self._bucket_norm, self._influencers.normaliser, self.spec.influencers, detectors, newest)
 
     # -------------------------------------------------------------------------------- state

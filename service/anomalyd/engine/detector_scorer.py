@@ -11,6 +11,7 @@ buckets below the peak).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from anomalyd.engine.functions import FUNCTIONS, ORDERED, STATISTICS, Grouped
 from anomalyd.engine.memory import KEY_BYTES, MemoryAccount
 from anomalyd.engine.normaliser import Normaliser, normalise1, update1
 from anomalyd.engine.records import DetectorSpec, RecordBatch
+from anomalyd.engine.renormalise import DetectorScores
+from anomalyd.engine.results import AnomalyCause
 from anomalyd.engine.series_keys import SeriesKeys
 from anomalyd.engine.series_model import Scored, SeriesModel
 from anomalyd.engine.state import Arrays
@@ -49,6 +52,7 @@ class Leaf:
         typical: shape (k,), its prediction.
         multi_bucket_impact: shape (k,), -5 (single-bucket evidence) to +5 (multi-bucket).
         warm: shape (k,), series past warm-up, the only ones that report.
+        causes: for population records, leaf row -> the by values behind it (None: no causes).
     """
 
     series: NDArray[np.intp]
@@ -60,6 +64,7 @@ class Leaf:
     typical: FloatArray
     multi_bucket_impact: FloatArray
     warm: NDArray[np.bool_]
+    causes: Callable[[int], list[AnomalyCause]] | None = None
 
     def anomalous(self) -> NDArray[np.intp]:
         """Indices (into the leaf) of warm series below the record probability."""
@@ -135,6 +140,10 @@ class DetectorScorer:
             partitions: NDArray[np.intp] = self.keys.ids[series, 0].astype(np.intp)
             return partitions
         return np.zeros(len(series), np.intp)
+
+    def scores(self) -> DetectorScores:
+        """The record normaliser for renormalisation: a row per series."""
+        return DetectorScores(self.normaliser, self.keys, self.groups)
 
     def model_bytes(self) -> int:
         """Bytes of state in use."""
