@@ -10,6 +10,8 @@ import msgspec
 
 from anomalyd.core.errors import InvalidJobConfig
 from anomalyd.core.timeparse import time_parser
+from anomalyd.engine.field_values import TEXT_KINDS
+from anomalyd.engine.functions import FUNCTIONS as ENGINE_FUNCTIONS
 from anomalyd.engine.records import AnalysisSpec, DetectorSpec
 
 JOB_ID_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9_.-]*[a-z0-9])?")
@@ -72,15 +74,21 @@ FUNCTIONS: dict[str, FunctionRule] = {
     "min": FunctionRule(field=True),
     "max": FunctionRule(field=True),
     "metric": FunctionRule(field=True),
-    **_sided("distinct_count", FunctionRule(field=True, supported=False)),
-    **_sided("dc", FunctionRule(field=True, supported=False)),
-    **_sided("info_content", FunctionRule(field=True, supported=False)),
+    **_sided("distinct_count", FunctionRule(field=True)),
+    **_sided("dc", FunctionRule(field=True)),
+    **_sided("info_content", FunctionRule(field=True)),
     "rare": FunctionRule(field=False, by_required=True, own_population=True),
     "freq_rare": FunctionRule(field=False, by_required=True, over_required=True, own_population=True),
-    "time_of_day": FunctionRule(field=False, supported=False),
-    "time_of_week": FunctionRule(field=False, supported=False),
-    "lat_long": FunctionRule(field=True, supported=False),
+    "time_of_day": FunctionRule(field=False),
+    "time_of_week": FunctionRule(field=False),
+    "lat_long": FunctionRule(field=True),
 }
+
+
+def _reads_text(function: str) -> bool:
+    """Whether a function reads its field's text (distinct_count, info_content, lat_long), not a number."""
+    engine_function = ENGINE_FUNCTIONS.get(function)
+    return engine_function is not None and engine_function.reads in TEXT_KINDS
 
 
 class DetectorConfig(msgspec.Struct, frozen=True):
@@ -139,16 +147,18 @@ class JobConfig(msgspec.Struct, frozen=True):
         return tuple(sorted(names))
 
     def numeric_fields(self) -> tuple[str, ...]:
-        """Fields read as numbers: detector fields and the summary count field."""
-        names = {self.summary_count_field_name, *(d.field_name for d in self.detectors)}
+        """Fields read as numbers: detector fields of functions of numbers and the summary count field."""
+        names = {self.summary_count_field_name, *(d.field_name for d in self.detectors if not _reads_text(d.function))}
         names.discard("")
         return tuple(sorted(names))
 
     def string_fields(self) -> tuple[str, ...]:
-        """Fields read as strings: split fields and influencers."""
+        """Fields read as strings: split fields, influencers and detector fields of functions of text."""
         names = set(self.influencers)
         for d in self.detectors:
             names.update((d.by_field_name, d.over_field_name, d.partition_field_name))
+            if _reads_text(d.function):
+                names.add(d.field_name)
         names.discard("")
         return tuple(sorted(names))
 

@@ -40,13 +40,14 @@ from numpy.typing import NDArray
 from anomalyd.bucket_time import DAY_MS, ceil_to, floor_to
 from anomalyd.engine.bucket_buffer import BucketBuffer, Rows
 from anomalyd.engine.detector_scorer import DetectorScorer, Leaf
+from anomalyd.engine.field_values import point_text, result_values
 from anomalyd.engine.influencer_scorer import InfluencerScorer
 from anomalyd.engine.memory import MemoryAccount
 from anomalyd.engine.normaliser import Normaliser, normalise1, update1
 from anomalyd.engine.rare import RARE_FUNCTIONS, RareScorer
 from anomalyd.engine.records import AnalysisSpec, RecordBatch
 from anomalyd.engine.renormalise import ScoreNormalisers
-from anomalyd.engine.results import AnomalyRecord, BucketInfluencer, BucketResult, ModelSizeStats
+from anomalyd.engine.results import AnomalyRecord, BucketInfluencer, BucketResult, GeoResults, ModelSizeStats
 from anomalyd.engine.state import pack, unpack
 from anomalyd.engine.stats import raw_score1
 
@@ -155,8 +156,9 @@ class JobAnalyzer:
         self._memory.open_batch(self._model_bytes())
         if self._first_bucket is None:
             self._first_bucket = int(bucket.min())
-        series = _columns([d.series_of(batch, bucket, self._memory) for d in self._detectors])
-        values = _columns([batch.numbers.get(d.spec.field_name, np.full(len(batch), np.nan)) for d in self._detectors])
+        per_detector = [d.values_of(batch) for d in self._detectors]
+        series = _columns([d.series_of(batch, v, bucket, self._memory) for d, v in zip(self._detectors, per_detector, strict=True)])
+        values = _columns(per_detector)
         self._buffer.append(bucket, weight, series, values, self._influencers.ids(batch, self._memory))
         self._memory.note(self._model_bytes())
 
@@ -401,12 +403,13 @@ class JobAnalyzer:
                     probability=math.exp(ln_p),
                     record_score=score,
                     initial_record_score=score,
-                    actual=[float(leaf.actual[i])],
-                    typical=[float(leaf.typical[i])],
+                    actual=result_values(det.function.reads, float(leaf.actual[i])),
+                    typical=result_values(det.function.reads, float(leaf.typical[i])),
                     multi_bucket_impact=float(leaf.multi_bucket_impact[i]),
                     influencers=influencers(d, s),
                     is_interim=interim,
                     causes=causes,
+                    geo_results=_geo_results(det.function.reads, float(leaf.actual[i]), float(leaf.typical[i])),
                 )
             )
         return records
@@ -480,6 +483,11 @@ class JobAnalyzer:
         job._event_buckets = meta["event_buckets"]
         job._memory.load(meta)
         return job
+
+
+def _geo_results(reads: str, actual: float, typical: float) -> GeoResults | None:
+    """A lat_long record's points, None for other functions."""
+    return GeoResults(point_text(actual), point_text(typical)) if reads == "location" else None
 
 
 def _columns(columns: list[NDArray[Any]]) -> NDArray[Any]:

@@ -20,9 +20,11 @@ from numpy.typing import NDArray
 
 from anomalyd.engine import seasonality, series_model
 from anomalyd.engine.compiled import kernel
-from anomalyd.engine.functions import FUNCTIONS, ORDERED, STATISTICS, Grouped
+from anomalyd.engine.field_values import row_values
+from anomalyd.engine.functions import COUNTING, FUNCTIONS, ORDERED, STATISTICS, Grouped
 from anomalyd.engine.memory import KEY_BYTES, MemoryAccount
 from anomalyd.engine.normaliser import Normaliser, normalise1, update1
+from anomalyd.engine.point_model import PointModel
 from anomalyd.engine.records import DetectorSpec, RecordBatch
 from anomalyd.engine.renormalise import DetectorScores
 from anomalyd.engine.results import AnomalyCause
@@ -98,7 +100,7 @@ class DetectorScorer:
         >>> batch = RecordBatch(np.zeros(3, np.int64), strings={"host": StringColumn(np.array([0, 1, 0], np.int32), ("a", "b"))})
         >>> account = MemoryAccount(1 << 20)
         >>> account.open_batch(used=0)
-        >>> series = det.series_of(batch, np.zeros(3, np.int64), account)
+        >>> series = det.series_of(batch, det.values_of(batch), np.zeros(3, np.int64), account)
         >>> rows = {"series": series[:, None], "value": np.full((3, 1), np.nan), "weight": np.ones(3)}
         >>> det.score(0, rows, None).actual.tolist()
         [2.0, 1.0]
@@ -110,8 +112,9 @@ class DetectorScorer:
         self.span = span_ms
         self.warmup = warmup
         self.function = FUNCTIONS[spec.function]
-        self.models = [
-            SeriesModel(span_ms, side=f.side, counts=f.statistic == "count", warmup=warmup, capacity=0)
+        self.models: list[SeriesModel | PointModel] = [
+            PointModel(span_ms, kind=self.function.reads, warmup=warmup, capacity=0) if f.points
+            else SeriesModel(span_ms, side=f.side, counts=f.statistic in COUNTING, warmup=warmup, capacity=0)
             for f in self.function.features
         ]
         # One more series costs its models, its normaliser row, and its key.
@@ -147,7 +150,7 @@ class DetectorScorer:
 
     def model_bytes(self) -> int:
         """Bytes of state in use."""
-        components = sum(m.seasonality.component_bytes() for m in self.models)
+        components = sum(m.seasonality.component_bytes() for m in self.models if isinstance(m, SeriesModel))
         return self.n_series * self.series_bytes + self.keys.key_bytes + components
 
     def _grow(self, n: int, limit: int) -> None:
@@ -161,15 +164,19 @@ class DetectorScorer:
         groups = len(self.keys.values[0]) if self.spec.partition_field_name else 1
         self.normaliser.grow(capacity, groups)
 
-    def series_of(self, batch: RecordBatch, bucket: NDArray[np.int64], account: MemoryAccount) -> NDArray[np.int32]:
+    def values_of(self, batch: RecordBatch) -> FloatArray:
+        """Shape (n,): what each record gives the function (see field_values), NaN for nothing."""
+        return row_values(self.function.reads, batch, self.spec.field_name)
+
+    def series_of(
+        self, batch: RecordBatch, values: FloatArray, bucket: NDArray[np.int64], account: MemoryAccount
+    ) -> NDArray[np.int32]:
         """Shape (n,): each record's series, -1 where the detector skips the record.
 
-        New series take their bytes from the account; the buckets of records whose series was
-        refused are noted there.
+        A function of a field skips records whose values_of() is NaN. New series take their
+        bytes from the account; the buckets of records whose series was refused are noted there.
         """
-        usable = np.ones(len(batch), bool)
-        if self.function.uses_field:
-            usable &= ~np.isnan(batch.numbers.get(self.spec.field_name, np.full(len(batch), np.nan)))
+        usable = ~np.isnan(values) if self.function.uses_field else np.ones(len(batch), bool)
         refused = False
 
         def admit(key: tuple[str, ...]) -> bool:
@@ -203,7 +210,8 @@ class DetectorScorer:
             series[mine].astype(np.intp), rows["value"][mine, self.index], rows["weight"][mine], by_value=self._ordered
         )
         idx = np.arange(n_series) if self._empty_is_zero else grouped.series
-        warm = self.models[0].learned[idx] >= self.warmup
+        first_model = self.models[0]
+        warm = first_model.warm(idx, b) if isinstance(first_model, PointModel) else first_model.learned[idx] >= self.warmup
         per_feature: list[tuple[FloatArray, Scored]] = []
         for feature, model in zip(self.function.features, self.models, strict=True):
             x = STATISTICS[feature.statistic](grouped)
@@ -247,9 +255,9 @@ class DetectorScorer:
     def score_run(self, starts: NDArray[np.int64], rows: Arrays) -> list[Leaf] | None:
         """Score and learn final buckets in time order, in one compiled loop: score(b, rows of b, None) for each.
 
-        The loop leaves only for due periodicity tests. Functions of several features, and
-        medians (whose weighted cumulative sums would run across buckets), return None: the
-        caller scores them bucket by bucket.
+        The loop leaves only for due periodicity tests. Functions of several features, medians
+        (whose weighted cumulative sums would run across buckets) and points (times of day,
+        locations) return None: the caller scores them bucket by bucket.
 
         Args:
             starts: shape (B,), the buckets to close, ascending, epoch ms.
@@ -258,9 +266,9 @@ class DetectorScorer:
         Returns:
             Each bucket's Leaf, or None.
         """
-        if len(self.models) != 1 or self.function.features[0].statistic == "median":
-            return None
         feature, model = self.function.features[0], self.models[0]
+        if len(self.models) != 1 or feature.statistic == "median" or not isinstance(model, SeriesModel):
+            return None
         n_series, n_buckets = self.n_series, len(starts)
         series = rows["series"][:, self.index]
         mine = series >= 0

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd.engine import field_values
 from anomalyd.engine.stats import FloatArray
 
 
@@ -88,8 +89,41 @@ def _median(g: Grouped) -> FloatArray:
     return np.where(exact, 0.5 * (g.values[lo] + g.values[np.minimum(lo + 1, len(cum) - 1)]), g.values[lo])
 
 
+def _first_of_value(g: Grouped) -> NDArray[np.bool_]:
+    """Shape (n,): the first row of each distinct value of each series (rows in value order)."""
+    first = np.ones(len(g.values), bool)
+    first[1:] = g.values[1:] != g.values[:-1]
+    first[g.starts] = True
+    return first
+
+
+def _distinct_count(g: Grouped) -> FloatArray:
+    return g.total(_first_of_value(g).astype(np.float64))
+
+
+def _info_content(g: Grouped) -> FloatArray:
+    # The information of each distinct text once, as ml-cpp compresses the bucket's distinct strings.
+    return g.total(np.where(_first_of_value(g), field_values.information_of(g.values), 0.0))
+
+
+def _mean_point(kind: str) -> Callable[[Grouped], FloatArray]:
+    """The statistic of the mean direction of a series' points (times on their circle, places on the globe)."""
+
+    def statistic(g: Grouped) -> FloatArray:
+        vectors = field_values.unit_vectors(kind, g.values) * g.weights[:, None]
+        sums = np.add.reduceat(vectors, g.starts, axis=0) if len(g.starts) else np.zeros((0, 3))
+        # Points that cancel out (opposite times) have no mean direction: the first point stands in.
+        empty = np.einsum("ij,ij->i", sums, sums) < 1e-18
+        sums[empty] = vectors[g.starts[empty]]
+        return field_values.from_vectors(kind, sums)
+
+    return statistic
+
+
 #: The statistics that read each series' rows in value order.
-ORDERED = frozenset({"min", "max", "median"})
+ORDERED = frozenset({"min", "max", "median", "distinct_count", "info_content"})
+#: The statistics that count events, whose model may take the quasi-Poisson family.
+COUNTING = frozenset({"count", "distinct_count"})
 
 #: Bucket statistics by name: (grouped rows) -> one value per series.
 STATISTICS: dict[str, Callable[[Grouped], FloatArray]] = {
@@ -100,6 +134,11 @@ STATISTICS: dict[str, Callable[[Grouped], FloatArray]] = {
     "min": lambda g: g.values[g.starts],
     "max": lambda g: g.values[g.last()],
     "varp": _varp,
+    "distinct_count": _distinct_count,
+    "info_content": _info_content,
+    "time_of_day": _mean_point("time_of_day"),
+    "time_of_week": _mean_point("time_of_week"),
+    "lat_long": _mean_point("location"),
 }
 
 
@@ -113,12 +152,15 @@ class Feature:
         empty_is_zero: every known series sees 0 in a bucket without its rows (count, sum);
             otherwise such a bucket has no value for the series.
         count_like: interim values are corrected for the bucket's expected completeness.
+        points: the statistic is a point of a circle or sphere (a time of day or week, a
+            location), modelled by point_model.PointModel instead of a SeriesModel.
     """
 
     statistic: str
     side: int
     empty_is_zero: bool
     count_like: bool
+    points: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,12 +173,14 @@ class Function:
             of several features describes a record by the feature reported.
         features: the statistics it models; a record reports the least probable one.
         uses_field: whether it reads field_name.
+        reads: what each record gives it (see field_values.row_values).
     """
 
     name: str
     description: str
     features: tuple[Feature, ...]
     uses_field: bool
+    reads: str = "number"
 
     def describe(self, feature: int) -> str:
         """The function_description of a record that reports feature number `feature`."""
@@ -147,11 +191,12 @@ _SIDES = {"": 0, "high_": 1, "low_": -1}
 
 
 def _family(
-    names: tuple[str, ...], description: str, statistic: str, *, empty_is_zero: bool, count_like: bool, uses_field: bool
+    names: tuple[str, ...], description: str, statistic: str, *, empty_is_zero: bool, count_like: bool, uses_field: bool,
+    reads: str = "number",
 ) -> dict[str, Function]:
     return {
         prefix + name: Function(
-            prefix + name, description, (Feature(statistic, side, empty_is_zero, count_like),), uses_field
+            prefix + name, description, (Feature(statistic, side, empty_is_zero, count_like),), uses_field, reads
         )
         for name in names
         for prefix, side in _SIDES.items()
@@ -175,4 +220,14 @@ FUNCTIONS: dict[str, Function] = {
         (Feature("min", -1, False, False), Feature("mean", 0, False, False), Feature("max", 1, False, False)),
         True,
     ),
+    # As in ml-cpp, a series without records in a bucket has no distinct count, not 0.
+    **_family(("distinct_count", "dc"), "distinct_count", "distinct_count", empty_is_zero=False, count_like=True,
+              uses_field=True, reads="identity"),
+    **_family(("info_content",), "info_content", "info_content", empty_is_zero=False, count_like=True, uses_field=True,
+              reads="information"),
+    **{
+        name: Function(name, name, (Feature(name, 0, False, False, points=True),), False, name)
+        for name in ("time_of_day", "time_of_week")
+    },
+    "lat_long": Function("lat_long", "lat_long", (Feature("lat_long", 0, False, False, points=True),), True, "location"),
 }

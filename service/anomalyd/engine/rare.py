@@ -73,7 +73,7 @@ class RareScorer:
         >>> account.open_batch(used=0)
         >>> def bucket(names: tuple[str, ...], b: int) -> Leaf:
         ...     batch = RecordBatch(np.zeros(len(names), np.int64), strings={"process": StringColumn(np.arange(len(names), dtype=np.int32), names)})
-        ...     series = det.series_of(batch, np.zeros(len(names), np.int64), account)
+        ...     series = det.series_of(batch, det.values_of(batch), np.zeros(len(names), np.int64), account)
         ...     return det.score(b, {"series": series[:, None], "weight": np.ones(len(names))}, None)
         >>> for b in range(30):
         ...     _ = bucket(("sshd", "cron"), b * 60_000)
@@ -114,7 +114,13 @@ class RareScorer:
         rows = self.normaliser.rows * (Normaliser.bytes_per_row() + Normaliser.bytes_per_group())
         return self.n_series * self.series_bytes + self.keys.key_bytes + rows
 
-    def series_of(self, batch: RecordBatch, bucket: NDArray[np.int64], account: MemoryAccount) -> NDArray[np.int32]:
+    def values_of(self, batch: RecordBatch) -> FloatArray:
+        """Shape (n,): NaN, as rare functions read no field (a record's by value is its series)."""
+        return np.full(len(batch), np.nan)
+
+    def series_of(
+        self, batch: RecordBatch, values: FloatArray, bucket: NDArray[np.int64], account: MemoryAccount
+    ) -> NDArray[np.int32]:
         """Shape (n,): each record's series, -1 where the detector skips the record.
 
         New series take their bytes from the account; the buckets of records whose series was

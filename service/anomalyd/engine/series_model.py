@@ -65,6 +65,11 @@ _V4_NAMES = {
 }
 
 
+def statistics_decay(span_ms: int) -> float:
+    """The decay a bucket of a series' statistics: a 7-day time constant, never faster than 96 buckets."""
+    return math.exp(-1.0 / max(7 * DAY_MS / span_ms, 96.0))
+
+
 @dataclass(frozen=True, slots=True)
 class Scored:
     """A bucket of values scored against the model, before learning them.
@@ -133,8 +138,7 @@ class SeriesModel:
         self.side = side
         self.counts = counts
         self.warmup = warmup
-        # Residual statistics forget with a 7-day time constant, never faster than 96 buckets.
-        self.decay = math.exp(-1.0 / max(7 * DAY_MS / span_ms, 96.0))
+        self.decay = statistics_decay(span_ms)
         self.learned = np.zeros(capacity, dtype=np.int32)  # buckets each series has learned
         self.trend = Trend(capacity)
         self.residual = Residual(capacity)

@@ -1,0 +1,301 @@
+"""The model of a feature whose values are points: a time of day or week, or a place on the globe.
+
+ml-cpp models time_of_day, time_of_week and lat_long without a trend or seasonal decomposition,
+with a multimodal prior of the value (for lat_long a multivariate one): a person may log in at
+9:00 and at 14:00, from home and from the office. Here each series keeps a mixture of at most
+COMPONENTS clusters of points on the unit circle (times: 23:59 lies beside 00:01) or the unit
+sphere (places: +179 and -179 degrees of longitude are neighbours):
+
+* each cluster has a decayed weight, a mean vector and a spread (the mean squared distance of its
+  points from that mean); a point joins the cluster that explains it best among those it lies
+  within 3 sigma of, else it starts its own, merging the two closest clusters when all are taken
+  (the mixture's mass is kept, its memory bounded);
+* sigma has a floor (15 minutes of a day or week, 50 km on the globe) so a person whose events
+  all fall in the same minute is not alarmed by the next minute;
+* a value's probability is that of the points less likely than it under the mixture (of lower
+  density), as ml-cpp's priors compute it, taking each cluster's share from its own normal (a
+  two-sided tail on the circle, the chi-squared tail of two dimensions on the globe): a time 6
+  hours from every cluster of an office-hours person, or a login from another continent, is all
+  but impossible, a point at the heart of any cluster is not;
+* all weights decay at each learned point as a SeriesModel's statistics do (7 days of buckets,
+  at least 96), so old habits fade;
+* a series is warm once it has learned the detector's warm-up buckets and, for time_of_week,
+  a week has passed since its first point: before that every new weekday is news.
+
+It has no multi-bucket feature: a point is news once, in its bucket.
+
+Example:
+    >>> model = PointModel(3_600_000, kind="time_of_day", warmup=4, capacity=1)
+    >>> idx = np.array([0])
+    >>> for day in range(20):
+    ...     _ = model.step(idx, np.array([9 * 3600.0 + 60 * (day % 5)]), day * 86_400_000)
+    >>> usual, night = (float(model.score(idx, np.array([s]), 0).ln_p_single[0]) for s in (9 * 3600.0 + 90, 3 * 3600.0))
+    >>> usual > -2.0, night < -30.0
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from anomalyd.engine import field_values
+from anomalyd.engine.compiled import kernel
+from anomalyd.engine.series_model import Scored, SeriesModel, statistics_decay
+from anomalyd.engine.state import Arrays, Rows
+from anomalyd.engine.stats import FloatArray
+
+COMPONENTS = 16
+_JOIN_SIGMAS = 3.0
+_EARTH_KM = 6371.0
+_TIME_FLOOR_S = 15 * 60.0
+_GEO_FLOOR_KM = 50.0
+_LN_P_MIN = math.log(1e-300)
+_WEEK_MS = 7 * 86_400_000
+
+
+class Mixture(Rows):
+    """The clusters of S series.
+
+    Attributes:
+        weight: shape (S, COMPONENTS), each cluster's decayed weight (0: unused).
+        centre: shape (S, COMPONENTS, 3), the mean of its points (inside the unit ball).
+        spread: shape (S, COMPONENTS), the mean squared distance of its points from the centre.
+    """
+
+    FIELDS: ClassVar = {
+        "weight": (np.float64, (COMPONENTS,), 0.0),
+        "centre": (np.float64, (COMPONENTS, 3), 0.0),
+        "spread": (np.float64, (COMPONENTS,), 0.0),
+    }
+    weight: FloatArray
+    centre: FloatArray
+    spread: FloatArray
+
+
+class PointModel:
+    """Point models of one feature for every series of a detector (see the module docstring).
+
+    Args:
+        span_ms: the bucket span.
+        kind: what the values are: time_of_day, time_of_week or location (field_values kinds).
+        warmup: buckets a series must have learned before it scores.
+        capacity: initial number of series.
+    """
+
+    def __init__(self, span_ms: int, *, kind: str, warmup: int, capacity: int) -> None:
+        self.kind = kind
+        self.warmup = warmup
+        self.decay = statistics_decay(span_ms)
+        self.learned = np.zeros(capacity, dtype=np.int32)
+        self.first_ms = np.full(capacity, -1, dtype=np.int64)  # each series' first bucket learned
+        self.mixture = Mixture(capacity)
+        if kind == "location":
+            floor = 2.0 * math.sin(_GEO_FLOOR_KM / _EARTH_KM / 2.0)  # the chord of 50 km
+        else:
+            period = field_values.DAY_S if kind == "time_of_day" else field_values.WEEK_S
+            floor = 2.0 * math.sin(math.pi * _TIME_FLOOR_S / period)
+        self.floor_sq = floor * floor
+        self.dimensions = 2 if kind == "location" else 1
+
+    def bytes_per_series(self) -> int:
+        """Bytes every series costs."""
+        return self.learned.itemsize + self.first_ms.itemsize + self.mixture.bytes_per_series()
+
+    def grow(self, capacity: int) -> None:
+        """Make room for capacity series; new series start empty."""
+        extra = capacity - len(self.learned)
+        if extra > 0:
+            self.learned = np.concatenate([self.learned, np.zeros(extra, np.int32)])
+            self.first_ms = np.concatenate([self.first_ms, np.full(extra, -1, np.int64)])
+            self.mixture.grow(capacity)
+
+    def warm(self, idx: NDArray[np.intp], t_ms: int) -> NDArray[np.bool_]:
+        """Shape (k,): whether series idx may report in the bucket starting at t_ms."""
+        ready: NDArray[np.bool_] = self.learned[idx] >= self.warmup
+        if self.kind == "time_of_week":
+            ready &= (self.first_ms[idx] >= 0) & (t_ms - self.first_ms[idx] >= _WEEK_MS)
+        return ready
+
+    def begin_bucket(self, t_ms: int, n_series: int) -> None:
+        """Nothing to roll: points have no time structure beyond their own value."""
+
+    def score(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int) -> Scored:
+        """Score bucket values without learning them (see SeriesModel.score)."""
+        return self._run(idx, x, t_ms, learn=False)
+
+    def step(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int) -> Scored:
+        """Score bucket values and learn them (see SeriesModel.step)."""
+        return self._run(idx, x, t_ms, learn=True)
+
+    def _run(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int, *, learn: bool) -> Scored:
+        k = len(idx)
+        out = SeriesModel.blank_scored(k)
+        out.ln_p_multi[:] = 0.0
+        typical = np.empty((k, 3))
+        m = self.mixture
+        _score_learn(
+            np.asarray(idx, np.intp), field_values.unit_vectors(self.kind, x), self.learned, m.weight, m.centre, m.spread,
+            self.floor_sq, self.dimensions, self.decay, learn, out.ln_p_single, typical,
+        )
+        if learn:
+            series = np.asarray(idx, np.intp)
+            self.first_ms[series[self.first_ms[series] < 0]] = t_ms
+        out.typical[:] = field_values.from_vectors(self.kind, typical)
+        out.ln_p_tail[:] = out.ln_p_single
+        return out
+
+    def arrays(self, rows: int) -> Arrays:
+        """The state of the first rows series as named arrays."""
+        mixture = {f"mixture.{k}": v for k, v in self.mixture.arrays(rows).items()}
+        return {"learned": self.learned[:rows], "first_ms": self.first_ms[:rows], **mixture}
+
+    def load(self, arrays: Arrays) -> None:
+        """Restore the state written by arrays()."""
+        self.learned = arrays["learned"]
+        self.first_ms = arrays["first_ms"]
+        self.mixture.load({k[len("mixture."):]: v for k, v in arrays.items() if k.startswith("mixture.")})
+
+
+@kernel
+def _sigma_sq(spread: float, floor_sq: float, dimensions: int) -> float:
+    return max(spread / dimensions, floor_sq)
+
+
+@kernel
+def _distance_sq(centre: FloatArray, u: FloatArray) -> float:
+    return float((u[0] - centre[0]) ** 2 + (u[1] - centre[1]) ** 2 + (u[2] - centre[2]) ** 2)
+
+
+@kernel
+def _ln_density(weight: float, d_sq: float, sigma_sq: float, dimensions: int) -> float:
+    """The log of a cluster's weight times its normal density at squared distance d_sq."""
+    return math.log(weight) - 0.5 * d_sq / sigma_sq - 0.5 * dimensions * math.log(2.0 * math.pi * sigma_sq)
+
+
+@kernel
+def _less_likely(weight: float, sigma_sq: float, ln_f: float, dimensions: int) -> float:
+    """The share of a cluster's points where the mixture density is below exp(ln_f).
+
+    Near a cluster the mixture density is mostly its own, so these are its points beyond the
+    radius r where weight * density(r) = exp(ln_f): all of them when even its centre is less
+    likely, else a normal tail at r (one dimension) or exp(-r^2 / 2 sigma^2) (two).
+    """
+    r_sq = 2.0 * sigma_sq * (_ln_density(weight, 0.0, sigma_sq, dimensions) - ln_f)
+    if r_sq <= 0.0:
+        return 1.0
+    if dimensions == 1:
+        return math.erfc(math.sqrt(r_sq / (2.0 * sigma_sq)))
+    return math.exp(-r_sq / (2.0 * sigma_sq))
+
+
+@kernel
+def _score_learn(
+    idx: NDArray[np.intp], points: FloatArray, learned: NDArray[np.int32], weight: FloatArray, centre: FloatArray,
+    spread: FloatArray, floor_sq: float, dimensions: int, decay: float, learn: bool, ln_p: FloatArray, typical: FloatArray,
+) -> None:
+    """Score each series' point against its mixture, then learn it if asked.
+
+    A point's probability is that of a point less likely than it under the mixture (its density
+    lower), summed over the clusters (see _less_likely): 1 at the heart of any cluster, however
+    small its weight against the others, and tiny far from all of them.
+
+    Args:
+        idx: shape (k,), distinct series.
+        points: shape (k, 3), their points (unit vectors).
+        learned: shape (S,), buckets each series has learned.
+        weight: shape (S, COMPONENTS), Mixture.weight.
+        centre: shape (S, COMPONENTS, 3), Mixture.centre.
+        spread: shape (S, COMPONENTS), Mixture.spread.
+        floor_sq: the squared floor of sigma.
+        dimensions: 1 on the circle, 2 on the sphere.
+        decay: each learned point's decay of the weights.
+        learn: update the state.
+        ln_p: shape (k,), written: ln p of each point (0 for a series that has none yet).
+        typical: shape (k, 3), written: the centre of the cluster that explains it best.
+    """
+    n_clusters = weight.shape[1]
+    ln_parts = np.empty(n_clusters)
+    for k in range(len(idx)):
+        i = idx[k]
+        u = points[k]
+        total, best, top = 0.0, -1, -np.inf
+        for c in range(n_clusters):
+            if weight[i, c] <= 0.0:
+                continue
+            total += weight[i, c]
+            ln_parts[c] = _ln_density(weight[i, c], _distance_sq(centre[i, c], u),
+                                      _sigma_sq(spread[i, c], floor_sq, dimensions), dimensions)
+            if ln_parts[c] > top:
+                best, top = c, ln_parts[c]
+        if best < 0:
+            ln_p[k] = 0.0
+            typical[k] = u
+        else:
+            scaled = 0.0  # the mixture's density over the top cluster's, so that far points do not underflow
+            for c in range(n_clusters):
+                if weight[i, c] > 0.0:
+                    scaled += math.exp(ln_parts[c] - top)
+            ln_f = top + math.log(scaled)
+            mass = 0.0
+            for c in range(n_clusters):
+                if weight[i, c] > 0.0:
+                    mass += weight[i, c] * _less_likely(weight[i, c], _sigma_sq(spread[i, c], floor_sq, dimensions), ln_f, dimensions)
+            ln_p[k] = max(math.log(max(mass / total, 1e-300)), _LN_P_MIN)
+            typical[k] = centre[i, best]
+        if learn:
+            _learn_point(weight[i], centre[i], spread[i], u, floor_sq, dimensions, decay)
+            learned[i] += 1
+
+
+@kernel
+def _learn_point(
+    weight: FloatArray, centre: FloatArray, spread: FloatArray, u: FloatArray, floor_sq: float, dimensions: int, decay: float,
+) -> None:
+    """Add point u at weight 1 to one series' clusters (rows of weight, centre, spread)."""
+    weight *= decay
+    join, join_density = -1, 0.0
+    for c in range(len(weight)):
+        if weight[c] <= 0.0:
+            continue
+        d_sq = _distance_sq(centre[c], u)
+        sigma_sq = _sigma_sq(spread[c], floor_sq, dimensions)
+        if d_sq <= _JOIN_SIGMAS * _JOIN_SIGMAS * sigma_sq:
+            density = weight[c] * math.exp(-0.5 * d_sq / sigma_sq) / sigma_sq ** (0.5 * dimensions)
+            if density > join_density:
+                join, join_density = c, density
+    if join >= 0:
+        w = weight[join]
+        spread[join] = (w * spread[join] + w / (w + 1.0) * _distance_sq(centre[join], u)) / (w + 1.0)
+        centre[join] += (u - centre[join]) / (w + 1.0)
+        weight[join] = w + 1.0
+        return
+    free = _free_slot(weight, centre, spread)
+    weight[free] = 1.0
+    centre[free] = u
+    spread[free] = 0.0
+
+
+@kernel
+def _free_slot(weight: FloatArray, centre: FloatArray, spread: FloatArray) -> int:
+    """An unused cluster, made by merging the two closest clusters when all are in use."""
+    for c in range(len(weight)):
+        if weight[c] <= 0.0:
+            return c
+    a, b, closest = 0, 1, np.inf
+    for c in range(len(weight)):
+        for e in range(c + 1, len(weight)):
+            d_sq = _distance_sq(centre[c], centre[e])
+            if d_sq < closest:
+                a, b, closest = c, e, d_sq
+    w = weight[a] + weight[b]
+    merged = (weight[a] * centre[a] + weight[b] * centre[b]) / w
+    spread[a] = (weight[a] * (spread[a] + _distance_sq(centre[a], merged))
+                 + weight[b] * (spread[b] + _distance_sq(centre[b], merged))) / w
+    centre[a] = merged
+    weight[a] = w
+    weight[b] = 0.0
+    return b

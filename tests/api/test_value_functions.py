@@ -1,0 +1,127 @@
+"""distinct_count, info_content, time_of_day, time_of_week and lat_long through the real server.
+
+Each stream is generated here (seeded): a planted incident of the kind the function exists for
+must be the top record, on its entity and bucket, with a high score, and the same stream
+without it must stay quiet on the incident's day (the days before it are the history that the
+scores are normalised against: its first records score against little history).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from anomalyd.v1 import job_pb2, results_service_pb2_grpc
+from anomalyd.v1 import job_service_pb2 as pb
+from anomalyd.v1 import results_service_pb2 as rpb
+from tests.conftest import Running, job
+
+START_S = 1_700_006_400  # Wednesday 2023-11-15 00:00 UTC
+DAY_S = 86_400
+QUIET = 25.0
+HIGH = 50.0
+
+
+def analyse(running: Running, detector: job_pb2.Detector, documents: list[dict[str, Any]], *, span_s: int) -> list[Any]:
+    """Run a job of one detector over documents (in time order); its records, highest score first."""
+    job_id = f"{detector.function}-{len(documents)}".replace("_", "-")
+    running.stub.PutJob(pb.PutJobRequest(job=job(job_id, detector, span_s=span_s)), timeout=10)
+    running.stub.OpenJob(pb.OpenJobRequest(job_id=job_id), timeout=10)
+    data = b"".join(json.dumps(d).encode() + b"\n" for d in documents)
+    chunks = [data[i:i + 200_000] for i in range(0, len(data), 200_000)]
+    running.stub.PostData(iter([pb.PostDataRequest(job_id=job_id)] + [pb.PostDataRequest(data=c) for c in chunks]), timeout=120)
+    running.stub.CloseJob(pb.CloseJobRequest(job_id=job_id), timeout=60)
+    results = results_service_pb2_grpc.ResultsServiceStub(running.channel)
+    return list(results.GetRecords(rpb.GetRecordsRequest(job_id=job_id, page=rpb.Page(size=100)), timeout=30).records)
+
+
+def in_time_order(documents: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(documents, key=lambda d: d["time"])
+
+
+def assert_quiet(records: list[Any], since_s: int) -> None:
+    """No record from since_s on scores as much as QUIET."""
+    late = [(r.timestamp.seconds, r.record_score) for r in records if r.timestamp.seconds >= since_s]
+    assert max((score for _, score in late), default=0.0) < QUIET, late[:3]
+
+
+# ------------------------------------------------------------------------------ distinct_count
+
+DAYS = 4
+SCAN_S = START_S + 3 * DAY_S + 14 * 3600  # day 4, 14:00
+
+
+def connections(scan: bool) -> list[dict[str, Any]]:
+    """Four hosts connecting each minute to a few of their 40 usual ports; host h3 scans 200 ports once."""
+    rng = np.random.default_rng(7)
+    popularity = 1.0 / np.arange(1, 41)
+    docs = []
+    for h in range(4):
+        usual = rng.choice(np.arange(1, 1024), 40, replace=False)
+        for minute in range(DAYS * 1440):
+            for port in rng.choice(usual, rng.integers(1, 4), p=popularity / popularity.sum()):
+                docs.append({"time": START_S + 60 * minute + int(rng.integers(60)), "src": f"h{h}", "port": int(port)})
+    if scan:
+        docs += [{"time": SCAN_S + 2 * i, "src": "h3", "port": 2000 + i} for i in range(200)]
+    return in_time_order(iter(docs))
+
+
+@pytest.mark.parametrize("function", ["high_distinct_count", "dc"])
+def test_distinct_count_finds_a_port_scan(running, function):
+    detector = job_pb2.Detector(function=function, field_name="port", by_field_name="src")
+    top = analyse(running, detector, connections(scan=True), span_s=600)[0]
+    assert (top.timestamp.seconds, top.by_field_value, top.function_description) == (SCAN_S, "h3", "distinct_count")
+    assert top.record_score >= HIGH and top.actual[0] >= 200 > 20 > top.typical[0]
+
+
+def test_distinct_count_stays_quiet_without_a_scan(running):
+    detector = job_pb2.Detector(function="high_distinct_count", field_name="port", by_field_name="src")
+    assert_quiet(analyse(running, detector, connections(scan=False), span_s=600), since_s=SCAN_S - 14 * 3600)
+
+
+# ------------------------------------------------------------------------- time_of_day / week
+
+LOGIN_DAYS = 22
+NIGHT_LOGIN_S = START_S + (LOGIN_DAYS - 1) * DAY_S + 3 * 3600 + 600  # the last day, 03:10
+
+
+def logins(night_login: bool) -> list[dict[str, Any]]:
+    """Office-hours users active 8:00-18:00, a night-shift user 22:00-02:00; u1 logs in at 3 a.m. once.
+
+    Three weeks: time_of_week reports after a week and then knows each day of the week, and
+    each user's record normaliser has seen enough buckets to tell its routine scores from a rare one.
+    """
+    rng = np.random.default_rng(3)
+    docs = []
+    for day in range(LOGIN_DAYS):
+        midnight = START_S + day * DAY_S
+        for u in range(4):
+            for t in rng.uniform(8 * 3600, 18 * 3600, 12):
+                docs.append({"time": midnight + int(t), "user": f"u{u}"})
+        for t in rng.uniform(-2 * 3600, 2 * 3600, 12):  # around midnight: 23:59 is close to 00:01
+            docs.append({"time": midnight + int(t), "user": "night"})
+    if night_login:
+        docs.append({"time": NIGHT_LOGIN_S, "user": "u1"})
+    return in_time_order(iter(d for d in docs if d["time"] >= START_S))
+
+
+@pytest.mark.parametrize("function", ["time_of_day", "time_of_week"])
+def test_time_of_day_finds_a_night_login(running, function):
+    detector = job_pb2.Detector(function=function, by_field_name="user")
+    records = analyse(running, detector, logins(night_login=True), span_s=3600)
+    top = records[0]
+    assert (top.timestamp.seconds, top.by_field_value, top.function_description) == (NIGHT_LOGIN_S - 600, "u1", function)
+    assert top.record_score >= HIGH
+    period = DAY_S if function == "time_of_day" else 7 * DAY_S
+    assert top.actual[0] == (NIGHT_LOGIN_S - START_S + 6 * DAY_S) % period  # the epoch's week starts on a Thursday
+    assert all(r.by_field_value != "night" or r.record_score < QUIET for r in records)
+
+
+@pytest.mark.parametrize("function", ["time_of_day", "time_of_week"])
+def test_time_of_day_stays_quiet_without_a_night_login(running, function):
+    detector = job_pb2.Detector(function=function, by_field_name="user")
+    assert_quiet(analyse(running, detector, logins(night_login=False), span_s=3600), since_s=NIGHT_LOGIN_S - 3 * 3600)
