@@ -163,3 +163,48 @@ def test_info_content_finds_dns_tunnelling(running):
 def test_info_content_stays_quiet_without_tunnelling(running):
     detector = job_pb2.Detector(function="high_info_content", field_name="query", by_field_name="client")
     assert_quiet(analyse(running, detector, dns_queries(tunnel=False), span_s=600), "c2", around_s=TUNNEL_S)
+
+
+# ----------------------------------------------------------------------------------- lat_long
+
+GEO_DAYS = 21
+FAR_LOGIN_S = START_S + (GEO_DAYS - 1) * DAY_S + 10 * 3600 + 900  # the last day, 10:15
+CITIES = {"u0": [(48.857, 2.352)], "u1": [(48.857, 2.352), (45.764, 4.836)], "u2": [(40.713, -74.006)], "u3": [(35.676, 139.650)]}
+SYDNEY = (-33.869, 151.209)
+SYDNEY_TEXT = "-33.869,151.209"
+
+
+def geo_logins(far_login: bool) -> list[dict[str, Any]]:
+    """Users logging in from their cities (u1 from Paris and Lyon), as "lat,lon" text or geo_point objects.
+
+    Some logins carry coordinates that are no place; u1 logs in from Sydney once.
+    """
+    rng = np.random.default_rng(5)
+    docs: list[dict[str, Any]] = []
+    for user, cities in CITIES.items():
+        for t in rng.uniform(0, GEO_DAYS * DAY_S, 10 * GEO_DAYS):
+            lat, lon = np.array(cities[rng.integers(len(cities))]) + rng.normal(0, 0.05, 2)
+            location: Any = {"lat": lat, "lon": lon} if rng.random() < 0.3 else f"{lat:.5f},{lon:.5f}"
+            docs.append({"time": START_S + int(t), "user": user, "location": location})
+    docs += [{"time": START_S + DAY_S + i, "user": "u0", "location": bad} for i, bad in enumerate(["95,10", "abc", "1,2,3"])]
+    if far_login:
+        docs.append({"time": FAR_LOGIN_S, "user": "u1", "location": SYDNEY_TEXT})
+    return in_time_order(iter(docs))
+
+
+def test_lat_long_finds_a_login_from_another_continent(running):
+    detector = job_pb2.Detector(function="lat_long", field_name="location", by_field_name="user")
+    top = analyse(running, detector, geo_logins(far_login=True), span_s=3600)[0]
+    assert (top.timestamp.seconds, top.by_field_value, top.function_description) == (FAR_LOGIN_S - 900, "u1", "lat_long")
+    assert top.record_score >= HIGH
+    assert list(top.actual) == list(SYDNEY) and top.geo_results.actual_point == SYDNEY_TEXT
+    typical = [float(v) for v in top.geo_results.typical_point.split(",")]
+    assert typical == list(top.typical) and abs(typical[0] - 47) < 2 and abs(typical[1] - 3.5) < 2  # Paris or Lyon
+
+
+def test_lat_long_stays_quiet_without_it_and_skips_coordinates_that_are_no_place(running):
+    detector = job_pb2.Detector(function="lat_long", field_name="location", by_field_name="user")
+    documents = geo_logins(far_login=False)
+    assert_quiet(analyse(running, detector, documents, span_s=3600), "u1", around_s=FAR_LOGIN_S)
+    counts = running.stub.GetJobStats(pb.GetJobStatsRequest(job_id=f"lat-long-{len(documents)}"), timeout=10)
+    assert counts.jobs[0].data_counts.processed_record_count == len(documents)

@@ -85,10 +85,15 @@ FUNCTIONS: dict[str, FunctionRule] = {
 }
 
 
+def _reads(function: str) -> str:
+    """What a function reads from each record (engine.field_values kinds)."""
+    engine_function = ENGINE_FUNCTIONS.get(function)
+    return "number" if engine_function is None else engine_function.reads
+
+
 def _reads_text(function: str) -> bool:
     """Whether a function reads its field's text (distinct_count, info_content, lat_long), not a number."""
-    engine_function = ENGINE_FUNCTIONS.get(function)
-    return engine_function is not None and engine_function.reads in TEXT_KINDS
+    return _reads(function) in TEXT_KINDS
 
 
 class DetectorConfig(msgspec.Struct, frozen=True):
@@ -161,6 +166,10 @@ class JobConfig(msgspec.Struct, frozen=True):
                 names.add(d.field_name)
         names.discard("")
         return tuple(sorted(names))
+
+    def point_fields(self) -> tuple[str, ...]:
+        """Fields read as "lat,lon" locations (lat_long), which also take a {"lat", "lon"} object."""
+        return tuple(sorted({d.field_name for d in self.detectors if _reads(d.function) == "location"}))
 
     def analysis_spec(self) -> AnalysisSpec:
         """The analysis as the engine takes it."""

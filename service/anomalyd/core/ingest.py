@@ -77,6 +77,7 @@ class RecordReader:
         self._analysis_fields = config.analysis_fields()
         self._numeric = config.numeric_fields()
         self._strings = config.string_fields()
+        self._points = config.point_fields()
         # The fields of a typed row (Documents.rows), the time field first.
         self.row_fields = tuple(dict.fromkeys((self._time_field, *self._analysis_fields)))
         self._row_getters = [attrgetter(f"f{i}") for i in range(len(self.row_fields))]
@@ -101,6 +102,8 @@ class RecordReader:
         n = len(records)
         raw_times = _column(records, self._time_field)
         columns = {f: _column(records, f) for f in self._analysis_fields}
+        for f in self._points:
+            _join_point_objects(columns[f], records, f)
         # As Elasticsearch counts: a missing time field is a missing field too, and every
         # record's field count loses one for its time, whether it has one or not.
         missing = raw_times.count(_MISSING) + sum(values.count(_MISSING) for values in columns.values())
@@ -147,6 +150,18 @@ class RecordReader:
 def _column(records: Sequence[Record], field: str) -> list[Any]:
     # map over dict.get runs the loop in C: twice as fast as a comprehension.
     return list(map(dict.get, records, repeat(field, len(records)), repeat(_MISSING, len(records))))
+
+
+def _join_point_objects(values: list[Any], records: Sequence[Record], field: str) -> None:
+    """Fill a lat_long field that records lack from a geo_point object ({"lat": .., "lon": ..}).
+
+    Flattening made such an object the fields field.lat and field.lon; autodetect would see
+    neither, but Elasticsearch's geo_point reaches it as the "lat,lon" text written here.
+    """
+    lat_field, lon_field = field + ".lat", field + ".lon"
+    for i, value in enumerate(values):
+        if value is _MISSING and lat_field in records[i] and lon_field in records[i]:
+            values[i] = f"{_text(records[i][lat_field])},{_text(records[i][lon_field])}"
 
 
 def _numbers(values: list[Any]) -> NDArray[np.float64]:
