@@ -11,8 +11,13 @@ of that age cost.
 
     PYTHONPATH=service python bench/engine.py [--series 1,1000,100000] [--records 400000] [--backfill 5]
 
-Last, the backfill line times one series whose every add and finalize_until closes 10,000
+Then the backfill line times one series whose every add and finalize_until closes 10,000
 buckets at once (a message of history), as bench/nab.py sends them.
+
+Last, the functions of a record's text, place or time (--value-functions, at --value-series
+series): ``dc(port) by s`` and the others, young, four records a series a bucket (texts from
+100 ports, places around a city), each beside ``count by s`` over the very same records in the
+same run, with the ratio of their times.
 """
 
 from __future__ import annotations
@@ -153,6 +158,48 @@ def backfill(buckets_per_call: int, calls: int) -> float:
     return 1e6 * (time.perf_counter() - start) / (calls * buckets_per_call)
 
 
+_VALUE_DETECTORS = {
+    "dc": DetectorSpec("dc", field_name="f", by_field_name="s"),
+    "info_content": DetectorSpec("info_content", field_name="f", by_field_name="s"),
+    "lat_long": DetectorSpec("lat_long", field_name="f", by_field_name="s"),
+    "time_of_day": DetectorSpec("time_of_day", by_field_name="s"),
+}
+_PER_SERIES = 4  # records a series a bucket in the value-function cases
+
+
+def value_batches(series: int, buckets: int, function: str) -> list[RecordBatch]:
+    """Buckets of _PER_SERIES records a series: field f a port (or a place near Paris), at random times."""
+    rng = np.random.default_rng(2)
+    names = tuple(f"series-{k}" for k in range(series))
+    texts = tuple(f"{48.8 + rng.normal(0, 0.05):.4f},{2.3 + rng.normal(0, 0.05):.4f}" for _ in range(100)) \
+        if function == "lat_long" else tuple(str(port) for port in range(1000, 1100))
+    out = []
+    for b in range(buckets):
+        n = series * _PER_SERIES
+        times = T0 + b * SPAN + rng.integers(0, SPAN, n)
+        codes = np.repeat(np.arange(series, dtype=np.int32), _PER_SERIES)
+        strings = {"s": StringColumn(codes, names), "f": StringColumn(rng.integers(0, 100, n).astype(np.int32), texts)}
+        out.append(RecordBatch(times=np.sort(times), strings=strings))
+    return out
+
+
+def value_bench(series: int, function: str, buckets: int = 20) -> tuple[float, float, float]:
+    """Microseconds per bucket of `function` and of count over the same records, and the function's model bytes a series."""
+    batches = value_batches(series, buckets + 3, function)
+    timing = []
+    for detector in (_VALUE_DETECTORS[function], DetectorSpec("count", by_field_name="s")):
+        job = JobAnalyzer(AnalysisSpec(bucket_span_ms=SPAN, detectors=(detector,), model_memory_limit_bytes=1 << 40))
+        for b in range(3):  # the series exist
+            job.add(batches[b])
+            job.finalize_until(T0 + (b + 1) * SPAN)
+        start = time.perf_counter()
+        for b in range(3, buckets + 3):
+            job.add(batches[b])
+            job.finalize_until(T0 + (b + 1) * SPAN)
+        timing.append((1e6 * (time.perf_counter() - start) / buckets, job.model_size_stats().model_bytes / series))
+    return timing[0][0], timing[1][0], timing[0][1]
+
+
 def main() -> None:
     """Run the benchmark and print one line per series count and age."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -160,6 +207,9 @@ def main() -> None:
     parser.add_argument("--ages", default="young,old", help="young, old or both")
     parser.add_argument("--records", type=int, default=400_000, help="timed records per run (at least 20 buckets)")
     parser.add_argument("--backfill", type=int, default=5, help="calls of 10,000 one-series buckets to time (0: none)")
+    parser.add_argument("--value-functions", default="dc,info_content,lat_long,time_of_day",
+                        help="comma-separated functions of text, places or times to time ('' for none)")
+    parser.add_argument("--value-series", default="10000,100000", help="their series counts")
     args = parser.parse_args()
     print(f"engine kernels ready in {warm_up():.1f} s")
     print(f"{'series':>8} {'age':>6} {'us/bucket':>10} {'records/s':>11} {'model B/series':>15} {'state B/series':>15} "
@@ -172,6 +222,11 @@ def main() -> None:
                   f"{r['to_state_s']:>10.2f} {r['from_state_s']:>12.2f}", flush=True)
     if args.backfill:
         print(f"backfill: 1 series, 10,000 buckets a call: {backfill(10_000, args.backfill):.0f} us/bucket")
+    for function in filter(None, args.value_functions.split(",")):
+        for series in map(int, args.value_series.split(",")):
+            own, count, model_bytes = value_bench(series, function)
+            print(f"{function} by s, {series} series x {_PER_SERIES} records: {own:.0f} us/bucket, count over the same "
+                  f"records {count:.0f} us/bucket (x{own / count:.2f}), model {model_bytes:.0f} B/series", flush=True)
 
 
 if __name__ == "__main__":
