@@ -28,6 +28,7 @@ CONFIG = JobConfig(
     detectors=(
         DetectorConfig("count"), DetectorConfig("mean", field_name="value", by_field_name="host"),
         DetectorConfig("rare", by_field_name="host"),
+        DetectorConfig("high_sum", field_name="value", over_field_name="host"),
     ),
     bucket_span_s=SPAN_S,
     influencers=("host",),

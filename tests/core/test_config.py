@@ -89,6 +89,15 @@ def test_epoch_formats_truncate():
     assert millis.tolist() == [1454020569123, 17] and not invalid.any()
 
 
+def test_population_analysis_is_accepted_where_elasticsearch_allows_an_over_field():
+    for function, field in (("count", ""), ("high_sum", "bytes"), ("mean", "x"), ("metric", "x"), ("varp", "x"), ("low_median", "x")):
+        validate(JobConfig(job_id="ok", detectors=(DetectorConfig(function, field, by_field_name="s", over_field_name="ip"),)))
+    for function, field in (("non_zero_count", ""), ("high_nzc", ""), ("non_null_sum", "x")):
+        with pytest.raises(InvalidJobConfig) as err:
+            validate(JobConfig(job_id="ok", detectors=(DetectorConfig(function, field, over_field_name="ip"),)))
+        assert [f for f, _ in err.value.field_violations] == ["analysis_config.detectors[0].over_field_name"]
+
+
 def test_duplicate_detectors_and_dot_fields_are_refused():
     twice = JobConfig(job_id="ok", detectors=(DetectorConfig("mean", "x"), DetectorConfig("mean", "x")))
     with pytest.raises(InvalidJobConfig) as err:

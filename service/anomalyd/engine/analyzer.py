@@ -44,6 +44,7 @@ from anomalyd.engine.field_values import point_text, result_values
 from anomalyd.engine.influencer_scorer import InfluencerScorer
 from anomalyd.engine.memory import MemoryAccount
 from anomalyd.engine.normaliser import Normaliser, normalise1, update1
+from anomalyd.engine.population import PopulationScorer
 from anomalyd.engine.rare import RARE_FUNCTIONS, RareScorer
 from anomalyd.engine.records import AnalysisSpec, RecordBatch
 from anomalyd.engine.renormalise import ScoreNormalisers
@@ -87,8 +88,8 @@ class JobAnalyzer:
     """The anomaly-detection engine of one job.
 
     Args:
-        spec: the job's analysis. Functions must be in functions.FUNCTIONS and over fields
-            unset (population analysis is validated away upstream).
+        spec: the job's analysis. Functions must be in functions.FUNCTIONS or rare.RARE_FUNCTIONS;
+            a detector with an over field is a population (population.py, or rare.py for rare).
 
     Example:
         >>> from anomalyd.engine.records import DetectorSpec
@@ -105,8 +106,9 @@ class JobAnalyzer:
         self.warmup = warmup_buckets(self.span)
         self.quiet = quiet_buckets(self.span)
         decay = math.exp(-self.span / (_NORMALISER_DAYS * DAY_MS))
-        self._detectors: list[DetectorScorer | RareScorer] = [
+        self._detectors: list[DetectorScorer | RareScorer | PopulationScorer] = [
             RareScorer(i, d, span_ms=self.span, decay=decay) if d.function in RARE_FUNCTIONS
+            else PopulationScorer(i, d, span_ms=self.span, warmup=self.warmup, decay=decay) if d.over_field_name
             else DetectorScorer(i, d, span_ms=self.span, warmup=self.warmup, decay=decay)
             for i, d in enumerate(spec.detectors)
         ]
@@ -422,9 +424,15 @@ class JobAnalyzer:
 
     def model_size_stats(self) -> ModelSizeStats:
         """Model memory and entity counts now."""
-        by = sum(d.keys.distinct(len(d.split_fields) - 1) for d in self._detectors if d.spec.by_field_name)
-        partitions = sum(d.keys.distinct(0) for d in self._detectors if d.spec.partition_field_name)
-        return self._memory.stats(used=self._model_bytes(), by_fields=by, partitions=partitions)
+
+        def distinct(field: str) -> int:
+            named = ((d, getattr(d.spec, field)) for d in self._detectors)
+            return sum(d.keys.distinct(d.split_fields.index(name)) for d, name in named if name)
+
+        return self._memory.stats(
+            used=self._model_bytes(), by_fields=distinct("by_field_name"), over_fields=distinct("over_field_name"),
+            partitions=distinct("partition_field_name"),
+        )
 
     def score_normalisers(self) -> ScoreNormalisers:
         """A view of the normalisers, to re-score stored results with (see renormalise.py)."""

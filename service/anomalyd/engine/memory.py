@@ -10,7 +10,7 @@ Example:
     >>> account.open_batch(used=900)
     >>> account.admit(60), account.admit(60)
     (True, False)
-    >>> account.stats(used=960, by_fields=1, partitions=0).memory_status
+    >>> account.stats(used=960, by_fields=1, over_fields=0, partitions=0).memory_status
     'hard_limit'
 """
 
@@ -65,7 +65,7 @@ class MemoryAccount:
         """Forget refusals in buckets before target_ms, which will never close."""
         self.failed_buckets = {b for b in self.failed_buckets if b >= target_ms}
 
-    def stats(self, *, used: int, by_fields: int, partitions: int) -> ModelSizeStats:
+    def stats(self, *, used: int, by_fields: int, over_fields: int, partitions: int) -> ModelSizeStats:
         """Model memory and entity counts now, with `used` bytes in use.
 
         A read: the peak it reports counts `used`, but the state keeps only what data did, so
@@ -83,7 +83,7 @@ class MemoryAccount:
             model_bytes_exceeded=self.refused,
             model_bytes_memory_limit=self.limit,
             total_by_field_count=by_fields,
-            total_over_field_count=0,
+            total_over_field_count=over_fields,
             total_partition_field_count=partitions,
             bucket_allocation_failures_count=self.failures,
             memory_status=status,

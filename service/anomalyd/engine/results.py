@@ -128,7 +128,7 @@ class ModelSizeStats:
         model_bytes_exceeded: bytes refused beyond the limit (0 if none).
         model_bytes_memory_limit: the limit.
         total_by_field_count: distinct by values, summed over detectors and partitions.
-        total_over_field_count: distinct over values (0 until population analysis).
+        total_over_field_count: distinct over values, summed over detectors and partitions.
         total_partition_field_count: distinct partition values, summed over detectors.
         bucket_allocation_failures_count: buckets in which a new series was refused.
         memory_status: "ok", "soft_limit" (over 60% used) or "hard_limit" (a series refused).

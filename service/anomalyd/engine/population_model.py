@@ -1,0 +1,263 @@
+"""The population model of one feature: per attribute, the distribution of its entities' bucket values.
+
+Population analysis (``over_field_name``) scores each over entity's bucket statistic against the
+values all entities of the same attribute (partition and by value) take, as ml-cpp's
+CEventRatePopulationModel and CMetricPopulationModel do, not against the entity's own history.
+An entity then costs no model state: only attributes do.
+
+An attribute keeps a decayed histogram of its entities' values on the scale y = asinh(x / c)
+(c is fixed from the attribute's first bucket, an eighth of its mean absolute value): linear
+near zero, logarithmic beyond c, so that counts, byte sums and latencies alike spread over its
+bins. A value's tail probability is the largest of the histogram's mass beyond it, a normal tail
+on y (log-normal in x, as ml-cpp's log-normal prior) with the population's mean and spread of y,
+and beyond the outermost value seen an exponential tail in y with the mean excess of the outer
+2 % of values: a value far beyond anything seen gets a probability that falls with its distance
+rather than one flat floor, and a population whose tail is heavier than normal stays quiet.
+
+Example:
+    >>> model = PopulationModel(side=1, warmup=2, decay=0.999)
+    >>> model.grow(1)
+    >>> attr = np.zeros(200, np.intp)
+    >>> for b in range(3):
+    ...     model.learn(attr, np.random.default_rng(b).poisson(5.0, 200).astype(float), b)
+    >>> ln_p, typical = model.score(np.zeros(3, np.intp), np.array([5.0, 12.0, 80.0]))
+    >>> np.round(ln_p, 1).tolist(), round(float(typical[0]), 1)
+    ([-0.1, -2.6, -16.0], 5.0)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from anomalyd.engine.compiled import kernel
+from anomalyd.engine.state import Arrays
+from anomalyd.engine.stats import LN_P_MIN, FloatArray, normal_tail_log_p1
+
+N_BINS = 513
+_Y_MAX = 32.0  # y covers e^31 times an attribute's scale either way; values beyond share the end bins
+_WIDTH = 2.0 * _Y_MAX / (N_BINS - 1)
+_MIN_SPREAD = 0.25  # the least spread of y: a population of one value still judges others gently
+_TAIL_SHARE = 0.02  # the outermost share of the mass whose mean excess scales the tail beyond it...
+_TAIL_MIN_MASS = 10.0  # ...or at least this many values
+_MIN_EXCESS = 0.125
+_TAIL_PRIOR = 30.0
+_SCALE_DIVISOR = 8.0
+_LN2 = math.log(2.0)
+_PARAMS = 8  # per attribute and bucket: total mass, mean, spread and median of y, upper and lower tail
+
+
+class PopulationModel:
+    """Per attribute, the decayed distribution of its entities' values of one feature.
+
+    Args:
+        side: 0 two-sided, +1 alerts only above the population, -1 only below.
+        warmup: buckets an attribute learns before its entities are scored.
+        decay: the factor the histograms are multiplied by per elapsed bucket.
+    """
+
+    def __init__(self, *, side: int, warmup: int, decay: float) -> None:
+        self.side = side
+        self.warmup = warmup
+        self.decay = decay
+        self.hist = np.zeros((0, N_BINS))
+        self.scale = np.zeros(0)  # c of each attribute; 0 until its first bucket
+        self.last = np.zeros(0, np.int64)  # bucket index the histogram was last aged to; -1 never
+        self.learned = np.zeros(0, np.int32)  # buckets learned
+
+    @staticmethod
+    def bytes_per_attribute() -> int:
+        """Bytes of state per attribute."""
+        return N_BINS * 8 + 8 + 8 + 4
+
+    def grow(self, n: int) -> None:
+        """Make room for n attributes; new ones are empty."""
+        extra = n - len(self.scale)
+        if extra > 0:
+            self.hist = np.concatenate([self.hist, np.zeros((extra, N_BINS))])
+            self.scale = np.concatenate([self.scale, np.zeros(extra)])
+            self.last = np.concatenate([self.last, np.full(extra, -1, np.int64)])
+            self.learned = np.concatenate([self.learned, np.zeros(extra, np.int32)])
+
+    def warm(self, attr: NDArray[np.intp]) -> NDArray[np.bool_]:
+        """Shape (k,): whether each attribute has learned its warm-up buckets."""
+        warm: NDArray[np.bool_] = self.learned[attr] >= self.warmup
+        return warm
+
+    def score(self, attr: NDArray[np.intp], x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """The ln tail probability of each value among its attribute's population, and the typical value.
+
+        Args:
+            attr: shape (k,), each value's attribute.
+            x: shape (k,), the values.
+
+        Returns:
+            ln p (0 for an attribute without history) and the population's median, each shape (k,).
+        """
+        present, local = np.unique(attr, return_inverse=True)
+        above = np.empty((len(present), N_BINS))
+        params = np.empty((len(present), _PARAMS))
+        _tails(self.hist, present, above, params)
+        ln_p, typical = np.empty(len(x)), np.empty(len(x))
+        _score(self.hist, self.scale, present, local.astype(np.intp), x, above, params, self.side, ln_p, typical)
+        return ln_p, typical
+
+    def learn(self, attr: NDArray[np.intp], x: FloatArray, bucket: int) -> None:
+        """Add one bucket's values (at most one learn per bucket); attributes new to data take their scale.
+
+        Args:
+            attr: shape (k,), each value's attribute.
+            x: shape (k,), the values.
+            bucket: the bucket index (start / span).
+        """
+        fresh = self.scale[attr] == 0.0
+        if fresh.any():
+            finite = np.isfinite(x)
+            n = np.bincount(attr[fresh & finite], minlength=len(self.scale))
+            total = np.bincount(attr[fresh & finite], np.abs(x[fresh & finite]), minlength=len(self.scale))
+            new = np.unique(attr[fresh])
+            mean = total[new] / np.maximum(n[new], 1)
+            self.scale[new] = np.where(mean > 0.0, mean / _SCALE_DIVISOR, 1.0)
+        _learn(self.hist, self.scale, self.last, self.learned, attr, x, bucket, self.decay)
+
+    def arrays(self, n: int) -> Arrays:
+        """The state of the first n attributes as named arrays."""
+        return {"hist": self.hist[:n], "scale": self.scale[:n], "last": self.last[:n], "learned": self.learned[:n]}
+
+    def load(self, arrays: Arrays) -> None:
+        """Restore the state written by arrays()."""
+        self.hist, self.scale = arrays["hist"], arrays["scale"]
+        self.last, self.learned = arrays["last"], arrays["learned"]
+
+
+@kernel
+def _bin(y: float) -> int:
+    """The histogram bin of y (the end bins take everything beyond them)."""
+    return min(max(int((y + _Y_MAX) / _WIDTH + 0.5), 0), N_BINS - 1)
+
+
+@kernel
+def _centre(i: int) -> float:
+    return -_Y_MAX + i * _WIDTH
+
+
+@kernel
+def _learn(
+    hist: FloatArray, scale: FloatArray, last: NDArray[np.int64], learned: NDArray[np.int32],
+    attr: NDArray[np.intp], x: FloatArray, bucket: int, decay: float,
+) -> None:
+    """Age each attribute's histogram to bucket (once per bucket) and add the values to it."""
+    for k in range(len(attr)):
+        a = attr[k]
+        if last[a] != bucket:
+            if last[a] >= 0:
+                hist[a, :] *= decay ** float(bucket - last[a])
+            last[a] = bucket
+            learned[a] += 1
+        if math.isfinite(x[k]):
+            hist[a, _bin(math.asinh(x[k] / scale[a]))] += 1.0
+
+
+@kernel
+def _tails(hist: FloatArray, present: NDArray[np.intp], above: FloatArray, params: FloatArray) -> None:
+    """Per attribute in present: the mass above each bin, and the moments and tails of y (see _PARAMS)."""
+    for j in range(len(present)):
+        row = hist[present[j]]
+        acc, first, second = 0.0, 0.0, 0.0
+        for i in range(N_BINS - 1, -1, -1):
+            above[j, i] = acc
+            acc += row[i]
+            first += row[i] * _centre(i)
+            second += row[i] * _centre(i) * _centre(i)
+        total = acc
+        mean = first / total if total > 0.0 else 0.0
+        spread = math.sqrt(max(second / total - mean * mean, 0.0)) if total > 0.0 else 0.0
+        median, acc = 0.0, 0.0
+        for i in range(N_BINS):
+            acc += row[i]
+            if acc >= 0.5 * total:
+                median = _centre(i)
+                break
+        params[j, 0], params[j, 1], params[j, 2], params[j, 3] = total, mean, max(spread, _MIN_SPREAD), median
+        target = min(max(_TAIL_SHARE * total, _TAIL_MIN_MASS), 0.5 * total)
+        for side in range(2):
+            _tail(row, target, 1 - 2 * side, params[j, 4 + 2 * side : 6 + 2 * side])
+
+
+@kernel
+def _tail(row: FloatArray, target: float, sign: int, out: FloatArray) -> None:
+    """The outermost value seen on one side (sign +1 upper, -1 lower) and the tail's scale beyond it.
+
+    The scale is the mean distance in y of the outer `target` mass from where it starts.
+    """
+    mass, excess, edge, start = 0.0, 0.0, -1, 0
+    for step in range(N_BINS):
+        i = N_BINS - 1 - step if sign > 0 else step
+        if row[i] <= 0.0:
+            continue
+        edge = i if edge < 0 else edge
+        mass += row[i]
+        excess += row[i] * abs(_centre(i) - _centre(edge))
+        start = i
+        if mass >= target:
+            break
+    # excess is measured from the edge; the mean distance from the start is the rest of the span.
+    span = abs(_centre(edge) - _centre(start))
+    out[0] = _centre(max(edge, 0)) + sign * 0.5 * _WIDTH
+    out[1] = max(span - excess / mass if mass > 0.0 else 0.0, _MIN_EXCESS)
+
+
+@kernel
+def _tail_ln_p(z: float, beyond: float, own: float, total: float, past_edge: float, excess: float) -> float:
+    """Ln P(Y at least as far out as y) on one side.
+
+    Args:
+        z: spreads y lies beyond the mean on that side.
+        beyond: the mass strictly further out than y's bin.
+        own: that bin's mass.
+        total: the whole mass.
+        past_edge: how far y lies beyond the outermost value seen (<= 0 inside).
+        excess: the tail's scale.
+
+    Returns:
+        The larger of the normal tail at z and the observed share beyond y, counting
+        _TAIL_PRIOR values beyond any value (a tail known from a few values is not trusted
+        further); past the outermost value seen that share decays exponentially with the tail's
+        scale, so a population whose tail is heavier than normal stays quiet.
+    """
+    empirical = (beyond + 0.5 * own + _TAIL_PRIOR) / (total + _TAIL_PRIOR)
+    ln_p = math.log(empirical) - max(past_edge, 0.0) / excess
+    return min(max(ln_p, normal_tail_log_p1(z, 1), LN_P_MIN), 0.0)
+
+
+@kernel
+def _score(
+    hist: FloatArray, scale: FloatArray, present: NDArray[np.intp], local: NDArray[np.intp], x: FloatArray,
+    above: FloatArray, params: FloatArray, side: int, ln_p: FloatArray, typical: FloatArray,
+) -> None:
+    """PopulationModel.score of every value, written to ln_p and typical."""
+    for k in range(len(x)):
+        j = local[k]
+        a = present[j]
+        total = params[j, 0]
+        c = scale[a] if scale[a] > 0.0 else 1.0
+        typical[k] = c * math.sinh(params[j, 3])
+        if total <= 0.0 or not math.isfinite(x[k]):
+            ln_p[k] = 0.0
+            typical[k] = x[k] if total <= 0.0 else typical[k]
+            continue
+        y = math.asinh(x[k] / c)
+        i = _bin(y)
+        own = hist[a, i]
+        below = total - above[j, i] - own
+        z = (y - params[j, 1]) / params[j, 2]
+        upper = _tail_ln_p(z, above[j, i], own, total, y - params[j, 4], params[j, 5])
+        lower = _tail_ln_p(-z, below, own, total, params[j, 6] - y, params[j, 7])
+        if side > 0:
+            ln_p[k] = upper
+        elif side < 0:
+            ln_p[k] = lower
+        else:
+            ln_p[k] = min(_LN2 + min(upper, lower), 0.0)

@@ -1,0 +1,120 @@
+"""Population analysis (over_field_name) through the real server: an entity far from its peers, and quiet streams."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from anomalyd.v1 import job_pb2, results_service_pb2_grpc
+from anomalyd.v1 import job_service_pb2 as pb
+from anomalyd.v1 import results_service_pb2 as rpb
+from tests.conftest import job
+
+SPAN_S = 900
+START_S = 1_700_006_400  # a midnight, UTC
+BUCKETS = 3 * 96  # three days of 15-minute buckets
+PLANTED = BUCKETS - 30
+HOSTS = [f"10.0.0.{i}" for i in range(40)]
+QUIET = 25.0
+
+
+def transfers(seed: int, *, planted: bool) -> bytes:
+    """Each host sends a few transfers a bucket, log-normal bytes; 10.0.0.7 sends 100 times its usual once."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for b in range(BUCKETS):
+        for h, host in enumerate(HOSTS):
+            n = rng.poisson(3.0) + 1
+            sent = rng.lognormal(9.0, 0.5, n) * (100.0 if planted and b == PLANTED and h == 7 else 1.0)
+            times = START_S + b * SPAN_S + np.sort(rng.integers(0, SPAN_S, n))
+            lines += [json.dumps({"time": int(t), "ip": host, "bytes": round(float(v), 1)}) for t, v in zip(times, sent, strict=True)]
+    return _sorted(lines)
+
+
+def requests(seed: int, *, planted: bool) -> bytes:
+    """Clients make requests, mostly status 200, some 404; client c5 makes 60 404s in one bucket."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for b in range(BUCKETS):
+        for c in range(40):
+            ok, missing = rng.poisson(4.0), rng.poisson(0.5)
+            if planted and b == PLANTED and c == 5:
+                missing += 60
+            statuses = ["200"] * ok + ["404"] * missing
+            times = START_S + b * SPAN_S + np.sort(rng.integers(0, SPAN_S, len(statuses)))
+            lines += [json.dumps({"time": int(t), "client": f"c{c}", "status": s}) for t, s in zip(times, statuses, strict=True)]
+    return _sorted(lines)
+
+
+def _sorted(lines: list[str]) -> bytes:
+    times = [json.loads(line)["time"] for line in lines]
+    return "\n".join(lines[i] for i in np.argsort(times, kind="stable")).encode() + b"\n"
+
+
+def analyse(running, job_id: str, detector: job_pb2.Detector, data: bytes, influencer: str) -> list[rpb.AnomalyRecord]:
+    """Put, open and feed a job; its records, best first."""
+    stub = running.stub
+    stub.PutJob(pb.PutJobRequest(job=job(job_id, detector, span_s=SPAN_S, influencers=[influencer])), timeout=10)
+    stub.OpenJob(pb.OpenJobRequest(job_id=job_id), timeout=10)
+    chunks = [data[i:i + 500_000] for i in range(0, len(data), 500_000)]
+    stub.PostData(iter([pb.PostDataRequest(job_id=job_id)] + [pb.PostDataRequest(data=c) for c in chunks]), timeout=120)
+    stub.FlushJob(pb.FlushJobRequest(job_id=job_id), timeout=60)
+    results = results_service_pb2_grpc.ResultsServiceStub(running.channel)
+    page = rpb.Page(size=1000)
+    return list(results.GetRecords(rpb.GetRecordsRequest(job_id=job_id, page=page), timeout=30).records)
+
+
+HIGH_SUM = job_pb2.Detector(function="high_sum", field_name="bytes", over_field_name="ip")
+HIGH_COUNT = job_pb2.Detector(function="high_count", by_field_name="status", over_field_name="client")
+
+
+def test_a_host_sending_far_more_than_its_peers_is_the_top_record(running):
+    records = analyse(running, "exfil", HIGH_SUM, transfers(1, planted=True), "ip")
+    top = records[0]
+    assert top.timestamp.seconds == START_S + PLANTED * SPAN_S
+    assert (top.function, top.field_name, top.over_field_name, top.over_field_value) == ("high_sum", "bytes", "ip", "10.0.0.7")
+    assert 50 <= top.record_score <= top.initial_record_score
+    assert [i.influencer_field_values for i in top.influencers if i.influencer_field_name == "ip"] == [["10.0.0.7"]]
+    [cause] = top.causes
+    assert (cause.over_field_name, cause.over_field_value, cause.function, cause.field_name) == ("ip", "10.0.0.7", "high_sum", "bytes")
+    assert cause.actual[0] > 30 * cause.typical[0]
+    assert cause.probability == pytest.approx(top.probability)
+    stats = running.stub.GetJobStats(pb.GetJobStatsRequest(job_id="exfil"), timeout=30).jobs[0].model_size_stats
+    assert (stats.total_over_field_count, stats.total_by_field_count) == (len(HOSTS), 0)
+
+
+def test_the_same_transfers_without_the_incident_stay_quiet(running):
+    records = analyse(running, "calm", HIGH_SUM, transfers(1, planted=False), "ip")
+    assert max((r.record_score for r in records), default=0.0) < QUIET
+
+
+def test_a_client_with_a_burst_of_404s_is_found_by_its_status(running):
+    records = analyse(running, "scan", HIGH_COUNT, requests(2, planted=True), "client")
+    top = records[0]
+    assert top.timestamp.seconds == START_S + PLANTED * SPAN_S
+    assert (top.over_field_name, top.over_field_value, top.by_field_name) == ("client", "c5", "status")
+    assert top.record_score >= 50
+    assert top.causes[0].by_field_value == "404"
+    assert top.causes[0].actual[0] >= 60
+    assert all(c.by_field_value != "200" for c in top.causes)  # its 200s were ordinary
+    stats = running.stub.GetJobStats(pb.GetJobStatsRequest(job_id="scan"), timeout=30).jobs[0].model_size_stats
+    assert (stats.total_over_field_count, stats.total_by_field_count) == (40, 2)
+
+
+def test_the_same_requests_without_the_burst_stay_quiet(running):
+    records = analyse(running, "browsing", HIGH_COUNT, requests(2, planted=False), "client")
+    assert max((r.record_score for r in records), default=0.0) < QUIET
+
+
+def test_population_results_and_model_survive_close_and_reopen(running):
+    records = analyse(running, "reopened", HIGH_SUM, transfers(3, planted=True), "ip")
+    stub = running.stub
+    stub.CloseJob(pb.CloseJobRequest(job_id="reopened"), timeout=60)
+    stub.OpenJob(pb.OpenJobRequest(job_id="reopened"), timeout=60)
+    results = results_service_pb2_grpc.ResultsServiceStub(running.channel)
+    again = results.GetRecords(rpb.GetRecordsRequest(job_id="reopened", page=rpb.Page(size=1000)), timeout=30).records
+    key = sorted((r.timestamp.seconds, r.over_field_value, r.initial_record_score) for r in records)
+    assert sorted((r.timestamp.seconds, r.over_field_value, r.initial_record_score) for r in again) == key
+    assert again[0].over_field_value == "10.0.0.7"

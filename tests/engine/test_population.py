@@ -1,0 +1,131 @@
+"""Population analysis in the engine: joint probabilities, the population model, state and partitions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from anomalyd.engine.analyzer import JobAnalyzer
+from anomalyd.engine.population import adjusted_ln_p1, joint_ln_p1
+from anomalyd.engine.population_model import PopulationModel
+from anomalyd.engine.records import AnalysisSpec, DetectorSpec, RecordBatch, StringColumn
+from anomalyd.engine.results import BucketResult
+from anomalyd.engine.stats import LN_P_MIN
+
+SPAN = 900_000
+T0 = 1_700_006_400_000
+
+
+def test_joint_probability_is_fishers_for_few_and_stays_finite_for_many() -> None:
+    assert joint_ln_p1(1, 7.0) == -7.0
+    s = -math.log(0.01) - math.log(0.2)
+    assert math.isclose(joint_ln_p1(2, s), -s + math.log(1.0 + s))
+    assert joint_ln_p1(3, 0.0) == 0.0
+    lots = [joint_ln_p1(1000, s) for s in (10.0, 1_000.0, 5_000.0, 1e6)]
+    assert all(LN_P_MIN <= v <= 0.0 for v in lots) and lots == sorted(lots, reverse=True)
+
+
+@given(st.floats(LN_P_MIN, 0.0), st.integers(1, 10**6))
+def test_adjusted_probability_is_one_minus_the_chance_that_none_is_as_extreme(ln_p: float, n: int) -> None:
+    got = adjusted_ln_p1(ln_p, n)
+    p = math.exp(ln_p)
+    want = math.log(-math.expm1(n * math.log1p(-p))) if 1e-10 < p < 1.0 else ln_p + math.log(n)
+    assert LN_P_MIN <= got <= 0.0
+    assert math.isclose(got, min(max(want, LN_P_MIN), 0.0), rel_tol=1e-6, abs_tol=1e-9)
+    assert got >= ln_p
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.floats(1e-6, 1e9),
+    st.lists(st.floats(-1e12, 1e12, allow_nan=False), min_size=1, max_size=20),
+    st.sampled_from([-1, 0, 1]),
+)
+def test_population_probabilities_are_finite_and_fall_further_out(seed: int, scale: float, probes: list[float], side: int) -> None:
+    model = PopulationModel(side=side, warmup=1, decay=0.99)
+    model.grow(2)
+    rng = np.random.default_rng(seed)
+    for b in range(5):
+        values = scale * rng.lognormal(0.0, 1.0, 50)
+        model.learn(np.repeat(np.arange(2), 25), values, b)
+    x = np.array(sorted(probes))
+    ln_p, typical = model.score(np.zeros(len(x), np.intp), x)
+    assert np.all((ln_p >= LN_P_MIN) & (ln_p <= 0.0)) and np.all(np.isfinite(typical))
+    if side == 1:  # higher values are no more probable above the population
+        assert np.all(np.diff(ln_p) <= 1e-12)
+    if side == -1:
+        assert np.all(np.diff(ln_p) >= -1e-12)
+
+
+def _bytes_by_host(seed: int, buckets: int, planted: tuple[int, str, str] | None) -> list[RecordBatch]:
+    """Two datacentres of 30 hosts; each host sends log-normal bytes; planted: (bucket, datacentre, host) x 100."""
+    rng = np.random.default_rng(seed)
+    hosts = tuple(f"h{i}" for i in range(30))
+    batches = []
+    for b in range(buckets):
+        n = 2 * len(hosts) * 3
+        host = np.tile(np.repeat(np.arange(len(hosts), dtype=np.int32), 3), 2)
+        dc = np.repeat(np.arange(2, dtype=np.int32), n // 2)
+        sent = rng.lognormal(9.0, 0.5, n)
+        if planted and b == planted[0]:
+            sent[(dc == ("east", "west").index(planted[1])) & (host == hosts.index(planted[2]))] *= 100.0
+        times = T0 + b * SPAN + rng.integers(0, SPAN, n)
+        strings = {"host": StringColumn(host, hosts), "dc": StringColumn(dc, ("east", "west"))}
+        batches.append(RecordBatch(times=times.astype(np.int64), numbers={"bytes": sent}, strings=strings))
+    return batches
+
+
+SPEC = AnalysisSpec(
+    bucket_span_ms=SPAN,
+    detectors=(DetectorSpec("high_sum", field_name="bytes", over_field_name="host", partition_field_name="dc"),),
+    influencers=("host",),
+)
+
+
+def _feed(job: JobAnalyzer, batches: list[RecordBatch], first: int = 0) -> list[BucketResult]:
+    out = []
+    for b, batch in enumerate(batches[first:], start=first):
+        job.add(batch)
+        out += job.finalize_until(T0 + (b + 1) * SPAN)
+    return out
+
+
+def test_the_planted_host_is_found_in_its_own_partition() -> None:
+    results = _feed(JobAnalyzer(SPEC), _bytes_by_host(5, 150, (140, "west", "h3")))
+    top = max((r for b in results for r in b.records), key=lambda r: r.record_score)
+    assert (top.timestamp_ms, top.partition_field_value, top.over_field_value) == (T0 + 140 * SPAN, "west", "h3")
+    assert top.record_score >= 50
+    assert [c.partition_field_value for c in top.causes] == ["west"]
+    # h3 in the east sent what it always sends.
+    assert all(r.record_score < 25 for b in results for r in b.records if r.partition_field_value == "east")
+
+
+def test_a_population_resumed_from_state_continues_exactly() -> None:
+    batches = _bytes_by_host(6, 120, (110, "east", "h9"))
+    whole = JobAnalyzer(SPEC)
+    want = _feed(whole, batches)
+    half = JobAnalyzer(SPEC)
+    got = _feed(half, batches[:60])
+    resumed = JobAnalyzer.from_state(SPEC, half.to_state())
+    got += _feed(resumed, batches, first=60)
+    assert got == want
+    assert resumed.to_state() == whole.to_state()
+    stats = resumed.model_size_stats()
+    assert (stats.total_over_field_count, stats.total_partition_field_count) == (30, 2)  # as total_by_field_count: distinct values
+
+
+def test_pairs_beyond_the_memory_limit_are_refused_and_counted() -> None:
+    spec = AnalysisSpec(
+        bucket_span_ms=SPAN, detectors=(DetectorSpec("count", over_field_name="host"),), model_memory_limit_bytes=60_000
+    )
+    job = JobAnalyzer(spec)
+    names = tuple(f"host-{i}" for i in range(2_000))
+    job.add(RecordBatch(times=np.full(2_000, T0, np.int64), strings={"host": StringColumn(np.arange(2_000, dtype=np.int32), names)}))
+    job.finalize_until(T0 + SPAN)
+    stats = job.model_size_stats()
+    assert stats.memory_status == "hard_limit" and stats.bucket_allocation_failures_count == 1
+    assert 0 < stats.total_over_field_count < 2_000 and stats.model_bytes <= 60_000
