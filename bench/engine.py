@@ -17,7 +17,9 @@ buckets at once (a message of history), as bench/nab.py sends them.
 Last, the functions of a record's text, place or time (--value-functions, at --value-series
 series): ``dc(port) by s`` and the others, young, four records a series a bucket (texts from
 100 ports, places around a city), each beside ``count by s`` over the very same records in the
-same run, with the ratio of their times.
+same run, with the ratio of their times; and population analysis (--population): ``sum(x) over
+s`` with 10,000 and 100,000 entities a bucket (one record each) past warm-up, beside the young
+``mean(x) by s`` job of as many series timed in the same run.
 """
 
 from __future__ import annotations
@@ -200,6 +202,24 @@ def value_bench(series: int, function: str, buckets: int = 20) -> tuple[float, f
     return timing[0][0], timing[1][0], timing[0][1]
 
 
+def population(entities: int, timed: int = 20) -> dict[str, float]:
+    """Microseconds per bucket and model bytes per entity of sum(x) over s, one record per entity a bucket."""
+    spec = AnalysisSpec(
+        bucket_span_ms=SPAN, detectors=(DetectorSpec("sum", field_name="x", over_field_name="s"),),
+        model_memory_limit_bytes=1 << 40,
+    )
+    job, feed = JobAnalyzer(spec), Feed(entities)
+    warm = job.warmup + 1
+    for b in range(warm):
+        feed.bucket(job, b)
+    start = time.perf_counter()
+    for b in range(warm, warm + timed):
+        feed.bucket(job, b)
+    elapsed = time.perf_counter() - start
+    return {"us_per_bucket": 1e6 * elapsed / timed, "model_bytes_per_entity": job.model_size_stats().model_bytes / entities,
+            "state_bytes_per_entity": len(job.to_state()) / entities}
+
+
 def main() -> None:
     """Run the benchmark and print one line per series count and age."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -210,6 +230,7 @@ def main() -> None:
     parser.add_argument("--value-functions", default="dc,info_content,lat_long,time_of_day",
                         help="comma-separated functions of text, places or times to time ('' for none)")
     parser.add_argument("--value-series", default="10000,100000", help="their series counts")
+    parser.add_argument("--population", default="10000,100000", help="comma-separated entities a bucket ('' for none)")
     args = parser.parse_args()
     print(f"engine kernels ready in {warm_up():.1f} s")
     print(f"{'series':>8} {'age':>6} {'us/bucket':>10} {'records/s':>11} {'model B/series':>15} {'state B/series':>15} "
@@ -227,6 +248,12 @@ def main() -> None:
             own, count, model_bytes = value_bench(series, function)
             print(f"{function} by s, {series} series x {_PER_SERIES} records: {own:.0f} us/bucket, count over the same "
                   f"records {count:.0f} us/bucket (x{own / count:.2f}), model {model_bytes:.0f} B/series", flush=True)
+    for entities in (int(n) for n in args.population.split(",") if n):
+        pop, base = population(entities), bench(entities, 20 * entities, "young")
+        print(f"population: sum(x) over s, {entities} entities: {pop['us_per_bucket']:.0f} us/bucket "
+              f"({pop['us_per_bucket'] / base['us_per_bucket']:.2f}x mean(x) by s young {base['us_per_bucket']:.0f}), "
+              f"model {pop['model_bytes_per_entity']:.0f} B/entity ({base['model_bytes_per_series']:.0f} B/series), "
+              f"state {pop['state_bytes_per_entity']:.0f} B/entity", flush=True)
 
 
 if __name__ == "__main__":

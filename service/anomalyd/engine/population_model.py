@@ -253,11 +253,6 @@ def _score(
         own = hist[a, i]
         below = total - above[j, i] - own
         z = (y - params[j, 1]) / params[j, 2]
-        upper = _tail_ln_p(z, above[j, i], own, total, y - params[j, 4], params[j, 5])
-        lower = _tail_ln_p(-z, below, own, total, params[j, 6] - y, params[j, 7])
-        if side > 0:
-            ln_p[k] = upper
-        elif side < 0:
-            ln_p[k] = lower
-        else:
-            ln_p[k] = min(_LN2 + min(upper, lower), 0.0)
+        upper = _tail_ln_p(z, above[j, i], own, total, y - params[j, 4], params[j, 5]) if side >= 0 else 0.0
+        lower = _tail_ln_p(-z, below, own, total, params[j, 6] - y, params[j, 7]) if side <= 0 else 0.0
+        ln_p[k] = min(_LN2 + min(upper, lower), 0.0) if side == 0 else upper + lower
