@@ -41,11 +41,29 @@ MESSAGES = dataset()
 TOTAL = sum(m.count(b"\n") for m in MESSAGES)
 
 
-class Harness:
-    """One job on a server process that the test may kill and restart."""
+MEAN_BY_HOST = (job_pb2.Detector(function="mean", field_name="latency", by_field_name="host"),)
 
-    def __init__(self, process: LocalServer, job_id: str = "crash") -> None:
+
+class Harness:
+    """One job on a server process that the test may kill and restart.
+
+    Args:
+        process: the server.
+        job_id: the job.
+        messages: what the job is sent, whole lines of NDJSON each, RECORDS_PER_MESSAGE lines
+            but the last.
+        detectors: the job's detectors.
+        influencers: its influencers.
+        span_s: its bucket span.
+    """
+
+    def __init__(
+        self, process: LocalServer, job_id: str = "crash", messages: list[bytes] = MESSAGES,
+        detectors: tuple[job_pb2.Detector, ...] = MEAN_BY_HOST, influencers: tuple[str, ...] = ("host",), span_s: int = 300,
+    ) -> None:
         self.process, self.job_id = process, job_id
+        self.messages, self.detectors, self.influencers, self.span_s = messages, detectors, influencers, span_s
+        self.total = sum(m.count(b"\n") for m in messages)
         self.connect(process.start())
 
     def connect(self, target: str) -> None:
@@ -55,8 +73,8 @@ class Harness:
         self.snapshots = model_snapshot_service_pb2_grpc.ModelSnapshotServiceStub(channel)
 
     def create(self, job_id: str | None = None) -> None:
-        detector = job_pb2.Detector(function="mean", field_name="latency", by_field_name="host")
-        self.jobs.PutJob(pb.PutJobRequest(job=job(job_id or self.job_id, detector, span_s=300, influencers=["host"])), timeout=30)
+        config = job(job_id or self.job_id, *self.detectors, span_s=self.span_s, influencers=list(self.influencers))
+        self.jobs.PutJob(pb.PutJobRequest(job=config), timeout=30)
         self.jobs.OpenJob(pb.OpenJobRequest(job_id=job_id or self.job_id), timeout=60)
 
     def kill_and_restart(self) -> None:
@@ -70,8 +88,8 @@ class Harness:
         """Send messages from index first on; SIGKILL the server once kill_after has been sent."""
 
         def messages():
-            for i in range(first, len(MESSAGES)):
-                yield pb.PostDataRequest(job_id=self.job_id if i == first else "", data=MESSAGES[i])
+            for i in range(first, len(self.messages)):
+                yield pb.PostDataRequest(job_id=self.job_id if i == first else "", data=self.messages[i])
                 if i == kill_after:
                     self.process.kill()
                     time.sleep(5)  # the stream dies with the server
@@ -80,8 +98,8 @@ class Harness:
 
     def resume_point(self) -> int:
         processed = self.stats().data_counts.processed_record_count
-        if processed == TOTAL:
-            return len(MESSAGES)
+        if processed == self.total:
+            return len(self.messages)
         assert processed % RECORDS_PER_MESSAGE == 0  # only whole messages commit
         return processed // RECORDS_PER_MESSAGE
 
@@ -110,27 +128,31 @@ def uninterrupted(tmp_path_factory):
 
 def finish(harness: Harness) -> None:
     """Resume from the server's counts until everything is sent, then close."""
-    while (first := harness.resume_point()) < len(MESSAGES):
+    while (first := harness.resume_point()) < len(harness.messages):
         harness.stream(first)
     harness.jobs.CloseJob(pb.CloseJobRequest(job_id=harness.job_id), timeout=120)
 
 
-def test_kills_mid_stream_and_between_streams(server_process, uninterrupted):
-    harness = Harness(server_process)
-    harness.create()
-    rng = random.Random(20261123)
-    kill_points = sorted(rng.sample(range(1, len(MESSAGES) - 1), 4))
+def kill_and_finish(harness: Harness, seed: int) -> None:
+    """Kill the server mid-stream at 4 random messages and once between streams, resuming each time; then close."""
+    kill_points = sorted(random.Random(seed).sample(range(1, len(harness.messages) - 1), 4))
     for kill_after in kill_points:
         first = harness.resume_point()
         if kill_after < first:
             continue
         with pytest.raises(grpc.RpcError):
             harness.stream(first, kill_after=kill_after)  # some messages committed, some lost in flight
-        harness.connect(server_process.start())
+        harness.connect(harness.process.start())
         assert harness.stats().state == job_stats_pb2.JOB_STATE_OPENED  # reopened on its own
     harness.stream(harness.resume_point(), kill_after=None)
     harness.kill_and_restart()  # between streams: everything acknowledged
     finish(harness)
+
+
+def test_kills_mid_stream_and_between_streams(server_process, uninterrupted):
+    harness = Harness(server_process)
+    harness.create()
+    kill_and_finish(harness, seed=20261123)
     assert harness.outcome() == uninterrupted
 
 
