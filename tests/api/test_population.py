@@ -48,6 +48,35 @@ def requests(seed: int, *, planted: bool) -> bytes:
     return _sorted(lines)
 
 
+def connections(seed: int, *, planted: bool) -> bytes:
+    """Each source talks to a few of 20 common ports a bucket; 10.0.0.9 scans 300 ports once."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for b in range(BUCKETS):
+        for h, host in enumerate(HOSTS):
+            ports = rng.choice([22, 53, 80, 443, *range(8000, 8016)], rng.poisson(4.0) + 1).tolist()
+            if planted and b == PLANTED and h == 9:
+                ports += list(range(1, 301))
+            times = START_S + b * SPAN_S + np.sort(rng.integers(0, SPAN_S, len(ports)))
+            lines += [json.dumps({"time": int(t), "src_ip": host, "port": p}) for t, p in zip(times, ports, strict=True)]
+    return _sorted(lines)
+
+
+def queries(seed: int, *, planted: bool) -> bytes:
+    """Each client resolves a few common names a bucket; c3 sends long random names (DNS tunnelling) once."""
+    rng = np.random.default_rng(seed)
+    names = ["example.com", "mail.example.com", "cdn.example.net", "api.example.org", "login.example.com"]
+    lines = []
+    for b in range(BUCKETS):
+        for c in range(40):
+            asked = [names[i] for i in rng.integers(0, len(names), rng.poisson(3.0) + 1)]
+            if planted and b == PLANTED and c == 3:
+                asked += ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz0123456789"), 60)) + ".t.example.biz" for _ in range(20)]
+            times = START_S + b * SPAN_S + np.sort(rng.integers(0, SPAN_S, len(asked)))
+            lines += [json.dumps({"time": int(t), "client": f"c{c}", "query": q}) for t, q in zip(times, asked, strict=True)]
+    return _sorted(lines)
+
+
 def _sorted(lines: list[str]) -> bytes:
     times = [json.loads(line)["time"] for line in lines]
     return "\n".join(lines[i] for i in np.argsort(times, kind="stable")).encode() + b"\n"
@@ -106,6 +135,24 @@ def test_a_client_with_a_burst_of_404s_is_found_by_its_status(running):
 def test_the_same_requests_without_the_burst_stay_quiet(running):
     records = analyse(running, "browsing", HIGH_COUNT, requests(2, planted=False), "client")
     assert max((r.record_score for r in records), default=0.0) < QUIET
+
+
+@pytest.mark.parametrize(
+    ("detector", "stream", "entity", "field"),
+    [
+        (job_pb2.Detector(function="high_distinct_count", field_name="port", over_field_name="src_ip"), connections, "10.0.0.9", "src_ip"),
+        (job_pb2.Detector(function="high_info_content", field_name="query", over_field_name="client"), queries, "c3", "client"),
+    ],
+    ids=["port-scan", "dns-tunnel"],
+)
+def test_value_functions_over_a_population_find_the_planted_entity_and_stay_quiet_without_it(running, detector, stream, entity, field):
+    records = analyse(running, "planted", detector, stream(4, planted=True), field)
+    top = records[0]
+    assert (top.timestamp.seconds, top.over_field_value, top.function) == (START_S + PLANTED * SPAN_S, entity, detector.function)
+    assert top.record_score >= 50
+    assert top.causes[0].actual[0] > 3 * top.causes[0].typical[0]
+    quiet = analyse(running, "quiet", detector, stream(4, planted=False), field)
+    assert max((r.record_score for r in quiet), default=0.0) < QUIET
 
 
 def test_population_results_and_model_survive_close_and_reopen(running):
