@@ -19,7 +19,7 @@ _SPAN = 300_000
 
 
 def warm_up() -> float:
-    """Run a small job through every kernel (count, mean and metric models, interim results, a state round trip).
+    """Run a small job through every kernel (count, mean, metric and population models, interim results, a state round trip).
 
     Returns:
         The seconds it took.
@@ -32,6 +32,7 @@ def warm_up() -> float:
             DetectorSpec("mean", field_name="x", by_field_name="s"),
             # Several features close bucket by bucket: SeriesModel.step and the detector's rating.
             DetectorSpec("metric", field_name="x", by_field_name="s"),
+            DetectorSpec("sum", field_name="x", over_field_name="s"),  # population models and person scores
         ),
     )
     job = JobAnalyzer(spec)
