@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from anomalyd.v1 import job_pb2, results_service_pb2_grpc
+from anomalyd.v1 import column_batch_pb2, job_pb2, results_service_pb2_grpc
 from anomalyd.v1 import job_service_pb2 as pb
 from anomalyd.v1 import results_service_pb2 as rpb
 from tests.conftest import Running, job
@@ -79,6 +79,27 @@ def test_distinct_count_finds_a_port_scan(running, function):
     top = analyse(running, detector, connections(scan=True), span_s=600)[0]
     assert (top.timestamp.seconds, top.by_field_value, top.function_description) == (SCAN_S, "h3", "distinct_count")
     assert top.record_score >= HIGH and top.actual[0] >= 200 > 20 > top.typical[0]
+
+
+def test_distinct_count_of_a_numeric_column_counts_its_numbers_as_json_does(running):
+    documents = connections(scan=True)
+    detector = job_pb2.Detector(function="high_dc", field_name="port", by_field_name="src")
+    from_json = analyse(running, detector, documents, span_s=600)
+    running.stub.PutJob(pb.PutJobRequest(job=job("columns", detector, span_s=600)), timeout=10)
+    running.stub.OpenJob(pb.OpenJobRequest(job_id="columns"), timeout=10)
+    sources = sorted({d["src"] for d in documents})
+    batch = column_batch_pb2.ColumnBatch(
+        times=[1000 * d["time"] for d in documents],
+        numeric_columns=[column_batch_pb2.NumericColumn(name="port", values=[d["port"] for d in documents])],
+        string_columns=[column_batch_pb2.StringColumn(name="src", dictionary=sources, codes=[1 + sources.index(d["src"]) for d in documents])],
+    )
+    running.stub.PostData(iter([pb.PostDataRequest(job_id="columns", columns=batch)]), timeout=60)
+    running.stub.CloseJob(pb.CloseJobRequest(job_id="columns"), timeout=60)
+    results = results_service_pb2_grpc.ResultsServiceStub(running.channel)
+    from_columns = results.GetRecords(rpb.GetRecordsRequest(job_id="columns", page=rpb.Page(size=100)), timeout=30).records
+    assert [(r.timestamp.seconds, r.by_field_value, r.actual[0], r.record_score) for r in from_columns] == [
+        (r.timestamp.seconds, r.by_field_value, r.actual[0], r.record_score) for r in from_json
+    ]
 
 
 def test_distinct_count_stays_quiet_without_a_scan(running):

@@ -6,6 +6,7 @@ out of order; an Upload is one PostData stream into it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -139,12 +140,20 @@ class RecordReader:
             batch=RecordBatch(
                 times=batch.times,
                 numbers={f: _finite(batch.numbers[f]) if f in batch.numbers else nan for f in self._numeric},
-                strings={f: batch.strings.get(f, absent) for f in self._strings},
+                strings={f: _string_column(batch, f, absent) for f in self._strings},
             ),
             invalid_time=invalid_time,
             input_field_count=sum(present.values()),
             missing_field_count=sum(n - present.get(f, 0) for f in self._analysis_fields),
         )
+
+
+def _string_column(batch: RecordBatch, field: str, absent: StringColumn) -> StringColumn:
+    """A columnar batch's field as strings; a numeric column reads as its numbers' JSON text (dc(port))."""
+    if field in batch.strings or field not in batch.numbers:
+        return batch.strings.get(field, absent)
+    numbers = batch.numbers[field]
+    return _strings([_MISSING if math.isnan(v) else int(v) if v.is_integer() else v for v in numbers.tolist()])
 
 
 def _column(records: Sequence[Record], field: str) -> list[Any]:
