@@ -104,3 +104,19 @@ def test_default_detector_descriptions_quote_names_and_say_usenull(stub):
         'high_sum(bytes) by "user-agent" partitionfield="host.name"',
         "non_zero_count partitionfield=region",
     ]
+
+
+@pytest.mark.parametrize(
+    ("function", "field", "refused"),
+    [
+        ("dc", "", "field_name"), ("high_distinct_count", "", "field_name"), ("low_info_content", "", "field_name"),
+        ("lat_long", "", "field_name"), ("time_of_day", "t", "field_name"), ("time_of_week", "t", "field_name"),
+        ("high_time_of_day", "", "function"), ("low_lat_long", "f", "function"),
+    ],
+)
+def test_value_functions_take_and_refuse_fields_as_elasticsearch_does(stub, function, field, refused):
+    detector = job_pb2.Detector(function=function, field_name=field, by_field_name="user", partition_field_name="site")
+    assert refused_fields(stub, job("refused", detector)) == [f"analysis_config.detectors[0].{refused}"]
+    accepted = job_pb2.Detector(function=function.removeprefix("high_").removeprefix("low_"),
+                                field_name="" if "time_of" in function else "f", by_field_name="user", partition_field_name="site")
+    assert put(stub, job("accepted", accepted)).analysis_config.detectors[0].function == accepted.function
