@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -37,8 +39,14 @@ def test_info_content_sums_the_information_of_distinct_texts() -> None:
     values = encoded("information", texts)
     grouped = Grouped.of(np.zeros(4, np.intp), values, np.ones(4))
     each = field_values.information_of(values)
-    assert STATISTICS["info_content"](grouped)[0] == each[0] + each[2] + each[3]
+    assert STATISTICS["info_content"](grouped)[0] == each[0] + each[2] + each[3] + 8
     assert each[2] > each[3] > 0  # a random label carries more than a word
+
+
+@pytest.mark.parametrize("text", ["www.example.com", "x9f2kq7z0v3m8b1n.t.example.com", "a" * 500, "é"])
+def test_info_content_of_one_text_is_its_zlib_length(text: str) -> None:
+    grouped = Grouped.of(np.zeros(1, np.intp), encoded("information", [text]), np.ones(1))
+    assert STATISTICS["info_content"](grouped)[0] == len(zlib.compress(text.encode()))
 
 
 @pytest.mark.parametrize(

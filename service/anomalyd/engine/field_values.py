@@ -10,8 +10,12 @@ is encoded into it when the record is added, and decoded by the function's bucke
   no per-series dictionary of values grows with the data. Two of 100,000 distinct values in one
   bucket collide with probability about 1e-6.
 * ``information``: info_content: a 40-bit hash of the text above 13 bits of its information, the
-  length in bytes of its raw-deflate compression (level 9) beyond that of the empty text, capped
-  at 8,191. The bucket's information content is the sum over its distinct texts.
+  length in bytes of its raw deflate (zlib's default level) beyond that of the empty text, capped
+  at 8,191. ml-cpp zlib-compresses a bucket's distinct strings, sorted, in one stream; the
+  bucket's information here is the sum over its distinct texts plus zlib's 8 bytes of an empty
+  stream, which is exactly ml-cpp's length for a bucket of one text and leaves out only what
+  distinct texts would share in one stream. Texts are never kept: the memory stays one float64
+  a row.
 * ``time_of_day``/``time_of_week``: the record's seconds since midnight UTC, or since the start
   of the week, which ml-cpp counts from the epoch (a Thursday, 00:00 UTC).
 * ``location``: lat_long: a "lat,lon" text in degrees, quantised to 1e-5 degrees (about a metre)
@@ -49,6 +53,7 @@ DAY_S = DAY_MS // 1000
 INFORMATION_BITS = 13
 _INFORMATION_CAP = (1 << INFORMATION_BITS) - 1
 _EMPTY_DEFLATE = 2  # raw deflate of no bytes: one empty final block
+EMPTY_ZLIB = 8  # zlib of no bytes: a 2-byte header, an empty final block and a 4-byte checksum
 _GEO_STEPS = 100_000  # quantisation steps a degree
 _LON_SPAN = 1 << 26  # 360 degrees at 1e-5 need 26 bits, 180 at 1e-5 another 25
 
@@ -85,7 +90,7 @@ def _identity(text: str) -> float:
 
 
 def _information(text: str) -> float:
-    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflate = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
     size = len(deflate.compress(text.encode("utf-8", "surrogatepass")) + deflate.flush()) - _EMPTY_DEFLATE
     return float(((_digest(text) >> 24) << INFORMATION_BITS) | min(max(size, 0), _INFORMATION_CAP))
 
