@@ -113,3 +113,25 @@ def test_state_round_trip_continues_identically(cut: int, function: str) -> None
     resumed = JobAnalyzer.from_state(spec, first.to_state())
     assert head + run(resumed, batches[cut:], cut) == straight
     assert resumed.to_state() == JobAnalyzer.from_state(spec, resumed.to_state()).to_state()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.sampled_from(["time_of_day", "time_of_week", "location"]),
+    st.lists(st.floats(0.0, 1.0), min_size=1, max_size=60),
+    st.floats(0.0, 1.0),
+)
+def test_point_probabilities_are_probabilities_and_a_point_seen_often_is_usual(kind: str, history: list[float], new: float) -> None:
+    period = field_values.DAY_S if kind == "time_of_day" else field_values.WEEK_S
+
+    def value(u: float) -> float:  # u of the way through the day or week, or along the globe's latitudes and longitudes
+        if kind == "location":
+            return float(field_values.location_code(np.array([180 * u - 90]), np.array([360 * u - 180]))[0])
+        return float(round(u * period) % period)
+
+    model = PointModel(3_600_000, kind=kind, warmup=1, capacity=1)
+    idx = np.array([0])
+    for b, u in enumerate(history + [new] * 30):
+        ln_p = model.step(idx, np.array([value(u)]), b * 3_600_000).ln_p_single
+        assert np.isfinite(ln_p).all() and (ln_p <= 0.0).all()
+    assert float(model.score(idx, np.array([value(new)]), 0).ln_p_single[0]) > -3.0
