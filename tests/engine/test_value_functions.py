@@ -57,7 +57,7 @@ def test_locations_round_trip_to_1e_5_degrees(text: str, point: list[float]) -> 
     assert field_values.result_values("location", float(encoded("location", [text])[0])) == point
 
 
-@pytest.mark.parametrize("text", ["91,0", "0,181", "abc", "1,2,3", "nan,1", "", "1"])
+@pytest.mark.parametrize("text", ["91,0", "0,181", "abc", "1,2,3", "nan,1", "inf,0", "1_0,2", "", "1"])
 def test_bad_coordinates_are_no_value(text: str) -> None:
     assert np.isnan(encoded("location", [text])[0])
 
@@ -135,3 +135,10 @@ def test_point_probabilities_are_probabilities_and_a_point_seen_often_is_usual(k
         ln_p = model.step(idx, np.array([value(u)]), b * 3_600_000).ln_p_single
         assert np.isfinite(ln_p).all() and (ln_p <= 0.0).all()
     assert float(model.score(idx, np.array([value(new)]), 0).ln_p_single[0]) > -3.0
+
+
+@given(st.lists(st.text(), min_size=1, max_size=20), st.sampled_from(["identity", "information", "location"]))
+def test_any_text_encodes_to_an_exact_value_or_none(texts: list[str], kind: str) -> None:
+    values = encoded(kind, texts)
+    present = values[~np.isnan(values)]
+    assert (present >= 0).all() and (present < 2**53).all() and (present == np.floor(present)).all()

@@ -102,7 +102,7 @@ def information_of(values: FloatArray) -> FloatArray:
 
 def _location(text: str) -> float:
     parts = text.split(",")
-    if len(parts) != 2:
+    if len(parts) != 2 or "_" in text:  # Python reads 1_0 as 10; autodetect's strtod does not
         return np.nan
     try:
         lat, lon = float(parts[0]), float(parts[1])
