@@ -19,7 +19,11 @@ series): ``dc(port) by s`` and the others, young, four records a series a bucket
 100 ports, places around a city), each beside ``count by s`` over the very same records in the
 same run, with the ratio of their times; and population analysis (--population): ``sum(x) over
 s`` with 10,000 and 100,000 entities a bucket (one record each) past warm-up, beside the young
-``mean(x) by s`` job of as many series timed in the same run.
+``mean(x) by s`` job of as many series timed in the same run; and the rare lines (--rare):
+``rare by s`` (that many values a bucket, each seen in 90 % of buckets, and 10 new ones a bucket)
+and ``rare by s over h`` (that many over values a bucket, each using its own 2 of 1,000 by values,
+0.1 % of them another one), beside the young ``mean(x) by s`` of as many series timed in the same
+run, with model bytes per series (a series of the population case is an (over, by) pair).
 """
 
 from __future__ import annotations
@@ -220,6 +224,40 @@ def population(entities: int, timed: int = 20) -> dict[str, float]:
             "state_bytes_per_entity": len(job.to_state()) / entities}
 
 
+def bench_rare(entities: int, *, over: bool, buckets: int = 30) -> tuple[float, float]:
+    """Microseconds per bucket and model bytes per series of a rare detector, after 25 buckets of learning.
+
+    Args:
+        entities: by values a bucket (plain), or over values a bucket (over).
+        over: time ``rare by s over h`` instead of ``rare by s``.
+        buckets: buckets timed.
+    """
+    rng = np.random.default_rng(0)
+    spec = AnalysisSpec(
+        bucket_span_ms=SPAN, model_memory_limit_bytes=1 << 40,
+        detectors=(DetectorSpec("rare", by_field_name="s", over_field_name="h" if over else ""),),
+    )
+    job = JobAnalyzer(spec)
+    names = tuple(f"value-{k}" for k in range(entities + 10 * (25 + buckets)))
+    hosts = tuple(f"host-{k}" for k in range(entities))
+    elapsed = 0.0
+    for b in range(25 + buckets):
+        if over:
+            h = np.repeat(np.arange(entities, dtype=np.int32), 2)
+            s = np.stack([h[::2] % 1_000, h[::2] * 7 % 1_000], axis=1).ravel().astype(np.int32)
+            s[rng.random(len(s)) < 0.001] = 999  # a few pairs new a bucket
+            strings = {"s": StringColumn(s, names), "h": StringColumn(h, hosts)}
+        else:
+            s = np.concatenate([np.flatnonzero(rng.random(entities) < 0.9), entities + 10 * b + np.arange(10)]).astype(np.int32)
+            strings = {"s": StringColumn(s, names)}
+        start = time.perf_counter()
+        job.add(RecordBatch(times=np.full(len(s), T0 + b * SPAN, np.int64), strings=strings))
+        job.finalize_until(T0 + (b + 1) * SPAN)
+        elapsed += time.perf_counter() - start if b >= 25 else 0.0
+    series = len(unpack(job.to_state())[0]["d0.keys.ids"])
+    return 1e6 * elapsed / buckets, job.model_size_stats().model_bytes / series
+
+
 def main() -> None:
     """Run the benchmark and print one line per series count and age."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -231,6 +269,7 @@ def main() -> None:
                         help="comma-separated functions of text, places or times to time ('' for none)")
     parser.add_argument("--value-series", default="10000,100000", help="their series counts")
     parser.add_argument("--population", default="10000,100000", help="comma-separated entities a bucket ('' for none)")
+    parser.add_argument("--rare", default="10000,100000", help="entities a bucket of the rare lines ('' for none)")
     args = parser.parse_args()
     print(f"engine kernels ready in {warm_up():.1f} s")
     print(f"{'series':>8} {'age':>6} {'us/bucket':>10} {'records/s':>11} {'model B/series':>15} {'state B/series':>15} "
@@ -254,6 +293,12 @@ def main() -> None:
               f"({pop['us_per_bucket'] / base['us_per_bucket']:.2f}x mean(x) by s young {base['us_per_bucket']:.0f}), "
               f"model {pop['model_bytes_per_entity']:.0f} B/entity ({base['model_bytes_per_series']:.0f} B/series), "
               f"state {pop['state_bytes_per_entity']:.0f} B/entity", flush=True)
+    for entities in (int(n) for n in args.rare.split(",") if n):
+        baseline = bench(entities, 20 * entities, "young")["us_per_bucket"]
+        for over in (False, True):
+            us, per_series = bench_rare(entities, over=over)
+            print(f"rare{' over h' if over else ''}: rare by s, {entities} entities: {us:.0f} us/bucket "
+                  f"({us / baseline:.2f}x mean(x) by s young {baseline:.0f}), model {per_series:.0f} B/series", flush=True)
 
 
 if __name__ == "__main__":

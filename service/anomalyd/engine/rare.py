@@ -34,6 +34,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd.engine.compiled import kernel
 from anomalyd.engine.detector_scorer import Leaf
 from anomalyd.engine.functions import Feature, Function
 from anomalyd.engine.memory import KEY_BYTES, MemoryAccount
@@ -170,8 +171,9 @@ class RareScorer:
         bucket = b // self.span
         column = rows["series"][:, self.index]
         mine = column >= 0
-        present = np.unique(column[mine]).astype(np.intp)
-        events = _weighted_count(column[mine], rows["weight"][mine], self.n_series)[present]
+        all_events = _weighted_count(column[mine], rows["weight"][mine], self.n_series)
+        present = np.flatnonzero(all_events > 0.0)
+        events = all_events[present]
         age = self.decay ** max(bucket - int(self.clock[0]), 0) if self.clock[0] >= 0 else 1.0
         seen = self.seen[: self.n_series] * age
         seen[present] += 1.0
@@ -212,9 +214,13 @@ class RareScorer:
         ids = self.keys.ids[: self.n_series].astype(np.int64)
         partition = ids[:, 0] if self._partitioned else np.zeros(len(ids), np.int64)
         # A by value's weight: the (decayed) buckets of each over value that used it, summed.
-        values, value_of = np.unique(partition << 32 | ids[:, -1], return_inverse=True)
-        users = _weighted_count(value_of, seen, len(values))
-        value_partition = (values >> 32).astype(np.intp)
+        if self._partitioned:
+            values, value_of = np.unique(partition << 32 | ids[:, -1], return_inverse=True)
+            value_partition = (values >> 32).astype(np.intp)
+        else:
+            value_of = ids[:, -1].astype(np.intp)
+            value_partition = np.zeros(len(self.keys.values[-1]), np.intp)
+        users = _weighted_count(value_of, seen, len(value_partition))
         share = users / np.bincount(value_partition, weights=users)[value_partition]
         pair_ln_p = _ln(less_likely(users, value_partition)[value_of[present]])
         pair_share = share[value_of[present]]
@@ -222,7 +228,6 @@ class RareScorer:
         entity = partition[present] << 32 | ids[present, -2]
         order = np.lexsort((pair_ln_p, entity))
         first = np.flatnonzero(np.concatenate(([True], entity[order][1:] != entity[order][:-1])))
-        ends = np.append(first[1:], len(order))
         if self.spec.function == "rare":
             cause = pair_ln_p < 0.0
             ln_p, actual, typical = pair_ln_p[order[first]], np.ones(len(first)), pair_share[order[first]]
@@ -233,13 +238,11 @@ class RareScorer:
             made = np.add.reduceat(events[order], first) if len(order) else np.zeros(0)
             # The population's share of events on rare values, expected of each over value's events.
             share_rare = totals[1] / totals[2] if totals[2] > 0.0 else 0.0
-            ln_p = np.array([_ln_p_above(h, share_rare * n) for h, n in zip(counted.tolist(), made.tolist(), strict=True)])
+            ln_p = np.empty(len(counted))
+            _ln_p_above(counted, share_rare * made, ln_p)
             actual, typical = counted, share_rare * made
             hits = (float(counted.sum()), float(made.sum()))
-        causes = _Causes(
-            self, present, events, pair_ln_p, pair_share,
-            [order[lo:hi][cause[order[lo:hi]]][:MAX_CAUSES] for lo, hi in zip(first.tolist(), ends.tolist(), strict=True)],
-        )
+        causes = _Causes(self, present[order], events[order], pair_ln_p[order], pair_share[order], cause[order], first)
         return _leaf(present[order[first]], ln_p, actual, typical, causes), hits
 
     def _used_by_few(
@@ -342,11 +345,12 @@ def _weighted_count(ids: NDArray[np.integer], weights: FloatArray, n: int) -> Fl
     return np.bincount(ids, weights=weights, minlength=n).astype(np.float64)
 
 
-def _ln_p_above(count: float, rate: float) -> float:
-    """Ln of the one-sided probability of a Poisson(rate) count of at least count (0 when not above rate)."""
-    if count <= rate:
-        return 0.0
-    return min(poisson_tail_log_p1(count, max(rate, 1e-6)) - _LN_2, 0.0)
+@kernel
+def _ln_p_above(count: FloatArray, expected: FloatArray, out: FloatArray) -> None:
+    """Ln of the one-sided probability of a Poisson count of at least count[k] (0 when not above expected[k])."""
+    for k in range(len(count)):
+        above = count[k] > expected[k]
+        out[k] = min(poisson_tail_log_p1(count[k], max(expected[k], 1e-6)) - _LN_2, 0.0) if above else 0.0
 
 
 def _leaf(
@@ -361,30 +365,33 @@ def _leaf(
 
 
 class _Causes:
-    """A population leaf's causes, built only for the series that become records.
+    """A population leaf's causes, built only for the leaf rows that become records.
 
     Args:
         scorer: the detector.
-        present: shape (k,), the bucket's series (pairs).
+        pairs: shape (k,), the bucket's series (over and by value pairs), grouped by over value.
         events: shape (k,), their events in the bucket.
-        ln_p: shape (k,), their by values' ln p in the population.
-        share: shape (k,), their by values' share of the over values' weight.
-        of_leaf: per leaf row, the positions (into present) of its causes, most significant first.
+        ln_p: shape (k,), their by values' ln p in the population, ascending within a group.
+        share: shape (k,), their by values' share of the population's weight.
+        cause: shape (k,), whether the pair is a cause of its over value's record.
+        first: shape (g,), where each leaf row's (over value's) group starts.
     """
 
     def __init__(
-        self, scorer: RareScorer, present: NDArray[np.intp], events: FloatArray, ln_p: FloatArray,
-        share: FloatArray, of_leaf: list[NDArray[np.intp]],
+        self, scorer: RareScorer, pairs: NDArray[np.intp], events: FloatArray, ln_p: FloatArray, share: FloatArray,
+        cause: NDArray[np.bool_], first: NDArray[np.intp],
     ) -> None:
-        self._scorer, self._present, self._events, self._ln_p, self._share = scorer, present, events, ln_p, share
-        self._of_leaf = of_leaf
+        self._scorer, self._pairs, self._events, self._ln_p, self._share = scorer, pairs, events, ln_p, share
+        self._cause, self._first = cause, first
 
     def __call__(self, row: int) -> list[AnomalyCause]:
-        """The causes of leaf row `row`."""
+        """The causes of leaf row `row`, at most MAX_CAUSES, the least probable first."""
         scorer, spec = self._scorer, self._scorer.spec
+        lo = int(self._first[row])
+        hi = int(self._first[row + 1]) if row + 1 < len(self._first) else len(self._pairs)
         out = []
-        for at in self._of_leaf[row].tolist():
-            s = int(self._present[at])
+        for at in (lo + np.flatnonzero(self._cause[lo:hi])[:MAX_CAUSES]).tolist():
+            s = int(self._pairs[at])
             key = {name: scorer.keys.value(s, k) for k, name in enumerate(scorer.keys.fields)}
             out.append(AnomalyCause(
                 probability=math.exp(float(self._ln_p[at])),
