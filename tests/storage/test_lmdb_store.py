@@ -7,6 +7,7 @@ import threading
 
 from anomalyd.storage import keys
 from anomalyd.storage.lmdb_store import LmdbStore
+from anomalyd.storage.store import Transaction
 
 
 def test_store_grows_when_the_map_fills(tmp_path):
@@ -39,6 +40,28 @@ def test_result_keys_sort_by_time_including_before_1970():
     times = [5, -5, 0, 1_700_000_000_000, -1_000]
     ordered = sorted(keys.result_key("j", t, i) for t in times for i in (2, 0))
     assert ordered == [keys.result_key("j", t, i) for t in sorted(times) for i in (0, 2)]
+
+
+def test_the_last_key_of_a_prefix_is_found_among_its_neighbours(tmp_path):
+    store = LmdbStore(str(tmp_path))
+
+    def put_all(txn: Transaction) -> None:
+        for job_id in ("jo", "job", "job1", "jo\xff"):  # "jo\xff" sorts last
+            for t in (-1_000, 5, 1_700_000_000_000):
+                txn.put(keys.BUCKETS, keys.result_key(job_id, t, 3), b"")
+
+    store.update(put_all)
+
+    def last(prefix: bytes) -> bytes | None:
+        return store.view(lambda txn: txn.last_key(keys.BUCKETS, prefix))
+
+    assert keys.result_time(last(keys.job_prefix("job"))) == 1_700_000_000_000
+    assert last(keys.result_time_prefix("job", 5)) == keys.result_key("job", 5, 3)
+    assert last(b"jo") == keys.result_key("jo\xff", 1_700_000_000_000, 3)  # the table's last key
+    assert last(keys.job_prefix("jo\xff") + b"\xff" * 8) is None  # a prefix of all-0xff bytes after a key
+    assert last(keys.job_prefix("missing")) is None
+    assert last(keys.job_prefix("a")) is None  # before every key
+    store.close()
 
 
 def test_a_query_answers_while_a_write_transaction_is_held(tmp_path):

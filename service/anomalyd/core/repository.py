@@ -150,8 +150,12 @@ class Repository:
         def commit(txn: Transaction) -> None:
             if encoded_entry is not None:
                 txn.put(keys.JOURNAL, keys.journal_key(job_id, sequence), encoded_entry)
+            # Buckets after the newest stored one (each new bucket of an upload) have nothing to delete.
+            newest = txn.last_key(keys.BUCKETS, keys.job_prefix(job_id))
+            newest_ms = None if newest is None else keys.result_time(newest)
             for time_ms in {*stale, *(r.timestamp_ms for r in results)}:
-                _delete_results(txn, job_id, time_ms)
+                if newest_ms is not None and time_ms <= newest_ms:
+                    _delete_results(txn, job_id, time_ms)
             for result in results:
                 _put_result(txn, job_id, result)
             txn.put(keys.STATUS, keys.job_key(job_id), encoded_status)

@@ -171,11 +171,17 @@ def rescorable(result: BucketResult) -> bool:
 
     A result without a positive initial score keeps its zeros, as scores are only lowered.
     """
-    return not result.is_interim and (
-        any(bi.initial_anomaly_score > 0.0 for bi in result.bucket_influencers)
-        or any(r.initial_record_score > 0.0 for r in result.records)
-        or any(i.initial_influencer_score > 0.0 for i in result.influencers)
-    )
+    if result.is_interim:
+        return False
+    # Loops, not any() of generators, which take 2.5 times as long: this runs for every stored result
+    # (influencers are rare).
+    for bi in result.bucket_influencers:
+        if bi.initial_anomaly_score > 0.0:
+            return True
+    for record in result.records:
+        if record.initial_record_score > 0.0:
+            return True
+    return any(influencer.initial_influencer_score > 0.0 for influencer in result.influencers)
 
 
 def _with_scores(items: list[T], name: str, scores: FloatArray) -> list[T]:

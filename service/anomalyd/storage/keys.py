@@ -66,6 +66,11 @@ def result_key(job_id: str, time_ms: int, index: int = 0) -> bytes:
     return job_prefix(job_id) + _U64.pack(time_ms + _TIME_BIAS) + index.to_bytes(4, "big")
 
 
+def result_time(key: bytes) -> int:
+    """The bucket start (ms) of a result key."""
+    return int(_U64.unpack(key[-12:-4])[0]) - _TIME_BIAS
+
+
 def result_time_prefix(job_id: str, time_ms: int) -> bytes:
     """The prefix of every result of one bucket."""
     return job_prefix(job_id) + _U64.pack(time_ms + _TIME_BIAS)

@@ -53,6 +53,20 @@ class _LmdbTransaction:
                 return
             yield found, bytes(value)
 
+    def last_key(self, table: bytes, prefix: bytes) -> bytes | None:
+        cursor = self._txn.cursor(db=self._tables[table])
+        above = _successor(prefix)
+        # The key before the first one above every key with the prefix, or the table's last.
+        found = cursor.prev() if above is not None and cursor.set_range(above) else cursor.last()
+        key = bytes(cursor.key()) if found else b""
+        return key if found and key.startswith(prefix) else None
+
+
+def _successor(prefix: bytes) -> bytes | None:
+    """The smallest byte string above every string that starts with prefix; None if there is none."""
+    stripped = prefix.rstrip(b"\xff")
+    return stripped[:-1] + bytes([stripped[-1] + 1]) if stripped else None
+
 
 class LmdbStore:
     """A Store in an LMDB environment that doubles its map whenever it fills.

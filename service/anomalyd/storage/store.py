@@ -33,6 +33,10 @@ class Transaction(Protocol):
         """Items whose key starts with prefix, in key order, from start (inclusive) if given."""
         ...
 
+    def last_key(self, table: bytes, prefix: bytes) -> bytes | None:
+        """The largest key that starts with prefix, or None."""
+        ...
+
 
 class Store(Protocol):
     """A transactional key-value store."""
