@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anomalyd.core.config import DetectorConfig, JobConfig, describe, parse_memory_limit, validate
 from anomalyd.core.errors import InvalidJobConfig
-from anomalyd.core.timeparse import time_parser
+from anomalyd.core.timeparse import MAX_EPOCH_MS, MIN_EPOCH_MS, time_parser
 
 
 @given(st.from_regex(r"[a-z0-9](?:[a-z0-9_.-]{0,60}[a-z0-9])?", fullmatch=True))
@@ -87,6 +87,21 @@ def test_epoch_formats_truncate():
     assert invalid.tolist() == [False, False, False, True, True, True, True]
     millis, invalid = time_parser("epoch_ms")([1454020569123.9, "17"])
     assert millis.tolist() == [1454020569123, 17] and not invalid.any()
+
+
+EDGES = [MIN_EPOCH_MS, MAX_EPOCH_MS, MIN_EPOCH_MS // 1000, MAX_EPOCH_MS // 1000, 2**63, -(2**63), 2**53]
+EPOCH_INTEGERS = st.sampled_from(EDGES).flatmap(lambda e: st.integers(e - 2, e + 2)) | st.integers() | st.integers(0, 2 * 10**12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(EPOCH_INTEGERS, min_size=1, max_size=20), st.sampled_from(["epoch", "epoch_ms"]))
+def test_whole_number_epochs_read_as_any_number_does(values, time_format):
+    parse = time_parser(time_format)
+    millis, invalid = parse(values)
+    # A float among them sends the column through the float path.
+    float_millis, float_invalid = parse([*values, 0.5])
+    assert millis.tolist() == float_millis[:-1].tolist()
+    assert invalid.tolist() == float_invalid[:-1].tolist()
 
 
 def test_population_analysis_is_accepted_where_elasticsearch_allows_an_over_field():

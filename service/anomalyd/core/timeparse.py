@@ -40,6 +40,8 @@ def time_parser(time_format: str) -> TimeColumnParser:
 
 def _parse_epoch(values: Sequence[Any], ms_per_unit: int) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     kinds = set(map(type, values))
+    if kinds == {int} and (whole := _whole_epoch(values, ms_per_unit)) is not None:
+        return whole
     if kinds <= {int, float}:
         numbers = np.asarray(values, dtype=np.float64)
     else:
@@ -47,6 +49,22 @@ def _parse_epoch(values: Sequence[Any], ms_per_unit: int) -> tuple[NDArray[np.in
     millis = np.trunc(numbers * ms_per_unit)
     invalid = ~np.isfinite(millis) | (millis < MIN_EPOCH_MS) | (millis > MAX_EPOCH_MS)
     return np.where(invalid, 0, millis).astype(np.int64), invalid
+
+
+def _whole_epoch(values: Sequence[int], ms_per_unit: int) -> tuple[NDArray[np.int64], NDArray[np.bool_]] | None:
+    """Integer epoch values as _parse_epoch reads them, in int64 arithmetic; None when one is beyond int64.
+
+    Converting Python ints to int64 takes a third of the time of converting them to float64
+    (the usual epoch times of NDJSON); valid times are far below 2**53, where both agree exactly.
+    """
+    try:
+        units = np.fromiter(values, np.int64, len(values))
+    except OverflowError:
+        return None
+    # Clipped to just outside the valid range first, so that the product cannot overflow.
+    millis = np.clip(units, MIN_EPOCH_MS - 1, MAX_EPOCH_MS + 1) * ms_per_unit
+    invalid = (millis < MIN_EPOCH_MS) | (millis > MAX_EPOCH_MS)
+    return np.where(invalid, 0, millis), invalid
 
 
 def _epoch_number(value: Any) -> float:
