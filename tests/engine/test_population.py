@@ -13,6 +13,7 @@ from anomalyd.engine.population import adjusted_ln_p1, joint_ln_p1
 from anomalyd.engine.population_model import PopulationModel
 from anomalyd.engine.records import AnalysisSpec, DetectorSpec, RecordBatch, StringColumn
 from anomalyd.engine.results import BucketResult
+from anomalyd.engine.state import pack, unpack
 from anomalyd.engine.stats import LN_P_MIN
 
 SPAN = 900_000
@@ -51,9 +52,9 @@ def test_population_probabilities_are_finite_and_fall_further_out(seed: int, sca
     rng = np.random.default_rng(seed)
     for b in range(5):
         values = scale * rng.lognormal(0.0, 1.0, 50)
-        model.learn(np.repeat(np.arange(2), 25), values, b)
+        model.step(np.repeat(np.arange(2), 25), values, b)
     x = np.array(sorted(probes))
-    ln_p, typical = model.score(np.zeros(len(x), np.intp), x)
+    ln_p, typical = model.step(np.zeros(len(x), np.intp), x, None)
     assert np.all((ln_p >= LN_P_MIN) & (ln_p <= 0.0)) and np.all(np.isfinite(typical))
     if side == 1:  # higher values are no more probable above the population
         assert np.all(np.diff(ln_p) <= 1e-12)
@@ -129,3 +130,46 @@ def test_pairs_beyond_the_memory_limit_are_refused_and_counted() -> None:
     stats = job.model_size_stats()
     assert stats.memory_status == "hard_limit" and stats.bucket_allocation_failures_count == 1
     assert 0 < stats.total_over_field_count < 2_000 and stats.model_bytes <= 60_000
+
+
+def _daily_transfers(seed: int, planted: bool) -> list[RecordBatch]:
+    """60 hosts, four transfers each a bucket, whose bytes all swing 19-fold between midnight and noon; h7 sends 10 times its peers once at night."""
+    rng = np.random.default_rng(seed)
+    hosts = tuple(f"h{i}" for i in range(60))
+    batches = []
+    for b in range(4 * 96):
+        level = 1.0 + 0.9 * math.sin(2 * math.pi * (b % 96) / 96 - math.pi / 2)
+        host = np.repeat(np.arange(len(hosts), dtype=np.int32), 4)
+        sent = level * rng.lognormal(8.0, 0.5, len(host))
+        if planted and b == NIGHT:
+            sent[host == 7] *= 10.0
+        times = T0 + b * SPAN + rng.integers(0, SPAN, len(host))
+        batches.append(RecordBatch(times=times.astype(np.int64), numbers={"bytes": sent}, strings={"host": StringColumn(host, hosts)}))
+    return batches
+
+
+NIGHT = 3 * 96  # midnight of the fourth day (T0 is a midnight)
+DAILY = AnalysisSpec(bucket_span_ms=SPAN, detectors=(DetectorSpec("high_sum", field_name="bytes", over_field_name="host"),))
+
+
+def test_a_host_far_above_its_peers_at_night_is_found_though_the_whole_population_sends_more_by_day() -> None:
+    batches = _daily_transfers(7, planted=True)
+    records = [r for b in _feed(JobAnalyzer(DAILY), batches) for r in b.records]
+    top = max(records, key=lambda r: r.record_score)
+    assert (top.timestamp_ms, top.over_field_value) == (T0 + NIGHT * SPAN, "h7") and top.record_score >= 50
+    noon = batches[3 * 96 + 48]  # its bytes are below what the median host sends at noon
+    assert top.actual[0] < np.median(np.bincount(noon.strings["host"].codes, noon.numbers["bytes"]))
+    quiet = [r.record_score for b in _feed(JobAnalyzer(DAILY), _daily_transfers(7, planted=False)) for r in b.records]
+    assert max(quiet, default=0.0) < 25
+
+
+def test_a_version_7_population_without_usual_medians_continues() -> None:
+    batches = _daily_transfers(8, planted=False)
+    job = JobAnalyzer(DAILY)
+    _feed(job, batches[:100])
+    arrays, meta = unpack(job.to_state())
+    older = {k: v for k, v in arrays.items() if ".level" not in k}
+    restored = JobAnalyzer.from_state(DAILY, pack(older, {**meta, "version": 7}))
+    results = _feed(restored, batches, first=100)
+    assert len(results) == len(batches) - 100
+    assert all(0.0 <= r.record_score <= 100.0 for b in results for r in b.records)

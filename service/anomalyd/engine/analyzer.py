@@ -55,9 +55,10 @@ from anomalyd.engine.stats import raw_score1
 # 2: only series in use, written ring points and filled score bins; 3: families, two windows; 4: slope;
 # 5: the series models' arrays named by part (version 4 reads as the same values, see SeriesModel.load);
 # 6: the drift feature (versions 4 and 5 read with it empty); 7: rare detectors' state (no earlier
-# state holds a rare detector, so versions 4 to 6 read as they did)
-_STATE_VERSION = 7
-_READABLE_VERSIONS = (4, 5, 6, 7)
+# state holds a rare detector, so versions 4 to 6 read as they did); 8: population models' usual
+# bucket medians (version 7 populations read with none yet)
+_STATE_VERSION = 8
+_READABLE_VERSIONS = (4, 5, 6, 7, 8)
 MAX_RECORDS = 500
 _RUN_ROWS = 1 << 18  # (bucket, series) rows a detector's run of buckets holds at most
 _NORMALISER_DAYS = 30.0  # score histories age with a 30-day time constant (MODELING.md 6)

@@ -214,10 +214,8 @@ class PopulationScorer:
         attribute = self.pair_attribute[pairs].astype(np.intp)
         warm = self.models[0].warm(attribute)
         values = [STATISTICS[f.statistic](grouped) for f in self.function.features]
-        scored = [model.score(attribute, x) for model, x in zip(self.models, values, strict=True)]
-        if completeness is None:
-            for model, x in zip(self.models, values, strict=True):
-                model.learn(attribute, x, b // self.span)
+        learn_at = b // self.span if completeness is None else None
+        scored = [model.step(attribute, x, learn_at) for model, x in zip(self.models, values, strict=True)]
         best = np.argmin(np.stack([ln_p for ln_p, _ in scored]), axis=0) if len(pairs) else np.zeros(0, np.intp)
         actual: FloatArray = np.choose(best, values) if len(pairs) else np.zeros(0)
         typical: FloatArray = np.choose(best, [t for _, t in scored]) if len(pairs) else np.zeros(0)

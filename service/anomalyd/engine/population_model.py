@@ -8,21 +8,26 @@ An entity then costs no model state: only attributes do.
 An attribute keeps a decayed histogram of its entities' values on the scale y = asinh(x / c)
 (c is fixed from the attribute's first bucket, an eighth of its mean absolute value): linear
 near zero, logarithmic beyond c, so that counts, byte sums and latencies alike spread over its
-bins. A value's tail probability is the largest of the histogram's mass beyond it, a normal tail
-on y (log-normal in x, as ml-cpp's log-normal prior) with the population's mean and spread of y,
-and beyond the outermost value seen an exponential tail in y with the mean excess of the outer
-2 % of values: a value far beyond anything seen gets a probability that falls with its distance
-rather than one flat floor, and a population whose tail is heavier than normal stays quiet.
+bins. Values are centred on their bucket's population first (PopulationModel.step), so the
+histogram holds how far entities stand from their peers of the same bucket, whatever the
+population's level then. A value's tail probability is the largest of the histogram's mass
+beyond it, a normal tail on y (log-normal in x, as ml-cpp's log-normal prior) with the
+population's mean and spread of y, and beyond the outermost value seen an exponential tail in y
+with the mean excess of the outer 2 % of values: a value far beyond anything seen gets a
+probability that falls with its distance rather than one flat floor, and a population whose tail
+is heavier than normal stays quiet.
 
 Example:
     >>> model = PopulationModel(side=1, warmup=2, decay=0.999)
     >>> model.grow(1)
     >>> attr = np.zeros(200, np.intp)
     >>> for b in range(3):
-    ...     model.learn(attr, np.random.default_rng(b).poisson(5.0, 200).astype(float), b)
-    >>> ln_p, typical = model.score(np.zeros(3, np.intp), np.array([5.0, 12.0, 80.0]))
-    >>> np.round(ln_p, 1).tolist(), round(float(typical[0]), 1)
-    ([-0.1, -2.6, -16.0], 5.0)
+    ...     _ = model.step(attr, np.random.default_rng(b).poisson(5.0, 200).astype(float), b)
+    >>> x = np.random.default_rng(9).poisson(5.0, 200).astype(float)
+    >>> x[0] = 40.0  # one entity far above its peers
+    >>> ln_p, typical = model.step(attr, x, None)
+    >>> round(float(ln_p[0]), 1), bool(ln_p[1:].min() > -5.0), round(float(typical[0]), 1)
+    (-9.8, True, 5.0)
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ _MIN_SPREAD = 0.25  # the least spread of y: a population of one value still jud
 _TAIL_SHARE = 0.02  # the outermost share of the mass whose mean excess scales the tail beyond it...
 _TAIL_MIN_MASS = 10.0  # ...or at least this many values
 _MIN_EXCESS = 0.125
+_CENTRE_PRIOR = 3.0  # a bucket of n values moves the centre n / (n + 3) of the way to its own median
 _TAIL_PRIOR = 30.0
 _SCALE_DIVISOR = 8.0
 _LN2 = math.log(2.0)
@@ -62,15 +68,17 @@ class PopulationModel:
         self.side = side
         self.warmup = warmup
         self.decay = decay
-        self.hist = np.zeros((0, N_BINS))
+        self.hist = np.zeros((0, N_BINS))  # of values centred on their bucket's population (see step)
         self.scale = np.zeros(0)  # c of each attribute; 0 until its first bucket
         self.last = np.zeros(0, np.int64)  # bucket index the histogram was last aged to; -1 never
         self.learned = np.zeros(0, np.int32)  # buckets learned
+        self.level = np.zeros(0)  # decayed mean of the buckets' population medians of y...
+        self.level_weight = np.zeros(0)  # ...and its weight (0: none yet)
 
     @staticmethod
     def bytes_per_attribute() -> int:
         """Bytes of state per attribute."""
-        return N_BINS * 8 + 8 + 8 + 4
+        return N_BINS * 8 + 8 + 8 + 4 + 8 + 8
 
     def grow(self, n: int) -> None:
         """Make room for n attributes; new ones are empty."""
@@ -80,56 +88,102 @@ class PopulationModel:
             self.scale = np.concatenate([self.scale, np.zeros(extra)])
             self.last = np.concatenate([self.last, np.full(extra, -1, np.int64)])
             self.learned = np.concatenate([self.learned, np.zeros(extra, np.int32)])
+            self.level = np.concatenate([self.level, np.zeros(extra)])
+            self.level_weight = np.concatenate([self.level_weight, np.zeros(extra)])
 
     def warm(self, attr: NDArray[np.intp]) -> NDArray[np.bool_]:
         """Shape (k,): whether each attribute has learned its warm-up buckets."""
         warm: NDArray[np.bool_] = self.learned[attr] >= self.warmup
         return warm
 
-    def score(self, attr: NDArray[np.intp], x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """The ln tail probability of each value among its attribute's population, and the typical value.
+    def step(self, attr: NDArray[np.intp], x: FloatArray, bucket: int | None) -> tuple[FloatArray, FloatArray]:
+        """The ln tail probability of each value among its attribute's population, and the typical value; learn them.
+
+        A value is compared centred on its bucket's population: y less the bucket's median y of
+        the attribute (shrunk towards the attribute's usual median when the bucket holds few
+        values), so a whole population that moves with the time of day or a trend still judges
+        each entity against its peers of the same bucket, as ml-cpp's population models judge
+        it against an attribute model with its own trend.
 
         Args:
-            attr: shape (k,), each value's attribute.
+            attr: shape (k,), each value's attribute; one value per entity and attribute.
             x: shape (k,), the values.
+            bucket: the bucket index (start / span) to learn the values at; None scores only.
 
         Returns:
-            ln p (0 for an attribute without history) and the population's median, each shape (k,).
+            ln p (0 for an attribute without history) and the typical value (the population's
+            median in this bucket), each shape (k,).
         """
+        if bucket is not None:
+            self._take_scales(attr, x)
         present, local = np.unique(attr, return_inverse=True)
+        local = local.reshape(-1).astype(np.intp)
+        y = np.arcsinh(x / np.where(self.scale[attr] > 0.0, self.scale[attr], 1.0))
+        median, count = _medians(local, y, len(present))
+        usual, weight = self.level[present], self.level_weight[present]
+        shrink = np.where(weight > 0.0, count / (count + _CENTRE_PRIOR), 1.0)
+        centre = usual + shrink * (median - usual)
+        centred = y - centre[local]
         above = np.empty((len(present), N_BINS))
         params = np.empty((len(present), _PARAMS))
         _tails(self.hist, present, above, params)
         ln_p, typical = np.empty(len(x)), np.empty(len(x))
-        _score(self.hist, self.scale, present, local.astype(np.intp), x, above, params, self.side, ln_p, typical)
+        _score(self.hist, self.scale, present, local, centred, centre, above, params, self.side, ln_p, typical)
+        if bucket is not None:
+            self._learn_level(present, median, count, bucket)
+            _learn(self.hist, self.last, self.learned, attr, centred, bucket, self.decay)
         return ln_p, typical
 
-    def learn(self, attr: NDArray[np.intp], x: FloatArray, bucket: int) -> None:
-        """Add one bucket's values (at most one learn per bucket); attributes new to data take their scale.
-
-        Args:
-            attr: shape (k,), each value's attribute.
-            x: shape (k,), the values.
-            bucket: the bucket index (start / span).
-        """
+    def _take_scales(self, attr: NDArray[np.intp], x: FloatArray) -> None:
+        """Attributes new to data take c: an eighth of their first bucket's mean absolute value (1 if 0)."""
         fresh = self.scale[attr] == 0.0
-        if fresh.any():
-            finite = np.isfinite(x)
-            n = np.bincount(attr[fresh & finite], minlength=len(self.scale))
-            total = np.bincount(attr[fresh & finite], np.abs(x[fresh & finite]), minlength=len(self.scale))
-            new = np.unique(attr[fresh])
-            mean = total[new] / np.maximum(n[new], 1)
-            self.scale[new] = np.where(mean > 0.0, mean / _SCALE_DIVISOR, 1.0)
-        _learn(self.hist, self.scale, self.last, self.learned, attr, x, bucket, self.decay)
+        if not fresh.any():
+            return
+        finite = np.isfinite(x)
+        n = np.bincount(attr[fresh & finite], minlength=len(self.scale))
+        total = np.bincount(attr[fresh & finite], np.abs(x[fresh & finite]), minlength=len(self.scale))
+        new = np.unique(attr[fresh])
+        mean = total[new] / np.maximum(n[new], 1)
+        self.scale[new] = np.where(mean > 0.0, mean / _SCALE_DIVISOR, 1.0)
+
+    def _learn_level(self, present: NDArray[np.intp], median: FloatArray, count: FloatArray, bucket: int) -> None:
+        """Age the attributes' usual medians to bucket and add this bucket's (those with a finite value)."""
+        seen = count > 0.0
+        a = present[seen]
+        age = np.where(self.last[a] >= 0, self.decay ** (bucket - self.last[a]).astype(np.float64), 0.0)
+        weight = self.level_weight[a] * age
+        self.level[a] = (self.level[a] * weight + median[seen]) / (weight + 1.0)
+        self.level_weight[a] = weight + 1.0
 
     def arrays(self, n: int) -> Arrays:
         """The state of the first n attributes as named arrays."""
-        return {"hist": self.hist[:n], "scale": self.scale[:n], "last": self.last[:n], "learned": self.learned[:n]}
+        return {
+            "hist": self.hist[:n], "scale": self.scale[:n], "last": self.last[:n], "learned": self.learned[:n],
+            "level": self.level[:n], "level_weight": self.level_weight[:n],
+        }
 
     def load(self, arrays: Arrays) -> None:
-        """Restore the state written by arrays()."""
+        """Restore the state written by arrays(); a state without levels reads as having none yet."""
         self.hist, self.scale = arrays["hist"], arrays["scale"]
         self.last, self.learned = arrays["last"], arrays["learned"]
+        n = len(self.scale)
+        self.level, self.level_weight = arrays.get("level", np.zeros(n)), arrays.get("level_weight", np.zeros(n))
+
+
+def _medians(group: NDArray[np.intp], y: FloatArray, groups: int) -> tuple[FloatArray, FloatArray]:
+    """Per group, the median of its finite y (0 without one) and how many it has."""
+    finite = np.isfinite(y)
+    count = np.bincount(group[finite], minlength=groups).astype(np.float64)
+    order = np.lexsort((y[finite], group[finite]))
+    ordered = y[finite][order]
+    start = np.concatenate(([0], np.cumsum(count)[:-1])).astype(np.intp)
+    size = count.astype(np.intp)
+    lo = start + np.maximum(size - 1, 0) // 2
+    hi = start + size // 2
+    median = np.zeros(groups)
+    has = size > 0
+    median[has] = 0.5 * (ordered[lo[has]] + ordered[hi[has]])
+    return median, count
 
 
 @kernel
@@ -145,10 +199,10 @@ def _centre(i: int) -> float:
 
 @kernel
 def _learn(
-    hist: FloatArray, scale: FloatArray, last: NDArray[np.int64], learned: NDArray[np.int32],
-    attr: NDArray[np.intp], x: FloatArray, bucket: int, decay: float,
+    hist: FloatArray, last: NDArray[np.int64], learned: NDArray[np.int32], attr: NDArray[np.intp], y: FloatArray,
+    bucket: int, decay: float,
 ) -> None:
-    """Age each attribute's histogram to bucket (once per bucket) and add the values to it."""
+    """Age each attribute's histogram to bucket (once per bucket) and add the centred values to it."""
     for k in range(len(attr)):
         a = attr[k]
         if last[a] != bucket:
@@ -156,8 +210,8 @@ def _learn(
                 hist[a, :] *= decay ** float(bucket - last[a])
             last[a] = bucket
             learned[a] += 1
-        if math.isfinite(x[k]):
-            hist[a, _bin(math.asinh(x[k] / scale[a]))] += 1.0
+        if math.isfinite(y[k]):
+            hist[a, _bin(y[k])] += 1.0
 
 
 @kernel
@@ -234,21 +288,20 @@ def _tail_ln_p(z: float, beyond: float, own: float, total: float, past_edge: flo
 
 @kernel
 def _score(
-    hist: FloatArray, scale: FloatArray, present: NDArray[np.intp], local: NDArray[np.intp], x: FloatArray,
-    above: FloatArray, params: FloatArray, side: int, ln_p: FloatArray, typical: FloatArray,
+    hist: FloatArray, scale: FloatArray, present: NDArray[np.intp], local: NDArray[np.intp], centred: FloatArray,
+    centre: FloatArray, above: FloatArray, params: FloatArray, side: int, ln_p: FloatArray, typical: FloatArray,
 ) -> None:
-    """PopulationModel.score of every value, written to ln_p and typical."""
-    for k in range(len(x)):
+    """PopulationModel.step's scores of every value (centred y), written to ln_p and typical."""
+    for k in range(len(centred)):
         j = local[k]
         a = present[j]
         total = params[j, 0]
         c = scale[a] if scale[a] > 0.0 else 1.0
-        typical[k] = c * math.sinh(params[j, 3])
-        if total <= 0.0 or not math.isfinite(x[k]):
+        typical[k] = c * math.sinh(centre[j] + (params[j, 3] if total > 0.0 else 0.0))
+        y = centred[k]
+        if total <= 0.0 or not math.isfinite(y):
             ln_p[k] = 0.0
-            typical[k] = x[k] if total <= 0.0 else typical[k]
             continue
-        y = math.asinh(x[k] / c)
         i = _bin(y)
         own = hist[a, i]
         below = total - above[j, i] - own
