@@ -173,17 +173,22 @@ class PopulationModel:
 def _medians(group: NDArray[np.intp], y: FloatArray, groups: int) -> tuple[FloatArray, FloatArray]:
     """Per group, the median of its finite y (0 without one) and how many it has."""
     finite = np.isfinite(y)
-    count = np.bincount(group[finite], minlength=groups).astype(np.float64)
-    order = np.lexsort((y[finite], group[finite]))
-    ordered = y[finite][order]
-    start = np.concatenate(([0], np.cumsum(count)[:-1])).astype(np.intp)
-    size = count.astype(np.intp)
-    lo = start + np.maximum(size - 1, 0) // 2
-    hi = start + size // 2
+    member = group[finite]
+    count = np.bincount(member, minlength=groups)
+    ordered = y[finite][np.argsort(member, kind="stable")]  # each group's values together
     median = np.zeros(groups)
-    has = size > 0
-    median[has] = 0.5 * (ordered[lo[has]] + ordered[hi[has]])
-    return median, count
+    _slice_medians(ordered, count, median)
+    return median, count.astype(np.float64)
+
+
+@kernel
+def _slice_medians(ordered: FloatArray, count: NDArray[np.int64], out: FloatArray) -> None:
+    """out[g] = the median of group g's values, which are ordered[sum(count[:g]):][:count[g]] (0 if none)."""
+    start = 0
+    for g in range(len(count)):
+        if count[g] > 0:
+            out[g] = np.median(ordered[start:start + count[g]])
+        start += count[g]
 
 
 @kernel
