@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 
+import grpc
 import numpy as np
 import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from anomalyd.v1 import job_pb2, results_service_pb2_grpc
 from anomalyd.v1 import job_service_pb2 as pb
 from anomalyd.v1 import results_service_pb2 as rpb
-from tests.conftest import job
+from tests.conftest import error_reason, job
 
 SPAN_S = 900
 START_S = 1_700_006_400  # a midnight, UTC
@@ -165,3 +168,22 @@ def test_population_results_and_model_survive_close_and_reopen(running):
     key = sorted((r.timestamp.seconds, r.over_field_value, r.initial_record_score) for r in records)
     assert sorted((r.timestamp.seconds, r.over_field_value, r.initial_record_score) for r in again) == key
     assert again[0].over_field_value == "10.0.0.7"
+
+
+@pytest.mark.parametrize(
+    "detector",
+    [
+        job_pb2.Detector(function="non_zero_count", over_field_name="ip"),  # Elasticsearch forbids it
+        job_pb2.Detector(function="high_non_null_sum", field_name="bytes", over_field_name="ip"),  # so too, since 9.3
+        job_pb2.Detector(function="time_of_day", over_field_name="ip"),  # a point, not one number a bucket
+        job_pb2.Detector(function="lat_long", field_name="where", over_field_name="ip"),
+    ],
+    ids=lambda d: d.function,
+)
+def test_over_fields_the_population_cannot_take_are_refused_at_put_job(stub, detector):
+    with pytest.raises(grpc.RpcError) as err:
+        stub.PutJob(pb.PutJobRequest(job=job("refused", detector)), timeout=10)
+    assert (err.value.code(), error_reason(err.value)) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_JOB_CONFIG")
+    bad = error_details_pb2.BadRequest()
+    next(d for d in rpc_status.from_call(err.value).details if d.Is(bad.DESCRIPTOR)).Unpack(bad)
+    assert [v.field for v in bad.field_violations] == ["analysis_config.detectors[0].over_field_name"]
