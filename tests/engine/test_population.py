@@ -173,3 +173,45 @@ def test_a_version_7_population_without_usual_medians_continues() -> None:
     results = _feed(restored, batches, first=100)
     assert len(results) == len(batches) - 100
     assert all(0.0 <= r.record_score <= 100.0 for b in results for r in b.records)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.sampled_from(["count", "high_sum", "low_mean", "metric", "median", "varp", "max"]),
+    st.lists(
+        st.tuples(
+            st.integers(0, 30),  # bucket
+            st.sampled_from([None, "a", "b", "c", ""]),  # over value
+            st.sampled_from([None, "x", "y"]),  # by value
+            st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -1e300, 1e300, 5e-324])),
+        ),
+        max_size=120,
+    ),
+    st.booleans(),
+)
+def test_any_population_stream_scores_in_range_and_resumes_from_state_exactly(
+    function: str, records: list[tuple[int, str | None, str | None, float]], use_null: bool
+) -> None:
+    detector = DetectorSpec(function, field_name="" if function == "count" else "v", by_field_name="s",
+                            over_field_name="o", use_null=use_null)
+    spec = AnalysisSpec(bucket_span_ms=SPAN, detectors=(detector,), influencers=("o",))
+    ordered = sorted(records, key=lambda r: r[0])
+    batches = [_batch([r for r in ordered if r[0] == b], b) for b in range(31)]
+    whole, half = JobAnalyzer(spec), JobAnalyzer(spec)
+    want = _feed(whole, batches)
+    got = _feed(half, batches[:15])
+    resumed = JobAnalyzer.from_state(spec, half.to_state())
+    got += _feed(resumed, batches, first=15)
+    assert got == want and resumed.to_state() == whole.to_state()
+    scores = [r.record_score for b in want for r in b.records] + [b.anomaly_score for b in want]
+    assert all(0.0 <= s <= 100.0 for s in scores)
+
+
+def _batch(records: list[tuple[int, str | None, str | None, float]], b: int) -> RecordBatch:
+    def column(values: list[str | None]) -> StringColumn:
+        names = tuple(sorted({v for v in values if v is not None}))
+        return StringColumn(np.array([-1 if v is None else names.index(v) for v in values], np.int32), names)
+
+    times = np.array([T0 + b * SPAN + i for i in range(len(records))], np.int64)
+    values = np.array([r[3] for r in records], np.float64)
+    return RecordBatch(times=times, numbers={"v": values}, strings={"o": column([r[1] for r in records]), "s": column([r[2] for r in records])})

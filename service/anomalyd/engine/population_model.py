@@ -135,7 +135,7 @@ class PopulationModel:
         return ln_p, typical
 
     def _take_scales(self, attr: NDArray[np.intp], x: FloatArray) -> None:
-        """Attributes new to data take c: an eighth of their first bucket's mean absolute value (1 if 0)."""
+        """Attributes new to data take c: an eighth of their first bucket's mean absolute value (1 if 0 or overflowing)."""
         fresh = self.scale[attr] == 0.0
         if not fresh.any():
             return
@@ -144,7 +144,7 @@ class PopulationModel:
         total = np.bincount(attr[fresh & finite], np.abs(x[fresh & finite]), minlength=len(self.scale))
         new = np.unique(attr[fresh])
         mean = total[new] / np.maximum(n[new], 1)
-        self.scale[new] = np.where(mean > 0.0, mean / _SCALE_DIVISOR, 1.0)
+        self.scale[new] = np.where((mean > 0.0) & np.isfinite(mean), mean / _SCALE_DIVISOR, 1.0)
 
     def _learn_level(self, present: NDArray[np.intp], median: FloatArray, count: FloatArray, bucket: int) -> None:
         """Age the attributes' usual medians to bucket and add this bucket's (those with a finite value)."""
