@@ -11,11 +11,15 @@ CJointProbabilityOfLessLikelySamples does: P(chi-squared with 2n degrees of free
 ln p). Its record names the over value and lists as ``causes`` the attributes whose probability
 is within 10 % of the least (or below 0.05), as CAnnotatedProbabilityBuilder keeps them.
 
-Scores come from one normaliser row per partition (Elasticsearch's leaf normaliser is keyed by
-partition, person field and function, not by person), which learns the bucket's largest raw
-score among the partition's persons, as the influencer normaliser does: a population of n
-entities shows a probability near 1/n every bucket, and that routine extreme then sits at the
-row's median instead of its top.
+A person is scored on its probability adjusted for the n persons of its partition in the
+bucket, 1 - (1 - p)^n: the chance that the most extreme of n ordinary persons is as extreme. A
+population of n entities shows a probability near 1/n every bucket; unadjusted, that routine
+extreme would page. Scores come from one normaliser row per partition (Elasticsearch's leaf
+normaliser is keyed by partition, person field and function, not by person), which learns the
+bucket's largest raw score among the partition's persons, as the influencer normaliser does.
+The record keeps the person's own probability, as Elasticsearch writes it; renormalisation
+re-scores stored records from that probability, so it lowers a population record's score less
+than the adjusted one would (it never raises one).
 """
 
 from __future__ import annotations
