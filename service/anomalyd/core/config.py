@@ -52,7 +52,6 @@ class FunctionRule:
     by_required: bool = False
     over_required: bool = False
     over_forbidden: bool = False
-    supported: bool = True  # False: valid in Elasticsearch, not analysed by anomalyd yet
     population: bool = True  # False: anomalyd does not analyse it with over_field_name yet
 
 
@@ -328,8 +327,6 @@ def _validate_detector(d: DetectorConfig, path: str, config: JobConfig, violatio
     if rule is None:
         violations.append((f"{path}.function", f"unknown function {d.function!r}; known functions are {', '.join(sorted(FUNCTIONS))}"))
         return d
-    if not rule.supported:
-        violations.append((f"{path}.function", f"function {d.function!r} is not supported by this anomalyd version yet"))
     if rule.field and not d.field_name:
         violations.append((f"{path}.field_name", f"function {d.function!r} requires field_name"))
     if not rule.field and d.field_name:
@@ -340,7 +337,7 @@ def _validate_detector(d: DetectorConfig, path: str, config: JobConfig, violatio
         violations.append((f"{path}.over_field_name", f"function {d.function!r} requires over_field_name"))
     if rule.over_forbidden and d.over_field_name:
         violations.append((f"{path}.over_field_name", f"function {d.function!r} does not take over_field_name"))
-    if d.over_field_name and rule.supported and not rule.population:
+    if d.over_field_name and not rule.population:
         violations.append((f"{path}.over_field_name", f"population analysis (over_field_name) of {d.function!r} is not supported by this anomalyd version yet"))
     splits = [s for s in (d.by_field_name, d.over_field_name, d.partition_field_name) if s]
     if len(set(splits)) != len(splits):
