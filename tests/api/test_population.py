@@ -175,8 +175,6 @@ def test_population_results_and_model_survive_close_and_reopen(running):
     [
         job_pb2.Detector(function="non_zero_count", over_field_name="ip"),  # Elasticsearch forbids it
         job_pb2.Detector(function="high_non_null_sum", field_name="bytes", over_field_name="ip"),  # so too, since 9.3
-        job_pb2.Detector(function="time_of_day", over_field_name="ip"),  # a point, not one number a bucket
-        job_pb2.Detector(function="lat_long", field_name="where", over_field_name="ip"),
     ],
     ids=lambda d: d.function,
 )

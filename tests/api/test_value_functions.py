@@ -113,7 +113,7 @@ LOGIN_DAYS = 22
 NIGHT_LOGIN_S = START_S + (LOGIN_DAYS - 1) * DAY_S + 3 * 3600 + 600  # the last day, 03:10
 
 
-def logins(night_login: bool) -> list[dict[str, Any]]:
+def logins(night_login: bool, night_worker: bool = True) -> list[dict[str, Any]]:
     """Office-hours users active 8:00-18:00, a night-shift user 22:00-02:00; u1 logs in at 3 a.m. once.
 
     Three weeks: time_of_week reports after a week and then knows each day of the week, and
@@ -126,7 +126,7 @@ def logins(night_login: bool) -> list[dict[str, Any]]:
         for u in range(4):
             for t in rng.uniform(8 * 3600, 18 * 3600, 12):
                 docs.append({"time": midnight + int(t), "user": f"u{u}"})
-        for t in rng.uniform(-2 * 3600, 2 * 3600, 12):  # around midnight: 23:59 is close to 00:01
+        for t in rng.uniform(-2 * 3600, 2 * 3600, 12 if night_worker else 0):  # around midnight: 23:59 is close to 00:01
             docs.append({"time": midnight + int(t), "user": "night"})
     if night_login:
         docs.append({"time": NIGHT_LOGIN_S, "user": "u1"})
@@ -229,3 +229,25 @@ def test_lat_long_stays_quiet_without_it_and_skips_coordinates_that_are_no_place
     assert_quiet(analyse(running, detector, documents, span_s=3600), "u1", around_s=FAR_LOGIN_S)
     counts = running.stub.GetJobStats(pb.GetJobStatsRequest(job_id=f"lat-long-{len(documents)}"), timeout=10)
     assert counts.jobs[0].data_counts.processed_record_count == len(documents)
+
+
+# ------------------------------------------------------------------------ population (over)
+
+
+@pytest.mark.parametrize(
+    ("function", "field", "stream", "at"),
+    [
+        ("time_of_day", "", lambda planted: logins(planted, night_worker=False), NIGHT_LOGIN_S),
+        ("time_of_week", "", lambda planted: logins(planted, night_worker=False), NIGHT_LOGIN_S),
+        ("lat_long", "location", geo_logins, FAR_LOGIN_S),
+    ],
+)
+def test_over_a_population_a_time_or_place_none_of_it_uses_stands_out(running, function, field, stream, at):
+    detector = job_pb2.Detector(function=function, field_name=field, over_field_name="user")
+    top = analyse(running, detector, stream(True), span_s=3600)[0]
+    assert (top.timestamp.seconds // 3600, top.over_field_value, top.function) == (at // 3600, "u1", function)
+    assert top.record_score >= HIGH
+    assert [c.over_field_value for c in top.causes] == ["u1"]
+    assert (top.causes[0].geo_results.actual_point != "") == (function == "lat_long")
+    quiet = analyse(running, detector, stream(False), span_s=3600)
+    assert all(r.over_field_value != "u1" or abs(r.timestamp.seconds - at) > 3 * 3600 or r.record_score < QUIET for r in quiet)

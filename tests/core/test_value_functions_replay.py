@@ -22,6 +22,7 @@ VALUE_CONFIG = JobConfig(
         DetectorConfig("high_info_content", field_name="value"),
         DetectorConfig("time_of_day", by_field_name="host"),
         DetectorConfig("time_of_week"),
+        DetectorConfig("time_of_day", over_field_name="host"),
     ),
     bucket_span_s=CONFIG.bucket_span_s,
     influencers=("host",),
@@ -30,7 +31,7 @@ VALUE_CONFIG = JobConfig(
 
 
 class ValueJobSteps(JobSteps):
-    """JobSteps over a job of distinct_count, info_content, time_of_day and time_of_week detectors."""
+    """JobSteps over a job of distinct_count, info_content, time_of_day (by and over) and time_of_week detectors."""
 
     def __init__(self) -> None:
         RuleBasedStateMachine.__init__(self)

@@ -93,11 +93,15 @@ def _stream(function: str, n_buckets: int) -> list:
     return out
 
 
-@settings(max_examples=6, deadline=None)
-@given(st.integers(1, 99), st.sampled_from(["dc", "high_info_content", "time_of_day", "time_of_week", "lat_long"]))
-def test_state_round_trip_continues_identically(cut: int, function: str) -> None:
+@settings(max_examples=10, deadline=None)
+@given(
+    st.integers(1, 99),
+    st.sampled_from(["dc", "high_info_content", "time_of_day", "time_of_week", "lat_long"]),
+    st.sampled_from(["by_field_name", "over_field_name"]),
+)
+def test_state_round_trip_continues_identically(cut: int, function: str, split: str) -> None:
     field = "" if function.startswith("time_of") else "f"
-    spec = AnalysisSpec(bucket_span_ms=SPAN, detectors=(DetectorSpec(function, field_name=field, by_field_name="user"),))
+    spec = AnalysisSpec(bucket_span_ms=SPAN, detectors=(DetectorSpec(function, field_name=field, **{split: "user"}),))
     batches = _stream(function, 100)
 
     def run(job: JobAnalyzer, part: list, start: int) -> list:

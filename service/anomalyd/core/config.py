@@ -52,7 +52,6 @@ class FunctionRule:
     by_required: bool = False
     over_required: bool = False
     over_forbidden: bool = False
-    population: bool = True  # False: anomalyd does not analyse it with over_field_name yet
 
 
 def _sided(name: str, rule: FunctionRule, *, low: bool = True, high: bool = True) -> dict[str, FunctionRule]:
@@ -78,10 +77,9 @@ FUNCTIONS: dict[str, FunctionRule] = {
     **_sided("info_content", FunctionRule(field=True)),
     "rare": FunctionRule(field=False, by_required=True),
     "freq_rare": FunctionRule(field=False, by_required=True, over_required=True),
-    # Population analysis compares one number per over value and bucket; these are points on a circle or the globe.
-    "time_of_day": FunctionRule(field=False, population=False),
-    "time_of_week": FunctionRule(field=False, population=False),
-    "lat_long": FunctionRule(field=True, population=False),
+    "time_of_day": FunctionRule(field=False),
+    "time_of_week": FunctionRule(field=False),
+    "lat_long": FunctionRule(field=True),
 }
 
 
@@ -337,8 +335,6 @@ def _validate_detector(d: DetectorConfig, path: str, config: JobConfig, violatio
         violations.append((f"{path}.over_field_name", f"function {d.function!r} requires over_field_name"))
     if rule.over_forbidden and d.over_field_name:
         violations.append((f"{path}.over_field_name", f"function {d.function!r} does not take over_field_name"))
-    if d.over_field_name and not rule.population:
-        violations.append((f"{path}.over_field_name", f"population analysis (over_field_name) of {d.function!r} is not supported by this anomalyd version yet"))
     splits = [s for s in (d.by_field_name, d.over_field_name, d.partition_field_name) if s]
     if len(set(splits)) != len(splits):
         violations.append((path, "by_field_name, over_field_name and partition_field_name must differ"))

@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 from anomalyd.bucket_time import DAY_MS, ceil_to, floor_to
 from anomalyd.engine.bucket_buffer import BucketBuffer, Rows
 from anomalyd.engine.detector_scorer import DetectorScorer, Leaf
-from anomalyd.engine.field_values import point_text, result_values
+from anomalyd.engine.field_values import geo_results, result_values
 from anomalyd.engine.influencer_scorer import InfluencerScorer
 from anomalyd.engine.memory import MemoryAccount
 from anomalyd.engine.normaliser import Normaliser, normalise1, update1
@@ -48,7 +48,7 @@ from anomalyd.engine.population import PopulationScorer
 from anomalyd.engine.rare import RARE_FUNCTIONS, RareScorer
 from anomalyd.engine.records import AnalysisSpec, RecordBatch
 from anomalyd.engine.renormalise import ScoreNormalisers
-from anomalyd.engine.results import AnomalyRecord, BucketInfluencer, BucketResult, GeoResults, ModelSizeStats
+from anomalyd.engine.results import AnomalyRecord, BucketInfluencer, BucketResult, ModelSizeStats
 from anomalyd.engine.state import pack, unpack
 from anomalyd.engine.stats import raw_score1
 
@@ -412,7 +412,7 @@ class JobAnalyzer:
                     influencers=influencers(d, s),
                     is_interim=interim,
                     causes=causes,
-                    geo_results=_geo_results(det.function.reads, float(leaf.actual[i]), float(leaf.typical[i])),
+                    geo_results=geo_results(det.function.reads, float(leaf.actual[i]), float(leaf.typical[i])),
                 )
             )
         return records
@@ -492,11 +492,6 @@ class JobAnalyzer:
         job._event_buckets = meta["event_buckets"]
         job._memory.load(meta)
         return job
-
-
-def _geo_results(reads: str, actual: float, typical: float) -> GeoResults | None:
-    """A lat_long record's points, None for other functions."""
-    return GeoResults(point_text(actual), point_text(typical)) if reads == "location" else None
 
 
 def _columns(columns: list[NDArray[Any]]) -> NDArray[Any]:

@@ -45,6 +45,7 @@ from numpy.typing import NDArray
 
 from anomalyd.bucket_time import DAY_MS
 from anomalyd.engine.records import RecordBatch
+from anomalyd.engine.results import GeoResults
 from anomalyd.engine.stats import FloatArray
 
 TEXT_KINDS = frozenset({"identity", "information", "location"})
@@ -164,3 +165,8 @@ def point_text(value: float) -> str:
     """A location value as geo_results writes a point: "lat,lon" in degrees."""
     lat, lon = result_values("location", value)
     return f"{lat!r},{lon!r}"  # as Java prints a double: 48.85, 2.0
+
+
+def geo_results(kind: str, actual: float, typical: float) -> GeoResults | None:
+    """A lat_long record's or cause's points, None for other functions."""
+    return GeoResults(point_text(actual), point_text(typical)) if kind == "location" else None

@@ -8,8 +8,9 @@ sphere (places: +179 and -179 degrees of longitude are neighbours):
 
 * each cluster has a decayed weight, a mean vector and a spread (the mean squared distance of its
   points from that mean); a point joins the cluster that explains it best among those it lies
-  within 3 sigma of, else it starts its own, merging the two closest clusters when all are taken
-  (the mixture's mass is kept, its memory bounded);
+  within 3 sigma of, and never beyond 3 hours or 1,000 km, else it starts its own, merging the
+  two closest clusters when all are taken (the mixture's mass is kept, its memory bounded). The
+  cap keeps a wide cluster from swallowing every new point until one blob covers the day;
 * sigma has a floor (15 minutes of a day or week, 50 km on the globe) so a person whose events
   all fall in the same minute is not alarmed by the next minute;
 * a value's probability is that of the points less likely than it under the mixture (of lower
@@ -37,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -52,9 +54,11 @@ COMPONENTS = 16
 _JOIN_SIGMAS = 3.0
 _EARTH_KM = 6371.0
 _TIME_FLOOR_S = 15 * 60.0
+_TIME_JOIN_S = 3 * 3600.0
 _GEO_FLOOR_KM = 50.0
+_GEO_JOIN_KM = 1000.0
 _LN_P_MIN = math.log(1e-300)
-_WEEK_MS = 7 * 86_400_000
+WEEK_MS = 7 * 86_400_000
 
 
 class Mixture(Rows):
@@ -76,6 +80,59 @@ class Mixture(Rows):
     spread: FloatArray
 
 
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    """Where a kind of point lies and how close is close.
+
+    Attributes:
+        kind: time_of_day, time_of_week or location (field_values kinds).
+        floor_sq: the squared floor of a cluster's sigma, in squared chord lengths.
+        join_sq: the squared distance beyond which a point never joins a cluster, however wide.
+        dimensions: 1 on the circle (times), 2 on the sphere (places).
+    """
+
+    kind: str
+    floor_sq: float
+    join_sq: float
+    dimensions: int
+
+    @classmethod
+    def of(cls, kind: str) -> Geometry:
+        """The geometry of a kind of point."""
+        if kind == "location":
+            floor, join = (2.0 * math.sin(km / _EARTH_KM / 2.0) for km in (_GEO_FLOOR_KM, _GEO_JOIN_KM))  # chords
+        else:
+            period = field_values.DAY_S if kind == "time_of_day" else field_values.WEEK_S
+            floor, join = (2.0 * math.sin(math.pi * s / period) for s in (_TIME_FLOOR_S, _TIME_JOIN_S))
+        return cls(kind, floor * floor, join * join, 2 if kind == "location" else 1)
+
+
+def evaluate(
+    geometry: Geometry, mixture: Mixture, learned: NDArray[np.int32], idx: NDArray[np.intp], x: FloatArray, *,
+    decay: float, learn: bool,
+) -> tuple[FloatArray, FloatArray]:
+    """Score values against the mixtures of rows idx (repeats allowed), learning each after scoring it if asked.
+
+    Args:
+        geometry: the points' geometry.
+        mixture: the clusters of every row.
+        learned: shape (rows,), incremented by each point learned.
+        idx: shape (k,), each value's row.
+        x: shape (k,), the values (field_values encodings).
+        decay: the factor a row's weights are multiplied by before each point it learns.
+        learn: learn the values.
+
+    Returns:
+        ln p of each value and the typical value (the centre of the cluster that explains it best).
+    """
+    ln_p, typical = np.empty(len(idx)), np.empty((len(idx), 3))
+    _score_learn(
+        np.asarray(idx, np.intp), field_values.unit_vectors(geometry.kind, x), learned, mixture.weight, mixture.centre,
+        mixture.spread, geometry.floor_sq, geometry.join_sq, geometry.dimensions, decay, learn, ln_p, typical,
+    )
+    return ln_p, field_values.from_vectors(geometry.kind, typical)
+
+
 class PointModel:
     """Point models of one feature for every series of a detector (see the module docstring).
 
@@ -88,18 +145,12 @@ class PointModel:
 
     def __init__(self, span_ms: int, *, kind: str, warmup: int, capacity: int) -> None:
         self.kind = kind
+        self.geometry = Geometry.of(kind)
         self.warmup = warmup
         self.decay = statistics_decay(span_ms)
         self.learned = np.zeros(capacity, dtype=np.int32)
         self.first_ms = np.full(capacity, -1, dtype=np.int64)  # each series' first bucket learned
         self.mixture = Mixture(capacity)
-        if kind == "location":
-            floor = 2.0 * math.sin(_GEO_FLOOR_KM / _EARTH_KM / 2.0)  # the chord of 50 km
-        else:
-            period = field_values.DAY_S if kind == "time_of_day" else field_values.WEEK_S
-            floor = 2.0 * math.sin(math.pi * _TIME_FLOOR_S / period)
-        self.floor_sq = floor * floor
-        self.dimensions = 2 if kind == "location" else 1
 
     def bytes_per_series(self) -> int:
         """Bytes every series costs."""
@@ -117,7 +168,7 @@ class PointModel:
         """Shape (k,): whether series idx may report in the bucket starting at t_ms."""
         ready: NDArray[np.bool_] = self.learned[idx] >= self.warmup
         if self.kind == "time_of_week":
-            ready &= (self.first_ms[idx] >= 0) & (t_ms - self.first_ms[idx] >= _WEEK_MS)
+            ready &= (self.first_ms[idx] >= 0) & (t_ms - self.first_ms[idx] >= WEEK_MS)
         return ready
 
     def begin_bucket(self, t_ms: int, n_series: int) -> None:
@@ -132,20 +183,13 @@ class PointModel:
         return self._run(idx, x, t_ms, learn=True)
 
     def _run(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int, *, learn: bool) -> Scored:
-        k = len(idx)
-        out = SeriesModel.blank_scored(k)
+        out = SeriesModel.blank_scored(len(idx))
+        out.ln_p_single[:], out.typical[:] = evaluate(self.geometry, self.mixture, self.learned, idx, x, decay=self.decay, learn=learn)
         out.ln_p_multi[:] = 0.0
-        typical = np.empty((k, 3))
-        m = self.mixture
-        _score_learn(
-            np.asarray(idx, np.intp), field_values.unit_vectors(self.kind, x), self.learned, m.weight, m.centre, m.spread,
-            self.floor_sq, self.dimensions, self.decay, learn, out.ln_p_single, typical,
-        )
+        out.ln_p_tail[:] = out.ln_p_single
         if learn:
             series = np.asarray(idx, np.intp)
             self.first_ms[series[self.first_ms[series] < 0]] = t_ms
-        out.typical[:] = field_values.from_vectors(self.kind, typical)
-        out.ln_p_tail[:] = out.ln_p_single
         return out
 
     def arrays(self, rows: int) -> Arrays:
@@ -195,7 +239,8 @@ def _less_likely(weight: float, sigma_sq: float, ln_f: float, dimensions: int) -
 @kernel
 def _score_learn(
     idx: NDArray[np.intp], points: FloatArray, learned: NDArray[np.int32], weight: FloatArray, centre: FloatArray,
-    spread: FloatArray, floor_sq: float, dimensions: int, decay: float, learn: bool, ln_p: FloatArray, typical: FloatArray,
+    spread: FloatArray, floor_sq: float, join_sq: float, dimensions: int, decay: float, learn: bool, ln_p: FloatArray,
+    typical: FloatArray,
 ) -> None:
     """Score each series' point against its mixture, then learn it if asked.
 
@@ -211,6 +256,7 @@ def _score_learn(
         centre: shape (S, COMPONENTS, 3), Mixture.centre.
         spread: shape (S, COMPONENTS), Mixture.spread.
         floor_sq: the squared floor of sigma.
+        join_sq: the squared distance beyond which a point starts its own cluster.
         dimensions: 1 on the circle, 2 on the sphere.
         decay: each learned point's decay of the weights.
         learn: update the state.
@@ -247,13 +293,14 @@ def _score_learn(
             ln_p[k] = max(math.log(max(mass / total, 1e-300)), _LN_P_MIN)
             typical[k] = centre[i, best]
         if learn:
-            _learn_point(weight[i], centre[i], spread[i], u, floor_sq, dimensions, decay)
+            _learn_point(weight[i], centre[i], spread[i], u, floor_sq, join_sq, dimensions, decay)
             learned[i] += 1
 
 
 @kernel
 def _learn_point(
-    weight: FloatArray, centre: FloatArray, spread: FloatArray, u: FloatArray, floor_sq: float, dimensions: int, decay: float,
+    weight: FloatArray, centre: FloatArray, spread: FloatArray, u: FloatArray, floor_sq: float, join_sq: float,
+    dimensions: int, decay: float,
 ) -> None:
     """Add point u at weight 1 to one series' clusters (rows of weight, centre, spread)."""
     weight *= decay
@@ -263,7 +310,7 @@ def _learn_point(
             continue
         d_sq = _distance_sq(centre[c], u)
         sigma_sq = _sigma_sq(spread[c], floor_sq, dimensions)
-        if d_sq <= _JOIN_SIGMAS * _JOIN_SIGMAS * sigma_sq:
+        if d_sq <= min(_JOIN_SIGMAS * _JOIN_SIGMAS * sigma_sq, join_sq):
             density = weight[c] * math.exp(-0.5 * d_sq / sigma_sq) / sigma_sq ** (0.5 * dimensions)
             if density > join_density:
                 join, join_density = c, density

@@ -34,11 +34,12 @@ from numpy.typing import NDArray
 from anomalyd.bucket_time import DAY_MS
 from anomalyd.engine.compiled import kernel
 from anomalyd.engine.detector_scorer import LN_RECORD, Leaf
-from anomalyd.engine.field_values import result_values, row_values
+from anomalyd.engine.field_values import geo_results, result_values, row_values
 from anomalyd.engine.functions import FUNCTIONS, ORDERED, STATISTICS, Grouped
 from anomalyd.engine.memory import KEY_BYTES, MemoryAccount
 from anomalyd.engine.normaliser import Normaliser, normalise1, update1
 from anomalyd.engine.population_model import PopulationModel
+from anomalyd.engine.population_points import PopulationPointModel
 from anomalyd.engine.rare import MAX_CAUSES
 from anomalyd.engine.records import DetectorSpec, RecordBatch
 from anomalyd.engine.renormalise import DetectorScores
@@ -122,7 +123,11 @@ class PopulationScorer:
         self.keys = SeriesKeys(fields, use_null=spec.use_null)
         self._attribute_columns = tuple(range(len(fields) - 1))  # partition and by: all but the over field
         model_decay = math.exp(-span_ms / (_MODEL_DAYS * DAY_MS))
-        self.models = [PopulationModel(side=f.side, warmup=warmup, decay=model_decay) for f in self.function.features]
+        self.models: list[PopulationModel | PopulationPointModel] = [
+            PopulationPointModel(span_ms, kind=self.function.reads, warmup=warmup, decay=model_decay) if f.points
+            else PopulationModel(side=f.side, warmup=warmup, decay=model_decay)
+            for f in self.function.features
+        ]
         self.normaliser = Normaliser(0, decay_per_bucket=decay)
         self.pair_attribute = np.zeros(0, np.int32)
         self._attributes: dict[tuple[str, ...], int] = {}
@@ -319,6 +324,7 @@ class _Causes:
             partition_field_value=scorer.value(pair, spec.partition_field_name),
             actual=result_values(function.reads, float(self.actual[j])),
             typical=result_values(function.reads, float(self.typical[j])),
+            geo_results=geo_results(function.reads, float(self.actual[j]), float(self.typical[j])),
         )
 
 
