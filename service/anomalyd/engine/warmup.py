@@ -19,7 +19,7 @@ _SPAN = 300_000
 
 
 def warm_up() -> float:
-    """Run a small job through every kernel (count, mean, metric and population models, interim results, a state round trip).
+    """Run a small job through every kernel (count, mean, metric, population and point models, interim results, a state round trip).
 
     Returns:
         The seconds it took.
@@ -33,15 +33,18 @@ def warm_up() -> float:
             # Several features close bucket by bucket: SeriesModel.step and the detector's rating.
             DetectorSpec("metric", field_name="x", by_field_name="s"),
             DetectorSpec("sum", field_name="x", over_field_name="s"),  # population models and person scores
+            DetectorSpec("time_of_day", by_field_name="s"),  # point models, by and over
+            DetectorSpec("lat_long", field_name="p", over_field_name="s"),
         ),
     )
     job = JobAnalyzer(spec)
     names = StringColumn(np.array([0, 1, 1], np.int32), ("a", "b"))
+    places = StringColumn(np.array([0, 1, 1], np.int32), ("48.85,2.35", "45.76,4.84"))
     for b in range(60):
         if b == 30:
             job = JobAnalyzer.from_state(spec, job.to_state())
         times = np.full(3, b * _SPAN, np.int64)
-        job.add(RecordBatch(times=times, numbers={"x": np.array([1.0, 2.0, 3.0 + b % 2])}, strings={"s": names}))
+        job.add(RecordBatch(times=times, numbers={"x": np.array([1.0, 2.0, 3.0 + b % 2])}, strings={"s": names, "p": places}))
         job.finalize_until((b + 1) * _SPAN)
         if b == 40:
             job.interim((b + 1) * _SPAN)  # score without learning
