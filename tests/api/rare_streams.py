@@ -62,3 +62,18 @@ def uri_stream(planted: bool, seed: int = 9) -> list[dict[str, object]]:
         if planted and INCIDENT_S <= start < INCIDENT_S + 3_600:
             docs += [{"time": t, "client": "client-13", "uri": f"/admin/{b}/{k}"} for k, t in enumerate(_times(rng, b, 30))]
     return sorted(docs, key=lambda d: d["time"])  # type: ignore[arg-type,return-value]
+
+
+def login_stream(seed: int = 10) -> list[dict[str, object]]:
+    """Logins: a service account and two staff in every bucket, alice in about 5 % of them; svc and alice burst at once."""
+    rng = np.random.default_rng(seed)
+    docs: list[dict[str, object]] = []
+    for b in range(BUCKETS):
+        start = START_S + b * SPAN_S
+        counts = {"svc": int(rng.poisson(20)), "bob": int(rng.poisson(5)), "carol": int(rng.poisson(5))}
+        if rng.random() < 0.05:
+            counts["alice"] = int(rng.integers(1, 3))
+        if start == INCIDENT_S:
+            counts.update(svc=200, alice=40)
+        docs += [{"time": t, "user": user} for user, n in counts.items() for t in _times(rng, b, n)]
+    return sorted(docs, key=lambda d: d["time"])  # type: ignore[arg-type,return-value]

@@ -27,7 +27,7 @@ CONFIG = JobConfig(
     "j",
     detectors=(
         DetectorConfig("count"), DetectorConfig("mean", field_name="value", by_field_name="host"),
-        DetectorConfig("rare", by_field_name="host"),
+        DetectorConfig("rare", by_field_name="host"), DetectorConfig("count", by_field_name="host", exclude_frequent="by"),
         DetectorConfig("high_sum", field_name="value", over_field_name="host"),
     ),
     bucket_span_s=SPAN_S,

@@ -41,6 +41,7 @@ from anomalyd.bucket_time import DAY_MS, ceil_to, floor_to
 from anomalyd.engine.bucket_buffer import BucketBuffer, Rows
 from anomalyd.engine.detector_scorer import DetectorScorer, Leaf
 from anomalyd.engine.field_values import geo_results, result_values
+from anomalyd.engine.frequent import FrequentFilter
 from anomalyd.engine.influencer_scorer import InfluencerScorer
 from anomalyd.engine.memory import MemoryAccount
 from anomalyd.engine.normaliser import Normaliser, normalise1, update1
@@ -56,9 +57,10 @@ from anomalyd.engine.stats import raw_score1
 # 5: the series models' arrays named by part (version 4 reads as the same values, see SeriesModel.load);
 # 6: the drift feature (versions 4 and 5 read with it empty); 7: rare detectors' state (no earlier
 # state holds a rare detector, so versions 4 to 6 read as they did); 8: population models' usual
-# bucket medians (version 7 populations read with none yet)
-_STATE_VERSION = 8
-_READABLE_VERSIONS = (4, 5, 6, 7, 8)
+# bucket medians (version 7 populations read with none yet); 9: exclude_frequent's counts (earlier
+# versions read with none, as a detector that has seen no bucket yet)
+_STATE_VERSION = 9
+_READABLE_VERSIONS = (4, 5, 6, 7, 8, 9)
 MAX_RECORDS = 500
 _RUN_ROWS = 1 << 18  # (bucket, series) rows a detector's run of buckets holds at most
 _NORMALISER_DAYS = 30.0  # score histories age with a 30-day time constant (MODELING.md 6)
@@ -112,6 +114,9 @@ class JobAnalyzer:
             else PopulationScorer(i, d, span_ms=self.span, warmup=self.warmup, decay=decay) if d.over_field_name
             else DetectorScorer(i, d, span_ms=self.span, warmup=self.warmup, decay=decay)
             for i, d in enumerate(spec.detectors)
+        ]
+        self._frequent = [
+            FrequentFilter(d.spec, d.keys.fields, decay) if FrequentFilter.wanted(d.spec) else None for d in self._detectors
         ]
         self._bucket_norm = Normaliser(1, decay_per_bucket=decay)
         self._influencers = InfluencerScorer(spec.influencers, span_ms=self.span, decay=decay)
@@ -305,7 +310,7 @@ class JobAnalyzer:
         lo = np.searchsorted(columns["bucket"], at).tolist()
         hi = np.searchsorted(columns["bucket"], at + span).tolist()
         scored = [j for j in range(len(starts)) if hi[j] > lo[j] or self._any_empty_is_zero]
-        runs = [d.score_run(at[scored], columns) for d in self._detectors]
+        runs = [None if keep else d.score_run(at[scored], columns) for d, keep in zip(self._detectors, self._frequent, strict=True)]
         position = dict(zip(scored, range(len(scored)), strict=True))
         share = (time.perf_counter() - began) * 1000.0 / len(starts)
         results, times = [], []
@@ -315,7 +320,7 @@ class JobAnalyzer:
             leaves = None
             if j in position:
                 p = position[j]
-                leaves = [d.score(b, rows, None) if run is None else run[p] for d, run in zip(self._detectors, runs, strict=True)]
+                leaves = [self._score(d, b, rows, None) if run is None else run[p] for d, run in zip(self._detectors, runs, strict=True)]
             results.append(self._close(b, rows, leaves=leaves if leaves is not None else []))
             times.append(share + (time.perf_counter() - began) * 1000.0)
         return results, times
@@ -339,7 +344,7 @@ class JobAnalyzer:
             self._memory.bucket_closed(b)
         bucket_index = b // self.span
         if leaves is None:
-            leaves = [d.score(b, rows, completeness) for d in self._detectors] if (
+            leaves = [self._score(d, b, rows, completeness) for d in self._detectors] if (
                 len(rows["bucket"]) or self._any_empty_is_zero
             ) else []
         records = self._records(b, leaves, rows, interim)
@@ -370,6 +375,22 @@ class JobAnalyzer:
             records=records,
             influencers=influencers,
         )
+
+    def _score(self, d: DetectorScorer | RareScorer | PopulationScorer, b: int, rows: Rows, completeness: float | None) -> Leaf:
+        """Detector d's scores of bucket b, without the rows of values its exclude_frequent leaves out."""
+        keep = self._frequent[d.index]
+        if keep is None:
+            return d.score(b, rows, completeness)
+        bucket = b // self.span
+        if isinstance(d, DetectorScorer):
+            d.excluded = keep.excluded_series(bucket, d.keys.ids)
+        column = rows["series"][:, d.index]
+        dropped = keep.drop(bucket, column, d.keys.ids, final=completeness is None)
+        if dropped.any():
+            series = rows["series"].copy()
+            series[dropped, d.index] = -1
+            rows = {**rows, "series": series}
+        return d.score(b, rows, completeness)
 
     def _records(self, b: int, leaves: list[Leaf], rows: Rows, interim: bool) -> list[AnomalyRecord]:
         """The records of the bucket: series with probability below 0.035, at most 500."""
@@ -451,6 +472,8 @@ class JobAnalyzer:
         arrays.update({f"influencer_norm.{k}": v for k, v in influencer_norm.arrays(influencer_norm.rows).items()})
         for d in self._detectors:
             arrays.update({f"d{d.index}.{k}": v for k, v in d.arrays().items()})
+        for i, keep in enumerate(self._frequent):
+            arrays.update({f"frequent{i}.{k}": v for k, v in keep.arrays().items()} if keep else {})
         meta: dict[str, Any] = {
             "version": _STATE_VERSION,
             "finalized_end": self._finalized_end,
@@ -484,6 +507,9 @@ class JobAnalyzer:
         job._influencers.load(prefixed("influencer_norm."), meta["influencer_names"])
         for d, values in zip(job._detectors, meta["split_values"], strict=True):
             d.load(prefixed(f"d{d.index}."), values)
+        for i, keep in enumerate(job._frequent):
+            if keep:
+                keep.load(prefixed(f"frequent{i}."))
         job._finalized_end = meta["finalized_end"]
         job._first_bucket = meta["first_bucket"]
         # States written before empty stretches were jumped lack it: allow a quiet stretch anew.

@@ -126,6 +126,8 @@ class DetectorScorer:
         self._ordered = any(f.statistic in ORDERED for f in self.function.features)
         # The features of a function agree on it: every known series has a value in every bucket.
         self._empty_is_zero = self.function.features[0].empty_is_zero
+        # Set by the analyzer before score() when exclude_frequent leaves series out: shape (S,).
+        self.excluded: NDArray[np.bool_] | None = None
 
     @property
     def split_fields(self) -> tuple[str, ...]:
@@ -210,6 +212,8 @@ class DetectorScorer:
             series[mine].astype(np.intp), rows["value"][mine, self.index], rows["weight"][mine], by_value=self._ordered
         )
         idx = np.arange(n_series) if self._empty_is_zero else grouped.series
+        if self._empty_is_zero and self.excluded is not None:
+            idx = idx[~self.excluded[:n_series]]
         first_model = self.models[0]
         warm = first_model.warm(idx, b) if isinstance(first_model, PointModel) else first_model.learned[idx] >= self.warmup
         per_feature: list[tuple[FloatArray, Scored]] = []
@@ -218,7 +222,7 @@ class DetectorScorer:
             if feature.empty_is_zero:
                 full = np.zeros(n_series)
                 full[grouped.series] = x
-                x = full
+                x = full if len(idx) == n_series else full[idx]
             if completeness is None:
                 model.begin_bucket(b, n_series)
                 scored = model.step(idx, x, b)
