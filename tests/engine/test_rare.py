@@ -59,3 +59,21 @@ def test_state_continues_exactly(detector, stream, fields):
     assert live.to_state() == restored.to_state()
     assert results[0] == results[1]
     assert any(r.records and r.records[0].causes for r in results[0])
+
+
+@pytest.mark.parametrize("exclude_frequent", ["", "all"])
+def test_empty_buckets_closed_for_a_count_detector_score_nothing(exclude_frequent):
+    # count closes the empty buckets of a gap; the population rare detector and a detector whose
+    # field never comes see buckets without rows of theirs.
+    spec = AnalysisSpec(bucket_span_ms=SPAN_S * 1000, detectors=(
+        DetectorSpec("count"),
+        DetectorSpec("rare", by_field_name="port", over_field_name="host", exclude_frequent=exclude_frequent),
+        DetectorSpec("sum", field_name="bytes", by_field_name="port", exclude_frequent=exclude_frequent),
+    ))
+    docs = [d for d in port_stream(planted=False) if int(d["time"]) < 1_700_006_400 + 30 * SPAN_S]  # type: ignore[call-overload]
+    job = JobAnalyzer(spec)
+    job.add(batch(docs[: len(docs) // 2], ("port", "host")))
+    job.add(batch(docs[len(docs) // 2:], ("port", "host")))
+    closed = job.finalize_until((int(docs[-1]["time"]) + 20 * SPAN_S) * 1000)  # type: ignore[call-overload]
+    assert len(closed) == 49 and not any(r.detector_index for b in closed[30:] for r in b.records)
+    assert JobAnalyzer.from_state(spec, job.to_state()).to_state() == job.to_state()

@@ -81,8 +81,7 @@ class FrequentFilter:
         Returns:
             shape (n,): rows of frequent persons or attributes.
         """
-        mine = series >= 0
-        present = np.unique(series[mine]).astype(np.intp)
+        present = np.unique(series[series >= 0]).astype(np.intp)
         persons = self._persons_of(present, key_ids, number_new=final)
         frequent = np.zeros(len(key_ids), bool)
         if self._persons_excluded:
@@ -91,7 +90,7 @@ class FrequentFilter:
             frequent[present] |= self._attribute_frequency(present, key_ids) > CUTOFF
         if final:
             self._learn(bucket, present, persons)
-        return mine & frequent[np.maximum(series, 0)]
+        return np.append(frequent, False)[series]  # series -1 reads the appended False
 
     def excluded_series(self, bucket: int, key_ids: NDArray[np.int32]) -> NDArray[np.bool_]:
         """Shape (S,): the series of frequent persons, for detectors that score every series in every bucket."""

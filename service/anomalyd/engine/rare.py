@@ -211,6 +211,8 @@ class RareScorer:
             The leaf (a series per over value: its least probable pair) and, for freq_rare,
             the bucket's events on rare values and all its events (zeros for rare).
         """
+        if not len(present):  # an empty bucket closed for another detector, or every row left out
+            return _leaf(present, np.zeros(0), np.zeros(0), np.zeros(0), None), (0.0, 0.0)
         ids = self.keys.ids[: self.n_series].astype(np.int64)
         partition = ids[:, 0] if self._partitioned else np.zeros(len(ids), np.int64)
         # A by value's weight: the (decayed) buckets of each over value that used it, summed.
