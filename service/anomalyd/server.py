@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import faulthandler
+import gc
 import logging
 import os
 import signal
@@ -61,6 +62,7 @@ MAX_WAITING_REQUESTS = 1024
 LIVENESS_SERVICE = "liveness"
 EXIT_STORAGE = os.EX_IOERR  # 74: the data directory cannot be used, damaged or unreadable
 EXIT_CONFIG = os.EX_CONFIG  # 78: a TLS or keys file cannot be used, or the address is taken
+GC_YOUNG_THRESHOLD = 50_000  # container allocations between young collections (CPython's default: 700)
 
 
 @dataclass(frozen=True)
@@ -263,6 +265,19 @@ class Server:
                 log.exception("background persist failed")
 
 
+def collect_garbage_less_often() -> None:
+    """Leave what the imports, warm-up and restore made out of cycle collection, and collect 70 times less often.
+
+    CPython collects its youngest generation every 700 container allocations net; closing a
+    bucket makes a few dozen (its result, records, the engine's leaves), so a message of
+    10,000 buckets ran hundreds of collections, each traversing the message's results still
+    alive: 15-20 % of the engine's CPU time on NAB (bench/nab_manager.py). The objects here are
+    freed by reference counting; cycles, rare, wait longer.
+    """
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the server until SIGTERM or SIGINT."""
     parser = argparse.ArgumentParser(prog="anomalyd serve", description="Run the anomalyd gRPC server.")
@@ -323,6 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     server.start()
+    collect_garbage_less_often()
     stopping.wait()
     log.info("stopping: closing open jobs")
     server.stop()
