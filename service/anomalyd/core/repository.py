@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import secrets
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -42,6 +42,11 @@ _INFLUENCER = msgspec.msgpack.Decoder(InfluencerResult)
 _CONFIG = msgspec.msgpack.Decoder(JobConfig)
 _STATUS = msgspec.msgpack.Decoder(JobStatus)
 _TASK = msgspec.msgpack.Decoder(Task)
+# A bucket's parts stored beside it, with the attribute of BucketResult that holds them.
+_PARTS: tuple[tuple[bytes, msgspec.msgpack.Decoder[Any], str], ...] = (
+    (keys.RECORDS, _RECORD, "records"),
+    (keys.INFLUENCERS, _INFLUENCER, "influencers"),
+)
 
 
 class Repository:
@@ -260,17 +265,20 @@ class Repository:
         """
 
         def read(txn: Transaction) -> list[BucketResult]:
-            found = []
+            found = {}
             for time_ms in times_ms:
                 raw = txn.get(keys.BUCKETS, keys.result_key(job_id, time_ms))
-                if raw is None:
-                    continue
-                bucket = _BUCKET.decode(raw)
-                prefix = keys.result_time_prefix(job_id, time_ms)
-                bucket.records.extend(_RECORD.decode(v) for _, v in txn.scan(keys.RECORDS, prefix))
-                bucket.influencers.extend(_INFLUENCER.decode(v) for _, v in txn.scan(keys.INFLUENCERS, prefix))
-                found.append(bucket)
-            return found
+                if raw is not None:
+                    found[time_ms] = _BUCKET.decode(raw)
+            if found:
+                # One pass over each table from the first bucket on, not a cursor a bucket: few
+                # buckets have records or influencers.
+                prefix, start = keys.job_prefix(job_id), keys.result_time_prefix(job_id, min(found))
+                for table, decoder, attribute in _PARTS:
+                    for key, value in txn.scan(table, prefix, start):
+                        if (bucket := found.get(keys.result_time(key))) is not None:
+                            getattr(bucket, attribute).append(decoder.decode(value))
+            return list(found.values())
 
         return self.store.view(read)
 
