@@ -63,13 +63,13 @@ class DataCounts(msgspec.Struct):
         if self.latest_record_timestamp is None or latest_ms > self.latest_record_timestamp:
             self.latest_record_timestamp = latest_ms
 
-    def count_bucket(self, start_ms: int, events: int, window_mean: float) -> None:
+    def count_bucket(self, start_ms: int, *, empty: bool, sparse: bool) -> None:
         """Count a bucket leaving the diagnostics window, empty or sparse as it is."""
         self.bucket_count += 1
-        if events == 0:
+        if empty:
             self.empty_bucket_count += 1
             self.latest_empty_bucket_timestamp = start_ms
-        elif math.log(window_mean) - math.log(events) > _SPARSITY_THRESHOLD:
+        elif sparse:
             self.sparse_bucket_count += 1
             self.latest_sparse_bucket_timestamp = start_ms
 
@@ -101,9 +101,12 @@ class BucketDiagnostics(msgspec.Struct):
         """Add records to the bucket starting at bucket_start, counting buckets that leave."""
         if self.latest_start < 0:
             self.latest_start = self.earliest_start = bucket_start
-        self._advance(bucket_start, sinks)
-        if bucket_start < self.earliest_start:
-            return  # older than the ring (a reset range): nothing left to count it in
+        if bucket_start == self.latest_start + self.span_ms:
+            self._step(sinks)  # the next bucket: by far the most frequent case
+        elif bucket_start != self.latest_start:
+            self._advance(bucket_start, sinks)
+            if bucket_start < self.earliest_start:
+                return  # older than the ring (a reset range): nothing left to count it in
         offset = (bucket_start - self.latest_start) // self.span_ms
         self.counts[(self.latest_index + offset) % len(self.counts)] += records
         self.moving_total += records
@@ -156,17 +159,13 @@ class BucketDiagnostics(msgspec.Struct):
         self.latest_counted_start = last_start
 
     def _count(self, index: int, sinks: tuple[DataCounts, ...]) -> None:
-        start = self._start_of(index)
+        size = len(self.counts)
+        start = self.earliest_start + (index - self.earliest_index) % size * self.span_ms
         if start <= self.latest_counted_start:
             return
-        window_mean = self.moving_total / self._size()
+        events = self.counts[index]
+        window_mean = self.moving_total / ((self.latest_index - self.earliest_index) % size + 1)
+        sparse = events > 0 and math.log(window_mean) - math.log(events) > _SPARSITY_THRESHOLD
         for sink in sinks:
-            sink.count_bucket(start, self.counts[index], window_mean)
+            sink.count_bucket(start, empty=events == 0, sparse=sparse)
         self.latest_counted_start = start
-
-    def _start_of(self, index: int) -> int:
-        offset = (index - self.earliest_index) % len(self.counts)
-        return self.earliest_start + offset * self.span_ms
-
-    def _size(self) -> int:
-        return (self.latest_index - self.earliest_index) % len(self.counts) + 1
