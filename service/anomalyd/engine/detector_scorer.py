@@ -179,21 +179,11 @@ class DetectorScorer:
         bytes from the account; the buckets of records whose series was refused are noted there.
         """
         usable = ~np.isnan(values) if self.function.uses_field else np.ones(len(batch), bool)
-        refused = False
 
-        def admit(key: tuple[str, ...]) -> bool:
-            nonlocal refused
-            cost = self.series_bytes + sum(map(len, key))
-            if not account.admit(cost):
-                refused = True
-                return False
+        def grow(key: tuple[str, ...], cost: int) -> None:
             self._grow(self.n_series + 1, self.n_series + 1 + account.budget // cost)
-            return True
 
-        series = self.keys.resolve(batch, usable, admit)
-        if refused:
-            account.failed_buckets.update(np.unique(bucket[usable & (series < 0)]).tolist())
-        return series
+        return account.resolve(self.keys, batch, usable, bucket, lambda key: self.series_bytes + sum(map(len, key)), grow)
 
     def score(self, b: int, rows: Arrays, completeness: float | None) -> Leaf:
         """Score every series that has a value in bucket b; learn unless interim.

@@ -16,9 +16,15 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
+from anomalyd.engine.records import RecordBatch
 from anomalyd.engine.results import ModelSizeStats
+from anomalyd.engine.series_keys import SeriesKeys
 
 KEY_BYTES = 120  # dictionary entry, tuple and string headers of one series key or influencer value
 _SOFT_LIMIT = 0.6
@@ -50,6 +56,39 @@ class MemoryAccount:
             return False
         self.budget -= cost
         return True
+
+    def resolve(
+        self, keys: SeriesKeys, batch: RecordBatch, usable: NDArray[np.bool_], bucket: NDArray[np.int64],
+        cost: Callable[[tuple[str, ...]], int], admitted: Callable[[tuple[str, ...], int], None] | None = None,
+    ) -> NDArray[np.int32]:
+        """Each usable record's series in keys (-1 for the others), paying for new keys from the budget.
+
+        Args:
+            keys: the detector's series keys.
+            batch: the records.
+            usable: shape (n,), the records the detector reads.
+            bucket: shape (n,), each record's bucket start.
+            cost: the bytes a new key costs; a key that does not fit is refused.
+            admitted: called with each new key taken and its cost (to grow the detector's state).
+
+        The buckets of usable records whose key was refused are noted as failed.
+        """
+        refused = False
+
+        def admit(key: tuple[str, ...]) -> bool:
+            nonlocal refused
+            bytes_ = cost(key)
+            if not self.admit(bytes_):
+                refused = True
+                return False
+            if admitted is not None:
+                admitted(key, bytes_)
+            return True
+
+        series = keys.resolve(batch, usable, admit)
+        if refused:
+            self.failed_buckets.update(np.unique(bucket[usable & (series < 0)]).tolist())
+        return series
 
     def note(self, used: int) -> None:
         """Record `used` bytes in use, for the peak."""

@@ -174,30 +174,24 @@ class PopulationScorer:
         records whose pair was refused are noted there.
         """
         usable = ~np.isnan(values) if self.function.uses_field else np.ones(len(batch), bool)
-        refused = False
-        admitted: list[int] = []
+        new_pairs: list[int] = []  # each new pair's attribute
 
-        def admit(key: tuple[str, ...]) -> bool:
-            nonlocal refused
-            attribute_key = tuple(key[c] for c in self._attribute_columns)
-            attribute = self._attributes.get(attribute_key)
-            cost = _PAIR_BYTES + KEY_BYTES + sum(map(len, key))
-            cost += 0 if attribute is not None else self._attribute_bytes
-            if not account.admit(cost):
-                refused = True
-                return False
-            if attribute is None:
-                attribute = self._attributes[attribute_key] = len(self._attributes)
-            admitted.append(attribute)
-            return True
+        def cost(key: tuple[str, ...]) -> int:
+            known = self._attribute_key(key) in self._attributes
+            return _PAIR_BYTES + KEY_BYTES + sum(map(len, key)) + (0 if known else self._attribute_bytes)
 
-        series = self.keys.resolve(batch, usable, admit)
-        if admitted:
-            self.pair_attribute = np.concatenate([self.pair_attribute, np.array(admitted, np.int32)])
+        def admitted(key: tuple[str, ...], _: int) -> None:
+            new_pairs.append(self._attributes.setdefault(self._attribute_key(key), len(self._attributes)))
+
+        series = account.resolve(self.keys, batch, usable, bucket, cost, admitted)
+        if new_pairs:
+            self.pair_attribute = np.concatenate([self.pair_attribute, np.array(new_pairs, np.int32)])
             self._grow()
-        if refused:
-            account.failed_buckets.update(np.unique(bucket[usable & (series < 0)]).tolist())
         return series
+
+    def _attribute_key(self, key: tuple[str, ...]) -> tuple[str, ...]:
+        """The (partition, by) values of a pair's key."""
+        return tuple(key[c] for c in self._attribute_columns)
 
     def _grow(self) -> None:
         for model in self.models:

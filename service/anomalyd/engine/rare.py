@@ -127,19 +127,8 @@ class RareScorer:
         New series take their bytes from the account; the buckets of records whose series was
         refused are noted there.
         """
-        refused = False
-
-        def admit(key: tuple[str, ...]) -> bool:
-            nonlocal refused
-            if not account.admit(self.series_bytes + sum(map(len, key))):
-                refused = True
-                return False
-            return True
-
         usable = np.ones(len(batch), bool)
-        series = self.keys.resolve(batch, usable, admit)
-        if refused:
-            account.failed_buckets.update(np.unique(bucket[series < 0]).tolist())
+        series = account.resolve(self.keys, batch, usable, bucket, lambda key: self.series_bytes + sum(map(len, key)))
         if self.n_series > len(self.seen):
             self.seen = np.concatenate([self.seen, np.zeros(max(self.n_series, 2 * len(self.seen)) - len(self.seen))])
         self.normaliser.grow(self._partitions(), self._partitions())
