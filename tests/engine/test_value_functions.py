@@ -49,6 +49,22 @@ def test_info_content_of_one_text_is_its_zlib_length(text: str) -> None:
     assert STATISTICS["info_content"](grouped)[0] == len(zlib.compress(text.encode()))
 
 
+@settings(max_examples=50)
+@given(st.text(min_size=1, max_size=40), st.integers(1, 2_000), st.binary(max_size=60_000))
+def test_info_content_of_a_long_text_is_its_zlib_length_up_to_the_cap(piece: str, repeats: int, noise: bytes) -> None:
+    assert_capped_zlib_length(piece * repeats + noise.hex())  # from compressible to random
+
+
+@pytest.mark.parametrize("text", [np.random.default_rng(4).bytes(2 << 20).hex(), "a" * (4 << 20)], ids=["random", "repeated"])
+def test_info_content_of_a_4_mb_text_is_its_zlib_length_up_to_the_cap(text: str) -> None:
+    assert_capped_zlib_length(text)  # the random one stops deflating at the cap
+
+
+def assert_capped_zlib_length(text: str) -> None:
+    information = field_values.information_of(encoded("information", [text]))[0]
+    assert information == min(len(zlib.compress(text.encode("utf-8", "surrogatepass"))) - 8, field_values.INFORMATION_CAP)
+
+
 @pytest.mark.parametrize(
     ("text", "point"),
     [("48.8566,2.3522", [48.8566, 2.3522]), (" -33.87 , 151.21 ", [-33.87, 151.21]), ("90,180", [90.0, -180.0])],
@@ -57,7 +73,9 @@ def test_locations_round_trip_to_1e_5_degrees(text: str, point: list[float]) -> 
     assert field_values.result_values("location", float(encoded("location", [text])[0])) == point
 
 
-@pytest.mark.parametrize("text", ["91,0", "0,181", "abc", "1,2,3", "nan,1", "inf,0", "1_0,2", "", "1"])
+@pytest.mark.parametrize(
+    "text", ["91,0", "0,181", "abc", "1,2,3", "nan,1", "inf,0", "1_0,2", "", "1", "\u0664\u0668,2", "\uff14\uff18,2", "48,\xa02"]
+)
 def test_bad_coordinates_are_no_value(text: str) -> None:
     assert np.isnan(encoded("location", [text])[0])
 
