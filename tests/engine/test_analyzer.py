@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from anomalyd.engine.analyzer import MAX_RECORDS, JobAnalyzer, warmup_buckets
 from anomalyd.engine.records import AnalysisSpec, DetectorSpec
+from anomalyd.engine.series_keys import SeriesKeys
 from tests.engine.synth import SPAN, T0, batch, record_scores, run_counts, run_values, spec
 
 RNG = np.random.default_rng(7)
@@ -140,6 +143,50 @@ def test_influencer_values_count_against_the_memory_limit() -> None:
     assert stats.model_bytes <= limit < stats.model_bytes + stats.model_bytes_exceeded
     assert stats.memory_status == "hard_limit"
     assert sum(map(len, job._influencers.names)) < 10_000
+
+
+NEW_FUNCTIONS = [
+    DetectorSpec("rare", by_field_name="v", over_field_name="u"),
+    DetectorSpec("freq_rare", by_field_name="v", over_field_name="u", partition_field_name="p"),
+    DetectorSpec("high_distinct_count", field_name="v", over_field_name="u", exclude_frequent="all"),
+    DetectorSpec("count", by_field_name="u", exclude_frequent="by"),
+    DetectorSpec("info_content", field_name="v", by_field_name="u"),
+    DetectorSpec("lat_long", field_name="g", by_field_name="u"),
+    DetectorSpec("time_of_day", over_field_name="u"),
+]
+
+
+@pytest.mark.parametrize("detector", NEW_FUNCTIONS, ids=lambda d: f"{d.function}-{d.exclude_frequent or 'all-kept'}")
+def test_ever_new_split_values_beyond_the_memory_limit_leave_the_state_as_it_was(detector: DetectorSpec) -> None:
+    job = JobAnalyzer(AnalysisSpec(bucket_span_ms=SPAN, detectors=(detector,), model_memory_limit_bytes=200_000))
+    sizes = []
+    for b in range(6):  # 3,000 new values of each field a bucket, and a few partitions
+        names = [f"{b}-{i:08d}" for i in range(3_000)]
+        places = [f"{i % 90},{i % 180}" for i in range(3_000)]
+        job.add(batch([T0 + b * SPAN + 1] * 3_000, u=names, v=names[::-1], g=places, p=[n[-1] for n in names]))
+        job.finalize_until(T0 + (b + 1) * SPAN)
+        sizes.append(len(job.to_state()))
+    stats = job.model_size_stats()
+    assert (stats.memory_status, stats.bucket_allocation_failures_count) == ("hard_limit", 6)
+    assert stats.model_bytes <= 210_000  # a partitioned rare's per-partition rows are not admitted: a few kB over
+    # The refused values' keys are kept nowhere: 3,000 values of 12 characters were 36 kB a bucket.
+    assert sizes[-1] - sizes[1] < 1_000, sizes
+
+
+@settings(max_examples=60)
+@given(st.lists(st.lists(st.tuples(st.sampled_from("abcdefgh"), st.sampled_from("xyz") | st.none()), max_size=12), max_size=6),
+       st.randoms(use_true_random=False))
+def test_series_keys_forget_refused_values_and_keep_each_series_its_own(batches, random) -> None:
+    keys = SeriesKeys(("by", "over"), use_null=False)
+    for rows in batches:
+        records = batch([T0] * len(rows), by=[b for b, _ in rows], over=[o for _, o in rows])
+        series = keys.resolve(records, np.ones(len(rows), bool), lambda _key: random.random() < 0.5)
+        for (by, over), s in zip(rows, series.tolist(), strict=True):
+            assert s < 0 or (over is not None and (keys.value(s, 0), keys.value(s, 1)) == (by, over))
+        # Every value kept belongs to a series, and a series known before resolves to itself again.
+        used = [{keys.value(s, k) for s in range(keys.n)} for k in range(2)]
+        assert [set(v) for v in keys.values] == used and [len(v) for v in keys.values] == [len(u) for u in used]
+        assert keys.resolve(records, np.ones(len(rows), bool), lambda _key: False).tolist() == series.tolist()
 
 
 def test_at_most_500_records_most_probable_first_out() -> None:

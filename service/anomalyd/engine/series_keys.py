@@ -88,6 +88,15 @@ class SeriesKeys:
         Returns:
             shape (n,), series numbers; -1 for records skipped or whose series was refused.
         """
+        known_values, known_series = [len(v) for v in self.values], self.n
+        series = self._series_of(batch, usable, admit)
+        self._forget_unused_values(known_values, known_series)
+        return series
+
+    def _series_of(
+        self, batch: RecordBatch, usable: NDArray[np.bool_], admit: Callable[[tuple[str, ...]], bool]
+    ) -> NDArray[np.int32]:
+        """resolve(), leaving the values it numbered whatever their keys' fate."""
         code = np.zeros(len(batch), np.int64)
         for k in range(len(self.fields)):
             ids = self._field_ids(k, batch)
@@ -113,6 +122,37 @@ class SeriesKeys:
             found[new] = created
         series[usable] = found[inverse]
         return series
+
+    def _forget_unused_values(self, known_values: list[int], known_series: int) -> None:
+        """Drop the values numbered by this resolve that no series took (their keys were refused).
+
+        Only series made by this resolve can use them, so their ids are renumbered densely: a
+        stream of ever new values against a full memory budget then keeps nothing of them.
+        """
+        new_ids = self.ids[known_series:]
+        renumbered = False
+        for k, known in enumerate(known_values):
+            values, index = self.values[k], self._index[k]
+            kept = np.unique(new_ids[new_ids[:, k] >= known, k])
+            if len(kept) == len(values) - known:  # every new value in use (or none came)
+                continue
+            renumbered = True
+            renumber = np.arange(len(values))
+            renumber[kept] = np.arange(known, known + len(kept))
+            new_ids[:, k] = renumber[new_ids[:, k]]
+            for name in values[known:]:
+                del index[name]
+            values[known:] = [values[i] for i in kept.tolist()]
+            index.update(zip(values[known:], range(known, len(values)), strict=True))
+        if renumbered:
+            self._index_codes(self._packed(self.ids), np.arange(self.n, dtype=np.int32))
+
+    def _packed(self, ids: NDArray[np.int32]) -> NDArray[np.int64]:
+        """Shape (S,): the series keys of ids (S, fields) packed into int64 codes."""
+        codes = np.zeros(len(ids), np.int64)
+        for k in range(len(self.fields)):
+            codes = (codes << self._bits) | ids[:, k].astype(np.int64)
+        return codes
 
     def _create(self, codes: NDArray[np.int64], admit: Callable[[tuple[str, ...]], bool]) -> NDArray[np.int32]:
         mask = (1 << self._bits) - 1
@@ -150,11 +190,7 @@ class SeriesKeys:
         self.n = len(self.ids)
         self.values = [list(v) for v in values]
         self._index = [dict(zip(v, range(len(v)), strict=True)) for v in self.values]
-        fields = len(self.fields)
-        codes = np.zeros(self.n, np.int64)
-        for k in range(fields):
-            codes = (codes << self._bits) | self.ids[:, k].astype(np.int64)
-        self._index_codes(codes, np.arange(self.n, dtype=np.int32))
+        self._index_codes(self._packed(self.ids), np.arange(self.n, dtype=np.int32))
         self.key_bytes = 0
         for k, names in enumerate(self.values):
             lengths = np.fromiter(map(len, names), np.int64, len(names))
