@@ -52,7 +52,7 @@ class BucketBuffer:
     def sort(self) -> None:
         """Order the rows by bucket, keeping their order within a bucket."""
         bucket = self.columns["bucket"]
-        if len(bucket) and np.any(bucket[1:] < bucket[:-1]):
+        if len(bucket) and (bucket[1:] < bucket[:-1]).any():
             order = np.argsort(bucket, kind="stable")
             self.columns = {k: v[order] for k, v in self.columns.items()}
 

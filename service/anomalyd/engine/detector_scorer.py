@@ -268,10 +268,9 @@ class DetectorScorer:
         mine = series >= 0
         # One group per (bucket, series): the rows of a bucket are contiguous, so each group
         # holds the rows, in the order, that grouping the bucket alone gives.
-        position = np.searchsorted(starts, rows["bucket"][mine])
-        grouped = Grouped.of(
-            position * n_series + series[mine], rows["value"][mine, self.index], rows["weight"][mine], by_value=self._ordered
-        )
+        own = series[mine].astype(np.intp)
+        group = own if n_buckets == 1 else np.searchsorted(starts, rows["bucket"][mine]) * n_series + own
+        grouped = Grouped.of(group, rows["value"][mine, self.index], rows["weight"][mine], by_value=self._ordered)
         x = STATISTICS[feature.statistic](grouped)
         if self._empty_is_zero:
             full = np.zeros(n_buckets * n_series)
@@ -297,6 +296,8 @@ class DetectorScorer:
                 model.test_periods(int(starts[j]), n_series)
                 rolled = True
         best = np.zeros(k, np.intp)
+        if n_buckets == 1:
+            return [Leaf(idx, ln_p, raw, score, best, x, scored.typical, impact, warm)]
         return [
             Leaf(idx[lo:hi], ln_p[lo:hi], raw[lo:hi], score[lo:hi], best[lo:hi], x[lo:hi], scored.typical[lo:hi],
                  impact[lo:hi], warm[lo:hi])

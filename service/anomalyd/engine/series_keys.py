@@ -109,7 +109,7 @@ class SeriesKeys:
             # Most batches hold only known series: one searchsorted, no sort of the batch.
             at = np.minimum(np.searchsorted(self._codes, code), len(self._codes) - 1)
             hit = usable & (self._codes[at] == code)
-            if np.array_equal(hit, usable):
+            if (hit == usable).all():
                 series[hit] = self._series[at[hit]]
                 return series
         unique, inverse = np.unique(code[usable], return_inverse=True)
