@@ -95,6 +95,17 @@ def _feed(job: JobAnalyzer, batches: list[RecordBatch], first: int = 0) -> list[
     return out
 
 
+def test_values_near_the_float_limit_over_a_tiny_scale_score_finitely_without_overflow() -> None:
+    model = PopulationModel(side=1, warmup=2, decay=0.999)
+    model.grow(1)
+    attr = np.zeros(3, np.intp)
+    for bucket in range(5):
+        model.step(attr, np.array([1e-300, 2e-300, 3e-300]), bucket)
+    with np.errstate(all="raise"):
+        ln_p, _ = model.step(attr, np.array([1e-300, 1.7e308, -1.7e308]), 6)
+    assert ln_p[1] < math.log(1e-6) and np.isfinite(ln_p).all() and np.isfinite(model.hist).all()
+
+
 def test_the_planted_host_is_found_in_its_own_partition() -> None:
     results = _feed(JobAnalyzer(SPEC), _bytes_by_host(5, 150, (140, "west", "h3")))
     top = max((r for b in results for r in b.records), key=lambda r: r.record_score)

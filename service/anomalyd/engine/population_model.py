@@ -51,6 +51,7 @@ _MIN_EXCESS = 0.125
 _CENTRE_PRIOR = 3.0  # a bucket of n values moves the centre n / (n + 3) of the way to its own median
 _TAIL_PRIOR = 30.0
 _SCALE_DIVISOR = 8.0
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 _LN2 = math.log(2.0)
 _PARAMS = 8  # per attribute and bucket: total mass, mean, spread and median of y, upper and lower tail
 
@@ -118,7 +119,10 @@ class PopulationModel:
             self._take_scales(attr, x)
         present, local = np.unique(attr, return_inverse=True)
         local = local.reshape(-1).astype(np.intp)
-        y = np.arcsinh(x / np.where(self.scale[attr] > 0.0, self.scale[attr], 1.0))
+        with np.errstate(over="ignore"):  # a value near the float limit over a small scale
+            ratio = x / np.where(self.scale[attr] > 0.0, self.scale[attr], 1.0)
+        # Clipped to finite ratios, so that an overflow gives the largest y (about 710), not inf - inf.
+        y = np.arcsinh(np.clip(ratio, -_FLOAT_MAX, _FLOAT_MAX))
         median, count = _medians(local, y, len(present))
         usual, weight = self.level[present], self.level_weight[present]
         shrink = np.where(weight > 0.0, count / (count + _CENTRE_PRIOR), 1.0)
