@@ -80,6 +80,35 @@ def queries(seed: int, *, planted: bool) -> bytes:
     return _sorted(lines)
 
 
+USERS = [f"u{i}" for i in range(40)]
+CITIES = {"Paris": (48.86, 2.35), "Berlin": (52.52, 13.40), "Madrid": (40.42, -3.70), "Rome": (41.90, 12.50),
+          "London": (51.51, -0.13), "Amsterdam": (52.37, 4.90), "Vienna": (48.21, 16.37), "Warsaw": (52.23, 21.01)}
+SYDNEY = (-33.87, 151.21)
+LATE = 2 * 96 + 3 * 4  # day 3, 03:00
+
+
+def logins(seed: int, *, planted: bool) -> bytes:
+    """Users log in now and then between 8:00 and 18:00, from their European city or on a trip to another.
+
+    Planted: u7 logs in at 03:10 on day 3 and, at PLANTED (day 3, 16:30), from Sydney.
+    """
+    rng = np.random.default_rng(seed)
+    homes = list(CITIES.values())
+    lines = []
+    for b in range(BUCKETS):
+        if not 8 <= (b % 96) // 4 < 18:
+            continue
+        for u, user in enumerate(USERS):
+            if rng.random() < 0.4:
+                lat, lon = homes[u % len(homes)] if rng.random() < 0.9 else homes[rng.integers(len(homes))]
+                t = START_S + b * SPAN_S + int(rng.integers(SPAN_S))
+                lines.append(json.dumps({"time": t, "user": user, "location": f"{lat + rng.normal(0, 0.05):.5f},{lon + rng.normal(0, 0.05):.5f}"}))
+    if planted:
+        lines.append(json.dumps({"time": START_S + LATE * SPAN_S + 600, "user": "u7", "location": "48.86,2.35"}))
+        lines.append(json.dumps({"time": START_S + PLANTED * SPAN_S + 100, "user": "u7", "location": f"{SYDNEY[0]},{SYDNEY[1]}"}))
+    return _sorted(lines)
+
+
 def _sorted(lines: list[str]) -> bytes:
     times = [json.loads(line)["time"] for line in lines]
     return "\n".join(lines[i] for i in np.argsort(times, kind="stable")).encode() + b"\n"
@@ -178,10 +207,41 @@ def test_population_results_and_model_survive_close_and_reopen(running):
     ],
     ids=lambda d: d.function,
 )
-def test_over_fields_the_population_cannot_take_are_refused_at_put_job(stub, detector):
+def test_over_fields_elasticsearch_forbids_are_refused_at_put_job(stub, detector):
     with pytest.raises(grpc.RpcError) as err:
         stub.PutJob(pb.PutJobRequest(job=job("refused", detector)), timeout=10)
     assert (err.value.code(), error_reason(err.value)) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_JOB_CONFIG")
     bad = error_details_pb2.BadRequest()
     next(d for d in rpc_status.from_call(err.value).details if d.Is(bad.DESCRIPTOR)).Unpack(bad)
     assert [v.field for v in bad.field_violations] == ["analysis_config.detectors[0].over_field_name"]
+
+
+TIME_OF_DAY = job_pb2.Detector(function="time_of_day", over_field_name="user")
+LAT_LONG = job_pb2.Detector(function="lat_long", field_name="location", over_field_name="user")
+
+
+def test_a_user_logging_in_at_night_when_the_population_logs_in_by_day_is_found(running):
+    records = analyse(running, "night", TIME_OF_DAY, logins(5, planted=True), "user")
+    top = records[0]
+    assert (top.timestamp.seconds, top.function, top.over_field_name, top.over_field_value) == (
+        START_S + LATE * SPAN_S, "time_of_day", "user", "u7")
+    assert top.record_score >= 50
+    [cause] = top.causes
+    assert (cause.over_field_value, cause.actual[0]) == ("u7", 3 * 3600 + 600)
+    assert 8 * 3600 <= cause.typical[0] <= 18 * 3600
+    quiet = analyse(running, "day", TIME_OF_DAY, logins(5, planted=False), "user")
+    assert max((r.record_score for r in quiet), default=0.0) < QUIET
+
+
+def test_a_user_logging_in_from_another_continent_when_the_population_is_in_europe_is_found(running):
+    records = analyse(running, "abroad", LAT_LONG, logins(6, planted=True), "user")
+    top = records[0]
+    assert (top.timestamp.seconds, top.function, top.over_field_value) == (START_S + PLANTED * SPAN_S, "lat_long", "u7")
+    assert top.record_score >= 50
+    [cause] = top.causes
+    assert list(cause.actual) == list(top.actual) == list(SYDNEY)
+    assert cause.geo_results.actual_point == top.geo_results.actual_point == f"{SYDNEY[0]},{SYDNEY[1]}"
+    lat, lon = (float(v) for v in cause.geo_results.typical_point.split(","))
+    assert 35 < lat < 60 and -10 < lon < 30  # in Europe
+    quiet = analyse(running, "home", LAT_LONG, logins(6, planted=False), "user")
+    assert max((r.record_score for r in quiet), default=0.0) < QUIET

@@ -10,7 +10,8 @@ sphere (places: +179 and -179 degrees of longitude are neighbours):
   points from that mean); a point joins the cluster that explains it best among those it lies
   within 3 sigma of, and never beyond 3 hours or 1,000 km, else it starts its own, merging the
   two closest clusters when all are taken (the mixture's mass is kept, its memory bounded). The
-  cap keeps a wide cluster from swallowing every new point until one blob covers the day;
+  cap keeps a wide cluster from swallowing every new point until one blob covers the day (a
+  population's model also bounds a cluster's sigma, Geometry.widest_sq);
 * sigma has a floor (15 minutes of a day or week, 50 km on the globe) so a person whose events
   all fall in the same minute is not alarmed by the next minute;
 * a value's probability is that of the points less likely than it under the mixture (of lower
@@ -89,22 +90,25 @@ class Geometry:
         floor_sq: the squared floor of a cluster's sigma, in squared chord lengths.
         join_sq: the squared distance beyond which a point never joins a cluster, however wide.
         dimensions: 1 on the circle (times), 2 on the sphere (places).
+        widest_sq: the largest spread a point may bring a cluster to (np.inf: none).
     """
 
     kind: str
     floor_sq: float
     join_sq: float
     dimensions: int
+    widest_sq: float
 
     @classmethod
-    def of(cls, kind: str) -> Geometry:
-        """The geometry of a kind of point."""
+    def of(cls, kind: str, *, widest_sigma: float = math.inf) -> Geometry:
+        """The geometry of a kind of point whose clusters' sigma stays within widest_sigma floors."""
         if kind == "location":
             floor, join = (2.0 * math.sin(km / _EARTH_KM / 2.0) for km in (_GEO_FLOOR_KM, _GEO_JOIN_KM))  # chords
         else:
             period = field_values.DAY_S if kind == "time_of_day" else field_values.WEEK_S
             floor, join = (2.0 * math.sin(math.pi * s / period) for s in (_TIME_FLOOR_S, _TIME_JOIN_S))
-        return cls(kind, floor * floor, join * join, 2 if kind == "location" else 1)
+        dimensions = 2 if kind == "location" else 1
+        return cls(kind, floor * floor, join * join, dimensions, dimensions * widest_sigma**2 * floor * floor)
 
 
 def evaluate(
@@ -128,7 +132,8 @@ def evaluate(
     ln_p, typical = np.empty(len(idx)), np.empty((len(idx), 3))
     _score_learn(
         np.asarray(idx, np.intp), field_values.unit_vectors(geometry.kind, x), learned, mixture.weight, mixture.centre,
-        mixture.spread, geometry.floor_sq, geometry.join_sq, geometry.dimensions, decay, learn, ln_p, typical,
+        mixture.spread, (geometry.floor_sq, geometry.join_sq, geometry.widest_sq), geometry.dimensions, decay, learn,
+        ln_p, typical,
     )
     return ln_p, field_values.from_vectors(geometry.kind, typical)
 
@@ -239,8 +244,8 @@ def _less_likely(weight: float, sigma_sq: float, ln_f: float, dimensions: int) -
 @kernel
 def _score_learn(
     idx: NDArray[np.intp], points: FloatArray, learned: NDArray[np.int32], weight: FloatArray, centre: FloatArray,
-    spread: FloatArray, floor_sq: float, join_sq: float, dimensions: int, decay: float, learn: bool, ln_p: FloatArray,
-    typical: FloatArray,
+    spread: FloatArray, sizes: tuple[float, float, float], dimensions: int, decay: float, learn: bool,
+    ln_p: FloatArray, typical: FloatArray,
 ) -> None:
     """Score each series' point against its mixture, then learn it if asked.
 
@@ -256,13 +261,14 @@ def _score_learn(
         centre: shape (S, COMPONENTS, 3), Mixture.centre.
         spread: shape (S, COMPONENTS), Mixture.spread.
         floor_sq: the squared floor of sigma.
-        join_sq: the squared distance beyond which a point starts its own cluster.
+        sizes: Geometry's floor_sq, join_sq and widest_sq.
         dimensions: 1 on the circle, 2 on the sphere.
         decay: each learned point's decay of the weights.
         learn: update the state.
         ln_p: shape (k,), written: ln p of each point (0 for a series that has none yet).
         typical: shape (k, 3), written: the centre of the cluster that explains it best.
     """
+    floor_sq = sizes[0]
     n_clusters = weight.shape[1]
     ln_parts = np.empty(n_clusters)
     for k in range(len(idx)):
@@ -293,16 +299,23 @@ def _score_learn(
             ln_p[k] = max(math.log(max(mass / total, 1e-300)), _LN_P_MIN)
             typical[k] = centre[i, best]
         if learn:
-            _learn_point(weight[i], centre[i], spread[i], u, floor_sq, join_sq, dimensions, decay)
+            _learn_point(weight[i], centre[i], spread[i], u, sizes, dimensions, decay)
             learned[i] += 1
 
 
 @kernel
+def _joined_spread(weight: float, spread: float, d_sq: float) -> float:
+    """A cluster's spread once a point at squared distance d_sq from its centre joins it at weight 1."""
+    return (weight * spread + weight / (weight + 1.0) * d_sq) / (weight + 1.0)
+
+
+@kernel
 def _learn_point(
-    weight: FloatArray, centre: FloatArray, spread: FloatArray, u: FloatArray, floor_sq: float, join_sq: float,
+    weight: FloatArray, centre: FloatArray, spread: FloatArray, u: FloatArray, sizes: tuple[float, float, float],
     dimensions: int, decay: float,
 ) -> None:
-    """Add point u at weight 1 to one series' clusters (rows of weight, centre, spread)."""
+    """Add point u at weight 1 to one series' clusters (rows of weight, centre, spread); sizes as _score_learn's."""
+    floor_sq, join_sq, widest_sq = sizes
     weight *= decay
     join, join_density = -1, 0.0
     for c in range(len(weight)):
@@ -310,13 +323,13 @@ def _learn_point(
             continue
         d_sq = _distance_sq(centre[c], u)
         sigma_sq = _sigma_sq(spread[c], floor_sq, dimensions)
-        if d_sq <= min(_JOIN_SIGMAS * _JOIN_SIGMAS * sigma_sq, join_sq):
+        if d_sq <= min(_JOIN_SIGMAS * _JOIN_SIGMAS * sigma_sq, join_sq) and _joined_spread(weight[c], spread[c], d_sq) <= widest_sq:
             density = weight[c] * math.exp(-0.5 * d_sq / sigma_sq) / sigma_sq ** (0.5 * dimensions)
             if density > join_density:
                 join, join_density = c, density
     if join >= 0:
         w = weight[join]
-        spread[join] = (w * spread[join] + w / (w + 1.0) * _distance_sq(centre[join], u)) / (w + 1.0)
+        spread[join] = _joined_spread(w, spread[join], _distance_sq(centre[join], u))
         centre[join] += (u - centre[join]) / (w + 1.0)
         weight[join] = w + 1.0
         return
