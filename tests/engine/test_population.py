@@ -226,3 +226,52 @@ def _batch(records: list[tuple[int, str | None, str | None, float]], b: int) -> 
     times = np.array([T0 + b * SPAN + i for i in range(len(records))], np.int64)
     values = np.array([r[3] for r in records], np.float64)
     return RecordBatch(times=times, numbers={"v": values}, strings={"o": column([r[1] for r in records]), "s": column([r[2] for r in records])})
+
+
+_PLACES = ["48.85,2.35", "52.52,13.4", "-33.87,151.21", "90,180", "-90,-180", "0,0", "not a place", "1_0,2", ""]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.sampled_from(["time_of_day", "time_of_week", "lat_long"]),
+    st.lists(
+        st.tuples(
+            st.integers(0, 30),  # bucket
+            st.sampled_from([None, "a", "b", "c", ""]),  # over value
+            st.sampled_from([None, "x", "y"]),  # by value
+            st.integers(0, SPAN - 1),  # ms into the bucket
+            st.one_of(
+                st.sampled_from([None, *_PLACES]),
+                st.builds("{:.5f},{:.5f}".format, st.floats(-90, 90), st.floats(-180, 180)),
+            ),
+        ),
+        max_size=120,
+    ),
+    st.booleans(),
+)
+def test_any_stream_of_times_or_places_over_a_population_scores_in_range_and_resumes_exactly(
+    function: str, records: list[tuple[int, str | None, str | None, int, str | None]], use_null: bool
+) -> None:
+    detector = DetectorSpec(function, field_name="loc" if function == "lat_long" else "", by_field_name="s",
+                            over_field_name="o", use_null=use_null)
+    spec = AnalysisSpec(bucket_span_ms=SPAN, detectors=(detector,), influencers=("o",))
+    batches = [_point_batch(sorted((r for r in records if r[0] == b), key=lambda r: r[3]), b) for b in range(31)]
+    whole, half = JobAnalyzer(spec), JobAnalyzer(spec)
+    want = _feed(whole, batches)
+    got = _feed(half, batches[:15])
+    resumed = JobAnalyzer.from_state(spec, half.to_state())
+    got += _feed(resumed, batches, first=15)
+    assert got == want and resumed.to_state() == whole.to_state()
+    scores = [r.record_score for b in want for r in b.records] + [b.anomaly_score for b in want]
+    assert all(0.0 <= s <= 100.0 for s in scores)
+    assert all(math.isfinite(v) for b in want for r in b.records for c in r.causes for v in (*c.actual, *c.typical))
+
+
+def _point_batch(records: list[tuple[int, str | None, str | None, int, str | None]], b: int) -> RecordBatch:
+    def column(values: list[str | None]) -> StringColumn:
+        names = tuple(sorted({v for v in values if v is not None}))
+        return StringColumn(np.array([-1 if v is None else names.index(v) for v in values], np.int32), names)
+
+    times = np.array([T0 + b * SPAN + r[3] for r in records], np.int64)
+    strings = {"o": column([r[1] for r in records]), "s": column([r[2] for r in records]), "loc": column([r[4] for r in records])}
+    return RecordBatch(times=times, strings=strings)
