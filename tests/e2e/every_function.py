@@ -33,6 +33,8 @@ DETECTORS = (
     job_pb2.Detector(function="time_of_week", by_field_name="user", use_null=True),
     job_pb2.Detector(function="lat_long", field_name="location", by_field_name="user"),
     job_pb2.Detector(function="time_of_day", over_field_name="user"),
+    job_pb2.Detector(function="time_of_week", over_field_name="user"),
+    job_pb2.Detector(function="lat_long", field_name="location", over_field_name="user"),
 )
 INFLUENCERS = ("host", "client", "user")
 

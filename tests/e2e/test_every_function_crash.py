@@ -34,6 +34,7 @@ def test_kills_leave_every_function_as_an_uninterrupted_run_does(server_process,
     found = {every_function.DETECTORS[r.detector_index].function for r in records if r.record_score >= 50}
     assert {"rare", "freq_rare", "high_sum", "high_distinct_count", "high_info_content"} <= found, found
     assert any(r.causes for r in records) and any(r.HasField("geo_results") for r in records)
+    assert any(c.HasField("geo_results") for r in records for c in r.causes)  # lat_long over user
 
 
 def test_a_revert_gives_every_function_the_model_it_had_at_the_snapshot(server_process):
