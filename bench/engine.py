@@ -17,7 +17,8 @@ buckets at once (a message of history), as bench/nab.py sends them.
 Last, the functions of a record's text, place or time (--value-functions, at --value-series
 series): ``dc(port) by s`` and the others, young, four records a series a bucket (texts from
 100 ports, places around a city), each beside ``count by s`` over the very same records in the
-same run, with the ratio of their times; and population analysis (--population): ``sum(x) over
+same run, with the ratio of their times (``_over`` names ``lat_long`` and ``time_of_day`` over s, a
+series being an entity of the population); and population analysis (--population): ``sum(x) over
 s`` with 10,000 and 100,000 entities a bucket (one record each) past warm-up, beside the young
 ``mean(x) by s`` job of as many series timed in the same run; and the rare lines (--rare):
 ``rare by s`` (that many values a bucket, each seen in 90 % of buckets, and 10 new ones a bucket)
@@ -169,6 +170,8 @@ _VALUE_DETECTORS = {
     "info_content": DetectorSpec("info_content", field_name="f", by_field_name="s"),
     "lat_long": DetectorSpec("lat_long", field_name="f", by_field_name="s"),
     "time_of_day": DetectorSpec("time_of_day", by_field_name="s"),
+    "lat_long_over": DetectorSpec("lat_long", field_name="f", over_field_name="s"),
+    "time_of_day_over": DetectorSpec("time_of_day", over_field_name="s"),
 }
 _PER_SERIES = 4  # records a series a bucket in the value-function cases
 
@@ -178,7 +181,7 @@ def value_batches(series: int, buckets: int, function: str) -> list[RecordBatch]
     rng = np.random.default_rng(2)
     names = tuple(f"series-{k}" for k in range(series))
     texts = tuple(f"{48.8 + rng.normal(0, 0.05):.4f},{2.3 + rng.normal(0, 0.05):.4f}" for _ in range(100)) \
-        if function == "lat_long" else tuple(str(port) for port in range(1000, 1100))
+        if function.startswith("lat_long") else tuple(str(port) for port in range(1000, 1100))
     out = []
     for b in range(buckets):
         n = series * _PER_SERIES
@@ -265,7 +268,7 @@ def main() -> None:
     parser.add_argument("--ages", default="young,old", help="young, old or both")
     parser.add_argument("--records", type=int, default=400_000, help="timed records per run (at least 20 buckets)")
     parser.add_argument("--backfill", type=int, default=5, help="calls of 10,000 one-series buckets to time (0: none)")
-    parser.add_argument("--value-functions", default="dc,info_content,lat_long,time_of_day",
+    parser.add_argument("--value-functions", default="dc,info_content,lat_long,time_of_day,lat_long_over,time_of_day_over",
                         help="comma-separated functions of text, places or times to time ('' for none)")
     parser.add_argument("--value-series", default="10000,100000", help="their series counts")
     parser.add_argument("--population", default="10000,100000", help="comma-separated entities a bucket ('' for none)")
@@ -285,8 +288,10 @@ def main() -> None:
     for function in filter(None, args.value_functions.split(",")):
         for series in map(int, args.value_series.split(",")):
             own, count, model_bytes = value_bench(series, function)
-            print(f"{function} by s, {series} series x {_PER_SERIES} records: {own:.0f} us/bucket, count over the same "
-                  f"records {count:.0f} us/bucket (x{own / count:.2f}), model {model_bytes:.0f} B/series", flush=True)
+            split = "over" if _VALUE_DETECTORS[function].over_field_name else "by"
+            print(f"{function.removesuffix('_over')} {split} s, {series} series x {_PER_SERIES} records: {own:.0f} us/bucket, "
+                  f"count by s over the same records {count:.0f} us/bucket (x{own / count:.2f}), "
+                  f"model {model_bytes:.0f} B/series", flush=True)
     for entities in (int(n) for n in args.population.split(",") if n):
         pop, base = population(entities), bench(entities, 20 * entities, "young")
         print(f"population: sum(x) over s, {entities} entities: {pop['us_per_bucket']:.0f} us/bucket "
