@@ -6,7 +6,7 @@
 
 import { readFileSync } from "node:fs";
 import type { SecureClientSessionOptions } from "node:http2";
-import { type Client as ConnectClient, type Interceptor, createClient } from "@connectrpc/connect";
+import { type Client as ConnectClient, ConnectError, type Interceptor, createClient } from "@connectrpc/connect";
 import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import type { Duration } from "@bufbuild/protobuf/wkt";
@@ -836,7 +836,12 @@ export class Client {
       try {
         yield* messages;
       } catch (error) {
-        failures.push(error);
+        // A server that ends the call early (DATA_STREAM_ACTIVE, say) can have its error
+        // thrown into this stream while a message is on its way: that is the call's failure,
+        // reported from the call below, not the source's.
+        if (!(error instanceof ConnectError)) {
+          failures.push(error);
+        }
       }
     }
     let response;
