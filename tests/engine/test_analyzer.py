@@ -174,19 +174,31 @@ def test_ever_new_split_values_beyond_the_memory_limit_leave_the_state_as_it_was
 
 
 @settings(max_examples=60)
-@given(st.lists(st.lists(st.tuples(st.sampled_from("abcdefgh"), st.sampled_from("xyz") | st.none()), max_size=12), max_size=6),
+@given(st.lists(st.lists(st.tuples(st.sampled_from("pq"), st.sampled_from("abcdefghijk"), st.sampled_from("xyz") | st.none()),
+                         max_size=12), max_size=6),
        st.randoms(use_true_random=False))
 def test_series_keys_forget_refused_values_and_keep_each_series_its_own(batches, random) -> None:
-    keys = SeriesKeys(("by", "over"), use_null=False)
-    for rows in batches:
-        records = batch([T0] * len(rows), by=[b for b, _ in rows], over=[o for _, o in rows])
+    keys = SeriesKeys(("partition", "by", "over"), use_null=False)
+    for rows in batches:  # the fields widen as values come: 1 bit, then 2, 3, 4
+        records = batch([T0] * len(rows), partition=[p for p, _, _ in rows], by=[b for _, b, _ in rows], over=[o for *_, o in rows])
         series = keys.resolve(records, np.ones(len(rows), bool), lambda _key: random.random() < 0.5)
-        for (by, over), s in zip(rows, series.tolist(), strict=True):
-            assert s < 0 or (over is not None and (keys.value(s, 0), keys.value(s, 1)) == (by, over))
+        for row, s in zip(rows, series.tolist(), strict=True):
+            assert s < 0 or (row[2] is not None and tuple(keys.value(s, k) for k in range(3)) == row)
         # Every value kept belongs to a series, and a series known before resolves to itself again.
-        used = [{keys.value(s, k) for s in range(keys.n)} for k in range(2)]
+        used = [{keys.value(s, k) for s in range(keys.n)} for k in range(3)]
         assert [set(v) for v in keys.values] == used and [len(v) for v in keys.values] == [len(u) for u in used]
         assert keys.resolve(records, np.ones(len(rows), bool), lambda _key: False).tolist() == series.tolist()
+        restored = SeriesKeys(keys.fields, use_null=False)
+        restored.load(keys.arrays(), keys.meta())
+        assert restored.resolve(records, np.ones(len(rows), bool), lambda _key: False).tolist() == series.tolist()
+
+
+def test_series_keys_skip_the_values_a_packed_key_has_no_bits_for() -> None:
+    keys = SeriesKeys(("partition", "by", "over"), use_null=False)
+    keys._widths = [31, 31, 1]  # as after 2**31 values of each of the first two fields: over has 1 bit left
+    records = batch([T0] * 3, partition=["p"] * 3, by=["b"] * 3, over=["x", "y", "z"])
+    assert keys.resolve(records, np.ones(3, bool), lambda _key: True).tolist() == [0, 1, -1]
+    assert (keys.value(1, 2), keys.values[2]) == ("y", ["x", "y"])
 
 
 def test_at_most_500_records_most_probable_first_out() -> None:

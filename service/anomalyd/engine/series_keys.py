@@ -1,9 +1,10 @@
 """The series of a detector: each distinct combination of its split-field values, numbered 0..n-1.
 
-Split values get dense ids per field; a series key packs its fields' ids into one int64, and a
+Split values get dense ids per field; a series key packs its fields' ids into one int64, each
+field as wide as its values need (a few partitions beside millions of over values), and a
 sorted array of known keys resolves a whole batch with one searchsorted, so only values and
-series never seen before cost Python work. Population analysis adds the over field as one more
-split field.
+series never seen before cost Python work. A field's new values that the 63 bits cannot hold
+any more are skipped. Population analysis adds the over field as one more split field.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class SeriesKeys:
         self.ids = np.zeros((0, len(fields)), np.int32)
         self.n = 0
         self.key_bytes = 0
-        self._bits = 63 // max(len(fields), 1)
+        self._widths = [1] * len(fields)  # bits of each field's id in a packed key, grown as values come
         self._codes = np.zeros(0, np.int64)  # sorted packed keys of the known series
         self._series = np.zeros(0, np.int32)  # their series numbers
 
@@ -66,8 +67,11 @@ class SeriesKeys:
             np.int64, len(names) + 1,
         )
         unseen = np.flatnonzero(table < 0)
+        room = self._room(k)
         for i in unseen[unseen < len(names)].tolist() + ([len(names)] if self.use_null and table[-1] < 0 else []):
             name = names[i] if i < len(names) else ""
+            if name not in index and len(values) >= room:
+                continue  # skipped: its record has no series
             if name not in index:  # a batch may hold "" both as a value and as the missing value
                 index[name] = len(values)
                 values.append(name)
@@ -97,11 +101,12 @@ class SeriesKeys:
         self, batch: RecordBatch, usable: NDArray[np.bool_], admit: Callable[[tuple[str, ...]], bool]
     ) -> NDArray[np.int32]:
         """resolve(), leaving the values it numbered whatever their keys' fate."""
+        field_ids = [self._field_ids(k, batch) for k in range(len(self.fields))]
+        self._fit_widths()
         code = np.zeros(len(batch), np.int64)
-        for k in range(len(self.fields)):
-            ids = self._field_ids(k, batch)
+        for ids, width in zip(field_ids, self._widths, strict=True):
             usable = usable & (ids >= 0)
-            code = (code << self._bits) | np.maximum(ids, 0)
+            code = (code << width) | np.maximum(ids, 0)
         series = np.full(len(batch), -1, np.int32)
         if not usable.any():
             return series
@@ -150,15 +155,30 @@ class SeriesKeys:
     def _packed(self, ids: NDArray[np.int32]) -> NDArray[np.int64]:
         """Shape (S,): the series keys of ids (S, fields) packed into int64 codes."""
         codes = np.zeros(len(ids), np.int64)
-        for k in range(len(self.fields)):
-            codes = (codes << self._bits) | ids[:, k].astype(np.int64)
+        for k, width in enumerate(self._widths):
+            codes = (codes << width) | ids[:, k].astype(np.int64)
         return codes
 
+    def _needed_widths(self) -> list[int]:
+        """Each field's bits for the ids of its values (never narrower than before)."""
+        return [max(w, (len(v) - 1).bit_length()) for w, v in zip(self._widths, self.values, strict=True)]
+
+    def _fit_widths(self) -> None:
+        """Widen the fields whose ids outgrew their bits, repacking the known keys."""
+        needed = self._needed_widths()
+        if needed != self._widths:
+            self._widths = needed
+            self._index_codes(self._packed(self.ids), np.arange(self.n, dtype=np.int32))
+
+    def _room(self, k: int) -> int:
+        """How many values field k may number while the packed keys fit in 63 bits."""
+        others = sum(self._needed_widths()) - self._needed_widths()[k]
+        return 1 << (63 - others)
+
     def _create(self, codes: NDArray[np.int64], admit: Callable[[tuple[str, ...]], bool]) -> NDArray[np.int32]:
-        mask = (1 << self._bits) - 1
-        fields = len(self.fields)
-        shifts = self._bits * (fields - 1 - np.arange(fields))
-        ids = (codes[:, None] >> shifts[None, :]) & mask
+        widths = np.array(self._widths, np.int64)
+        shifts = np.cumsum(widths[::-1])[::-1] - widths  # the last field in the lowest bits
+        ids = (codes[:, None] >> shifts[None, :]) & ((1 << widths) - 1)[None, :]
         made = np.full(len(codes), -1, np.int32)
         for i, row in enumerate(ids.tolist()):
             key = tuple(self.values[k][v] for k, v in enumerate(row))
@@ -190,6 +210,8 @@ class SeriesKeys:
         self.n = len(self.ids)
         self.values = [list(v) for v in values]
         self._index = [dict(zip(v, range(len(v)), strict=True)) for v in self.values]
+        self._widths = [1] * len(self.fields)
+        self._widths = self._needed_widths()
         self._index_codes(self._packed(self.ids), np.arange(self.n, dtype=np.int32))
         self.key_bytes = 0
         for k, names in enumerate(self.values):
