@@ -11,6 +11,7 @@ CI runs 400 examples a test; ANOMALYD_FUZZ_EXAMPLES=3000 explores further (about
 
 from __future__ import annotations
 
+import json
 import os
 
 import grpc
@@ -18,11 +19,14 @@ import pytest
 from google.protobuf import descriptor as d
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
+from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from anomalyd.core.config import FUNCTIONS as FUNCTION_RULES
 from anomalyd.v1 import (
+    column_batch_pb2,
     job_pb2,
     job_service_pb2,
     model_snapshot_service_pb2,
@@ -32,7 +36,7 @@ from anomalyd.v1 import (
 )
 from anomalyd.v1 import job_service_pb2 as pb
 from anomalyd.v1 import job_service_pb2_grpc as job_grpc
-from tests.conftest import job
+from tests.conftest import error_reason, job
 
 SERVICES = (
     (job_service_pb2, "JobService", job_grpc.JobServiceStub),
@@ -223,3 +227,68 @@ def test_no_upload_reaches_its_client_as_internal(running):
             assert_precise(err)
 
     one_upload()
+
+
+ODD_VALUES = [1, -2.5, "80", "48.85,2.35", " -33.9 , 151.2 ", "٤٨,2", "x" * 5000, "é😀", True, None, [1, "a"], {"lat": 1},
+              {"lat": 91, "lon": 0}, {"lat": {"deep": 1}, "lon": "e"}, "nan,inf", "1e400", ""]
+SPLITS = {"field_name": "v", "by_field_name": "b", "over_field_name": "o", "partition_field_name": "p"}
+
+
+def odd_documents(start_s: int) -> bytes:
+    """Three buckets of documents whose every field takes each odd value in turn."""
+    rows = []
+    for i in range(3 * len(ODD_VALUES)):
+        odd = ODD_VALUES[i % len(ODD_VALUES)]
+        rows.append({"time": start_s + 100 * i, "v": odd, "b": ODD_VALUES[(i + 3) % len(ODD_VALUES)], "o": odd, "p": f"p{i % 2}"})
+    return b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+
+
+def violation_fields(err: grpc.RpcError) -> list[str]:
+    """The fields of a refusal's BadRequest."""
+    bad = error_details_pb2.BadRequest()
+    next(d for d in rpc_status.from_call(err).details if d.Is(bad.DESCRIPTOR)).Unpack(bad)
+    return [v.field for v in bad.field_violations]
+
+
+def expected_violations(detector: job_pb2.Detector) -> set[str]:
+    """The fields core/config.FUNCTIONS says PutJob must name for this detector."""
+    rule = FUNCTION_RULES[detector.function]
+    path = "analysis_config.detectors[0]."
+    wrong = {
+        "field_name": rule.field != bool(detector.field_name),
+        "by_field_name": rule.by_required and not detector.by_field_name,
+        "over_field_name": (rule.over_required and not detector.over_field_name) or (rule.over_forbidden and bool(detector.over_field_name)),
+    }
+    return {path + name for name, bad in wrong.items() if bad}
+
+
+@pytest.mark.timeout(120)
+def test_every_function_and_split_is_analysed_or_refused_naming_its_field(running):
+    columns = column_batch_pb2.ColumnBatch(
+        times=[1_700_000_000_000 + 300_000 * i for i in range(4)],
+        numeric_columns=[column_batch_pb2.NumericColumn(name="v", values=[1.0, float("nan"), float("inf"), -1e308])],
+        string_columns=[column_batch_pb2.StringColumn(name=f, dictionary=["48.8,2.3", "", "é"], codes=[1, 0, 2, 3]) for f in "bop"],
+    )
+
+    @settings(max_examples=int(os.environ.get("ANOMALYD_FUZZ_EXAMPLES", "60")), deadline=None, derandomize=True)
+    @given(st.sampled_from(sorted(FUNCTION_RULES)), st.sets(st.sampled_from(sorted(SPLITS))), st.sampled_from(["", "all", "by", "over"]))
+    def one_job(function: str, fields: set[str], exclude_frequent: str) -> None:
+        detector = job_pb2.Detector(function=function, exclude_frequent=exclude_frequent, **{f: SPLITS[f] for f in fields})
+        job_id = f"f{abs(hash((function, tuple(sorted(fields)), exclude_frequent))) % 10**12}"
+        wanted = expected_violations(detector)
+        try:
+            running.stub.PutJob(pb.PutJobRequest(job=job(job_id, detector, span_s=300)), timeout=10)
+        except grpc.RpcError as err:
+            assert (err.code(), error_reason(err)) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_JOB_CONFIG")
+            assert set(violation_fields(err)) == wanted, err.details()
+            return
+        assert not wanted, f"{detector} was accepted"
+        running.stub.OpenJob(pb.OpenJobRequest(job_id=job_id), timeout=10)
+        posted = running.stub.PostData(iter([pb.PostDataRequest(job_id=job_id, data=odd_documents(1_699_000_000)),
+                                             pb.PostDataRequest(columns=columns)]), timeout=30)
+        assert posted.data_counts.processed_record_count == 3 * len(ODD_VALUES) + 4
+        running.stub.FlushJob(pb.FlushJobRequest(job_id=job_id, calc_interim=True), timeout=30)
+        running.stub.CloseJob(pb.CloseJobRequest(job_id=job_id), timeout=30)
+        running.stub.DeleteJob(pb.DeleteJobRequest(job_id=job_id), timeout=30)
+
+    one_job()
