@@ -15,6 +15,11 @@ def _stats(series: list[int], values: list[float], weights: list[float]) -> dict
     return {name: dict(zip(g.series.tolist(), f(g).tolist(), strict=True)) for name, f in STATISTICS.items()}
 
 
+def test_the_median_of_a_pair_near_the_float_limit_is_finite() -> None:
+    g = Grouped.of(np.zeros(2, np.intp), np.array([1.7e308, 1.7e308]), np.ones(2))
+    assert STATISTICS["median"](g).tolist() == [1.7e308]
+
+
 def test_statistics_by_hand() -> None:
     s = _stats([3, 1, 3, 1, 3, 2], [5.0, 1.0, 3.0, 2.0, 4.0, 7.0], [1.0] * 6)
     assert s["count"] == {1: 2, 2: 1, 3: 3}

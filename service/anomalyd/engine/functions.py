@@ -86,7 +86,8 @@ def _median(g: Grouped) -> FloatArray:
     half = before + 0.5 * g.total(g.weights)
     lo = np.searchsorted(cum, half - 1e-9 * np.abs(half), side="left")
     exact = np.isclose(cum[lo], half) & (lo < g.last())
-    return np.where(exact, 0.5 * (g.values[lo] + g.values[np.minimum(lo + 1, len(cum) - 1)]), g.values[lo])
+    # Halves first: the middle pair's sum overflows near the float limits; the same value otherwise.
+    return np.where(exact, 0.5 * g.values[lo] + 0.5 * g.values[np.minimum(lo + 1, len(cum) - 1)], g.values[lo])
 
 
 def _first_of_value(g: Grouped) -> NDArray[np.bool_]:
