@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import grpc
 import pytest
+from google.protobuf import timestamp_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from anomalyd.v1 import job_pb2
+from anomalyd.v1 import job_pb2, results_service_pb2_grpc
 from anomalyd.v1 import job_service_pb2 as pb
+from anomalyd.v1 import results_service_pb2 as rpb
 from tests.conftest import error_reason, job
 
 GOOD = [b'{"time": %d, "host": "a", "value": %d}' % (1000 + i, i) for i in range(5)]
@@ -70,3 +74,41 @@ def test_a_large_document_in_1_kib_messages_is_read(stub):
     assert 0.8 * (1 << 20) < len(document) < 1 << 20
     counts = post(stub, "hostile", *(document[i : i + 1024] for i in range(0, len(document), 1024)))
     assert (counts.processed_record_count, counts.malformed_document_count, counts.input_field_count) == (1, 0, 3)
+
+
+ODD = [1, -0.0, 1e308, "80", "", "é😀\u2028", "٤٨,2", "48.85, 2.35", "4.885e1,2.35e0", "0x30,2", "nan,nan", "91,0", "1,2,3",
+       True, False, None, [1, 2], [None], {}, {"lat": 1}, {"lat": 48.8, "lon": 2.3}, {"lat": {"x": 1}, "lon": 2},
+       {"lat": "48.8", "lon": 400}, "x" * 200_000]
+NEW_FUNCTIONS = [
+    job_pb2.Detector(function="high_distinct_count", field_name="v", over_field_name="u", exclude_frequent="all"),
+    job_pb2.Detector(function="info_content", field_name="v", by_field_name="u"),
+    job_pb2.Detector(function="time_of_day", by_field_name="u"),
+    job_pb2.Detector(function="time_of_week", over_field_name="u"),
+    job_pb2.Detector(function="lat_long", field_name="v", over_field_name="u", partition_field_name="p"),
+    job_pb2.Detector(function="rare", by_field_name="v", over_field_name="u"),
+    job_pb2.Detector(function="freq_rare", by_field_name="v", over_field_name="u"),
+]
+
+
+def odd_documents(start_s: int) -> bytes:
+    """Each odd value in every analysed field, with odd split values beside it."""
+    rows = [{"time": start_s + i, "v": v, "u": u, "p": v}
+            for i, v in enumerate(ODD) for u in ("a", "", "é", None, 7, [1], {"x": 1})]
+    return b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+
+
+def test_odd_values_for_every_new_function_are_analysed_from_the_epoch_to_year_9999(running):
+    running.stub.PutJob(pb.PutJobRequest(job=job("odd", *NEW_FUNCTIONS, span_s=60)), timeout=10)
+    running.stub.OpenJob(pb.OpenJobRequest(job_id="odd"), timeout=10)
+    for start_s in (0, 60, 1_700_000_000, 253_402_300_000, 253_402_300_700):  # the epoch's Thursday to 9999-12-31
+        assert post(running.stub, "odd", odd_documents(start_s)).processed_record_count == 7 * len(ODD)
+        running.stub.FlushJob(pb.FlushJobRequest(job_id="odd", calc_interim=True), timeout=30)
+    running.stub.CloseJob(pb.CloseJobRequest(job_id="odd"), timeout=30)
+    results = results_service_pb2_grpc.ResultsServiceStub(running.channel)
+    for start_s in (0, 1_699_999_980, 253_402_300_680):  # each run's bucket, with its records' count
+        bucket = results.GetBuckets(rpb.GetBucketsRequest(job_id="odd", timestamp=timestamp_pb2.Timestamp(seconds=start_s)), timeout=30)
+        assert bucket.buckets[0].event_count > 0
+    stats = running.stub.GetJobStats(pb.GetJobStatsRequest(job_id="odd"), timeout=10).jobs[0]
+    assert stats.data_counts.latest_record_timestamp.seconds == 253_402_300_700 + len(ODD) - 1
+    # The split values of every kind were taken: text, numbers' JSON text, bools, "" for null, JSON of arrays
+    assert stats.model_size_stats.total_over_field_count >= 5 and stats.model_size_stats.memory_status == 1
