@@ -14,7 +14,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from anomalyd.v1 import job_pb2, results_service_pb2, results_service_pb2_grpc
+from anomalyd.v1 import column_batch_pb2, job_pb2, job_stats_pb2, results_service_pb2, results_service_pb2_grpc
 from anomalyd.v1 import job_service_pb2 as pb
 from tests.conftest import Running, error_info, error_reason, job, serving
 
@@ -170,3 +170,29 @@ def test_an_empty_task_id_is_not_found(stub):
     with pytest.raises(grpc.RpcError) as err:
         stub.GetTask(pb.GetTaskRequest(task_id=""), timeout=10)
     assert error_reason(err.value) == "TASK_NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    "detector",
+    [job_pb2.Detector(function="rare", by_field_name="v", over_field_name="u"),
+     job_pb2.Detector(function="high_distinct_count", field_name="v", over_field_name="u", exclude_frequent="all"),
+     job_pb2.Detector(function="info_content", field_name="v", by_field_name="u")],
+    ids=["rare-over", "dc-over-excluding-frequent", "info-content-by"],
+)
+def test_ever_new_values_against_a_small_memory_limit_end_in_hard_limit(running, detector):
+    limit = job_pb2.AnalysisLimits(model_memory_limit="1mb")
+    running.stub.PutJob(pb.PutJobRequest(job=job("card", detector, span_s=60, analysis_limits=limit)), timeout=10)
+    running.stub.OpenJob(pb.OpenJobRequest(job_id="card"), timeout=10)
+    n = 20_000
+    for b in range(5):  # 20,000 new values of each field a bucket, as columns
+        names = [f"{b}-{i}" for i in range(n)]
+        batch = column_batch_pb2.ColumnBatch(
+            times=[60_000 * b + i * 60_000 // n for i in range(n)],
+            string_columns=[column_batch_pb2.StringColumn(name=f, dictionary=names, codes=list(range(1, n + 1))) for f in "uv"],
+        )
+        running.stub.PostData(iter([pb.PostDataRequest(job_id="card", columns=batch)]), timeout=60)
+    stats = running.stub.GetJobStats(pb.GetJobStatsRequest(job_id="card"), timeout=10).jobs[0].model_size_stats
+    assert stats.memory_status == job_stats_pb2.MEMORY_STATUS_HARD_LIMIT
+    assert stats.bucket_allocation_failures_count == 4  # the fifth bucket is still open
+    assert stats.model_bytes <= 1 << 20 and stats.model_bytes_exceeded > 0
+    running.stub.CloseJob(pb.CloseJobRequest(job_id="card"), timeout=30)
