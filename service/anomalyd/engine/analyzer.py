@@ -309,8 +309,11 @@ class JobAnalyzer:
         span = self.span
         columns = self._buffer.rows(starts[0], starts[-1] + span)
         at = np.asarray(starts, np.int64)
-        lo = np.searchsorted(columns["bucket"], at).tolist()
-        hi = np.searchsorted(columns["bucket"], at + span).tolist()
+        if len(starts) == 1:  # a live stream's usual close: the rows read are the bucket's
+            lo, hi = [0], [len(columns["bucket"])]
+        else:
+            lo = np.searchsorted(columns["bucket"], at).tolist()
+            hi = np.searchsorted(columns["bucket"], at + span).tolist()
         scored = [j for j in range(len(starts)) if hi[j] > lo[j] or self._any_empty_is_zero]
         runs = [None if keep else d.score_run(at[scored], columns) for d, keep in zip(self._detectors, self._frequent, strict=True)]
         position = dict(zip(scored, range(len(scored)), strict=True))

@@ -277,6 +277,8 @@ class DetectorScorer:
             full[grouped.series] = x
             idx, x = np.tile(np.arange(n_series), n_buckets), full
             ptr = np.arange(n_buckets + 1) * n_series
+        elif n_buckets == 1:
+            idx, ptr = grouped.series, np.array([0, len(grouped.series)])
         else:
             idx = grouped.series % max(n_series, 1)
             ptr = np.searchsorted(grouped.series // max(n_series, 1), np.arange(n_buckets + 1))

@@ -80,7 +80,7 @@ def row_values(kind: str, batch: RecordBatch, field: str) -> FloatArray:
         encode = {"identity": _identity, "information": _information, "location": _location}[kind]
         table = np.fromiter(map(encode, column.values), np.float64, len(column.values))
         return np.append(table, np.nan)[column.codes]  # code -1 reads the NaN
-    return batch.numbers.get(field, np.full(n, np.nan))
+    return batch.numbers[field] if field in batch.numbers else np.full(n, np.nan)
 
 
 def _digest(text: str) -> int:
