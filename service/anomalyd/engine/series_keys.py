@@ -138,8 +138,10 @@ class SeriesKeys:
         renumbered = False
         for k, known in enumerate(known_values):
             values, index = self.values[k], self._index[k]
+            if len(values) == known:  # no new value (the usual batch): nothing to look for
+                continue
             kept = np.unique(new_ids[new_ids[:, k] >= known, k])
-            if len(kept) == len(values) - known:  # every new value in use (or none came)
+            if len(kept) == len(values) - known:  # every new value in use
                 continue
             renumbered = True
             renumber = np.arange(len(values))
