@@ -207,7 +207,11 @@ def test_any_population_stream_scores_in_range_and_resumes_from_state_exactly(
                             over_field_name="o", use_null=use_null)
     spec = AnalysisSpec(bucket_span_ms=SPAN, detectors=(detector,), influencers=("o",))
     ordered = sorted(records, key=lambda r: r[0])
-    batches = [_batch([r for r in ordered if r[0] == b], b) for b in range(31)]
+    _assert_in_range_and_resumes_exactly(spec, [_batch([r for r in ordered if r[0] == b], b) for b in range(31)])
+
+
+def _assert_in_range_and_resumes_exactly(spec: AnalysisSpec, batches: list[RecordBatch]) -> list[BucketResult]:
+    """Scores stay in 0-100, and a job resumed from its state halfway ends as the whole one; its results."""
     whole, half = JobAnalyzer(spec), JobAnalyzer(spec)
     want = _feed(whole, batches)
     got = _feed(half, batches[:15])
@@ -216,6 +220,7 @@ def test_any_population_stream_scores_in_range_and_resumes_from_state_exactly(
     assert got == want and resumed.to_state() == whole.to_state()
     scores = [r.record_score for b in want for r in b.records] + [b.anomaly_score for b in want]
     assert all(0.0 <= s <= 100.0 for s in scores)
+    return want
 
 
 def _batch(records: list[tuple[int, str | None, str | None, float]], b: int) -> RecordBatch:
@@ -256,14 +261,7 @@ def test_any_stream_of_times_or_places_over_a_population_scores_in_range_and_res
                             over_field_name="o", use_null=use_null)
     spec = AnalysisSpec(bucket_span_ms=SPAN, detectors=(detector,), influencers=("o",))
     batches = [_point_batch(sorted((r for r in records if r[0] == b), key=lambda r: r[3]), b) for b in range(31)]
-    whole, half = JobAnalyzer(spec), JobAnalyzer(spec)
-    want = _feed(whole, batches)
-    got = _feed(half, batches[:15])
-    resumed = JobAnalyzer.from_state(spec, half.to_state())
-    got += _feed(resumed, batches, first=15)
-    assert got == want and resumed.to_state() == whole.to_state()
-    scores = [r.record_score for b in want for r in b.records] + [b.anomaly_score for b in want]
-    assert all(0.0 <= s <= 100.0 for s in scores)
+    want = _assert_in_range_and_resumes_exactly(spec, batches)
     assert all(math.isfinite(v) for b in want for r in b.records for c in r.causes for v in (*c.actual, *c.typical))
 
 
