@@ -99,7 +99,9 @@ class PopulationPointModel:
         if bucket is not None:
             present = np.unique(attr)
             aged = self.last[present]
-            factor = np.where(aged < 0, 1.0, self.decay ** (bucket - aged).astype(np.float64))
+            # Never aged (-1) ages by nothing; the exponent, not the power, is chosen, as a power of
+            # an early bucket's distance to -1 overflows.
+            factor = self.decay ** np.where(aged < 0, 0, bucket - aged).astype(np.float64)
             self.mixture.weight[present] *= factor[:, None]
             self.last[present] = bucket
             self.first[present] = np.where(self.first[present] < 0, bucket, self.first[present])
