@@ -51,7 +51,7 @@ from anomalyd.engine.rare import RARE_FUNCTIONS, RareScorer
 from anomalyd.engine.records import AnalysisSpec, RecordBatch
 from anomalyd.engine.renormalise import ScoreNormalisers
 from anomalyd.engine.results import AnomalyRecord, BucketInfluencer, BucketResult, ModelSizeStats
-from anomalyd.engine.state import pack, unpack
+from anomalyd.engine.state import pack, prefixed, unpack
 from anomalyd.engine.stats import raw_score1
 
 # 2: only series in use, written ring points and filled score bins; 3: families, two windows; 4: slope;
@@ -501,17 +501,14 @@ class JobAnalyzer:
             raise ValueError(f"model state version {meta.get('version')} is not {_STATE_VERSION}")
         job = cls(spec)
 
-        def prefixed(prefix: str) -> dict[str, Any]:
-            return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-
-        job._buffer.load(prefixed("buffer."))
-        job._bucket_norm.load(prefixed("bucket_norm."))
-        job._influencers.load(prefixed("influencer_norm."), meta["influencer_names"])
+        job._buffer.load(prefixed(arrays, "buffer."))
+        job._bucket_norm.load(prefixed(arrays, "bucket_norm."))
+        job._influencers.load(prefixed(arrays, "influencer_norm."), meta["influencer_names"])
         for d, values in zip(job._detectors, meta["split_values"], strict=True):
-            d.load(prefixed(f"d{d.index}."), values)
+            d.load(prefixed(arrays, f"d{d.index}."), values)
         for i, keep in enumerate(job._frequent):
             if keep:
-                keep.load(prefixed(f"frequent{i}."))
+                keep.load(prefixed(arrays, f"frequent{i}."))
         job._finalized_end = meta["finalized_end"]
         job._first_bucket = meta["first_bucket"]
         # States written before empty stretches were jumped lack it: allow a quiet stretch anew.

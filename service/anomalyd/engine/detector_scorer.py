@@ -30,7 +30,7 @@ from anomalyd.engine.renormalise import DetectorScores
 from anomalyd.engine.results import AnomalyCause
 from anomalyd.engine.series_keys import SeriesKeys
 from anomalyd.engine.series_model import Scored, SeriesModel
-from anomalyd.engine.state import Arrays
+from anomalyd.engine.state import Arrays, prefixed
 from anomalyd.engine.stats import FloatArray, raw_score1
 
 RECORD_PROBABILITY = 0.035  # Elasticsearch writes records below this probability
@@ -318,15 +318,11 @@ class DetectorScorer:
 
     def load(self, arrays: Arrays, split_values: list[list[str]]) -> None:
         """Restore the state written by arrays() and keys.meta()."""
-        self.keys.load(_prefixed(arrays, "keys."), split_values)
+        self.keys.load(prefixed(arrays, "keys."), split_values)
         self.run_peak = arrays["run_peak"]
-        self.normaliser.load(_prefixed(arrays, "norm."))
+        self.normaliser.load(prefixed(arrays, "norm."))
         for j, model in enumerate(self.models):
-            model.load(_prefixed(arrays, f"f{j}."))
-
-
-def _prefixed(arrays: Arrays, prefix: str) -> Arrays:
-    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            model.load(prefixed(arrays, f"f{j}."))
 
 
 def multi_bucket_impact(ln_single: FloatArray, ln_multi: FloatArray) -> FloatArray:

@@ -48,7 +48,7 @@ from numpy.typing import NDArray
 from anomalyd.engine import field_values
 from anomalyd.engine.compiled import kernel
 from anomalyd.engine.series_model import Scored, SeriesModel, statistics_decay
-from anomalyd.engine.state import Arrays, Rows
+from anomalyd.engine.state import Arrays, Rows, prefixed
 from anomalyd.engine.stats import FloatArray
 
 COMPONENTS = 16
@@ -206,7 +206,7 @@ class PointModel:
         """Restore the state written by arrays()."""
         self.learned = arrays["learned"]
         self.first_ms = arrays["first_ms"]
-        self.mixture.load({k[len("mixture."):]: v for k, v in arrays.items() if k.startswith("mixture.")})
+        self.mixture.load(prefixed(arrays, "mixture."))
 
 
 @kernel

@@ -45,7 +45,7 @@ from anomalyd.engine.records import DetectorSpec, RecordBatch
 from anomalyd.engine.renormalise import DetectorScores
 from anomalyd.engine.results import AnomalyCause
 from anomalyd.engine.series_keys import SeriesKeys
-from anomalyd.engine.state import Arrays
+from anomalyd.engine.state import Arrays, prefixed
 from anomalyd.engine.stats import LN_P_MIN, FloatArray, raw_score1
 
 _MODEL_DAYS = 7.0  # the populations' histograms age with a 7-day time constant
@@ -264,20 +264,16 @@ class PopulationScorer:
 
     def load(self, arrays: Arrays, split_values: list[list[str]]) -> None:
         """Restore the state written by arrays() and keys.meta()."""
-        self.keys.load(_prefixed(arrays, "keys."), split_values)
+        self.keys.load(prefixed(arrays, "keys."), split_values)
         self.pair_attribute = arrays["pair_attribute"]
         attributes, first = np.unique(self.pair_attribute, return_index=True)
         self._attributes = {
             tuple(self.keys.value(int(p), c) for c in self._attribute_columns): int(a)
             for a, p in zip(attributes.tolist(), first.tolist(), strict=True)
         }
-        self.normaliser.load(_prefixed(arrays, "norm."))
+        self.normaliser.load(prefixed(arrays, "norm."))
         for j, model in enumerate(self.models):
-            model.load(_prefixed(arrays, f"f{j}."))
-
-
-def _prefixed(arrays: Arrays, prefix: str) -> Arrays:
-    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            model.load(prefixed(arrays, f"f{j}."))
 
 
 @dataclass(frozen=True, slots=True)

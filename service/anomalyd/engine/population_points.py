@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anomalyd.engine.point_model import WEEK_MS, Geometry, Mixture, evaluate
-from anomalyd.engine.state import Arrays
+from anomalyd.engine.state import Arrays, prefixed
 from anomalyd.engine.stats import FloatArray
 
 # A cluster's sigma stays within these floors (point_model's 15 minutes and 50 km): an hour of
@@ -116,5 +116,5 @@ class PopulationPointModel:
 
     def load(self, arrays: Arrays) -> None:
         """Restore the state written by arrays()."""
-        self.mixture.load({k[len("mixture."):]: v for k, v in arrays.items() if k.startswith("mixture.")})
+        self.mixture.load(prefixed(arrays, "mixture."))
         self.learned, self.first, self.last = arrays["learned"], arrays["first"], arrays["last"]

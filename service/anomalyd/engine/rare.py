@@ -43,7 +43,7 @@ from anomalyd.engine.records import DetectorSpec, RecordBatch
 from anomalyd.engine.renormalise import DetectorScores
 from anomalyd.engine.results import AnomalyCause
 from anomalyd.engine.series_keys import SeriesKeys
-from anomalyd.engine.state import Arrays
+from anomalyd.engine.state import Arrays, prefixed
 from anomalyd.engine.stats import LN_P_MIN, FloatArray, poisson_tail_log_p1, raw_score
 
 RARE_FUNCTIONS = {
@@ -283,8 +283,8 @@ class RareScorer:
 
     def load(self, arrays: Arrays, split_values: list[list[str]]) -> None:
         """Restore the state written by arrays() and keys.meta()."""
-        self.keys.load({k[5:]: v for k, v in arrays.items() if k.startswith("keys.")}, split_values)
-        self.normaliser.load({k[5:]: v for k, v in arrays.items() if k.startswith("norm.")})
+        self.keys.load(prefixed(arrays, "keys."), split_values)
+        self.normaliser.load(prefixed(arrays, "norm."))
         self.seen = np.array(arrays["seen"], np.float64)
         self.clock = np.array(arrays["clock"], np.int64)
         self.totals = np.array(arrays["totals"], np.float64)

@@ -49,7 +49,7 @@ from anomalyd.engine.drift import Drift
 from anomalyd.engine.multi_bucket import WINDOWS, MultiBucket
 from anomalyd.engine.residual import NORMAL, QUASI_POISSON, Families, Residual
 from anomalyd.engine.seasonality import DAY_MS, FollowPlan, Seasonality
-from anomalyd.engine.state import Arrays
+from anomalyd.engine.state import Arrays, prefixed
 from anomalyd.engine.stats import FloatArray, normal_tail_log_p1, poisson_tail_log_p1
 from anomalyd.engine.trend import LEVEL_BUCKETS, REBASE_Z, Trend
 
@@ -302,9 +302,8 @@ class SeriesModel:
         if not any(k.startswith("drift.") for k in arrays):
             arrays.update({f"drift.{k}": v for k, v in Drift(len(self.learned)).arrays(len(self.learned)).items()})
         for name, part in self._parts().items():
-            part.load({k[len(name) + 1:]: v for k, v in arrays.items() if k.startswith(name + ".")})
-        prefix = "seasonality."
-        self.seasonality.load({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+            part.load(prefixed(arrays, name + "."))
+        self.seasonality.load(prefixed(arrays, "seasonality."))
 
 
 @kernel

@@ -12,6 +12,11 @@ from numpy.typing import NDArray
 Arrays = dict[str, NDArray[Any]]
 
 
+def prefixed(arrays: Arrays, prefix: str) -> Arrays:
+    """The arrays whose names start with prefix, named without it (one part's share of a state)."""
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
 def pack(arrays: Arrays, meta: dict[str, Any]) -> bytes:
     """Msgpack of {"arrays": {name: [dtype, shape, raw bytes]}, "meta": meta}.
 
