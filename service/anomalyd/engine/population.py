@@ -153,12 +153,7 @@ class PopulationScorer:
 
     def scores(self) -> DetectorScores:
         """The record normaliser and how a stored record finds its row: by its partition."""
-        fields = self.keys.fields[:1] if self.spec.partition_field_name else ()
-        rows = SeriesKeys(fields, use_null=self.spec.use_null)
-        partitions = self.keys.values[0] if fields else [""]
-        ids = np.arange(len(partitions), dtype=np.int32)[:, None] if fields else np.zeros((1, 0), np.int32)
-        rows.load({"ids": ids}, [partitions] if fields else [])
-        return DetectorScores(self.normaliser, rows, lambda r: r)
+        return DetectorScores.per_partition(self.normaliser, self.keys, self.spec.partition_field_name, self.spec.use_null)
 
     def values_of(self, batch: RecordBatch) -> FloatArray:
         """Shape (n,): what each record gives the function (see field_values), NaN for nothing."""

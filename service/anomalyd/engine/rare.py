@@ -265,12 +265,7 @@ class RareScorer:
 
     def scores(self) -> DetectorScores:
         """The record normaliser for renormalisation: a row per partition value (one without)."""
-        fields = (self.spec.partition_field_name,) if self._partitioned else ()
-        rows = SeriesKeys(fields, use_null=self.spec.use_null)
-        names = list(self.keys.values[0]) if self._partitioned else []
-        ids = np.arange(len(names), dtype=np.int32)[:, None] if self._partitioned else np.zeros((1, 0), np.int32)
-        rows.load({"ids": ids}, [names] if self._partitioned else [])
-        return DetectorScores(self.normaliser, rows, lambda r: r)
+        return DetectorScores.per_partition(self.normaliser, self.keys, self.spec.partition_field_name, self.spec.use_null)
 
     def arrays(self) -> Arrays:
         """The state as named arrays."""

@@ -54,6 +54,19 @@ class DetectorScores:
     keys: SeriesKeys
     groups: Callable[[NDArray[np.intp]], NDArray[np.intp]]
 
+    @classmethod
+    def per_partition(cls, normaliser: Normaliser, keys: SeriesKeys, partition_field: str, use_null: bool) -> DetectorScores:
+        """The scores of a detector whose normaliser has a row per partition value (one without).
+
+        Rare and population detectors normalise so; keys is theirs, with the partition first.
+        """
+        fields = (partition_field,) if partition_field else ()
+        rows = SeriesKeys(fields, use_null=use_null)
+        names = list(keys.values[0]) if fields else []
+        ids = np.arange(len(names), dtype=np.int32)[:, None] if fields else np.zeros((1, 0), np.int32)
+        rows.load({"ids": ids}, [names] if fields else [])
+        return cls(normaliser, rows, lambda r: r)
+
 
 @dataclass(frozen=True, slots=True)
 class ScoreNormalisers:
