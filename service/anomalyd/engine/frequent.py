@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anomalyd.engine.records import DetectorSpec
-from anomalyd.engine.state import Arrays
+from anomalyd.engine.state import NEVER, Arrays
 from anomalyd.engine.stats import FloatArray
 
 CUTOFF = 0.1  # ml-cpp's s_ExcludePersonFrequency and s_ExcludeAttributeFrequency
@@ -60,8 +60,7 @@ class FrequentFilter:
         self.codes = np.zeros(0, np.int64)  # sorted packed (partition, person) codes
         self.ids = np.zeros(0, np.int64)  # their person numbers
         self.seen = np.zeros(0)  # shape (persons,): decayed buckets each person occurred in
-        self.total = np.zeros(2)  # decayed buckets, and the last bucket index learned (-1: none)
-        self.total[1] = -1.0
+        self.total = np.array([0.0, NEVER])  # decayed buckets, and the last bucket index learned
         self.used = np.zeros(0, bool)  # shape (series,): the series (person and attribute) ever occurred
 
     @staticmethod
@@ -147,8 +146,7 @@ class FrequentFilter:
         return share
 
     def _learn(self, bucket: int, present: NDArray[np.intp], persons: NDArray[np.intp]) -> None:
-        last = int(self.total[1])
-        age = self.decay ** max(bucket - last, 0) if last >= 0 else 1.0
+        age = self.decay ** max(bucket - int(self.total[1]), 0)
         self.seen *= age
         self.seen[np.unique(persons)] += 1.0
         self.total[:] = (self.total[0] * age + 1.0, bucket)

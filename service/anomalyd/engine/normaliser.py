@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anomalyd.engine.compiled import kernel
-from anomalyd.engine.state import Arrays
+from anomalyd.engine.state import NEVER, Arrays
 from anomalyd.engine.stats import FloatArray
 
 N_BINS = 201
@@ -72,7 +72,7 @@ class Normaliser:
         # A row's true counts are hist * decay ** (bucket - epoch): ageing then costs nothing,
         # and a new score adds decay ** (epoch - bucket) to one bin.
         self.hist = np.zeros((rows, N_BINS), dtype=np.float32)
-        self.epoch = np.full(rows, -1, dtype=np.int64)  # -1: the row has no history yet
+        self.epoch = np.full(rows, NEVER, dtype=np.int64)  # NEVER: the row has no history yet
         self.hmax = np.zeros(rows, dtype=np.float32)
         self.hmax_last = np.zeros(rows, dtype=np.int64)
 
@@ -96,7 +96,7 @@ class Normaliser:
         extra = rows - self.rows
         if extra > 0:
             self.hist = np.concatenate([self.hist, np.zeros((extra, N_BINS), np.float32)])
-            self.epoch = np.concatenate([self.epoch, np.full(extra, -1, np.int64)])
+            self.epoch = np.concatenate([self.epoch, np.full(extra, NEVER, np.int64)])
         extra = groups - len(self.hmax)
         if extra > 0:
             self.hmax = np.concatenate([self.hmax, np.zeros(extra, np.float32)])
@@ -258,12 +258,10 @@ def update1(
     decay: float, r: int, g: int, x: float, bucket: int,
 ) -> None:
     """Learn raw score x of row r in group g (see Normaliser.update); the arrays as for normalise1."""
-    if epoch[r] < 0:
-        epoch[r] = bucket
     age = float(bucket - epoch[r])
     # Re-base rows whose weights would grow large, long before float32 loses small counts, and
     # before adding: after a long gap decay ** -age overflows, while the history it would
-    # divide merely decays to nothing.
+    # divide merely decays to nothing (a row without history is re-based from NEVER here).
     if age * -math.log(decay) > _REBASE_LN_WEIGHT:
         hist[r, :] *= np.float32(decay**age)
         epoch[r] = bucket

@@ -48,7 +48,7 @@ from numpy.typing import NDArray
 from anomalyd.engine import field_values
 from anomalyd.engine.compiled import kernel
 from anomalyd.engine.series_model import Scored, SeriesModel, statistics_decay
-from anomalyd.engine.state import Arrays, Rows, prefixed
+from anomalyd.engine.state import NEVER, Arrays, Rows, prefixed
 from anomalyd.engine.stats import FloatArray
 
 COMPONENTS = 16
@@ -154,7 +154,7 @@ class PointModel:
         self.warmup = warmup
         self.decay = statistics_decay(span_ms)
         self.learned = np.zeros(capacity, dtype=np.int32)
-        self.first_ms = np.full(capacity, -1, dtype=np.int64)  # each series' first bucket learned
+        self.first_ms = np.full(capacity, NEVER, dtype=np.int64)  # each series' first bucket learned
         self.mixture = Mixture(capacity)
 
     def bytes_per_series(self) -> int:
@@ -166,14 +166,14 @@ class PointModel:
         extra = capacity - len(self.learned)
         if extra > 0:
             self.learned = np.concatenate([self.learned, np.zeros(extra, np.int32)])
-            self.first_ms = np.concatenate([self.first_ms, np.full(extra, -1, np.int64)])
+            self.first_ms = np.concatenate([self.first_ms, np.full(extra, NEVER, np.int64)])
             self.mixture.grow(capacity)
 
     def warm(self, idx: NDArray[np.intp], t_ms: int) -> NDArray[np.bool_]:
         """Shape (k,): whether series idx may report in the bucket starting at t_ms."""
         ready: NDArray[np.bool_] = self.learned[idx] >= self.warmup
         if self.kind == "time_of_week":
-            ready &= (self.first_ms[idx] >= 0) & (t_ms - self.first_ms[idx] >= WEEK_MS)
+            ready &= t_ms - self.first_ms[idx] >= WEEK_MS
         return ready
 
     def begin_bucket(self, t_ms: int, n_series: int) -> None:
@@ -189,12 +189,12 @@ class PointModel:
 
     def _run(self, idx: NDArray[np.intp], x: FloatArray, t_ms: int, *, learn: bool) -> Scored:
         out = SeriesModel.blank_scored(len(idx))
+        fresh = idx[self.learned[idx] == 0]
         out.ln_p_single[:], out.typical[:] = evaluate(self.geometry, self.mixture, self.learned, idx, x, decay=self.decay, learn=learn)
         out.ln_p_multi[:] = 0.0
         out.ln_p_tail[:] = out.ln_p_single
         if learn:
-            series = np.asarray(idx, np.intp)
-            self.first_ms[series[self.first_ms[series] < 0]] = t_ms
+            self.first_ms[fresh] = t_ms
         return out
 
     def arrays(self, rows: int) -> Arrays:

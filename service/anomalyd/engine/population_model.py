@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anomalyd.engine.compiled import kernel
-from anomalyd.engine.state import Arrays
+from anomalyd.engine.state import NEVER, Arrays
 from anomalyd.engine.stats import LN_P_MIN, FloatArray, normal_tail_log_p1
 
 N_BINS = 513
@@ -71,7 +71,7 @@ class PopulationModel:
         self.decay = decay
         self.hist = np.zeros((0, N_BINS))  # of values centred on their bucket's population (see step)
         self.scale = np.zeros(0)  # c of each attribute; 0 until its first bucket
-        self.last = np.zeros(0, np.int64)  # bucket index the histogram was last aged to; -1 never
+        self.last = np.zeros(0, np.int64)  # bucket index the histogram was last aged to (NEVER at first)
         self.learned = np.zeros(0, np.int32)  # buckets learned
         self.level = np.zeros(0)  # decayed mean of the buckets' population medians of y...
         self.level_weight = np.zeros(0)  # ...and its weight (0: none yet)
@@ -87,7 +87,7 @@ class PopulationModel:
         if extra > 0:
             self.hist = np.concatenate([self.hist, np.zeros((extra, N_BINS))])
             self.scale = np.concatenate([self.scale, np.zeros(extra)])
-            self.last = np.concatenate([self.last, np.full(extra, -1, np.int64)])
+            self.last = np.concatenate([self.last, np.full(extra, NEVER, np.int64)])
             self.learned = np.concatenate([self.learned, np.zeros(extra, np.int32)])
             self.level = np.concatenate([self.level, np.zeros(extra)])
             self.level_weight = np.concatenate([self.level_weight, np.zeros(extra)])
@@ -154,7 +154,7 @@ class PopulationModel:
         """Age the attributes' usual medians to bucket and add this bucket's (those with a finite value)."""
         seen = count > 0.0
         a = present[seen]
-        age = np.where(self.last[a] >= 0, self.decay ** (bucket - self.last[a]).astype(np.float64), 0.0)
+        age = self.decay ** (bucket - self.last[a]).astype(np.float64)
         weight = self.level_weight[a] * age
         self.level[a] = (self.level[a] * weight + median[seen]) / (weight + 1.0)
         self.level_weight[a] = weight + 1.0
@@ -215,8 +215,7 @@ def _learn(
     for k in range(len(attr)):
         a = attr[k]
         if last[a] != bucket:
-            if last[a] >= 0:
-                hist[a, :] *= decay ** float(bucket - last[a])
+            hist[a, :] *= decay ** float(bucket - last[a])
             last[a] = bucket
             learned[a] += 1
         if math.isfinite(y[k]):

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anomalyd.engine.point_model import WEEK_MS, Geometry, Mixture, evaluate
-from anomalyd.engine.state import Arrays, prefixed
+from anomalyd.engine.state import NEVER, Arrays, prefixed
 from anomalyd.engine.stats import FloatArray
 
 # A cluster's sigma stays within these floors (point_model's 15 minutes and 50 km): an hour of
@@ -58,8 +58,8 @@ class PopulationPointModel:
         self.decay = decay
         self.mixture = Mixture(0)
         self.learned = np.zeros(0, np.int32)  # buckets learned
-        self.first = np.zeros(0, np.int64)  # bucket index of the first bucket learned; -1 never
-        self.last = np.zeros(0, np.int64)  # bucket index the weights were last aged to; -1 never
+        self.first = np.zeros(0, np.int64)  # bucket index of the first bucket learned
+        self.last = np.zeros(0, np.int64)  # bucket index the weights were last aged to (NEVER at first)
 
     def bytes_per_attribute(self) -> int:
         """Bytes of state per attribute."""
@@ -71,14 +71,14 @@ class PopulationPointModel:
         if extra > 0:
             self.mixture.grow(n)
             self.learned = np.concatenate([self.learned, np.zeros(extra, np.int32)])
-            self.first = np.concatenate([self.first, np.full(extra, -1, np.int64)])
-            self.last = np.concatenate([self.last, np.full(extra, -1, np.int64)])
+            self.first = np.concatenate([self.first, np.full(extra, NEVER, np.int64)])
+            self.last = np.concatenate([self.last, np.full(extra, NEVER, np.int64)])
 
     def warm(self, attr: NDArray[np.intp]) -> NDArray[np.bool_]:
         """Shape (k,): attributes past warm-up (for time_of_week, also a week of buckets after their first)."""
         warm: NDArray[np.bool_] = self.learned[attr] >= self.warmup
         if self.geometry.kind == "time_of_week":
-            warm &= (self.first[attr] >= 0) & (self.last[attr] - self.first[attr] >= self.week_buckets)
+            warm &= self.last[attr] - self.first[attr] >= self.week_buckets
         return warm
 
     def step(self, attr: NDArray[np.intp], x: FloatArray, bucket: int | None) -> tuple[FloatArray, FloatArray]:
@@ -98,13 +98,10 @@ class PopulationPointModel:
         scored = evaluate(self.geometry, self.mixture, scratch, attr, x, decay=1.0, learn=False)
         if bucket is not None:
             present = np.unique(attr)
-            aged = self.last[present]
-            # Never aged (-1) ages by nothing; the exponent, not the power, is chosen, as a power of
-            # an early bucket's distance to -1 overflows.
-            factor = self.decay ** np.where(aged < 0, 0, bucket - aged).astype(np.float64)
+            factor = self.decay ** (bucket - self.last[present]).astype(np.float64)
             self.mixture.weight[present] *= factor[:, None]
             self.last[present] = bucket
-            self.first[present] = np.where(self.first[present] < 0, bucket, self.first[present])
+            self.first[present] = np.where(self.learned[present] == 0, bucket, self.first[present])
             self.learned[present] += 1
             evaluate(self.geometry, self.mixture, scratch, attr, x, decay=1.0, learn=True)
         return scored

@@ -43,7 +43,7 @@ from anomalyd.engine.records import DetectorSpec, RecordBatch
 from anomalyd.engine.renormalise import DetectorScores
 from anomalyd.engine.results import AnomalyCause
 from anomalyd.engine.series_keys import SeriesKeys
-from anomalyd.engine.state import Arrays, prefixed
+from anomalyd.engine.state import NEVER, Arrays, prefixed
 from anomalyd.engine.stats import LN_P_MIN, FloatArray, poisson_tail_log_p1, raw_score
 
 RARE_FUNCTIONS = {
@@ -95,7 +95,7 @@ class RareScorer:
         self._partitioned = bool(spec.partition_field_name)
         self.normaliser = Normaliser(1, decay_per_bucket=decay)
         self.seen = np.zeros(0)  # shape (S,): decayed number of buckets each series occurred in
-        self.clock = np.array([-1, 0], np.int64)  # the last bucket index learned, the buckets learned
+        self.clock = np.array([NEVER, 0], np.int64)  # the last bucket index learned, the buckets learned
         # Decayed sums: buckets learned; freq_rare's events on rare values, and all events.
         self.totals = np.zeros(3)
         self.series_bytes = 8 + KEY_BYTES + 4 * len(self.keys.fields)
@@ -163,7 +163,7 @@ class RareScorer:
         all_events = _weighted_count(column[mine], rows["weight"][mine], self.n_series)
         present = np.flatnonzero(all_events > 0.0)
         events = all_events[present]
-        age = self.decay ** max(bucket - int(self.clock[0]), 0) if self.clock[0] >= 0 else 1.0
+        age = self.decay ** max(bucket - int(self.clock[0]), 0)
         seen = self.seen[: self.n_series] * age
         seen[present] += 1.0
         totals = self.totals * age

@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anomalyd.engine.compiled import kernel
-from anomalyd.engine.state import Arrays
+from anomalyd.engine.state import NEVER, Arrays
 from anomalyd.engine.stats import FloatArray, f_test_log_p1
 
 HOUR_MS = 3_600_000
@@ -306,7 +306,7 @@ class Seasonality:
         self.rings = np.full((capacity, n_rings, RING_LENGTH), np.nan, dtype=np.float32)
         self.acc_sum = np.zeros((capacity, n_rings))
         self.acc_n = np.zeros((capacity, n_rings), dtype=np.float32)
-        self.point = np.full(n_rings, -1, dtype=np.int64)
+        self.point = np.full(n_rings, NEVER, dtype=np.int64)
         self.slot = np.full((capacity, len(_PERIODS_MS)), -1, dtype=np.int32)
         self.bins = [next((c.bins for c in self.candidates if c.component == k), 1) for k in range(3)]
         self._bins = np.array(self.bins, np.int64)
@@ -418,7 +418,7 @@ class Seasonality:
     ) -> TestOutcome:
         res = self.ring_ms[cand.ring]
         current = int(self.point[cand.ring])
-        if not len(due) or current < 0:
+        if not len(due) or current == NEVER:
             return _UNCHANGED
         points = np.arange(current - RING_LENGTH, current)
         y = self.rings[due, cand.ring][:, points % RING_LENGTH].astype(np.float64)
@@ -514,7 +514,7 @@ def _roll(
     for ring in range(len(ring_ms)):
         now = t_ms // ring_ms[ring]
         last = point[ring]
-        if last >= 0 and now > last:
+        if last != NEVER and now > last:
             gap = min(now - last - 1, RING_LENGTH)
             for i in range(n_series):
                 n = acc_n[i, ring]

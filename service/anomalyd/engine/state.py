@@ -11,6 +11,12 @@ from numpy.typing import NDArray
 
 Arrays = dict[str, NDArray[Any]]
 
+NEVER = -(2**62)
+"""The bucket index of a step never taken, in arrays of bucket indices: so long ago that what is aged
+from it decays to nothing, yet bucket - NEVER stays within int64. Bucket indices before 1970 are
+negative, so -1 cannot mean never (states written with it for never read the same: whatever was
+never learned has no weight to age)."""
+
 
 def prefixed(arrays: Arrays, prefix: str) -> Arrays:
     """The arrays whose names start with prefix, named without it (one part's share of a state)."""
