@@ -295,18 +295,12 @@ class _Causes:
 
     def _cause(self, j: int) -> AnomalyCause:
         scorer, pair = self.scorer, int(self.pairs[j])
-        spec, function = scorer.spec, scorer.function
-        return AnomalyCause(
+        function = scorer.function
+        return AnomalyCause.of_series(
+            scorer.spec, lambda field: scorer.value(pair, field),
             probability=math.exp(float(self.pair_ln_p[j])),
             function=function.name,
-            function_description=function.describe(int(self.feature[j])),
-            field_name=spec.field_name,
-            by_field_name=spec.by_field_name,
-            by_field_value=scorer.value(pair, spec.by_field_name),
-            over_field_name=spec.over_field_name,
-            over_field_value=scorer.value(pair, spec.over_field_name),
-            partition_field_name=spec.partition_field_name,
-            partition_field_value=scorer.value(pair, spec.partition_field_name),
+            description=function.describe(int(self.feature[j])),
             actual=result_values(function.reads, float(self.actual[j])),
             typical=result_values(function.reads, float(self.typical[j])),
             geo_results=geo_results(function.reads, float(self.actual[j]), float(self.typical[j])),

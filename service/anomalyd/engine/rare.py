@@ -379,17 +379,11 @@ class _Causes:
         for at in (lo + np.flatnonzero(self._cause[lo:hi])[:MAX_CAUSES]).tolist():
             s = int(self._pairs[at])
             key = {name: scorer.keys.value(s, k) for k, name in enumerate(scorer.keys.fields)}
-            out.append(AnomalyCause(
+            out.append(AnomalyCause.of_series(
+                spec, lambda field: key.get(field, ""),  # noqa: B023 (called here, in this iteration)
                 probability=math.exp(float(self._ln_p[at])),
                 function=spec.function,
-                function_description=spec.function,
-                field_name="",
-                by_field_name=spec.by_field_name,
-                by_field_value=key[spec.by_field_name],
-                over_field_name=spec.over_field_name,
-                over_field_value=key[spec.over_field_name],
-                partition_field_name=spec.partition_field_name,
-                partition_field_value=key.get(spec.partition_field_name, "") if spec.partition_field_name else "",
+                description=spec.function,
                 actual=[float(self._events[at])],
                 typical=[float(self._share[at])],
             ))

@@ -6,7 +6,10 @@ the engine scores once; renormalise.py re-scores stored results later (driven by
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from anomalyd.engine.records import DetectorSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,20 @@ class AnomalyCause:
     actual: list[float]
     typical: list[float]
     geo_results: GeoResults | None = None
+
+    @classmethod
+    def of_series(
+        cls, spec: DetectorSpec, value: Callable[[str], str], *, probability: float, function: str, description: str,
+        actual: list[float], typical: list[float], geo_results: GeoResults | None = None,
+    ) -> AnomalyCause:
+        """The cause that one series of spec's detector is, its split values read by value(field name)."""
+        return cls(
+            probability=probability, function=function, function_description=description, field_name=spec.field_name,
+            by_field_name=spec.by_field_name, by_field_value=value(spec.by_field_name),
+            over_field_name=spec.over_field_name, over_field_value=value(spec.over_field_name),
+            partition_field_name=spec.partition_field_name, partition_field_value=value(spec.partition_field_name),
+            actual=actual, typical=typical, geo_results=geo_results,
+        )
 
 
 @dataclass(frozen=True, slots=True)
