@@ -9,6 +9,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m anomalyd.engine.warmup
+	$(PY) -m anomalyd.core.flat_lines
 	touch $@
 
 demo: $(VENV)/.installed

@@ -31,6 +31,7 @@ from anomalyd.api.results_servicer import ResultsServicer
 from anomalyd.api.servicer import JobServicer
 from anomalyd.api.snapshot_servicer import SnapshotServicer
 from anomalyd.api.streams import DataStreams, StreamLimits
+from anomalyd.core import flat_lines
 from anomalyd.core.jobs import JobManager
 from anomalyd.core.repository import Repository
 from anomalyd.core.results import ResultReader
@@ -204,6 +205,7 @@ class Server:
         """
         self._on_loop(self._listen())
         log.info("engine kernels ready in %.2f s", warm_up())
+        log.info("flat-line reader ready in %.2f s", flat_lines.warm_up())
         self.jobs.recover()
         self._on_loop(self._serve())
         self._persister.start()

@@ -23,6 +23,7 @@ import msgspec
 import numpy as np
 
 from anomalyd.core.errors import ChunkTooLarge
+from anomalyd.core.flat_lines import FlatColumns, FlatLineReader
 
 Record = dict[str, Any]
 Buffer = bytes | bytearray | memoryview
@@ -72,11 +73,13 @@ class Documents:
         rows: instead of records, when every document of the chunk is a flat object of
             scalars holding no field but the splitter's fields: one row a record, whose
             attribute ``f<i>`` is the value of fields[i], msgspec.UNSET where absent.
+        columns: instead of records, when the splitter's FlatLineReader read the whole chunk.
     """
 
     records: list[Record]
     malformed: int
     rows: list[Any] | None = None
+    columns: FlatColumns | None = None
 
 
 class DocumentSplitter:
@@ -88,10 +91,13 @@ class DocumentSplitter:
         fields: the only fields a job reads. Given, a chunk of whole lines of flat documents
             holding no other field is decoded straight into Documents.rows, which skips
             building a dict a record; anything else is decoded as without fields.
+        flat: reads a chunk of whole lines into Documents.columns first, when given; a chunk
+            it gives up on is decoded as without it.
     """
 
-    def __init__(self, *, max_document_bytes: int, fields: tuple[str, ...] = ()) -> None:
+    def __init__(self, *, max_document_bytes: int, fields: tuple[str, ...] = (), flat: FlatLineReader | None = None) -> None:
         self._max_document_bytes = max_document_bytes
+        self._flat = flat
         self._scanner = _Scanner(max_document_bytes, self._take)
         self._decoder = msgspec.json.Decoder()
         self._rows: msgspec.json.Decoder[list[Any]] | None = None
@@ -151,6 +157,7 @@ class DocumentSplitter:
                 self._documents.records += fast.records
                 self._documents.malformed += fast.malformed
                 self._documents.rows = fast.rows
+                self._documents.columns = fast.columns
                 position = end
         self._scan(chunk, position, until_idle=False)
 
@@ -174,7 +181,8 @@ class DocumentSplitter:
         """All records of the lines of chunk[start:end], or None if they need the scanner.
 
         Gives exactly what the scanner would: each line must hold one document. end is just
-        after a newline. With rows, the records may come as Documents.rows instead.
+        after a newline. With rows, the records may come as Documents.columns or Documents.rows
+        instead.
         """
         first = _NOT_WHITESPACE.search(chunk, start, end)
         if first is None:
@@ -182,6 +190,8 @@ class DocumentSplitter:
         block = chunk[first.start() : end]  # the chunk itself, not a copy, when it is all lines
         if not _lines_within(block, self._max_document_bytes):
             return None
+        if rows and self._flat is not None and (columns := self._flat.read(block)) is not None:
+            return Documents([], 0, columns=columns)
         # The newline stays beside each comma: inside a string it still fails the decode. The
         # last comma is left out (a block ending in blank lines goes to the scanner).
         joined = block.replace(b"\n", b",\n")

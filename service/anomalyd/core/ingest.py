@@ -22,7 +22,8 @@ from anomalyd.core.config import JobConfig
 from anomalyd.core.counts import BucketDiagnostics, DataCounts
 from anomalyd.core.documents import Documents, DocumentSplitter, Record
 from anomalyd.core.errors import TooManyParseErrors
-from anomalyd.core.timeparse import MAX_EPOCH_MS, MIN_EPOCH_MS, time_parser
+from anomalyd.core.flat_lines import INTEGER, NEITHER, NUMBERS, TEXT, FlatColumns, FlatLineReader
+from anomalyd.core.timeparse import MAX_EPOCH_MS, MIN_EPOCH_MS, epoch_millis, epoch_unit_ms, time_parser
 from anomalyd.engine.records import RecordBatch, StringColumn
 
 MAX_PARSE_ERRORS = 100  # Elasticsearch fails an upload after this many malformed documents
@@ -75,16 +76,27 @@ class RecordReader:
     def __init__(self, config: JobConfig) -> None:
         self._time_field = config.time_field
         self._parse_times = time_parser(config.time_format)
+        self._epoch_unit_ms = epoch_unit_ms(config.time_format)
         self._analysis_fields = config.analysis_fields()
         self._numeric = config.numeric_fields()
         self._strings = config.string_fields()
         self._points = config.point_fields()
-        # The fields of a typed row (Documents.rows), the time field first.
+        # The fields of a typed row (Documents.rows) and of flat columns, the time field first.
         self.row_fields = tuple(dict.fromkeys((self._time_field, *self._analysis_fields)))
         self._row_getters = [attrgetter(f"f{i}") for i in range(len(self.row_fields))]
+        self.flat_lines = FlatLineReader(self.row_fields, tuple(map(self._flat_mode, self.row_fields)))
+
+    def _flat_mode(self, field: str) -> int:
+        """How FlatLineReader may read a field: as the numbers or the text it is read as here."""
+        epoch = self._epoch_unit_ms is not None
+        numbers = field in self._numeric or (field == self._time_field and epoch)
+        text = field in self._strings or (field == self._time_field and not epoch)
+        return NEITHER if numbers and text else TEXT if text else NUMBERS
 
     def read_documents(self, documents: Documents) -> ParsedRecords:
-        """The columns of a chunk's documents, from its records or its typed rows."""
+        """The columns of a chunk's documents, from its records, typed rows or flat columns."""
+        if documents.columns is not None:
+            return self._read_flat(documents.columns)
         if documents.rows is None:
             return self.read(documents.records)
         rows = documents.rows
@@ -110,6 +122,30 @@ class RecordReader:
         missing = raw_times.count(_MISSING) + sum(values.count(_MISSING) for values in columns.values())
         input_fields = sum(map(len, records)) - (n - sum(1 for r in records if not r))
         return self._parsed(raw_times, columns, input_fields, missing)
+
+    def _read_flat(self, flat: FlatColumns) -> ParsedRecords:
+        """The columns of FlatColumns, whose fields are row_fields."""
+        n = len(flat)
+        present = np.count_nonzero(flat.kinds, axis=1).tolist()
+        absent = {f: n - present[i] for i, f in enumerate(self.row_fields)}
+        missing = absent[self._time_field] + sum(absent[f] for f in self._analysis_fields)
+        index = {f: i for i, f in enumerate(self.row_fields)}
+        times, invalid = self._flat_times(flat)
+        batch = RecordBatch(
+            times=times,
+            numbers={f: flat.numbers[index[f]] for f in self._numeric},
+            strings={f: _flat_strings(flat, index[f]) for f in self._strings},
+        )
+        # As read(): every record but an empty one loses a field for its time.
+        return ParsedRecords(batch, invalid, sum(present) - (n - flat.empty_records), missing)
+
+    def _flat_times(self, flat: FlatColumns) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+        """The times of FlatColumns (the time field is their first), read as _parse_times reads them."""
+        if self._epoch_unit_ms is None:
+            return self._parse_times(_flat_values(flat, 0))
+        if (flat.kinds[0] == INTEGER).all():
+            return epoch_millis(flat.integers[0], self._epoch_unit_ms)
+        return epoch_millis(flat.numbers[0], self._epoch_unit_ms)
 
     def _parsed(self, raw_times: list[Any], columns: dict[str, list[Any]], input_fields: int, missing: int) -> ParsedRecords:
         """ParsedRecords of raw time and analysis columns (by field, holding at least the analysis fields) and the counts."""
@@ -154,6 +190,19 @@ def _string_column(batch: RecordBatch, field: str, absent: StringColumn) -> Stri
         return batch.strings.get(field, absent)
     numbers = batch.numbers[field]
     return _strings([_MISSING if math.isnan(v) else int(v) if v.is_integer() else v for v in numbers.tolist()])
+
+
+def _flat_strings(flat: FlatColumns, field: int) -> StringColumn:
+    codes, texts = flat.codes[field], flat.texts[field]
+    assert codes is not None and texts is not None  # a field read as text has them
+    return StringColumn(codes, texts)
+
+
+def _flat_values(flat: FlatColumns, field: int) -> list[Any]:
+    """A text field's values as read() sees them: its strings, _MISSING where absent."""
+    codes, texts = flat.codes[field], flat.texts[field]
+    assert codes is not None and texts is not None
+    return np.array([*texts, _MISSING], dtype=object)[codes].tolist()  # type: ignore[no-any-return]
 
 
 def _column(records: Sequence[Record], field: str) -> list[Any]:
@@ -229,7 +278,8 @@ class Ingestor:
 
     def begin_upload(self, *, max_document_bytes: int) -> Upload:
         """A new upload (one PostData stream)."""
-        return Upload(self, DocumentSplitter(max_document_bytes=max_document_bytes, fields=self.reader.row_fields))
+        splitter = DocumentSplitter(max_document_bytes=max_document_bytes, fields=self.reader.row_fields, flat=self.reader.flat_lines)
+        return Upload(self, splitter)
 
     def accept(
         self,
