@@ -41,8 +41,9 @@ _WHITESPACE[[ord(" "), ord("\t"), ord("\r")]] = True
 _EXACT_POWERS = np.array([10.0**k for k in range(23)])  # the powers of ten a float holds exactly
 _EXACT_MANTISSA = 2**53
 _INTEGER_DIGITS = 18  # always within int64
-_TRUE, _FALSE, _NULL = (np.frombuffer(word, np.uint8) for word in (b"true", b"false", b"null"))
-_QUOTE, _BACKSLASH, _COMMA, _COLON, _OPEN, _CLOSE, _NEWLINE, _MINUS, _PLUS, _DOT, _ZERO = b'"\\,:{}\n-+.0'
+_TRUE, _FALSE, _NULL = (int.from_bytes(word, "little") for word in (b"true", b"false", b"null"))
+_LITERAL_STARTS = (ord("t"), ord("f"), ord("n"))
+_QUOTE, _BACKSLASH, _COMMA, _COLON, _OPEN, _CLOSE, _NEWLINE, _MINUS, _PLUS, _DOT, _ZERO, _E, _CAPITAL_E = b'"\\,:{}\n-+.0eE'
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,40 +152,52 @@ def warm_up() -> float:
 
 @kernel
 def _read_lines(data: Bytes, keys: Bytes, key_ends: NDArray[np.int64], modes: NDArray[np.int8], columns: Columns) -> int:
-    """Read every line of data (one object each) into columns; the records without fields, or _GIVE_UP."""
-    lines = columns[0].shape[1]
-    position = 0
-    record = 0
-    empty = 0
+    """Read every line of data (one object each) into columns; the records without fields, or _GIVE_UP.
+
+    The helpers take no output array and return scalars: an array passed to a kernel costs two
+    atomic reference count updates, more than reading a value.
+    """
+    kinds, numbers, integers, spans = columns
+    position = record = empty = 0
     while position < len(data):
-        if record == lines:  # never past the arrays (the caller counted the newlines)
+        if record == kinds.shape[1]:  # never past the arrays (the caller counted the newlines)
             return _GIVE_UP
         position = _skip(data, position)
         if position >= len(data) or data[position] != _OPEN:
             return _GIVE_UP
         fields = 0
-        position += 1
-        while True:  # a field, then a comma or the object's end
-            position = _skip(data, position)
-            if fields == 0 and position < len(data) and data[position] == _CLOSE:  # {}
-                break
-            position = _field(data, position, record, keys, key_ends, modes, columns)
-            if position == _GIVE_UP:
+        position = _skip(data, position + 1)
+        while fields or position >= len(data) or data[position] != _CLOSE:  # a field; {} has none
+            key_end = _key_end(data, position)
+            field = _key_index(data, position + 1, key_end, keys, key_ends)
+            if field < 0 or kinds[field, record] != MISSING:  # unknown, or a second time
                 return _GIVE_UP
+            position = _skip(data, key_end + 1)
+            if position >= len(data) or data[position] != _COLON:
+                return _GIVE_UP
+            position = _skip(data, position + 1)
+            end, kind, number, integer = _value(data, position, modes[field])
+            if end == _GIVE_UP:
+                return _GIVE_UP
+            kinds[field, record] = kind
+            numbers[field, record] = number
+            integers[field, record] = integer
+            spans[field, record, 0] = position + 1  # a string's, without its quotes
+            spans[field, record, 1] = end - 1
             fields += 1
-            position = _skip(data, position)
+            position = _skip(data, end)
             if position >= len(data) or data[position] not in (_COMMA, _CLOSE):
                 return _GIVE_UP
             if data[position] == _CLOSE:
                 break
-            position += 1
+            position = _skip(data, position + 1)
         position = _skip(data, position + 1)
         if position >= len(data) or data[position] != _NEWLINE:
             return _GIVE_UP
         position += 1
         empty += fields == 0
         record += 1
-    return empty if record == lines else _GIVE_UP
+    return empty if record == kinds.shape[1] else _GIVE_UP
 
 
 @inline_kernel
@@ -195,42 +208,24 @@ def _skip(data: Bytes, position: int) -> int:
     return position
 
 
-@kernel
-def _field(
-    data: Bytes, position: int, record: int, keys: Bytes, key_ends: NDArray[np.int64], modes: NDArray[np.int8], columns: Columns
-) -> int:
-    """Read a "key": value pair at position; the position after it, or _GIVE_UP."""
+@inline_kernel
+def _key_end(data: Bytes, position: int) -> int:
+    """The closing quote of the key at position, or _GIVE_UP (no key, or one with an escape or control byte)."""
     if position >= len(data) or data[position] != _QUOTE:
         return _GIVE_UP
-    start = position + 1
-    position = start
+    position += 1
     while position < len(data) and data[position] != _QUOTE:
-        if data[position] == _BACKSLASH or data[position] < 32:  # an escape or a control byte
+        if data[position] == _BACKSLASH or data[position] < 32:
             return _GIVE_UP
         position += 1
-    field = _key_index(data, start, position, keys, key_ends)
-    if field < 0 or columns[0][field, record] != MISSING:  # unknown, or a second time
-        return _GIVE_UP
-    position = _skip(data, position + 1)
-    if position >= len(data) or data[position] != _COLON:
-        return _GIVE_UP
-    position = _skip(data, position + 1)
-    if position >= len(data):
-        return _GIVE_UP
-    if data[position] == _QUOTE:
-        return _string(data, position, field, record, columns) if modes[field] == TEXT else _GIVE_UP
-    if modes[field] != NUMBERS:
-        return _GIVE_UP
-    literal = _literal(data, position)
-    if literal > 0:
-        columns[0][field, record] = OTHER
-        return position + literal
-    return _number(data, position, field, record, columns)
+    return position if position < len(data) else _GIVE_UP
 
 
 @inline_kernel
 def _key_index(data: Bytes, start: int, stop: int, keys: Bytes, key_ends: NDArray[np.int64]) -> int:
     """The index of the key data[start:stop] among keys (concatenated, ending at key_ends), or -1."""
+    if stop < 0:
+        return -1
     begin = 0
     for f in range(len(key_ends)):
         if key_ends[f] - begin == stop - start and _same(data, start, keys, begin, stop - start):
@@ -249,30 +244,42 @@ def _same(a: Bytes, a_start: int, b: Bytes, b_start: int, length: int) -> bool:
 
 
 @inline_kernel
-def _string(data: Bytes, position: int, field: int, record: int, columns: Columns) -> int:
-    """Note the span of the string at position (without its quotes), for msgspec to decode once per distinct value."""
-    start = position + 1
-    position = start
+def _value(data: Bytes, position: int, mode: int) -> tuple[int, int, float, int]:
+    """The value at position, read as mode allows: (its end or _GIVE_UP, kind, number, integer)."""
+    if position >= len(data):
+        return _GIVE_UP, MISSING, np.nan, 0
+    if data[position] == _QUOTE:
+        return (_string_end(data, position), STRING, np.nan, 0) if mode == TEXT else (_GIVE_UP, MISSING, np.nan, 0)
+    if mode != NUMBERS:
+        return _GIVE_UP, MISSING, np.nan, 0
+    literal = _literal(data, position)
+    if literal:
+        return position + literal, OTHER, np.nan, 0
+    return _number(data, position)
+
+
+@inline_kernel
+def _string_end(data: Bytes, position: int) -> int:
+    """The position after the string at position, or _GIVE_UP; msgspec decodes it later, once per distinct value."""
+    position += 1
     while position < len(data) and data[position] != _QUOTE:
         if data[position] < 32:
             return _GIVE_UP
         position += 2 if data[position] == _BACKSLASH else 1
-    if position >= len(data):
-        return _GIVE_UP
-    columns[0][field, record] = STRING
-    columns[3][field, record, 0] = start
-    columns[3][field, record, 1] = position
-    return position + 1
+    return position + 1 if position < len(data) else _GIVE_UP
 
 
 @inline_kernel
 def _literal(data: Bytes, position: int) -> int:
-    """The length of the true, false or null at position, or 0."""
-    first = data[position]
-    word = _TRUE if first == _TRUE[0] else _FALSE if first == _FALSE[0] else _NULL
-    if first != word[0] or position + len(word) > len(data) or not _same(data, position, word, 0, len(word)):
+    """The length of the true, false or null at position, or 0 (its bytes compared as one little-endian word)."""
+    if data[position] not in _LITERAL_STARTS:
         return 0
-    return len(word)
+    word = 0
+    for i in range(min(5, len(data) - position)):
+        word |= int(data[position + i]) << (8 * i)
+    if word & 0xFFFFFFFF in (_TRUE, _NULL):
+        return 4
+    return 5 if word == _FALSE else 0
 
 
 @inline_kernel
@@ -283,14 +290,14 @@ def _digits(data: Bytes, position: int) -> int:
     return position
 
 
-@kernel
-def _number(data: Bytes, position: int, field: int, record: int, columns: Columns) -> int:
-    """Read the JSON number at position exactly (an integer also as int64); the position after it, or _GIVE_UP."""
+@inline_kernel
+def _number(data: Bytes, position: int) -> tuple[int, int, float, int]:
+    """The JSON number at position read exactly: (its end or _GIVE_UP, INTEGER or FLOAT, its float, an integer's int64)."""
     negative = data[position] == _MINUS
     start = position + negative
     end = _digits(data, start)
     if end == start or end - start > _INTEGER_DIGITS or (data[start] == _ZERO and end - start > 1):
-        return _GIVE_UP  # no digits, too many, or a leading zero
+        return _GIVE_UP, MISSING, np.nan, 0  # no digits, too many, or a leading zero
     mantissa = 0
     for i in range(start, end):
         mantissa = mantissa * 10 + (data[i] - _ZERO)
@@ -299,38 +306,32 @@ def _number(data: Bytes, position: int, field: int, record: int, columns: Column
     if end < len(data) and data[end] == _DOT:
         start, end = end + 1, _digits(data, end + 1)
         if end == start:
-            return _GIVE_UP
+            return _GIVE_UP, MISSING, np.nan, 0
         for i in range(start, end):
             if mantissa >= _EXACT_MANTISSA // 10:
-                return _GIVE_UP
+                return _GIVE_UP, MISSING, np.nan, 0
             mantissa = mantissa * 10 + (data[i] - _ZERO)
         exponent -= end - start
         integral = False
-    if end < len(data) and data[end] in (ord("e"), ord("E")):
+    if end < len(data) and data[end] in (_E, _CAPITAL_E):
         sign = -1 if end + 1 < len(data) and data[end + 1] == _MINUS else 1
         start = end + 1 + (end + 1 < len(data) and data[end + 1] in (_PLUS, _MINUS))
         end = _digits(data, start)
         if end == start or end - start > 3:
-            return _GIVE_UP
+            return _GIVE_UP, MISSING, np.nan, 0
         written = 0
         for i in range(start, end):
             written = written * 10 + (data[i] - _ZERO)
         exponent += sign * written
         integral = False
-    kinds, numbers, integers, _ = columns
     if integral:  # "-0" is the integer 0: the sign goes on before the conversion
         integer = -mantissa if negative else mantissa
-        kinds[field, record] = INTEGER
-        integers[field, record] = integer
-        numbers[field, record] = float(integer)
-        return end
+        return end, INTEGER, float(integer), integer
     # Clinger's fast path: an exact mantissa scaled by an exact power of ten, rounded once.
     if mantissa > _EXACT_MANTISSA or not -22 <= exponent <= 22:
-        return _GIVE_UP
+        return _GIVE_UP, MISSING, np.nan, 0
     value = mantissa * _EXACT_POWERS[exponent] if exponent >= 0 else mantissa / _EXACT_POWERS[-exponent]
-    kinds[field, record] = FLOAT
-    numbers[field, record] = -value if negative else value  # "-0.0" is -0.0
-    return end
+    return end, FLOAT, -value if negative else value, 0  # "-0.0" is -0.0
 
 
 @kernel
