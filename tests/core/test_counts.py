@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from anomalyd.core.config import DetectorConfig, JobConfig
 from anomalyd.core.counts import BucketDiagnostics, DataCounts
+from anomalyd.core.ingest import Ingestor, IngestState, ParsedRecords
+from anomalyd.engine.records import RecordBatch
 
 
 class ReferenceDiagnostics:
@@ -107,3 +111,37 @@ def test_long_gap_counts_every_empty_bucket():
     assert totals.bucket_count == 1_000_000
     assert totals.empty_bucket_count == 999_999
     assert totals.latest_empty_bucket_timestamp == 999_999 * 60_000
+
+
+SPAN_MS = 60_000
+message_times = st.lists(st.tuples(st.integers(0, 20 * SPAN_MS), st.booleans()), max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(message_times, st.booleans()), max_size=6), st.integers(0, 3))
+def test_records_are_accepted_as_the_rule_says_record_by_record(messages, latency_buckets):
+    # Out of order: older than the latest record's bucket start less the latency, or in a
+    # finalised bucket. Messages in order take a shortcut; this reference takes none.
+    config = JobConfig("o", detectors=(DetectorConfig("count"),), bucket_span_s=SPAN_MS // 1000, latency_s=latency_buckets * 60)
+    ingestor = Ingestor(config, IngestState.new(config))
+    latest = finalized = None
+    for records, in_order in messages:
+        records = sorted(records) if in_order else records
+        kept = []
+        for t, valid in records:
+            threshold = max(-math.inf if latest is None else t_floor(latest) - config.latency_ms, -math.inf if finalized is None else finalized)
+            if valid and t >= threshold:
+                kept.append(t)
+            if valid:
+                latest = t if latest is None else max(latest, t)
+        if kept:
+            end = t_floor(latest - config.latency_ms)
+            finalized = end if finalized is None else max(finalized, end)
+        times = np.array([t if valid else 0 for t, valid in records], np.int64)
+        invalid = np.array([not valid for _, valid in records], bool)
+        parsed = ParsedRecords(RecordBatch(times), invalid, 0, 0)
+        assert ingestor.accept(parsed, DataCounts(), input_bytes=0).times.tolist() == kept
+
+
+def t_floor(t: int) -> int:
+    return t // SPAN_MS * SPAN_MS

@@ -297,19 +297,9 @@ class Ingestor:
         """
         sinks = (self.state.totals, upload)
         times = parsed.batch.times
-        valid = ~parsed.invalid_time
-        latest = self.state.totals.latest_record_timestamp
-        running = np.maximum.accumulate(
-            np.concatenate(([_NEVER if latest is None else latest], np.where(valid, times, _NEVER)))
-        )[:-1]
-        threshold = np.maximum(
-            np.where(running == _NEVER, _NEVER, floor_to(running, self._span) - self.config.latency_ms),
-            _NEVER if self.state.finalized_end_ms is None else self.state.finalized_end_ms,
-        )
-        in_order = times >= threshold
-        accepted = valid & in_order
-        n_accepted = int(np.count_nonzero(accepted))
-        n_invalid = int(np.count_nonzero(parsed.invalid_time))
+        accepted = self._accepted(times, parsed.invalid_time)
+        n_accepted = len(times) if accepted is None else int(np.count_nonzero(accepted))
+        n_invalid = 0 if accepted is None else int(np.count_nonzero(parsed.invalid_time))
         for sink in sinks:
             sink.input_bytes += input_bytes
             sink.input_field_count += parsed.input_field_count
@@ -317,9 +307,9 @@ class Ingestor:
             sink.invalid_date_count += n_invalid
             sink.out_of_order_timestamp_count += len(times) - n_invalid - n_accepted
             sink.processed_record_count += n_accepted
+        kept = parsed.batch if accepted is None else parsed.batch.take(accepted)
         if not n_accepted:
-            return parsed.batch.take(accepted)
-        kept = parsed.batch.take(accepted)
+            return kept
         earliest = int(kept.times[0]) if self.state.totals.earliest_record_timestamp is None else None
         for sink in sinks:
             sink.record_times(earliest, int(kept.times.max()))
@@ -330,6 +320,26 @@ class Ingestor:
         assert latest is not None  # record_times set it above
         self._finalize_until(floor_to(latest - self.config.latency_ms, self._span), sinks)
         return kept
+
+    def _accepted(self, times: NDArray[np.int64], invalid: NDArray[np.bool_]) -> NDArray[np.bool_] | None:
+        """Which records are valid and in order, or None when all of them are."""
+        latest = self.state.totals.latest_record_timestamp
+        first_threshold = max(
+            _NEVER if latest is None else floor_to(latest, self._span) - self.config.latency_ms,
+            _NEVER if self.state.finalized_end_ms is None else self.state.finalized_end_ms,
+        )
+        # The usual message: valid times in order from the first threshold on. Each record's
+        # threshold is then at most its predecessor's bucket start (latency is never negative).
+        if len(times) and times[0] >= first_threshold and not invalid.any() and (times[1:] >= times[:-1]).all():
+            return None
+        running = np.maximum.accumulate(
+            np.concatenate(([_NEVER if latest is None else latest], np.where(invalid, _NEVER, times)))
+        )[:-1]
+        threshold = np.maximum(
+            np.where(running == _NEVER, _NEVER, floor_to(running, self._span) - self.config.latency_ms),
+            _NEVER if self.state.finalized_end_ms is None else self.state.finalized_end_ms,
+        )
+        return ~invalid & (times >= threshold)
 
     def advance(self, end_ms: int) -> None:
         """Finalise every bucket whose end plus the latency is at or before end_ms.
