@@ -143,20 +143,20 @@ _IMPLIED = {
 }
 
 
-def _compare(got: Any, want: Any, where: str) -> None:
+def _compare(got: Any, want: Any, where: str, rel_tol: float = 1e-6) -> None:
     if isinstance(want, dict):
         assert isinstance(got, dict) and got.keys() == want.keys(), where
         for k in want:
-            _compare(got[k], want[k], f"{where}.{k}")
+            _compare(got[k], want[k], f"{where}.{k}", rel_tol)
     elif isinstance(want, list):
         assert isinstance(got, list) and len(got) == len(want), f"{where}: {len(got)} items, want {len(want)}"
         for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            _compare(g, w, f"{where}[{i}]")
+            _compare(g, w, f"{where}[{i}]", rel_tol)
     elif isinstance(want, float):
         if where.endswith(".probability") and want > 0.0:
-            assert got > 0.0 and math.isclose(math.log(got), math.log(want), rel_tol=1e-6, abs_tol=1e-9), where
+            assert got > 0.0 and math.isclose(math.log(got), math.log(want), rel_tol=rel_tol, abs_tol=1e-9), where
         else:
-            assert math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9), f"{where}: {got} != {want}"
+            assert math.isclose(got, want, rel_tol=rel_tol, abs_tol=1e-9), f"{where}: {got} != {want}"
     else:
         assert got == want, f"{where}: {got!r} != {want!r}"
 
@@ -174,5 +174,8 @@ def test_stream_matches_golden(request: pytest.FixtureRequest) -> None:
 
 def test_a_version_4_state_continues_as_it_did() -> None:
     # Written halfway through the stream by the engine of version 4 (before the models had parts).
+    # Its float32 ring points are coded on reading, each ring fitted to its points as they are,
+    # where the uninterrupted engine coded them as they came (within a step, 2e-5 of the ring's
+    # range, of each other): later tests and components differ by that much, scores by up to 2e-4.
     results, _ = run_stream(resume=STATE_V4.read_bytes())
-    _compare(results, json.loads(GOLDEN.read_text()), "results")
+    _compare(results, json.loads(GOLDEN.read_text()), "results", rel_tol=1e-3)

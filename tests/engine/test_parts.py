@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from anomalyd.engine import multi_bucket, residual, seasonality, trend
 from anomalyd.engine.multi_bucket import WINDOWS, MultiBucket
@@ -87,3 +89,55 @@ def test_seasonal_bins_predict_learn_and_record() -> None:
     assert seasonality.predict(s.slot, tuple(s.pools), 0, s.phases(20 * 60_000)) == 0.0
     seasonality.record(s.acc_sum, s.acc_n, 0, 7.0)
     assert s.acc_sum[0].tolist() == [7.0] * len(s.ring_ms) and s.acc_n[0].tolist() == [1.0] * len(s.ring_ms)
+
+
+_RING_VALUES = st.lists(
+    st.one_of(st.floats(-1e30, 1e30), st.just(math.nan), st.sampled_from([0.0, 1e300, -1e308])), min_size=1, max_size=400
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=_RING_VALUES, offset=st.floats(-1e6, 1e6))
+def test_ring_points_decode_within_a_few_steps_of_their_means(values: list[float], offset: float) -> None:
+    s = Seasonality(300_000, 2)
+    for b, v in enumerate(values):
+        s.roll(b * 300_000, 2)
+        for i in range(2):
+            if not math.isnan(v):
+                seasonality.record(s.acc_sum, s.acc_n, i, v + i * offset)
+    s.roll(len(values) * 300_000, 2)
+    kept = values[-seasonality.RING_LENGTH:]
+    first = len(values) - len(kept)
+    for i in range(2):
+        got = s.ring_values(np.array([i]), 0)[0]
+        step = float(s.rings[2][i, 0])
+        for b, v in enumerate(kept, start=first):
+            want = v + i * offset
+            p = got[b % seasonality.RING_LENGTH]
+            if math.isnan(v) or abs(want) > 3.4e38:
+                assert math.isnan(p)  # no value, or one beyond float32 that the tests cannot use
+            else:
+                # Each re-fit as the range grew rounded the point again, by half of a step at least
+                # 1.25 times smaller than the next: 2.5 steps in all, one more for a last narrowing.
+                assert abs(p - want) <= 3.5 * step + 1e-37, (b, p, want, step)  # 1e-37: float32's least normal
+
+
+@settings(max_examples=30, deadline=None)
+@given(values=_RING_VALUES)
+def test_float32_ring_points_of_older_states_are_coded_within_half_a_step(values: list[float]) -> None:
+    s = Seasonality(300_000, 1)
+    arrays = s.arrays(1)
+    del arrays["ring_offset"], arrays["ring_step"]
+    points = np.full(seasonality.RING_LENGTH, np.nan, np.float32)
+    with np.errstate(over="ignore"):  # as float32, as versions up to 9 kept them: 1e300 was inf
+        kept = np.array(values[: seasonality.RING_LENGTH], np.float32)
+    points[: len(kept)] = kept
+    for r in range(len(s.ring_ms)):
+        arrays[f"ring_points{r}"] = np.arange(seasonality.RING_LENGTH, dtype=np.int16)
+        arrays[f"ring{r}"] = points[None, :]
+    s.load(arrays)
+    got = s.ring_values(np.array([0]), 0)[0]
+    usable = np.isfinite(points)
+    assert np.array_equal(np.isnan(got), ~usable)
+    half_step = 0.5 * float(s.rings[2][0, 0])
+    assert np.all(np.abs(got[usable] - points[usable]) <= half_step * (1 + 1e-9) + 1e-37)

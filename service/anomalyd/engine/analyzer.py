@@ -59,9 +59,10 @@ from anomalyd.engine.stats import raw_score1
 # 6: the drift feature (versions 4 and 5 read with it empty); 7: rare detectors' state (no earlier
 # state holds a rare detector, so versions 4 to 6 read as they did); 8: population models' usual
 # bucket medians (version 7 populations read with none yet); 9: exclude_frequent's counts (earlier
-# versions read with none, as a detector that has seen no bucket yet)
-_STATE_VERSION = 9
-_READABLE_VERSIONS = (4, 5, 6, 7, 8, 9)
+# versions read with none, as a detector that has seen no bucket yet); 10: seasonality rings as
+# 16-bit codes with an offset and step per ring (earlier float32 points are coded on reading)
+_STATE_VERSION = 10
+_READABLE_VERSIONS = (4, 5, 6, 7, 8, 9, 10)
 MAX_RECORDS = 500
 _RUN_ROWS = 1 << 18  # (bucket, series) rows a detector's run of buckets holds at most
 _NORMALISER_DAYS = 30.0  # score histories age with a 30-day time constant (MODELING.md 6)
