@@ -1,20 +1,21 @@
 """The series of a detector: each distinct combination of its split-field values, numbered 0..n-1.
 
 Split values get dense ids per field; a series key packs its fields' ids into one int64, each
-field as wide as its values need (a few partitions beside millions of over values), and a
-sorted array of known keys resolves a whole batch with one searchsorted, so only values and
-series never seen before cost Python work. A field's new values that the 63 bits cannot hold
-any more are skipped. Population analysis adds the over field as one more split field.
+field as wide as its values need (a few partitions beside millions of over values). A batch's
+values and then its packed keys are found in compiled hash indexes (hash_index.py), so only
+values and series never seen before cost Python work. A field's new values that the 63 bits
+cannot hold any more are skipped. Population analysis adds the over field as one more split
+field.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd.engine.hash_index import CodeIndex, TextIndex
 from anomalyd.engine.records import RecordBatch
 from anomalyd.engine.state import Arrays
 
@@ -41,13 +42,12 @@ class SeriesKeys:
         self.fields = fields
         self.use_null = use_null
         self.values: list[list[str]] = [[] for _ in fields]
-        self._index: list[dict[str, int]] = [{} for _ in fields]
+        self._texts = [TextIndex() for _ in fields]  # each field's values, numbered by their ids
         self.ids = np.zeros((0, len(fields)), np.int32)
         self.n = 0
         self.key_bytes = 0
         self._widths = [1] * len(fields)  # bits of each field's id in a packed key, grown as values come
-        self._codes = np.zeros(0, np.int64)  # sorted packed keys of the known series
-        self._series = np.zeros(0, np.int32)  # their series numbers
+        self._known = CodeIndex()  # the known series' packed keys, numbered by series
 
     def value(self, series: int, field: int) -> str:
         """The value of split field number `field` in a series' key."""
@@ -61,23 +61,29 @@ class SeriesKeys:
         """Shape (n,): each record's id for split field k; -1 when it is skipped."""
         column = batch.strings.get(self.fields[k])
         names = column.values if column is not None else ()
-        index, values = self._index[k], self.values[k]
-        table = np.fromiter(  # dict.get over the names from C, no list of ids in between
-            itertools.chain(map(index.get, names, itertools.repeat(-1)), (index.get("", -1) if self.use_null else -1,)),
-            np.int64, len(names) + 1,
-        )
-        unseen = np.flatnonzero(table < 0)
-        room = self._room(k)
-        for i in unseen[unseen < len(names)].tolist() + ([len(names)] if self.use_null and table[-1] < 0 else []):
-            name = names[i] if i < len(names) else ""
-            if name not in index and len(values) >= room:
-                continue  # skipped: its record has no series
-            if name not in index:  # a batch may hold "" both as a value and as the missing value
-                index[name] = len(values)
-                values.append(name)
-            table[i] = index[name]
+        texts = (*names, "") if self.use_null else names  # "" stands for a missing value
+        table = np.full(len(names) + 1, -1, np.int64)  # the last entry: the missing value
+        table[: len(texts)] = self._texts[k].find(texts)
+        unseen = np.flatnonzero(table[: len(texts)] < 0)
+        if len(unseen):
+            self._number_new(k, texts, unseen, table)
         codes = column.codes if column is not None else np.full(len(batch), -1, np.int32)
         return table[codes]  # code -1 reads the last entry: the missing value
+
+    def _number_new(self, k: int, texts: tuple[str, ...], unseen: NDArray[np.intp], table: NDArray[np.int64]) -> None:
+        """Number field k's unseen texts (table entries unseen), while the packed keys have room."""
+        room, values = self._room(k), self.values[k]
+        added: dict[str, int] = {}  # a batch may hold "" both as a value and as the missing value
+        for i in unseen.tolist():
+            name = texts[i]
+            if name not in added:
+                if len(values) >= room:
+                    continue  # skipped: its record has no series
+                added[name] = len(values)
+                values.append(name)
+            table[i] = added[name]
+        if added:
+            self._texts[k].add(list(added))
 
     def resolve(
         self, batch: RecordBatch, usable: NDArray[np.bool_], admit: Callable[[tuple[str, ...]], bool]
@@ -107,25 +113,11 @@ class SeriesKeys:
         for ids, width in zip(field_ids, self._widths, strict=True):
             usable = usable & (ids >= 0)
             code = (code << width) | np.maximum(ids, 0)
-        series = np.full(len(batch), -1, np.int32)
-        if not usable.any():
-            return series
-        if len(self._codes):
-            # Most batches hold only known series: one searchsorted, no sort of the batch.
-            at = np.minimum(np.searchsorted(self._codes, code), len(self._codes) - 1)
-            hit = usable & (self._codes[at] == code)
-            if (hit == usable).all():
-                series[hit] = self._series[at[hit]]
-                return series
-        unique, inverse = np.unique(code[usable], return_inverse=True)
-        at = np.minimum(np.searchsorted(self._codes, unique), max(len(self._codes) - 1, 0))
-        known = (self._codes[at] == unique) if len(self._codes) else np.zeros(len(unique), bool)
-        found = np.where(known, self._series[at] if len(self._series) else -1, -1).astype(np.int32)
-        new = np.flatnonzero(~known)
-        if len(new):
-            created = self._create(unique[new], admit)
-            found[new] = created
-        series[usable] = found[inverse]
+        series = self._known.find(code, usable)
+        missing = usable & (series < 0)
+        if missing.any():
+            unique, inverse = np.unique(code[missing], return_inverse=True)
+            series[missing] = self._create(unique, admit)[inverse]
         return series
 
     def _forget_unused_values(self, known_values: list[int], known_series: int) -> None:
@@ -137,7 +129,7 @@ class SeriesKeys:
         new_ids = self.ids[known_series:]
         renumbered = False
         for k, known in enumerate(known_values):
-            values, index = self.values[k], self._index[k]
+            values = self.values[k]
             if len(values) == known:  # no new value (the usual batch): nothing to look for
                 continue
             kept = np.unique(new_ids[new_ids[:, k] >= known, k])
@@ -147,12 +139,11 @@ class SeriesKeys:
             renumber = np.arange(len(values))
             renumber[kept] = np.arange(known, known + len(kept))
             new_ids[:, k] = renumber[new_ids[:, k]]
-            for name in values[known:]:
-                del index[name]
             values[known:] = [values[i] for i in kept.tolist()]
-            index.update(zip(values[known:], range(known, len(values)), strict=True))
+            self._texts[k].truncate(known)
+            self._texts[k].add(values[known:])
         if renumbered:
-            self._index_codes(self._packed(self.ids), np.arange(self.n, dtype=np.int32))
+            self._known.reset(self._packed(self.ids))
 
     def _packed(self, ids: NDArray[np.int32]) -> NDArray[np.int64]:
         """Shape (S,): the series keys of ids (S, fields) packed into int64 codes."""
@@ -170,7 +161,7 @@ class SeriesKeys:
         needed = self._needed_widths()
         if needed != self._widths:
             self._widths = needed
-            self._index_codes(self._packed(self.ids), np.arange(self.n, dtype=np.int32))
+            self._known.reset(self._packed(self.ids))
 
     def _room(self, k: int) -> int:
         """How many values field k may number while the packed keys fit in 63 bits."""
@@ -191,12 +182,8 @@ class SeriesKeys:
         ok = made >= 0
         if ok.any():
             self.ids = np.concatenate([self.ids[: self.n - int(ok.sum())], ids[ok].astype(np.int32)])
-            self._index_codes(np.concatenate([self._codes, codes[ok]]), np.concatenate([self._series, made[ok]]))
+            self._known.add(codes[ok])
         return made
-
-    def _index_codes(self, codes: NDArray[np.int64], series: NDArray[np.int32]) -> None:
-        order = np.argsort(codes, kind="stable")
-        self._codes, self._series = codes[order], series[order]
 
     def arrays(self) -> Arrays:
         """The state as named arrays."""
@@ -211,10 +198,12 @@ class SeriesKeys:
         self.ids = arrays["ids"]
         self.n = len(self.ids)
         self.values = [list(v) for v in values]
-        self._index = [dict(zip(v, range(len(v)), strict=True)) for v in self.values]
+        self._texts = [TextIndex() for _ in self.fields]
+        for texts, names in zip(self._texts, self.values, strict=True):
+            texts.add(names)
         self._widths = [1] * len(self.fields)
         self._widths = self._needed_widths()
-        self._index_codes(self._packed(self.ids), np.arange(self.n, dtype=np.int32))
+        self._known.reset(self._packed(self.ids))
         self.key_bytes = 0
         for k, names in enumerate(self.values):
             lengths = np.fromiter(map(len, names), np.int64, len(names))
