@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anomalyd.engine import seasonality, series_model
+from anomalyd.engine.bucket_groups import STATISTIC_CODES, group_run
 from anomalyd.engine.compiled import kernel
 from anomalyd.engine.field_values import row_values
 from anomalyd.engine.functions import COUNTING, FUNCTIONS, ORDERED, STATISTICS, Grouped
@@ -264,24 +265,14 @@ class DetectorScorer:
         if len(self.models) != 1 or feature.statistic == "median" or not isinstance(model, SeriesModel):
             return None
         n_series, n_buckets = self.n_series, len(starts)
-        series = rows["series"][:, self.index]
-        mine = series >= 0
-        # One group per (bucket, series): the rows of a bucket are contiguous, so each group
-        # holds the rows, in the order, that grouping the bucket alone gives.
-        own = series[mine].astype(np.intp)
-        group = own if n_buckets == 1 else np.searchsorted(starts, rows["bucket"][mine]) * n_series + own
-        grouped = Grouped.of(group, rows["value"][mine, self.index], rows["weight"][mine], by_value=self._ordered)
-        x = STATISTICS[feature.statistic](grouped)
-        if self._empty_is_zero:
-            full = np.zeros(n_buckets * n_series)
-            full[grouped.series] = x
-            idx, x = np.tile(np.arange(n_series), n_buckets), full
-            ptr = np.arange(n_buckets + 1) * n_series
-        elif n_buckets == 1:
-            idx, ptr = grouped.series, np.array([0, len(grouped.series)])
+        code = STATISTIC_CODES.get(feature.statistic)
+        if code is None:
+            idx, ptr, x = self._group_in_numpy(starts, rows, feature.statistic)
         else:
-            idx = grouped.series % max(n_series, 1)
-            ptr = np.searchsorted(grouped.series // max(n_series, 1), np.arange(n_buckets + 1))
+            idx, ptr, x = group_run(
+                starts, rows["bucket"], rows["series"], rows["value"], rows["weight"], self.index, n_series, code,
+                self._empty_is_zero,
+            )
         k = len(idx)
         scored = model.blank_scored(k)
         ln_p, raw, score, impact = np.empty(k), np.empty(k), np.empty(k), np.empty(k)
@@ -297,7 +288,7 @@ class DetectorScorer:
             if j < n_buckets:
                 model.test_periods(int(starts[j]), n_series)
                 rolled = True
-        best = np.zeros(k, np.intp)
+        best = _FIRST if k == 1 else np.zeros(k, np.intp)  # one feature: it is always the one reported
         if n_buckets == 1:
             return [Leaf(idx, ln_p, raw, score, best, x, scored.typical, impact, warm)]
         return [
@@ -305,6 +296,28 @@ class DetectorScorer:
                  impact[lo:hi], warm[lo:hi])
             for lo, hi in zip(ptr[:-1].tolist(), ptr[1:].tolist(), strict=True)
         ]
+
+    def _group_in_numpy(
+        self, starts: NDArray[np.int64], rows: Arrays, statistic: str
+    ) -> tuple[NDArray[np.intp], NDArray[np.intp], FloatArray]:
+        """group_run() of a statistic it lacks (distinct_count, info_content), with Grouped and STATISTICS."""
+        n_series, n_buckets = self.n_series, len(starts)
+        series = rows["series"][:, self.index]
+        mine = series >= 0
+        # One group per (bucket, series): the rows of a bucket are contiguous, so each group
+        # holds the rows, in the order, that grouping the bucket alone gives.
+        own = series[mine].astype(np.intp)
+        group = own if n_buckets == 1 else np.searchsorted(starts, rows["bucket"][mine]) * n_series + own
+        grouped = Grouped.of(group, rows["value"][mine, self.index], rows["weight"][mine], by_value=self._ordered)
+        x = STATISTICS[statistic](grouped)
+        if self._empty_is_zero:
+            full = np.zeros(n_buckets * n_series)
+            full[grouped.series] = x
+            return np.tile(np.arange(n_series), n_buckets), np.arange(n_buckets + 1) * n_series, full
+        if n_buckets == 1:
+            return grouped.series, np.array([0, len(grouped.series)]), x
+        ptr = np.searchsorted(grouped.series // max(n_series, 1), np.arange(n_buckets + 1))
+        return grouped.series % max(n_series, 1), ptr, x
 
     def arrays(self) -> Arrays:
         """The state of the series in use as named arrays (capacity comes back by doubling)."""
