@@ -133,6 +133,9 @@ class JobAnalyzer:
         self._event_rate = 0.0
         self._event_buckets = 0
         self._any_empty_is_zero = any(f.empty_is_zero for d in self._detectors for f in d.function.features)
+        self._zero_detectors = [d for d in self._detectors if d.function.features[0].empty_is_zero]
+        # The normalisers of the bucket and the influencer fields, whose size never changes.
+        self._fixed_bytes = (Normaliser.bytes_per_row() + Normaliser.bytes_per_group()) * (1 + len(spec.influencers))
         # Wall-clock ms each bucket closed by the last finalize_until took (not state: timing).
         self.last_processing_ms: list[float] = []
 
@@ -154,13 +157,13 @@ class JobAnalyzer:
             batch: the records, times in epoch ms.
         """
         bucket = floor_to(batch.times, self.span)
-        keep = np.ones(len(batch), bool) if self._finalized_end is None else bucket >= self._finalized_end
+        keep = None if self._finalized_end is None else bucket >= self._finalized_end
         if self.spec.summary_count_field_name:
             weight = batch.numbers.get(self.spec.summary_count_field_name, np.full(len(batch), np.nan))
-            keep &= weight > 0.0
+            keep = weight > 0.0 if keep is None else keep & (weight > 0.0)
         else:
             weight = np.ones(len(batch))
-        if not keep.all():
+        if keep is not None and not keep.all():
             batch, bucket, weight = batch.take(keep), bucket[keep], weight[keep]
         if not len(batch):
             return
@@ -201,7 +204,7 @@ class JobAnalyzer:
             starts, self._quiet_from = self._to_close(start, target, self._buffer.buckets())
             # Count and sum detectors give every series a value in every bucket: a run of them
             # holds buckets x series rows, so long stretches of many series close in parts.
-            widest = max((d.n_series for d in self._detectors if d.function.features[0].empty_is_zero), default=0)
+            widest = max((d.n_series for d in self._zero_detectors), default=0)
             step = max(1, _RUN_ROWS // widest) if widest else max(len(starts), 1)
             self.last_processing_ms = []
             for first in range(0, len(starts), step):
@@ -227,10 +230,14 @@ class JobAnalyzer:
         """
         span, allowance = self.span, self.quiet * self.span
         quiet_from = start if self._quiet_from is None else self._quiet_from
-        inside = buckets[np.searchsorted(buckets, start) : np.searchsorted(buckets, end)]
+        lo, hi = np.searchsorted(buckets, (start, end)).tolist()
+        inside = buckets[lo:hi]
         closing: list[int] = []
         at = start
-        distinct = inside[:1].tolist() + inside[1:][inside[1:] != inside[:-1]].tolist()  # sorted: no np.unique
+        if hi - lo < 2 or inside[0] == inside[-1]:  # one bucket with data, as a live stream closes
+            distinct = inside[:1].tolist()
+        else:  # sorted: no np.unique
+            distinct = inside[:1].tolist() + inside[1:][inside[1:] != inside[:-1]].tolist()
         for b in [*distinct, end]:
             closing.extend(range(at, min(b, quiet_from + allowance), span))
             if b < end:
@@ -317,7 +324,8 @@ class JobAnalyzer:
             lo = np.searchsorted(columns["bucket"], at).tolist()
             hi = np.searchsorted(columns["bucket"], at + span).tolist()
         scored = [j for j in range(len(starts)) if hi[j] > lo[j] or self._any_empty_is_zero]
-        runs = [None if keep else d.score_run(at[scored], columns) for d, keep in zip(self._detectors, self._frequent, strict=True)]
+        closing = at if len(scored) == len(starts) else at[scored]
+        runs = [None if keep else d.score_run(closing, columns) for d, keep in zip(self._detectors, self._frequent, strict=True)]
         position = dict(zip(scored, range(len(scored)), strict=True))
         share = (time.perf_counter() - began) * 1000.0 / len(starts)
         results, times = [], []
@@ -355,7 +363,9 @@ class JobAnalyzer:
                 len(rows["bucket"]) or self._any_empty_is_zero
             ) else []
         records = self._records(b, leaves, rows, interim)
-        influencers, field_influencers = self._influencers.score(b, leaves, [d.n_series for d in self._detectors], rows, interim)
+        influencers, field_influencers = self._influencers.score(
+            b, leaves, [d.n_series for d in self._detectors], rows, interim
+        ) if self._influencers.fields else ([], [])
 
         least = [ln_p for ln_p in (leaf.least_warm_ln_p() for leaf in leaves) if ln_p is not None]
         bucket_influencers = []
@@ -398,13 +408,11 @@ class JobAnalyzer:
 
     def _records(self, b: int, leaves: list[Leaf], rows: Rows, interim: bool) -> list[AnomalyRecord]:
         """The records of the bucket: series with probability below 0.035, at most 500."""
-        hits = [(leaf, leaf.anomalous()) for leaf in leaves]
-        candidates = sorted(
-            ((float(leaf.ln_p[i]), d, int(i)) for d, (leaf, found) in enumerate(hits) for i in found.tolist())
-        )[:MAX_RECORDS]
+        hits = [(d, leaf, found) for d, leaf in enumerate(leaves) if len(found := leaf.anomalous())]
         records: list[AnomalyRecord] = []
-        if not candidates:
+        if not hits:
             return records
+        candidates = sorted((float(leaf.ln_p[i]), d, int(i)) for d, leaf, found in hits for i in found.tolist())[:MAX_RECORDS]
         influencers = self._influencers.of_records(rows)
         for ln_p, d, i in candidates:
             det, leaf = self._detectors[d], leaves[d]
@@ -445,8 +453,7 @@ class JobAnalyzer:
     # --------------------------------------------------------------------------- accounting
 
     def _model_bytes(self) -> int:
-        fixed = (Normaliser.bytes_per_row() + Normaliser.bytes_per_group()) * (1 + len(self.spec.influencers))
-        return fixed + self._influencers.bytes + sum(d.model_bytes() for d in self._detectors)
+        return self._fixed_bytes + self._influencers.bytes + sum(d.model_bytes() for d in self._detectors)
 
     def model_size_stats(self) -> ModelSizeStats:
         """Model memory and entity counts now."""

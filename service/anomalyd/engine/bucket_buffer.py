@@ -25,7 +25,11 @@ detector skips the row), value (n, detectors) field values, influence (n, influe
 
 
 class BucketBuffer:
-    """Buffered rows of a job.
+    """Buffered rows of a job, in columns with room to grow.
+
+    Appending writes into the columns' spare room and dropping a closed bucket's rows moves a
+    start, so a live stream's bucket of a few rows allocates nothing; the rows in use move to the
+    front, or the columns double, only when the room runs out.
 
     Args:
         detectors: the job's number of detectors.
@@ -33,48 +37,82 @@ class BucketBuffer:
     """
 
     def __init__(self, *, detectors: int, influencers: int) -> None:
-        self.columns: Rows = {
+        self._store: Rows = {
             "bucket": np.zeros(0, np.int64),
             "weight": np.zeros(0),
             "series": np.zeros((0, detectors), np.int32),
             "value": np.zeros((0, detectors)),
             "influence": np.zeros((0, influencers), np.int32),
         }
+        self._lo = self._hi = 0  # the rows in use are lo..hi-1 of the store
+        self._sorted = True  # the rows in use are in bucket order
+
+    @property
+    def columns(self) -> Rows:
+        """The rows (see Rows), views of the store valid until the next change."""
+        lo, hi = self._lo, self._hi
+        return {k: v[lo:hi] for k, v in self._store.items()}
 
     def append(
         self, bucket: NDArray[np.int64], weight: NDArray[np.float64], series: NDArray[np.int32],
         value: NDArray[np.float64], influence: NDArray[np.int32],
     ) -> None:
         """Add rows (see Rows for the columns)."""
-        new = {"bucket": bucket, "weight": weight, "series": series, "value": value, "influence": influence}
-        self.columns = {k: np.concatenate([self.columns[k], v]) for k, v in new.items()}
+        n = len(bucket)
+        if not n:
+            return
+        if self._hi + n > len(self._store["bucket"]):
+            self._make_room(n)
+        lo, hi, store = self._lo, self._hi, self._store
+        if self._sorted:
+            follows = hi == lo or bucket[0] >= store["bucket"][hi - 1]
+            self._sorted = bool(follows) and (n == 1 or not (bucket[1:] < bucket[:-1]).any())
+        for name, column in (("bucket", bucket), ("weight", weight), ("series", series), ("value", value), ("influence", influence)):
+            store[name][hi : hi + n] = column
+        self._hi = hi + n
+
+    def _make_room(self, n: int) -> None:
+        """Move the rows in use to the front of columns with room for n more (doubling if that is short)."""
+        lo, hi = self._lo, self._hi
+        capacity = len(self._store["bucket"])
+        size = capacity if hi - lo + n <= capacity // 2 else max(2 * capacity, hi - lo + n, 16)
+        store = {}
+        for k, v in self._store.items():
+            store[k] = np.empty((size, *v.shape[1:]), v.dtype)
+            store[k][: hi - lo] = v[lo:hi]
+        self._store, self._lo, self._hi = store, 0, hi - lo
 
     def sort(self) -> None:
         """Order the rows by bucket, keeping their order within a bucket."""
-        bucket = self.columns["bucket"]
-        if len(bucket) and (bucket[1:] < bucket[:-1]).any():
-            order = np.argsort(bucket, kind="stable")
-            self.columns = {k: v[order] for k, v in self.columns.items()}
+        if not self._sorted:
+            columns = self.columns
+            order = np.argsort(columns["bucket"], kind="stable")
+            for column in columns.values():
+                column[:] = column[order]
+            self._sorted = True
 
     def buckets(self) -> NDArray[np.int64]:
         """Shape (n,): every row's bucket start (sorted after sort())."""
-        return self.columns["bucket"]
+        return self._store["bucket"][self._lo : self._hi]
 
     def rows(self, start_ms: int, end_ms: int) -> Rows:
         """The rows of buckets in [start, end), after sort()."""
-        i, j = np.searchsorted(self.columns["bucket"], [start_ms, end_ms])
-        return {k: v[i:j] for k, v in self.columns.items()}
+        i, j = self._lo + np.searchsorted(self.buckets(), [start_ms, end_ms])
+        return {k: v[i:j] for k, v in self._store.items()}
 
     def drop_before(self, t_ms: int) -> None:
         """Drop the rows of buckets before t_ms, after sort()."""
-        i = int(np.searchsorted(self.columns["bucket"], t_ms))
-        if i:
-            self.columns = {k: v[i:] for k, v in self.columns.items()}
+        self._lo += int(np.searchsorted(self.buckets(), t_ms))
+        if self._lo == self._hi:
+            self._lo = self._hi = 0
 
     def keep(self, rows: NDArray[np.bool_]) -> None:
         """Keep only the rows selected by a mask."""
-        self.columns = {k: v[rows] for k, v in self.columns.items()}
+        self.load({k: v[rows] for k, v in self.columns.items()})
 
     def load(self, columns: Rows) -> None:
         """Restore the columns (self.columns as written)."""
-        self.columns = {k: columns[k] for k in self.columns}
+        self._store = {k: np.array(columns[k], dtype=v.dtype, copy=True) for k, v in self._store.items()}
+        self._lo, self._hi = 0, len(self._store["bucket"])
+        bucket = self._store["bucket"]
+        self._sorted = not (bucket[1:] < bucket[:-1]).any()
