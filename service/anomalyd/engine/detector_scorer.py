@@ -129,6 +129,10 @@ class DetectorScorer:
         self._empty_is_zero = self.function.features[0].empty_is_zero
         # Set by the analyzer before score() when exclude_frequent leaves series out: shape (S,).
         self.excluded: NDArray[np.bool_] | None = None
+        # A one-field detector's last batch of split values and each one's series (-1: none),
+        # the last entry that of records without the field (see series_of).
+        self._last_values: tuple[str, ...] | None = None
+        self._last_series = np.zeros(0, np.int32)
 
     @property
     def split_fields(self) -> tuple[str, ...]:
@@ -179,12 +183,25 @@ class DetectorScorer:
         A function of a field skips records whose values_of() is NaN. New series take their
         bytes from the account; the buckets of records whose series was refused are noted there.
         """
-        usable = ~np.isnan(values) if self.function.uses_field else np.ones(len(batch), bool)
+        usable = values == values if self.function.uses_field else np.ones(len(batch), bool)  # not NaN
+        column = batch.strings.get(self.keys.fields[0]) if len(self.keys.fields) == 1 else None
+        if column is not None and column.values == self._last_values:
+            known = self._last_series[column.codes]  # code -1 (no value) reads the last entry
+            if not len(known) or known.min() >= 0 or not (usable & (known < 0)).any():
+                # Every usable record's series is known: nothing to resolve.
+                return np.where(usable, known, np.int32(-1))
 
         def grow(key: tuple[str, ...], cost: int) -> None:
             self._grow(self.n_series + 1, self.n_series + 1 + account.budget // cost)
 
-        return account.resolve(self.keys, batch, usable, bucket, lambda key: self.series_bytes + sum(map(len, key)), grow)
+        series = account.resolve(self.keys, batch, usable, bucket, lambda key: self.series_bytes + sum(map(len, key)), grow)
+        if column is not None:
+            # Streams repeat their split values batch after batch (one series' history, a fixed
+            # set of hosts): the next batch with the same values reads their series from here.
+            self._last_values = column.values
+            self._last_series = np.full(len(column.values) + 1, -1, np.int32)
+            self._last_series[column.codes[series >= 0]] = series[series >= 0]
+        return series
 
     def score(self, b: int, rows: Arrays, completeness: float | None) -> Leaf:
         """Score every series that has a value in bucket b; learn unless interim.
@@ -332,6 +349,7 @@ class DetectorScorer:
     def load(self, arrays: Arrays, split_values: list[list[str]]) -> None:
         """Restore the state written by arrays() and keys.meta()."""
         self.keys.load(prefixed(arrays, "keys."), split_values)
+        self._last_values = None
         self.run_peak = arrays["run_peak"]
         self.normaliser.load(prefixed(arrays, "norm."))
         for j, model in enumerate(self.models):
