@@ -364,6 +364,11 @@ class Ingestor:
         return counts.processed_field_count(self._analysis_field_count)
 
     def _diagnose(self, times: NDArray[np.int64], sinks: tuple[DataCounts, ...]) -> None:
+        """Add the records to the bucket diagnostics, a run of records of one bucket at a time."""
+        first = floor_to(int(times.min()), self._span)
+        if first == floor_to(int(times.max()), self._span):  # a message within one bucket: one run
+            self.state.diagnostics.add(first, len(times), *sinks)
+            return
         buckets = floor_to(times, self._span)
         run_starts = np.concatenate(([0], np.flatnonzero(buckets[1:] != buckets[:-1]) + 1))
         run_lengths = np.diff(np.append(run_starts, len(buckets)))

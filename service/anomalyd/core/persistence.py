@@ -63,6 +63,9 @@ class Persistence:
         10 %. It is decided here, live, and never during replay, whose results were stored,
         renormalised, with the entry.
         """
+        if entry.finalize_ms is None:  # no bucket is finalised: no result, nothing to renormalise
+            apply(job.analyzer, entry)
+            return []
         before = job.analyzer.score_normalisers().maxima()
         results = apply(job.analyzer, entry)
         if results:
