@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -145,3 +146,12 @@ def test_records_are_accepted_as_the_rule_says_record_by_record(messages, latenc
 
 def t_floor(t: int) -> int:
     return t // SPAN_MS * SPAN_MS
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(-5 * SPAN_MS, 30 * SPAN_MS), min_size=1, max_size=40), st.booleans())
+def test_a_message_is_cut_into_runs_of_one_bucket(times, in_order):
+    config = JobConfig("r", detectors=(DetectorConfig("count"),), bucket_span_s=SPAN_MS // 1000)
+    times = sorted(times) if in_order else times
+    runs = [(start, len(list(group))) for start, group in itertools.groupby(times, t_floor)]
+    assert Ingestor(config, IngestState.new(config))._runs(np.array(times, np.int64)) == runs
