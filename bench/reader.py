@@ -2,10 +2,11 @@
 
     python bench/reader.py [--records 100000] [--repeat 7]
 
-Reads each shape's 1,000-record messages as a job of ``mean(responsetime) by airline`` does,
-once as dict records (a splitter without the job's fields, the path of any other document) and
-once as typed rows (the job's fields), and prints records a second, best of --repeat runs, in
-alternation so that both see the same machine.
+Reads each shape's 1,000-record messages as a job of ``mean(responsetime) by airline`` does:
+as dict records (a splitter without the job's fields, the path of any other document), as typed
+rows (the job's fields) and as flat columns (the job's compiled flat-line reader, its usual
+path), and prints records a second, best of --repeat runs, in alternation so that all three see
+the same machine.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ CONFIG = JobConfig(
 )
 
 
-def read_all(reader: RecordReader, messages: list[bytes], fields: tuple[str, ...]) -> float:
-    """Seconds to split and read every message with a new splitter."""
-    splitter = DocumentSplitter(max_document_bytes=1 << 20, fields=fields)
+def read_all(reader: RecordReader, messages: list[bytes], path: str) -> float:
+    """Seconds to split and read every message with a new splitter taking the given path."""
+    fields = () if path == "dict records" else reader.row_fields
+    flat = reader.flat_lines if path == "flat columns" else None
+    splitter = DocumentSplitter(max_document_bytes=1 << 20, fields=fields, flat=flat)
     began = time.perf_counter()
     for message in messages:
         reader.read_documents(splitter.feed(message))
@@ -47,14 +50,15 @@ def main() -> None:
     args = parser.parse_args()
     reader = RecordReader(CONFIG)
     print(f"{args.records:,} records a shape, 1,000 a message; best of {args.repeat}")
-    print(f"{'shape':<8} {'dict records rec/s':>20} {'typed rows rec/s':>18}")
+    paths = ("dict records", "typed rows", "flat columns")
+    print(f"{'shape':<8}" + "".join(f"{path + ' rec/s':>20}" for path in paths))
     for shape, (airlines, step_ms) in SHAPES.items():
         messages = ndjson_messages(*dataset(args.records, airlines, step_ms), 1_000)
-        best = {(): float("inf"), reader.row_fields: float("inf")}
+        best = dict.fromkeys(paths, float("inf"))
         for _ in range(args.repeat):
-            for fields in best:
-                best[fields] = min(best[fields], read_all(reader, messages, fields))
-        print(f"{shape:<8} {args.records / best[()]:>20,.0f} {args.records / best[reader.row_fields]:>18,.0f}")
+            for path in paths:
+                best[path] = min(best[path], read_all(reader, messages, path))
+        print(f"{shape:<8}" + "".join(f"{args.records / best[path]:>20,.0f}" for path in paths))
 
 
 if __name__ == "__main__":
