@@ -152,3 +152,14 @@ def test_the_reader_gives_up_what_it_cannot_read_exactly(line):
     documents = DocumentSplitter(max_document_bytes=1 << 20, fields=reader.row_fields, flat=reader.flat_lines).feed(line + b"\n")
     assert documents.columns is None
     assert documents.malformed == 0 and (documents.rows or documents.records)
+
+
+def test_short_lines_for_many_fields_are_left_to_the_general_path():
+    # 60 fields and "{}" lines: columns would take 900 times the chunk's bytes.
+    config = JobConfig("wide", detectors=(DetectorConfig(function="count"),), influencers=tuple(f"f{i}" for i in range(59)))
+    reader = RecordReader(config)
+    splitter = DocumentSplitter(max_document_bytes=1 << 20, fields=reader.row_fields, flat=reader.flat_lines)
+    documents = splitter.feed(b"{}\n" * 10_000)
+    assert documents.columns is None
+    parsed = reader.read_documents(documents)
+    assert len(parsed.batch) == 10_000 and parsed.missing_field_count == 60 * 10_000

@@ -10,7 +10,8 @@ It takes only what it reads exactly as the general path (msgspec and ingest's co
 and gives up on anything else, which then goes that path: a field the job does not read, a key
 twice in an object, nesting, a number it cannot convert exactly (over 18 digits of integer, or a
 fraction beyond Clinger's exact fast path), a text field holding anything but a string, a
-number field holding a string, a blank line or two strings that decode alike.
+number field holding a string, a blank line, two strings that decode alike, or lines so short for
+the job's fields that its arrays would take over 8 times the chunk's size (and 64 KiB).
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ _WHITESPACE = np.zeros(256, np.bool_)  # inside a line: JSON's whitespace but th
 _WHITESPACE[[ord(" "), ord("\t"), ord("\r")]] = True
 _EXACT_POWERS = np.array([10.0**k for k in range(23)])  # the powers of ten a float holds exactly
 _EXACT_MANTISSA = 2**53
+# The arrays take 45 bytes a field and record; a chunk of bench/ingest.py's records takes 2.3 times
+# its size, one of "{}" lines for a job of 20 fields 300 times: that is left to the general path.
+_BYTES_PER_VALUE = 45
+_MAX_EXPANSION = 8
+_SLACK_BYTES = 1 << 16  # so that a small chunk is never left to the general path for it
 _INTEGER_DIGITS = 18  # always within int64
 _TRUE, _FALSE, _NULL = (int.from_bytes(word, "little") for word in (b"true", b"false", b"null"))
 _LITERAL_STARTS = (ord("t"), ord("f"), ord("n"))
@@ -97,6 +103,8 @@ class FlatLineReader:
         data = np.frombuffer(block, np.uint8)
         lines = int(np.count_nonzero(data == _NEWLINE))  # vectorised: 8 us for 58 KB, bytes.count 38
         fields = len(self._modes)
+        if lines * fields * _BYTES_PER_VALUE > _MAX_EXPANSION * len(block) + _SLACK_BYTES:
+            return None  # short lines of a job of many fields: columns would take far more than the chunk
         kinds = np.zeros((fields, lines), np.int8)
         numbers = np.full((fields, lines), np.nan)
         integers = np.zeros((fields, lines), np.int64)
