@@ -69,9 +69,7 @@ def test_an_entry_whose_tag_matches_but_whose_text_or_code_differs_is_not_taken_
     assert index.find(np.array([codes[b], codes[a]], np.int64), np.ones(2, bool)).tolist() == [1, 0]
 
     texts = tuple(f"t{k}" for k in range(100_000))
-    data, starts, ends = hash_index._encoded(texts)
-    hashes = np.empty(len(texts), np.int64)
-    hash_index._text_hashes(data, starts, ends, hashes)
+    *_, hashes = hash_index._encoded(texts)
     a, b = _same_tag_pair(hashes.tolist())
     words = TextIndex()
     words.add([texts[a]])
