@@ -105,12 +105,15 @@ def rebase(level: FloatArray, slope: FloatArray, recent_z: FloatArray, i: int, n
         Whether the level moved: the caller clears evidence read against the old level.
     """
     recent_z[i, n % REBASE] = z
+    newest = recent_z[i, n % REBASE]  # as kept, in float32
+    if not warm or not (newest > REBASE_Z or newest < -REBASE_Z):
+        return False  # the newest residual alone rules out a run of 12 on one side (most buckets)
     row = recent_z[i]
     above, below = True, True
     for v in row:
         above &= v > REBASE_Z
         below &= v < -REBASE_Z
-    if not warm or not (above or below):
+    if not (above or below):
         return False
     level[i] += np.median(row) * sigma
     slope[i] = 0.0  # a step, not a trend
