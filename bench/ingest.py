@@ -1,6 +1,6 @@
 """PostData throughput: the real server and job beside the parser alone and a do-nothing servicer.
 
-    python bench/ingest.py [--records 1000000]
+    python bench/ingest.py [--records 1000000] [--baseline ../other-checkout]
 
 Two data shapes of ``mean(responsetime) by airline`` with airline as influencer, 5-minute
 buckets: dense (20 airlines, 20 records a second: 6,000 records a bucket) and sparse, shaped
@@ -10,7 +10,9 @@ every message before the clock starts, so the figures are the servers' (and the 
 not the client's encoding. "parse rec/s" is the same messages decoded in this process alone:
 msgspec for NDJSON lines, protobuf for column batches. "CPU rec/s" divides by the CPU time the
 real server spent on the upload (from /proc, Linux): on a busy machine wall time varies by
-15-30 % between identical runs, its CPU time much less.
+15-30 % between identical runs, its CPU time much less. --baseline runs a second real server
+from another checkout's service/ and sends it each scenario just before this one's, so that a
+change is measured against its parent in the same minutes ("base CPU rec/s").
 """
 
 from __future__ import annotations
@@ -55,8 +57,8 @@ def serve_nothing(port_file: str) -> None:
     server.wait_for_termination()
 
 
-def start(args: list[str], port_file: Path) -> tuple[subprocess.Popen[bytes], str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "service")}
+def start(args: list[str], port_file: Path, repo: Path = REPO) -> tuple[subprocess.Popen[bytes], str]:
+    env = {**os.environ, "PYTHONPATH": str(repo / "service")}
     process = subprocess.Popen([sys.executable, *args], env=env)
     deadline = time.monotonic() + 30
     while not (port_file.exists() and port_file.read_text()):  # written after it is created
@@ -113,6 +115,20 @@ def column_messages(times, airline, responsetime, batch: int) -> list[column_bat
     ]
 
 
+def upload(stub, process: subprocess.Popen[bytes], job_id: str, payloads: list, records: int) -> tuple[float, float]:
+    """Open a job of mean(responsetime) by airline on a real server, stream payloads; wall and CPU seconds."""
+    detector = job_pb2.Detector(function="mean", field_name="responsetime", by_field_name="airline")
+    stub.PutJob(pb.PutJobRequest(job=job_pb2.Job(job_id=job_id, analysis_config=job_pb2.AnalysisConfig(
+        bucket_span={"seconds": 300}, detectors=[detector], influencers=["airline"]))), timeout=30)
+    stub.OpenJob(pb.OpenJobRequest(job_id=job_id), timeout=60)
+    cpu_before = cpu_seconds(process.pid)
+    wall_s = stream(stub, job_id, payloads)
+    cpu_s = cpu_seconds(process.pid) - cpu_before
+    processed = stub.GetJobStats(pb.GetJobStatsRequest(job_id=job_id), timeout=30).jobs[0].data_counts.processed_record_count
+    assert processed == records, f"{job_id}: processed {processed} of {records}"
+    return wall_s, cpu_s
+
+
 def stream(stub, job_id: str, payloads: list) -> float:
     def messages():
         for i, payload in enumerate(payloads):
@@ -127,6 +143,7 @@ def stream(stub, job_id: str, payloads: list) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--baseline", type=Path, help="another checkout, whose server gets each scenario first")
     parser.add_argument("--null-server", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.null_server:
@@ -141,36 +158,40 @@ def main() -> None:
             scenarios[f"{shape} columns 1,000/msg"] = column_messages(times, airline, responsetime, 1_000)
         scenarios[f"{shape} columns 10,000/msg"] = column_messages(times, airline, responsetime, 10_000)
     with tempfile.TemporaryDirectory() as tmp:
-        real, real_target = start(["-m", "anomalyd.server", "--data-dir", f"{tmp}/data", "--listen", "127.0.0.1:0",
-                                   "--port-file", f"{tmp}/real.port", "--log-level", "WARNING"], Path(f"{tmp}/real.port"))
+        servers = {"real": REPO, **({"base": args.baseline.resolve()} if args.baseline else {})}
+        started = {
+            name: start(["-m", "anomalyd.server", "--data-dir", f"{tmp}/{name}", "--listen", "127.0.0.1:0", "--port-file",
+                         f"{tmp}/{name}.port", "--log-level", "WARNING"], Path(f"{tmp}/{name}.port"), repo)
+            for name, repo in servers.items()
+        }
         null, null_target = start([__file__, "--null-server", f"{tmp}/null.port"], Path(f"{tmp}/null.port"))
+        options = [("grpc.max_send_message_length", 64 << 20)]
         try:
-            real_stub = job_service_pb2_grpc.JobServiceStub(grpc.insecure_channel(real_target, options=[("grpc.max_send_message_length", 64 << 20)]))
-            null_stub = job_service_pb2_grpc.JobServiceStub(grpc.insecure_channel(null_target, options=[("grpc.max_send_message_length", 64 << 20)]))
+            stubs = {name: job_service_pb2_grpc.JobServiceStub(grpc.insecure_channel(target, options=options))
+                     for name, (_, target) in started.items()}
+            null_stub = job_service_pb2_grpc.JobServiceStub(grpc.insecure_channel(null_target, options=options))
+            # A server's first upload pays one-time costs (a third of its speed here): not in the figures.
+            first = next(iter(scenarios.values()))[:20]
+            for stub, (process, _) in zip(stubs.values(), started.values(), strict=True):
+                upload(stub, process, "warm-up", first, 20_000)
             print(f"{args.records:,} records a scenario, mean(responsetime) by airline, 5m buckets")
             print(f"{'scenario':<26} {'messages':>8} {'MB':>7} {'real rec/s':>12} {'CPU rec/s':>12} {'real MB/s':>10} "
-                  f"{'parse rec/s':>12} {'null rec/s':>12} {'real/null':>9}")
+                  f"{'parse rec/s':>12} {'null rec/s':>12} {'real/null':>9}" + (f" {'base CPU rec/s':>15}" if args.baseline else ""))
             for i, (name, payloads) in enumerate(scenarios.items()):
-                job_id = f"bench-{i}"
-                detector = job_pb2.Detector(function="mean", field_name="responsetime", by_field_name="airline")
-                real_stub.PutJob(pb.PutJobRequest(job=job_pb2.Job(job_id=job_id, analysis_config=job_pb2.AnalysisConfig(
-                    bucket_span={"seconds": 300}, detectors=[detector], influencers=["airline"]))), timeout=30)
-                real_stub.OpenJob(pb.OpenJobRequest(job_id=job_id), timeout=60)
                 megabytes = sum(len(p) if isinstance(p, bytes) else p.ByteSize() for p in payloads) / 1e6
-                null_s = stream(null_stub, job_id, payloads)
-                cpu_before = cpu_seconds(real.pid)
-                real_s = stream(real_stub, job_id, payloads)
-                cpu_s = cpu_seconds(real.pid) - cpu_before
-                processed = real_stub.GetJobStats(pb.GetJobStatsRequest(job_id=job_id), timeout=30).jobs[0].data_counts.processed_record_count
-                assert processed == args.records, f"{name}: processed {processed} of {args.records}"
+                null_s = stream(null_stub, f"bench-{i}", payloads)
+                base = ""
+                if args.baseline:
+                    _, base_cpu_s = upload(stubs["base"], started["base"][0], f"bench-{i}", payloads, args.records)
+                    base = f" {args.records / base_cpu_s:>15,.0f}"
+                real_s, cpu_s = upload(stubs["real"], started["real"][0], f"bench-{i}", payloads, args.records)
                 print(f"{name:<26} {len(payloads):>8,} {megabytes:>7.1f} {args.records / real_s:>12,.0f} "
                       f"{args.records / cpu_s:>12,.0f} {megabytes / real_s:>10.1f} {parse_rate(payloads):>12,.0f} {args.records / null_s:>12,.0f} "
-                      f"{null_s / real_s:>9.2f}", flush=True)
+                      f"{null_s / real_s:>9.2f}{base}", flush=True)
         finally:
-            for process in (real, null):
+            for process in (*(p for p, _ in started.values()), null):
                 process.terminate()
                 process.wait(60)
-
 
 if __name__ == "__main__":
     main()
