@@ -167,14 +167,17 @@ class JobAnalyzer:
             batch, bucket, weight = batch.take(keep), bucket[keep], weight[keep]
         if not len(batch):
             return
-        self._memory.open_batch(self._model_bytes())
+        used = self._model_bytes()
+        self._memory.open_batch(used)
         if self._first_bucket is None:
             self._first_bucket = int(bucket.min())
         per_detector = [d.values_of(batch) for d in self._detectors]
         series = _columns([d.series_of(batch, v, bucket, self._memory) for d, v in zip(self._detectors, per_detector, strict=True)])
         values = _columns(per_detector)
         self._buffer.append(bucket, weight, series, values, self._influencers.ids(batch, self._memory))
-        self._memory.note(self._model_bytes())
+        # Everything the batch adds to the model (series, influencer values) takes from the
+        # budget: an untouched budget means the bytes in use are those counted at the start.
+        self._memory.note(used if self._memory.budget == self._memory.limit - used else self._model_bytes())
 
     # ----------------------------------------------------------------------------- time moves
 
@@ -317,26 +320,25 @@ class JobAnalyzer:
         began = time.perf_counter()
         span = self.span
         columns = self._buffer.rows(starts[0], starts[-1] + span)
-        at = np.asarray(starts, np.int64)
         if len(starts) == 1:  # a live stream's usual close: the rows read are the bucket's
-            lo, hi = [0], [len(columns["bucket"])]
+            per_bucket = [columns]
         else:
-            lo = np.searchsorted(columns["bucket"], at).tolist()
-            hi = np.searchsorted(columns["bucket"], at + span).tolist()
-        scored = [j for j in range(len(starts)) if hi[j] > lo[j] or self._any_empty_is_zero]
-        closing = at if len(scored) == len(starts) else at[scored]
+            at = np.asarray(starts, np.int64)
+            bounds = zip(np.searchsorted(columns["bucket"], at).tolist(), np.searchsorted(columns["bucket"], at + span).tolist(), strict=True)
+            per_bucket = [{k: v[lo:hi] for k, v in columns.items()} for lo, hi in bounds]
+        scored = [j for j, rows in enumerate(per_bucket) if len(rows["bucket"]) or self._any_empty_is_zero]
+        closing = np.array([starts[j] for j in scored], np.int64)
         runs = [None if keep else d.score_run(closing, columns) for d, keep in zip(self._detectors, self._frequent, strict=True)]
         position = dict(zip(scored, range(len(scored)), strict=True))
         share = (time.perf_counter() - began) * 1000.0 / len(starts)
         results, times = [], []
-        for j, b in enumerate(starts):
+        for j, (b, rows) in enumerate(zip(starts, per_bucket, strict=True)):
             began = time.perf_counter()
-            rows = columns if len(starts) == 1 else {k: v[lo[j]:hi[j]] for k, v in columns.items()}
-            leaves = None
-            if j in position:
-                p = position[j]
-                leaves = [self._score(d, b, rows, None) if run is None else run[p] for d, run in zip(self._detectors, runs, strict=True)]
-            results.append(self._close(b, rows, leaves=leaves if leaves is not None else []))
+            p = position.get(j)
+            leaves = [] if p is None else [
+                self._score(d, b, rows, None) if run is None else run[p] for d, run in zip(self._detectors, runs, strict=True)
+            ]
+            results.append(self._close(b, rows, leaves=leaves))
             times.append(share + (time.perf_counter() - began) * 1000.0)
         return results, times
 

@@ -118,6 +118,7 @@ class DetectorScorer:
             else SeriesModel(span_ms, side=f.side, counts=f.statistic in COUNTING, warmup=warmup, capacity=0)
             for f in self.function.features
         ]
+        self._series_models = [m for m in self.models if isinstance(m, SeriesModel)]
         # One more series costs its models, its normaliser row, and its key.
         own = Normaliser.bytes_per_row() + Normaliser.bytes_per_group() + KEY_BYTES + 4
         self.series_bytes = sum(m.bytes_per_series() for m in self.models) + own
@@ -157,7 +158,7 @@ class DetectorScorer:
 
     def model_bytes(self) -> int:
         """Bytes of state in use."""
-        components = sum(m.seasonality.component_bytes() for m in self.models if isinstance(m, SeriesModel))
+        components = sum(m.seasonality.component_bytes() for m in self._series_models)
         return self.n_series * self.series_bytes + self.keys.key_bytes + components
 
     def _grow(self, n: int, limit: int) -> None:
