@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from anomalyd.engine.compiled import kernel
+from anomalyd.engine.compiled import inline_kernel, kernel
 from anomalyd.engine.state import NEVER, Arrays
 from anomalyd.engine.stats import FloatArray, f_test_log_p1
 
@@ -440,7 +440,7 @@ class Seasonality:
         if not len(due) or current == NEVER:
             return _UNCHANGED
         points = np.arange(current - RING_LENGTH, current)
-        y = self.ring_values(due, cand.ring)[:, points % RING_LENGTH]
+        y = self.ring_values(due, cand.ring, points % RING_LENGTH)
         for other in self.candidates:
             slot = self.slot[due, other.component]
             on = slot >= 0
@@ -493,11 +493,11 @@ class Seasonality:
             np.concatenate([np.zeros(len(shift), bool), np.ones(n_new, bool), np.zeros(len(kept), bool)]),
         )
 
-    def ring_values(self, rows: NDArray[np.intp], ring: int) -> FloatArray:
-        """Shape (k, RING_LENGTH): the points of ring ring of series rows, NaN where missing."""
-        codes, offset, step = (a[rows, ring] for a in self.rings)
-        values: FloatArray = offset[:, None].astype(np.float64) + codes.astype(np.float64) * step[:, None].astype(np.float64)
-        values[codes == MISSING] = np.nan
+    def ring_values(self, rows: NDArray[np.intp], ring: int, positions: NDArray[np.int64] | None = None) -> FloatArray:
+        """Shape (k, p): the points of ring ring of series rows at positions (default all, in ring order), NaN where missing."""
+        at = np.arange(RING_LENGTH) if positions is None else positions
+        values = np.empty((len(rows), len(at)))
+        _decode(self.rings, np.asarray(rows, np.intp), ring, np.asarray(at, np.int64), values)
         return values
 
     def arrays(self, rows: int) -> Arrays:
@@ -550,7 +550,7 @@ def _empty_rings(capacity: int, n_rings: int) -> Ring:
     )
 
 
-@kernel
+@inline_kernel
 def ring_value(rings: Ring, i: int, ring: int, p: int) -> float:
     """Series i's point p of ring ring, NaN where missing."""
     codes, offset, step = rings
@@ -558,10 +558,18 @@ def ring_value(rings: Ring, i: int, ring: int, p: int) -> float:
     return np.nan if c == MISSING else float(offset[i, ring]) + float(c) * float(step[i, ring])
 
 
-@kernel
+@inline_kernel
 def _codable(x: float) -> bool:
     """Whether a ring keeps x: NaN is no value, and a mean beyond float32 (from +-1e308 values) none the tests can use."""
     return abs(x) <= _FLOAT32_MAX
+
+
+@kernel
+def _decode(rings: Ring, rows: NDArray[np.intp], ring: int, positions: NDArray[np.int64], out: FloatArray) -> None:
+    """Write the points at positions of ring ring of series rows to out, shape (k, p)."""
+    for k in range(len(rows)):
+        for j in range(len(positions)):
+            out[k, j] = ring_value(rings, rows[k], ring, positions[j])
 
 
 @kernel
@@ -578,7 +586,7 @@ def _fit(values: FloatArray) -> tuple[float, float]:
     return float(np.float32(0.5 * lo + 0.5 * hi)), float(np.float32(step))
 
 
-@kernel
+@inline_kernel
 def _code(x: float, offset: float, step: float) -> float:
     """The steps from offset to x, unrounded and within +-2 ** 30 (beyond every code where a zero step cannot code x)."""
     d = x - offset
@@ -608,7 +616,7 @@ def _encode_all(values: FloatArray, rings: Ring) -> None:
             _encode(values[i, ring], rings, i, ring)
 
 
-@kernel
+@inline_kernel
 def _put(rings: Ring, i: int, ring: int, p: int, x: float, buffer: FloatArray) -> None:
     """Write x to series i's point p of ring ring, re-fitting the ring when x is outside it or it can narrow.
 
