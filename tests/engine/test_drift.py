@@ -106,7 +106,7 @@ def test_a_drift_is_not_learned_as_normal_before_it_is_reported() -> None:
         if ln_p < drift.LN_NORMAL:
             in_tail += 1
             moved += abs(float(d.day[0, h]) - before)
-            full += abs(float(x[0]) - before) / (float(d.day_tenths[0, h]) / 10)
+            full += abs(float(x[0]) - before) / float(d.day_weight[0, h])
     assert in_tail >= 3
     assert moved < 0.15 * full
 
@@ -134,12 +134,14 @@ def test_float32_profile_weights_of_older_states_read_as_tenths() -> None:
     values = _weekly(5 * DAY, 6)
     values[4 * DAY:] -= 3.0  # a drift, so that some buckets teach a tenth
     _feed(d, res, values)
-    assert (d.week_tenths % 10 != 0).any()  # the day's bins are full (3 days of visits) by then
     arrays = d.arrays(1)
+    assert (arrays["week_tenths"] % 10 != 0).any()  # the day's bins are full (3 days of visits) by then
+    older = dict(arrays)
     for profile in ("week", "day"):  # versions 6 to 10 summed the weights as float32
-        tenths = arrays.pop(f"{profile}_tenths").astype(np.float64)
-        arrays[f"{profile}_weight"] = (np.floor(tenths / 10) + np.mod(tenths, 10) * np.float32(0.1)).astype(np.float32)
-    again = drift.Drift(0)
-    again.load(arrays)
-    np.testing.assert_array_equal(again.week_tenths, d.week_tenths)
-    np.testing.assert_array_equal(again.day_tenths, d.day_tenths)
+        tenths = older.pop(f"{profile}_tenths").astype(np.float64)
+        older[f"{profile}_weight"] = (np.floor(tenths / 10) + np.mod(tenths, 10) * np.float32(0.1)).astype(np.float32)
+    for state in (arrays, older):
+        again = drift.Drift(0)
+        again.load(state)
+        np.testing.assert_array_equal(again.week_profile, d.week_profile)
+        np.testing.assert_array_equal(again.day_profile, d.day_profile)

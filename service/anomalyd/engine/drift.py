@@ -56,7 +56,6 @@ import math
 from typing import Any, ClassVar
 
 import numpy as np
-from numpy.typing import NDArray
 
 from anomalyd.engine import residual
 from anomalyd.engine.compiled import inline_kernel, kernel
@@ -97,8 +96,10 @@ _SCALARS: dict[str, tuple[int, type[np.generic], float]] = {
     "history_gain": (HISTORY_GAIN, np.float64, 1.0),
     "reported": (REPORTED, np.float64, 0.0),
 }
-# A profile bin's weight is kept in tenths of a bucket (a bucket teaches 1 or 0.1), as a uint16:
-# exact, and half a float32; spans under 1.7 s cap it at 6,553.5 buckets rather than 3 hours.
+# Columns of the last axis of Drift.week_profile and Drift.day_profile.
+VALUE, WEIGHT = 0, 1
+# A bucket teaches a profile bin 1 or 0.1, so a bin's weight is a whole number of tenths, stored
+# as a uint16 (spans under 1.7 s cap it at 6,553.5 buckets rather than 3 hours).
 _TENTHS = 10
 _MOST_TENTHS = 65_535
 
@@ -106,17 +107,16 @@ _MOST_TENTHS = 65_535
 class Drift(Rows):
     """Slow seasonal profiles, the residual window, spread and statistic history of S series.
 
-    In memory the scalars of a series sit side by side, so that a bucket touches few cache
-    lines. The stored state (arrays(), load()) keeps one named array per field, as STORED lists
-    them.
+    In memory a series' state is five rows, so that a bucket touches few cache lines: each
+    profile's value beside its weight, the window, the history, and the scalars side by side.
+    The stored state (arrays(), load()) keeps one named array per field, as STORED lists them.
 
     Attributes:
-        week: shape (S, 168), float32, the hour-of-week profile.
-        week_tenths: shape (S, 168), uint16, the weight each hour of the week has learned, in
-            tenths of a bucket (a bucket weighs 1, or 0.1 in a drift not yet reported), capped
-            at 3 cycles.
-        day: shape (S, 24), float32, the hour-of-day profile.
-        day_tenths: shape (S, 24), uint16, the weight each hour of the day has learned.
+        week_profile: shape (S, 168, 2), float32, the hour-of-week profile ([..., VALUE]) and
+            the weight each hour of the week has learned ([..., WEIGHT]: a bucket weighs 1, or
+            0.1 in a drift not yet reported), capped at 3 cycles: always a whole number of
+            tenths (the float32 nearest it), stored as the number of tenths.
+        day_profile: shape (S, 24, 2), float32, the same for each hour of the day.
         window: shape (S, 72), float32, the last 72 clipped residuals, a ring indexed by seen.
         history: shape (S, 64), float32, the statistic's decayed history in log bins, scaled by
             history_gain (true weights are history / history_gain).
@@ -127,20 +127,20 @@ class Drift(Rows):
             weighted sum of squares), HISTORY_GAIN (the scale of history) and REPORTED (the ln p
             of the last drift reported, until the statistic is back to normal; 0 when none).
 
-    Each scalar is also an attribute by its lower-case name, a view of its column.
+    The stored fields are also attributes, as views: week, week_weight, day, day_weight and
+    each scalar by its lower-case name (the stored week_tenths and day_tenths are the weights
+    times 10).
     """
 
     FIELDS: ClassVar = {
-        "week": (np.float32, (_WEEK_HOURS,), 0.0),
-        "week_tenths": (np.uint16, (_WEEK_HOURS,), 0.0),
-        "day": (np.float32, (_DAY_HOURS,), 0.0),
-        "day_tenths": (np.uint16, (_DAY_HOURS,), 0.0),
+        "week_profile": (np.float32, (_WEEK_HOURS, 2), 0.0),
+        "day_profile": (np.float32, (_DAY_HOURS, 2), 0.0),
         "window": (np.float32, (WINDOW,), 0.0),
         "history": (np.float32, (_N_BINS,), 0.0),
         "scalars": (np.float64, (len(_SCALARS),), 0.0),
     }
     # The stored layout: name -> (dtype, row shape), as version 11 of the job state wrote it
-    # (versions 6 to 10 kept float32 weights, week_weight and day_weight, read in tenths).
+    # (versions 6 to 10 stored the float32 weights, week_weight and day_weight, read to the nearest tenth).
     STORED: ClassVar[dict[str, tuple[type[np.generic], tuple[int, ...]]]] = {
         "week": (np.float32, (_WEEK_HOURS,)),
         "week_tenths": (np.uint16, (_WEEK_HOURS,)),
@@ -157,10 +157,8 @@ class Drift(Rows):
         "history_gain": (np.float64, ()),
         "reported": (np.float64, ()),
     }
-    week: FloatArray
-    week_tenths: NDArray[np.uint16]
-    day: FloatArray
-    day_tenths: NDArray[np.uint16]
+    week_profile: FloatArray
+    day_profile: FloatArray
     window: FloatArray
     history: FloatArray
     scalars: FloatArray
@@ -181,7 +179,12 @@ class Drift(Rows):
             self._initial(old)
 
     def __getattr__(self, name: str) -> Any:
-        """Each scalar as a view of its column (seen, level...)."""
+        """The stored fields as views of the in-memory rows (week, day_weight, seen...); week_tenths and day_tenths computed."""
+        if name.endswith("_tenths"):
+            return np.rint(getattr(self, name.replace("_tenths", "_weight")) * np.float32(_TENTHS))
+        if name in ("week", "week_weight", "day", "day_weight"):
+            profile = self.__dict__["week_profile" if name.startswith("week") else "day_profile"]
+            return profile[:, :, WEIGHT if name.endswith("_weight") else VALUE]
         if name in _SCALARS:
             return self.__dict__["scalars"][:, _SCALARS[name][0]]
         raise AttributeError(name)
@@ -195,15 +198,17 @@ class Drift(Rows):
     def load(self, arrays: Arrays) -> None:
         """Restore the state written by arrays(), or by versions 6 to 10 of the job state (float32 weights)."""
         Rows.__init__(self, len(arrays["seen"]))
-        for profile in ("week", "day"):
-            if f"{profile}_weight" in arrays:  # sums of 1 and 0.1 as float32: the nearest tenth is theirs
-                arrays = {**arrays, f"{profile}_tenths": np.rint(arrays[f"{profile}_weight"] * _TENTHS)}
         for name in self.STORED:
-            getattr(self, name)[:] = arrays[name]
+            if name.endswith("_tenths"):
+                weight = name.replace("_tenths", "_weight")
+                tenths = arrays[name] if name in arrays else np.rint(arrays[weight] * np.float32(_TENTHS))
+                getattr(self, weight)[:] = tenths / np.float32(_TENTHS)
+            else:
+                getattr(self, name)[:] = arrays[name]
 
     def state(self) -> tuple[Any, ...]:
         """The arrays in the order the kernels take them."""
-        return self.week, self.week_tenths, self.day, self.day_tenths, self.window, self.history, self.scalars
+        return self.week_profile, self.day_profile, self.window, self.history, self.scalars
 
 
 @inline_kernel
@@ -232,15 +237,15 @@ def predict(state: tuple[Any, ...], i: int, t_ms: int, span_ms: int) -> tuple[fl
     The hour-of-week bin in the weekly regime, the hour-of-day bin in the daily one, else (or
     where a bin has never been visited) the level.
     """
-    week, week_tenths, day, day_tenths, scalars = state[0], state[1], state[2], state[3], state[6]
+    week, day, scalars = state[0], state[1], state[4]
     now = regime(int(scalars[i, SEEN]), span_ms)
     hour = t_ms // _HOUR_MS
     h = hour % _WEEK_HOURS
-    if now == 2 and week_tenths[i, h] > 0:
-        return float(week[i, h]), now
+    if now == 2 and week[i, h, WEIGHT] > 0.0:
+        return float(week[i, h, VALUE]), now
     h = hour % _DAY_HOURS
-    if now >= 1 and day_tenths[i, h] > 0:
-        return float(day[i, h]), now
+    if now >= 1 and day[i, h, WEIGHT] > 0.0:
+        return float(day[i, h, VALUE]), now
     return float(scalars[i, LEVEL]), now
 
 
@@ -366,7 +371,7 @@ def score_one(
             signed; NaN until the feature has started), ln p reported (0 unless a drift is
             reported in this bucket) and the statistic's tail ln p (0 until started).
     """
-    window, history, scalars = state[4], state[5], state[6]
+    window, history, scalars = state[2], state[3], state[4]
     n = int(scalars[i, SEEN])
     spread = _spread(scalars, i, floor)
     prediction, now = predict(state, i, t_ms, span_ms)
@@ -393,6 +398,14 @@ def score_one(
 
 
 @inline_kernel
+def _learn_bin(profile: FloatArray, i: int, h: int, tenths: int, most: int, value: float) -> None:
+    """Teach bin h of series i's profile value at a weight of tenths tenths, its weight capped at most tenths."""
+    weight = min(round(_TENTHS * profile[i, h, WEIGHT]) + tenths, most)
+    profile[i, h, WEIGHT] = np.float32(weight / _TENTHS)
+    profile[i, h, VALUE] += np.float32(tenths / weight * (value - profile[i, h, VALUE]))
+
+
+@inline_kernel
 def learn_one(
     state: tuple[Any, ...], i: int, value: float, t_ms: int, span_ms: int, history_decay: float, scored: FloatArray,
 ) -> None:
@@ -407,7 +420,7 @@ def learn_one(
         history_decay: the statistic history's decay per bucket.
         scored: what score_one() wrote.
     """
-    week, week_tenths, day, day_tenths, window, history, scalars = state
+    week, day, window, history, scalars = state
     hour = t_ms // _HOUR_MS
     most = min(round(_TENTHS * _PROFILE_CYCLES * _cycle_visits(span_ms)), _MOST_TENTHS)
     spread_decay = 1.0 - 1.0 / BASELINE
@@ -445,12 +458,8 @@ def learn_one(
     scalars[i, PROFILED] = min(scalars[i, PROFILED] + 1.0, float(1 << 30)) if now >= 1 else 0.0
     # Each bin is a weighted mean of its visits, then an average over the last 3 cycles.
     tenths = round(_TENTHS * weight)
-    h = hour % _WEEK_HOURS
-    week_tenths[i, h] = min(week_tenths[i, h] + tenths, most)
-    week[i, h] += np.float32(tenths / float(week_tenths[i, h]) * (value - week[i, h]))
-    h = hour % _DAY_HOURS
-    day_tenths[i, h] = min(day_tenths[i, h] + tenths, most)
-    day[i, h] += np.float32(tenths / float(day_tenths[i, h]) * (value - day[i, h]))
+    _learn_bin(week, i, hour % _WEEK_HOURS, tenths, most, value)
+    _learn_bin(day, i, hour % _DAY_HOURS, tenths, most, value)
     scalars[i, LEVEL] += weight / min(n + 1.0, BASELINE) * (value - scalars[i, LEVEL])
     slot = n % WINDOW
     kept = np.float32(clipped)
