@@ -63,6 +63,10 @@ CODE = np.int16  # a ring point's type
 MISSING = -32768  # the code of a ring point without a value
 _MOST_CODE = 32767
 _HEADROOM = 1.5  # a fitted ring spans its range times this, so a slightly wider point fits
+# A ring that a point outgrew is re-fitted with more room: a young ring's range grows with nearly
+# every point, and each re-fit decodes and codes the whole ring. Its next narrowing check (a ring
+# length later at most) takes it back to _HEADROOM.
+_GROWTH_HEADROOM = 4.0
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _RELATIVE_STEP = 2.0**-22  # the least step, relative to the values: float32's own precision
 
@@ -573,8 +577,8 @@ def _decode(rings: Ring, rows: NDArray[np.intp], ring: int, positions: NDArray[n
 
 
 @kernel
-def _fit(values: FloatArray) -> tuple[float, float]:
-    """The offset and step that code values (others than _codable() left out): the range's middle, and its half times the headroom per code."""
+def _fit(values: FloatArray, headroom: float) -> tuple[float, float]:
+    """The offset and step that code values (others than _codable() left out): the range's middle, and its half times headroom per code."""
     lo, hi = math.inf, -math.inf
     for x in values:
         if _codable(x):
@@ -582,7 +586,7 @@ def _fit(values: FloatArray) -> tuple[float, float]:
     if lo > hi:
         return 0.0, 0.0
     half = 0.5 * hi - 0.5 * lo
-    step = max(half * _HEADROOM / _MOST_CODE, max(abs(lo), abs(hi)) * _RELATIVE_STEP)
+    step = max(half * headroom / _MOST_CODE, max(abs(lo), abs(hi)) * _RELATIVE_STEP)
     return float(np.float32(0.5 * lo + 0.5 * hi)), float(np.float32(step))
 
 
@@ -595,10 +599,10 @@ def _code(x: float, offset: float, step: float) -> float:
 
 
 @kernel
-def _encode(values: FloatArray, rings: Ring, i: int, ring: int) -> None:
-    """Fit series i's ring ring to values, shape (RING_LENGTH,), and code them."""
+def _encode(values: FloatArray, rings: Ring, i: int, ring: int, headroom: float) -> None:
+    """Fit series i's ring ring to values, shape (RING_LENGTH,), with headroom, and code them."""
     codes, offset, step = rings
-    off, st = _fit(values)
+    off, st = _fit(values, headroom)
     offset[i, ring], step[i, ring] = off, st
     for p in range(RING_LENGTH):
         x = values[p]
@@ -613,7 +617,7 @@ def _encode_all(values: FloatArray, rings: Ring) -> None:
     """Code values, shape (S, rings, RING_LENGTH), into rings, each series' ring fitted to its own."""
     for i in range(values.shape[0]):
         for ring in range(values.shape[1]):
-            _encode(values[i, ring], rings, i, ring)
+            _encode(values[i, ring], rings, i, ring, _HEADROOM)
 
 
 @inline_kernel
@@ -636,10 +640,10 @@ def _put(rings: Ring, i: int, ring: int, p: int, x: float, buffer: FloatArray) -
         buffer[k] = ring_value(rings, i, ring, k)
     buffer[p] = x
     # Once a ring length, at the series' own place, the ring narrows if its range halved.
-    if fits and _fit(buffer)[1] >= 0.5 * st:
+    if fits and _fit(buffer, _HEADROOM)[1] >= 0.5 * st:
         codes[i, ring, p] = round(q)
         return
-    _encode(buffer, rings, i, ring)
+    _encode(buffer, rings, i, ring, _HEADROOM if fits else _GROWTH_HEADROOM)
 
 
 @kernel
