@@ -71,8 +71,8 @@ class Feed:
 def tiled(state: bytes, copies: int) -> bytes:
     """The state of a one-detector job with its series repeated copies times, renamed series-0...
 
-    Per-series arrays are repeated; the seasonal component pools too, each copy's slots moved to
-    its own pool rows.
+    Per-series arrays are repeated; the seasonal component pools and their spreads too, each copy's
+    slots moved to its own pool rows.
     """
     arrays, meta = unpack(state)
     n = len(arrays["d0.keys.ids"])
@@ -80,7 +80,7 @@ def tiled(state: bytes, copies: int) -> bytes:
     for name, a in arrays.items():
         if not name.startswith("d0.") or name.endswith(".point"):
             out[name] = a
-        elif ".seasonality.pool" in name:
+        elif ".seasonality.pool" in name or ".seasonality.spread" in name:
             out[name] = np.concatenate([a] * copies)
         elif name.endswith(".seasonality.slot"):
             pool_rows = [len(arrays[name.replace("slot", f"pool_used{k}")]) for k in range(a.shape[1])]

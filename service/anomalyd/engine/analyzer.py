@@ -61,9 +61,10 @@ from anomalyd.engine.stats import raw_score1
 # bucket medians (version 7 populations read with none yet); 9: exclude_frequent's counts (earlier
 # versions read with none, as a detector that has seen no bucket yet); 10: seasonality rings as
 # 16-bit codes with an offset and step per ring (earlier float32 points are coded on reading); 11: the
-# drift profiles' weights in uint16 tenths of a bucket (earlier float32 weights read to the nearest)
-_STATE_VERSION = 11
-_READABLE_VERSIONS = (4, 5, 6, 7, 8, 9, 10, 11)
+# drift profiles' weights in uint16 tenths of a bucket (earlier float32 weights read to the nearest);
+# 12: the seasonal components' residual spreads per bin (earlier components read with uniform spreads)
+_STATE_VERSION = 12
+_READABLE_VERSIONS = (4, 5, 6, 7, 8, 9, 10, 11, 12)
 MAX_RECORDS = 500
 _RUN_ROWS = 1 << 18  # (bucket, series) rows a detector's run of buckets holds at most
 _NORMALISER_DAYS = 30.0  # score histories age with a 30-day time constant (MODELING.md 6)

@@ -13,7 +13,9 @@ the ring values minus the series' other active components:
 A component is switched on when R^2 >= 0.15 and p_F <= 1e-6 (the measured settings of
 MODELING.md section 3), initialised from the mean-centred profile, and switched off when a
 later test finds R^2 < 0.075; a component that stays moves halfway to each re-test's profile.
-Components live in pools and only series with a component pay for its bins.
+Components live in pools and only series with a component pay for its bins. Beside each
+component's bins, its residual's spread per bin (residual.phase_scale) widens the residual's
+variance at phases where large residuals recur.
 
 A ring point is a 16-bit code: the ring's offset plus the code times its step, per series and
 ring (a float32 point cost four bytes, and the rings were half of an old series' state). The
@@ -33,6 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd.engine import residual
 from anomalyd.engine.compiled import inline_kernel, kernel
 from anomalyd.engine.state import NEVER, Arrays
 from anomalyd.engine.stats import FloatArray, f_test_log_p1
@@ -336,6 +339,7 @@ class Seasonality:
         # Each visit moves a bin by this share of the residual (MODELING.md section 2).
         self.rates = np.array([_RATE * min(1.0, p / DAY_MS) for p in _PERIODS_MS])
         self.pool_used = [np.zeros(0, dtype=bool) for _ in self.bins]
+        self.spreads = [residual.new_spreads(0, b) for b in self.bins]
         self._ring_ms = np.array(self.ring_ms, np.int64)
         self._every = [c.every for c in self.candidates]
         self._every_array = np.array(self._every, np.int64)
@@ -355,7 +359,10 @@ class Seasonality:
     def component_bytes(self) -> int:
         """Bytes of the components in use."""
         if self._component_bytes is None:
-            self._component_bytes = sum(int(np.count_nonzero(u)) * b * 4 for u, b in zip(self.pool_used, self.bins, strict=True))
+            # A row of a pool and of its spreads (one more cell: their sum), float32 each.
+            self._component_bytes = sum(
+                int(np.count_nonzero(u)) * (2 * b + 1) * 4 for u, b in zip(self.pool_used, self.bins, strict=True)
+            )
         return self._component_bytes
 
     def grow(self, capacity: int) -> None:
@@ -475,7 +482,7 @@ class Seasonality:
         pool = self.pools[cand.component]
         pool[kept] = (1.0 - _REFRESH) * pool[kept] + _REFRESH * times_cover(profile[stay], to_bins, cand.bins)
         refresh_shift = before - self._recent(cand, kept, t_ms, level_rate)
-        used = self.pool_used[cand.component]
+        used, spreads = self.pool_used[cand.component], self.spreads[cand.component]
         used[slot[drop]] = False
         self.slot[due[drop], cand.component] = -1
         n_new = int(accept.sum())
@@ -483,13 +490,16 @@ class Seasonality:
         if len(free) < n_new:
             grow = max(n_new - len(free), len(used))
             pool = np.concatenate([pool, np.zeros((grow, cand.bins), np.float32)])
+            spreads = np.concatenate([spreads, residual.new_spreads(grow, cand.bins)])
             used = np.concatenate([used, np.zeros(grow, bool)])
             free = np.flatnonzero(~used)
         new = free[:n_new]
         pool[new] = times_cover(profile[accept], to_bins, cand.bins)
+        spreads[new] = residual.new_spreads(1, cand.bins)  # a new component starts from the series' own spread
         used[new] = True
         self.slot[due[accept], cand.component] = new
         self.pools[cand.component], self.pool_used[cand.component] = pool, used
+        self.spreads[cand.component] = spreads
         self._component_bytes = None
         return TestOutcome(
             np.concatenate([due[drop], due[accept], due[stay]]),
@@ -523,10 +533,14 @@ class Seasonality:
             end = int(np.flatnonzero(used)[-1]) + 1 if used.any() else 0
             out[f"pool{k}"] = self.pools[k][:end]
             out[f"pool_used{k}"] = used[:end]
+            out[f"spread{k}"] = self.spreads[k][:end]
         return out
 
     def load(self, arrays: Arrays) -> None:
-        """Restore the state written by arrays(), or by job state versions up to 9 (float32 points, coded here)."""
+        """Restore the state written by arrays(), or by older job state versions.
+
+        Versions up to 9 kept float32 ring points (coded here); versions up to 11 had no spreads.
+        """
         self.acc_sum, self.acc_n = arrays["acc_sum"], arrays["acc_n"]
         self.point, self.slot = arrays["point"], arrays["slot"]
         shape = (len(self.slot), len(self.ring_ms), RING_LENGTH)
@@ -543,6 +557,11 @@ class Seasonality:
             self.rings = (codes, arrays["ring_offset"], arrays["ring_step"])
         self.pools = [arrays[f"pool{k}"] for k in range(len(self.pools))]
         self.pool_used = [arrays[f"pool_used{k}"] for k in range(len(self.pools))]
+        # Job states before version 12 had no spreads: each component starts from the series' own.
+        self.spreads = [
+            arrays[f"spread{k}"] if f"spread{k}" in arrays else residual.new_spreads(len(pool), pool.shape[1])
+            for k, pool in enumerate(self.pools)
+        ]
         self._component_bytes = None
 
 

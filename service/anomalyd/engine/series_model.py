@@ -11,7 +11,9 @@ its constants are the measured defaults of MODELING.md sections 2-7:
 * prediction = level + slope + active seasonal components (see seasonality.py), the level and
   slope by Brown's linear exponential smoothing, so a ramp is followed without lag;
 * residual scale: a decayed second moment of residuals plus a variance floor made of the
-  quantisation dither q^2/12 (q = the data's resolution) and (1e-3 * mean |x|)^2;
+  quantisation dither q^2/12 (q = the data's resolution) and (1e-3 * mean |x|)^2, the
+  second moment widened at phases of the seasonal components where large residuals recur
+  (residual.phase_scale);
 * values less probable than a normal 4 sigma residual, alone or by the multi-bucket test, get
   weight 0.1 in every estimate, so one spike cannot inflate sigma and a sustained anomaly does
   not drag the level along (NAB standard 53.5 -> 55.4 for the multi-bucket part);
@@ -147,6 +149,7 @@ class SeriesModel:
         self.drift = Drift(capacity)
         self.span = span_ms
         self.seasonality = Seasonality(span_ms, capacity)
+        self.spread_rates, self.spread_margins = residual.spread_learning(self.decay, self.seasonality.bins)
         self._plan: tuple[int, NDArray[np.int64], FollowPlan] | None = None
 
     def _parts(self) -> dict[str, Trend | Residual | Families | MultiBucket | Drift]:
@@ -209,7 +212,7 @@ class SeriesModel:
             self.learned, t.level, t.slope, t.recent_z,
             r.scale_weight, r.scale_sum_sq, r.resolution, r.mean_abs, r.last_value, self.families.log_likelihood,
             m.clipped_residuals, m.weight, m.sum_sq_means, s.slot, tuple(s.pools), s.rings, s.acc_sum, s.acc_n, s.rates,
-            self.drift.state(), self.span,
+            self.drift.state(), self.span, tuple(s.spreads), self.spread_rates, self.spread_margins,
         )
 
     def run_state(self) -> tuple[Any, ...]:
@@ -345,7 +348,7 @@ def run_series(
     log_likelihood, clipped_residuals, mb_weight, sum_sq_means = state[9], state[10], state[11], state[12]
     slot, pools, rings, acc_sum, acc_n, rates = state[13], state[14], state[15], state[16], state[17], state[18]
     side, counts, warmup, decay_ = settings
-    drift_state, span = state[19], state[20]
+    drift_state, span, spreads, spread_rates, spread_margins = state[19], state[20], state[21], state[22], state[23]
     typical, resid, sigma, ln_single, ln_multi, ln_tail, means, drifts = out
     for k in range(lo, hi):
         i, value = idx[k], x[k]
@@ -357,7 +360,7 @@ def run_series(
                 typical[k] = trend.predict(level, slope, i) + seasonality.predict(slot, pools, i, phases)
             e = value - typical[k]
             var, floor = residual.variances(scale_weight, scale_sum_sq, resolution, mean_abs, i)
-            sd = math.sqrt(var + floor)
+            sd = math.sqrt(var * residual.phase_scale(slot, spreads, i, phases, spread_margins) + floor)
             z = e / sd if sd > 0.0 else (0.0 if e == 0.0 else math.copysign(math.inf, e))
             tail = normal_tail_log_p1(z, 0)
             if counts and residual.family(log_likelihood, i) == QUASI_POISSON:
@@ -389,6 +392,9 @@ def run_series(
             # residual scale is too young to be judged on.
             residual.learn_families(log_likelihood, i, decay_, value, typical[k], e, sd)
         decay = residual.startup_decay(n, decay_)
+        var, floor = residual.variances(scale_weight, scale_sum_sq, resolution, mean_abs, i)
+        z2 = e * e / (var + floor) if var + floor > 0.0 else 1.0
+        residual.learn_phase_spread(slot, spreads, i, phases, spread_rates, weight, z2)
         residual.learn_scale(scale_weight, scale_sum_sq, i, decay, weight, e)
         clipped = 0.0 if n == 0 else min(max(e, -_CLIP_Z * sd), _CLIP_Z * sd)
         trend.learn(level, slope, i, n, value, base, weight, clipped)
