@@ -87,6 +87,27 @@ def _statistic(statistic: int, values: FloatArray, weights: FloatArray, lo: int,
 
 
 @kernel
+def _by_series(rows: NDArray[np.intp], series: NDArray[np.int32], counts: NDArray[np.intp]) -> NDArray[np.intp]:
+    """The rows ordered by their series, stably; counts, shape (series + 1,), is scratch space.
+
+    A bucket that holds a fair share of the series is ordered by counting them (its cost grows with
+    the series, a merge sort's with rows times their logarithm: 100,000 series a bucket took 7 ms).
+    """
+    if len(rows) < len(counts) // 4:
+        return rows[np.argsort(series[rows], kind="mergesort")]
+    counts[:] = 0
+    for r in rows:
+        counts[series[r] + 1] += 1
+    for s in range(1, len(counts)):
+        counts[s] += counts[s - 1]
+    ordered = np.empty_like(rows)
+    for r in rows:
+        ordered[counts[series[r]]] = r
+        counts[series[r]] += 1
+    return ordered
+
+
+@kernel
 def group_run(
     starts: NDArray[np.int64], bucket: NDArray[np.int64], series: NDArray[np.int32], value: FloatArray,
     weight: FloatArray, column: int, n_series: int, statistic: int, empty_is_zero: bool,
@@ -114,6 +135,7 @@ def group_run(
     ordered_values, ordered_weights, scratch = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
     size = len(starts) * n_series if empty_is_zero else n_rows
     idx, x, ptr = np.empty(size, np.intp), np.empty(size), np.empty(len(starts) + 1, np.intp)
+    counts = np.zeros(n_series + 1, np.intp)
     row, k = 0, 0
     for j in range(len(starts)):
         ptr[j] = k
@@ -123,8 +145,7 @@ def group_run(
                 own[m] = row
                 m += 1
             row += 1
-        mine = own[:m]
-        order = mine[np.argsort(series[mine, column], kind="mergesort")]
+        order = _by_series(own[:m], series[:, column], counts)
         for g in range(m):
             ordered_values[g], ordered_weights[g] = value[order[g], column], weight[order[g]]
         if empty_is_zero:
