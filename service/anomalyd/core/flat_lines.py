@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anomalyd.engine.compiled import inline_kernel, kernel
+from anomalyd.engine.hash_index import fnv1a, same_bytes
 
 # How a field may be read: the kinds of value each mode takes; any other gives the chunk up.
 NUMBERS = 1  # numbers, true, false and null (all but numbers read as NaN)
@@ -236,19 +237,10 @@ def _key_index(data: Bytes, start: int, stop: int, keys: Bytes, key_ends: NDArra
         return -1
     begin = 0
     for f in range(len(key_ends)):
-        if key_ends[f] - begin == stop - start and _same(data, start, keys, begin, stop - start):
+        if same_bytes(data, start, stop, keys, begin, key_ends[f]):
             return f
         begin = key_ends[f]
     return -1
-
-
-@inline_kernel
-def _same(a: Bytes, a_start: int, b: Bytes, b_start: int, length: int) -> bool:
-    """Whether a and b hold the same length bytes from a_start and b_start."""
-    for i in range(length):  # noqa: SIM110 (numba compiles no generator into all())
-        if a[a_start + i] != b[b_start + i]:
-            return False
-    return True
 
 
 @inline_kernel
@@ -361,7 +353,7 @@ def _intern(
     size = 1
     while size < 2 * len(kinds) + 2:
         size *= 2
-    table = np.full(size, -1, np.int64)  # open addressing on an FNV-1a hash of the bytes
+    table = np.full(size, -1, np.int64)  # open addressing on the FNV-1a hash of the bytes
     for record in range(len(kinds)):
         if kinds[record] == MISSING:
             if absent_code[0] < 0:
@@ -370,10 +362,7 @@ def _intern(
                 count[0] += 1
             continue
         start, stop = spans[record, 0], spans[record, 1]
-        digest = np.uint64(14695981039346656037)
-        for i in range(start, stop):
-            digest = (digest ^ np.uint64(data[i])) * np.uint64(1099511628211)
-        slot = np.int64(digest & np.uint64(size - 1))
+        slot = np.int64(fnv1a(data, start, stop) & np.uint64(size - 1))
         while True:
             code = table[slot]
             if code < 0:
@@ -382,9 +371,7 @@ def _intern(
                 count[0] += 1
                 break
             first = firsts[code]
-            if kinds[first] == STRING and spans[first, 1] - spans[first, 0] == stop - start and _same(
-                data, start, data, spans[first, 0], stop - start
-            ):
+            if kinds[first] == STRING and same_bytes(data, start, stop, data, spans[first, 0], spans[first, 1]):
                 break
             slot = (slot + 1) & (size - 1)
         codes[record] = code

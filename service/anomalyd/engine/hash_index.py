@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from anomalyd.engine.compiled import kernel
+from anomalyd.engine.compiled import inline_kernel, kernel
 
 _EMPTY = -1
 _ENTRY_BITS = 32  # a slot: the hash's tag above the entry's number
@@ -95,14 +95,31 @@ def _tag(mixed: int) -> int:
     return (mixed >> 33) & 0x7FFFFFFF
 
 
+@inline_kernel
+def fnv1a(data: NDArray[np.uint8], lo: int, hi: int) -> np.uint64:
+    """The FNV-1a hash of data[lo:hi]."""
+    h = _FNV_OFFSET
+    for p in range(lo, hi):
+        h = (h ^ np.uint64(data[p])) * _FNV_PRIME
+    return h
+
+
+@inline_kernel
+def same_bytes(a: NDArray[np.uint8], a_lo: int, a_hi: int, b: NDArray[np.uint8], b_lo: int, b_hi: int) -> bool:
+    """Whether a[a_lo:a_hi] and b[b_lo:b_hi] hold the same bytes."""
+    if a_hi - a_lo != b_hi - b_lo:
+        return False
+    for q in range(a_hi - a_lo):  # noqa: SIM110 (numba compiles no generator into all())
+        if a[a_lo + q] != b[b_lo + q]:
+            return False
+    return True
+
+
 @kernel
 def _text_hashes(data: NDArray[np.uint8], starts: NDArray[np.int64], ends: NDArray[np.int64], out: NDArray[np.int64]) -> None:
     """FNV-1a of each text's bytes, as int64 keys."""
     for j in range(len(starts)):
-        h = _FNV_OFFSET
-        for p in range(starts[j], ends[j]):
-            h = (h ^ np.uint64(data[p])) * _FNV_PRIME
-        out[j] = np.int64(h)
+        out[j] = np.int64(fnv1a(data, starts[j], ends[j]))
 
 
 @kernel
@@ -152,18 +169,6 @@ def _confirm_codes(codes: NDArray[np.int64], slots: NDArray[np.int64], known: ND
 
 
 @kernel
-def _same(data: NDArray[np.uint8], lo: int, hi: int, known: NDArray[np.uint8], known_lo: int, known_hi: int) -> bool:
-    if known_hi - known_lo != hi - lo:
-        return False
-    for q in range(hi - lo):
-        if known[known_lo + q] != data[lo + q]:
-            break
-    else:
-        return True
-    return False
-
-
-@kernel
 def _find_texts(
     data: NDArray[np.uint8], starts: NDArray[np.int64], ends: NDArray[np.int64], hashes: NDArray[np.int64],
     slots: NDArray[np.int64], known: NDArray[np.uint8], known_starts: NDArray[np.int64], known_ends: NDArray[np.int64],
@@ -179,13 +184,13 @@ def _find_texts(
     mask = len(slots) - 1
     for j in range(len(starts)):  # the entry's text; where it differs (another text has the tag), a probe comparing texts
         e = found[j]
-        if e < 0 or _same(data, starts[j], ends[j], known, known_starts[e], known_ends[e]):
+        if e < 0 or same_bytes(data, starts[j], ends[j], known, known_starts[e], known_ends[e]):
             continue
         found[j] = _EMPTY
         p = _mix(hashes[j]) & mask
         while slots[p] != _EMPTY:
             e = slots[p] & _ENTRY_MASK
-            if _same(data, starts[j], ends[j], known, known_starts[e], known_ends[e]):
+            if same_bytes(data, starts[j], ends[j], known, known_starts[e], known_ends[e]):
                 found[j] = e
                 break
             p = (p + 1) & mask
