@@ -260,8 +260,7 @@ def _score_learn(
         weight: shape (S, COMPONENTS), Mixture.weight.
         centre: shape (S, COMPONENTS, 3), Mixture.centre.
         spread: shape (S, COMPONENTS), Mixture.spread.
-        floor_sq: the squared floor of sigma.
-        sizes: Geometry's floor_sq, join_sq and widest_sq.
+        sizes: Geometry's floor_sq (the squared floor of sigma), join_sq and widest_sq.
         dimensions: 1 on the circle, 2 on the sphere.
         decay: each learned point's decay of the weights.
         learn: update the state.

@@ -21,7 +21,8 @@ A ring point is a 16-bit code: the ring's offset plus the code times its step, p
 ring (a float32 point cost four bytes, and the rings were half of an old series' state). The
 step is a 65,534th of one and a half times the ring's range, so a point decodes within 2e-5 of
 the ring's range of its value (NAB and the tests' scores as with float32 points; 8-bit codes, within 0.6 %,
-moved NAB standard by +0.2); the ring is re-fitted when a point falls outside it, and when a
+moved NAB standard by +0.2); the ring is re-fitted when a point falls outside it (with four
+times its range of room, as a young ring's range grows with nearly every point), and when a
 point is written at the series' own place in the ring (once a ring length) if the range has
 shrunk to half, so a spike that left the ring no longer coarsens it.
 """

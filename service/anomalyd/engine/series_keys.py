@@ -165,8 +165,8 @@ class SeriesKeys:
 
     def _room(self, k: int) -> int:
         """How many values field k may number while the packed keys fit in 63 bits."""
-        others = sum(self._needed_widths()) - self._needed_widths()[k]
-        return 1 << (63 - others)
+        needed = self._needed_widths()
+        return 1 << (63 - sum(needed) + needed[k])
 
     def _create(self, codes: NDArray[np.int64], admit: Callable[[tuple[str, ...]], bool]) -> NDArray[np.int32]:
         widths = np.array(self._widths, np.int64)
