@@ -8,8 +8,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m anomalyd.engine.warmup
-	$(PY) -m anomalyd.core.flat_lines
+	$(PY) -m anomalyd.warmup
 	touch $@
 
 demo: $(VENV)/.installed

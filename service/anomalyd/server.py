@@ -31,11 +31,9 @@ from anomalyd.api.results_servicer import ResultsServicer
 from anomalyd.api.servicer import JobServicer
 from anomalyd.api.snapshot_servicer import SnapshotServicer
 from anomalyd.api.streams import DataStreams, StreamLimits
-from anomalyd.core import flat_lines
 from anomalyd.core.jobs import JobManager
 from anomalyd.core.repository import Repository
 from anomalyd.core.results import ResultReader
-from anomalyd.engine.warmup import warm_up
 from anomalyd.metrics import Metrics
 from anomalyd.storage.lmdb_store import LmdbStore
 from anomalyd.storage.store import StorageError
@@ -47,6 +45,7 @@ from anomalyd.v1 import (
     results_service_pb2,
     results_service_pb2_grpc,
 )
+from anomalyd.warmup import warm_up
 
 T = TypeVar("T")
 log = logging.getLogger("anomalyd")
@@ -204,8 +203,8 @@ class Server:
         fail with UNAVAILABLE/SERVER_DRAINING; the liveness service is SERVING throughout.
         """
         self._on_loop(self._listen())
-        log.info("engine kernels ready in %.2f s", warm_up())
-        log.info("flat-line reader ready in %.2f s", flat_lines.warm_up())
+        for part, seconds in warm_up():
+            log.info("%s ready in %.2f s", part, seconds)
         self.jobs.recover()
         self._on_loop(self._serve())
         self._persister.start()

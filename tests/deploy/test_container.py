@@ -176,19 +176,19 @@ def test_the_image_runs_as_its_fixed_uid_with_labels(image: str) -> None:
     assert missing.stdout.split() in ([], ["/usr/bin/apt-get", "/usr/bin/dpkg"]), missing.stdout
 
 
-# Warms the engine as a server does at start, then names every kernel numba had to compile.
+# Warms the kernels as a server does at start, then names every kernel numba had to compile.
 COMPILED_AT_START = """
 import sys
 from numba.core.registry import CPUDispatcher
-from anomalyd.engine.warmup import warm_up
-warm_up()
+from anomalyd.warmup import warm_up
+list(warm_up())
 kernels = {id(v): v for m in list(sys.modules.values()) if m and m.__name__.startswith("anomalyd.")
            for v in vars(m).values() if isinstance(v, CPUDispatcher)}
 print(len(kernels), sorted(k.__name__ for k in kernels.values() if k.stats.cache_misses))
 """
 
 
-def test_the_engine_kernels_load_from_the_image_not_compiled(image: str) -> None:
+def test_the_kernels_load_from_the_image_not_compiled(image: str) -> None:
     # A server compiling its kernels would wait about 10 s before its first bucket.
     done = podman(
         "run", "--rm", "--read-only", "--read-only-tmpfs", "--entrypoint", "python", image, "-c", COMPILED_AT_START

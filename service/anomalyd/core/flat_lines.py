@@ -376,6 +376,3 @@ def _intern(
             slot = (slot + 1) & (size - 1)
         codes[record] = code
 
-
-if __name__ == "__main__":
-    print(f"flat-line reader ready in {warm_up():.1f} s")

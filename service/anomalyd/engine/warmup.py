@@ -1,9 +1,6 @@
 """Compile every engine kernel, or load it from the cache, before the first bucket needs it.
 
-    python -m anomalyd.engine.warmup
-
-`make` runs this once after installing, so that the cache is filled; a server runs it when it
-starts, before it restores jobs, where loading the cached kernels takes well under a second.
+anomalyd.warmup runs this beside the domain's own warm-up, at install and when a server starts.
 """
 
 from __future__ import annotations
@@ -50,6 +47,3 @@ def warm_up() -> float:
             job.interim((b + 1) * _SPAN)  # score without learning
     return time.perf_counter() - began
 
-
-if __name__ == "__main__":
-    print(f"engine kernels ready in {warm_up():.1f} s")
