@@ -233,6 +233,8 @@ class JobAnalyzer:
             allowance's start after the last of them.
         """
         span, allowance = self.span, self.quiet * self.span
+        if end == start + span and len(buckets) and buckets[0] == start and buckets[-1] == start:
+            return [start], end  # a live stream's next bucket, and nothing else, has data
         quiet_from = start if self._quiet_from is None else self._quiet_from
         lo, hi = np.searchsorted(buckets, (start, end)).tolist()
         inside = buckets[lo:hi]
@@ -355,7 +357,7 @@ class JobAnalyzer:
                 list when none does).
         """
         interim = completeness is not None
-        events = float(rows["weight"].sum())
+        events = float(np.add.reduce(rows["weight"]))  # ndarray.sum() less its Python wrapper
         if not interim:
             n = self._event_buckets = self._event_buckets + 1
             self._event_rate += (events - self._event_rate) / min(n, 24)

@@ -97,12 +97,19 @@ class BucketBuffer:
 
     def rows(self, start_ms: int, end_ms: int) -> Rows:
         """The rows of buckets in [start, end), after sort()."""
-        i, j = self._lo + np.searchsorted(self.buckets(), [start_ms, end_ms])
+        lo, hi, bucket = self._lo, self._hi, self._store["bucket"]
+        if hi > lo and bucket[lo] >= start_ms and bucket[hi - 1] < end_ms:  # all of them: a live stream's bucket
+            i, j = lo, hi
+        else:
+            i, j = lo + np.searchsorted(bucket[lo:hi], (start_ms, end_ms))
         return {k: v[i:j] for k, v in self._store.items()}
 
     def drop_before(self, t_ms: int) -> None:
         """Drop the rows of buckets before t_ms, after sort()."""
-        self._lo += int(np.searchsorted(self.buckets(), t_ms))
+        if self._hi == self._lo or self._store["bucket"][self._hi - 1] < t_ms:  # all of them
+            self._lo = self._hi
+        else:
+            self._lo += int(np.searchsorted(self.buckets(), t_ms))
         if self._lo == self._hi:
             self._lo = self._hi = 0
 

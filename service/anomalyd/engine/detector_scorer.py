@@ -24,6 +24,7 @@ from anomalyd.engine.compiled import kernel
 from anomalyd.engine.field_values import row_values
 from anomalyd.engine.functions import COUNTING, FUNCTIONS, ORDERED, STATISTICS, Grouped
 from anomalyd.engine.memory import KEY_BYTES, MemoryAccount
+from anomalyd.engine.multi_bucket import WINDOWS
 from anomalyd.engine.normaliser import Normaliser, normalise1, update1
 from anomalyd.engine.point_model import PointModel
 from anomalyd.engine.records import DetectorSpec, RecordBatch
@@ -284,33 +285,30 @@ class DetectorScorer:
             return None
         n_series, n_buckets = self.n_series, len(starts)
         code = STATISTIC_CODES.get(feature.statistic)
-        if code is None:
-            idx, ptr, x = self._group_in_numpy(starts, rows, feature.statistic)
-        else:
-            idx, ptr, x = group_run(
-                starts, rows["bucket"], rows["series"], rows["value"], rows["weight"], self.index, n_series, code,
-                self._empty_is_zero,
-            )
-        k = len(idx)
-        scored = model.blank_scored(k)
-        ln_p, raw, score, impact = np.empty(k), np.empty(k), np.empty(k), np.empty(k)
-        warm = np.empty(k, bool)
         norm = self.normaliser
         rating = (self.keys.ids, bool(self.spec.partition_field_name), norm.state(), norm.decay, self.span, self.run_peak)
-        j, rolled = 0, False
-        while j < n_buckets:
-            j = _run(
-                starts, ptr, idx, x, j, rolled, n_series, model.state(), model.run_state(), model.settings(),
-                rating, scored.fields(), (ln_p, raw, score, impact), warm,
+        state, run, settings = model.state(), model.run_state(), model.settings()
+        if code is None:
+            idx, ptr, x = self._group_in_numpy(starts, rows, feature.statistic)
+            j, block, warm = _close_grouped(starts, idx, ptr, x, n_series, state, run, settings, rating)
+        else:
+            j, idx, ptr, block, warm = _group_and_close(
+                starts, rows["bucket"], rows["series"], rows["value"], rows["weight"], self.index, n_series, code,
+                self._empty_is_zero, state, run, settings, rating,
             )
-            if j < n_buckets:
-                model.test_periods(int(starts[j]), n_series)
-                rolled = True
-        best = _FIRST if k == 1 else np.zeros(k, np.intp)  # one feature: it is always the one reported
+        x, typical, ln_p, raw, score, impact = block
+        while j < n_buckets:  # the compiled loop left for due periodicity tests: run them, then go on
+            model.test_periods(int(starts[j]), n_series)
+            scratch = model.blank_scored(len(idx)).fields()
+            j = _run(
+                starts, ptr, idx, x, j, True, n_series, model.state(), model.run_state(), settings, rating,
+                (typical, *scratch[1:]), (ln_p, raw, score, impact), warm,
+            )
+        best = _FIRST if len(idx) == 1 else np.zeros(len(idx), np.intp)  # one feature: it is always the one reported
         if n_buckets == 1:
-            return [Leaf(idx, ln_p, raw, score, best, x, scored.typical, impact, warm)]
+            return [Leaf(idx, ln_p, raw, score, best, x, typical, impact, warm)]
         return [
-            Leaf(idx[lo:hi], ln_p[lo:hi], raw[lo:hi], score[lo:hi], best[lo:hi], x[lo:hi], scored.typical[lo:hi],
+            Leaf(idx[lo:hi], ln_p[lo:hi], raw[lo:hi], score[lo:hi], best[lo:hi], x[lo:hi], typical[lo:hi],
                  impact[lo:hi], warm[lo:hi])
             for lo, hi in zip(ptr[:-1].tolist(), ptr[1:].tolist(), strict=True)
         ]
@@ -485,3 +483,40 @@ def _run(
         series_model.run_series(lo, hi, idx, x, model, settings, t, phases, plan, scored, True, True)
         _rate_rows(lo, hi, idx, ln_single, ln_multi, warm, key_ids, by_partition, norm, decay, t // span, run_peak, True, rated)
     return len(starts)
+
+
+@kernel
+def _group_and_close(
+    starts: NDArray[np.int64], bucket: NDArray[np.int64], series: NDArray[np.int32], value: FloatArray,
+    weight: FloatArray, column: int, n_series: int, statistic: int, empty_is_zero: bool, model: tuple[Any, ...],
+    run: tuple[Any, ...], settings: tuple[int, bool, int, float], rating: tuple[Any, ...],
+) -> tuple[int, NDArray[np.intp], NDArray[np.intp], FloatArray, NDArray[np.bool_]]:
+    """group_run() of the buckets' rows, then _close_grouped(): a live stream's bucket in one compiled call.
+
+    Returns:
+        _close_grouped's bucket reached, group_run's idx and ptr, and _close_grouped's block and warm.
+    """
+    idx, ptr, x = group_run(starts, bucket, series, value, weight, column, n_series, statistic, empty_is_zero)
+    j, block, warm = _close_grouped(starts, idx, ptr, x, n_series, model, run, settings, rating)
+    return j, idx, ptr, block, warm
+
+
+@kernel
+def _close_grouped(
+    starts: NDArray[np.int64], idx: NDArray[np.intp], ptr: NDArray[np.intp], x: FloatArray, n_series: int,
+    model: tuple[Any, ...], run: tuple[Any, ...], settings: tuple[int, bool, int, float], rating: tuple[Any, ...],
+) -> tuple[int, FloatArray, NDArray[np.bool_]]:
+    """_run() from the first bucket into arrays allocated here: a compiled call returns few arrays, each costing its boxing.
+
+    Returns:
+        The bucket reached (see _run); block, shape (6, K): the values, their predictions, ln p, raw
+        scores, normalised scores and multi-bucket impacts; and warm, shape (K,).
+    """
+    k = len(idx)
+    block = np.empty((6, k))
+    block[0] = x
+    warm = np.empty(k, np.bool_)
+    scored = (block[1], np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty((k, len(WINDOWS))), np.empty((k, 4)))
+    j = _run(starts, ptr, idx, block[0], 0, False, n_series, model, run, settings, rating, scored,
+             (block[2], block[3], block[4], block[5]), warm)
+    return j, block, warm
