@@ -200,92 +200,176 @@ def _add_covered(rows: FloatArray, point: NDArray[np.intp], part: NDArray[np.int
             out[r, point[j]] += rows[r, part[j]] * share[j]
 
 
+Others = tuple[
+    NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.intp], FloatArray
+]
+"""The other components a test takes out of the ring points, and where their bins fall on them.
+
+A point's overlaps with a component's bins depend only on where it starts in the period, so
+they are listed once a distinct start: the components, shape (m,); the bounds of each one's
+distinct starts, shape (m + 1,); each point's distinct start, shape (m, L); the bounds of each
+distinct start's overlaps, shape (starts + 1,); and the overlaps' bins and shares (coverage()).
+"""
+
+
 def periodic_profile(
-    y: FloatArray, phase: NDArray[np.intp], phases: int, cycle: NDArray[np.intp]
+    rings: Ring, ring: int, rows: NDArray[np.intp], points: NDArray[np.int64], phases: int,
+    others: Others, slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...],
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Test rows of values for a period with the one-way ANOVA F test.
+    """Test ring points of series, less their other active components, for a period with the one-way ANOVA F test.
 
     Args:
-        y: shape (k, L), values in time order; NaN where missing.
-        phase: shape (L,), each point's phase in [0, phases).
+        rings: the rings.
+        ring: the ring the test reads.
+        rows: shape (k,), the series tested.
+        points: shape (L,), the ring's points read (absolute numbers), in time order.
         phases: points per period.
-        cycle: shape (L,), each point's cycle number in [0, cycles).
+        others: the components taken out of the points where a series has them.
+        slot: each series' pool row of each component, -1 where it has none.
+        pools: each component's bins.
 
     Returns:
         R^2, shape (k,), NaN when there is too little data (fewer than 3 cycles or 3 points per
         phase); ln p of the F test, shape (k,); the variance the profile explains per point,
-        shape (k,);
-        the per-phase mean profile, shape (k, phases).
+        shape (k,); the per-phase mean profile, shape (k, phases).
     """
-    k = len(y)
+    k = len(rows)
     out = (np.empty(k), np.empty(k), np.empty(k), np.empty((k, phases)))
-    _profile_rows(np.ascontiguousarray(y, np.float64), phase.astype(np.int64), cycle.astype(np.int64), *out)
+    cycle = points // phases
+    _profile_rows(rings, ring, rows, points % RING_LENGTH, points % phases, cycle - cycle[0], others, slot, pools, *out)
     return out
 
 
 @kernel
 def _profile_rows(
-    y: FloatArray, phase: NDArray[np.int64], cycle: NDArray[np.int64],
+    rings: Ring, ring: int, rows: NDArray[np.intp], positions: NDArray[np.int64], phase: NDArray[np.int64],
+    cycle: NDArray[np.int64], others: Others, slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...],
     r2: FloatArray, ln_p: FloatArray, explained: FloatArray, profile: FloatArray,
 ) -> None:
-    """periodic_profile() row by row, writing its four results."""
-    length, phases = y.shape[1], profile.shape[1]
-    n_cycles = cycle.max() + 1
-    per_cycle = np.empty(n_cycles)
-    cycle_sum = np.empty(n_cycles)
-    dev = np.empty(length)
-    spread = np.empty(length)
-    n_phase = np.empty(phases)
-    for r in range(len(y)):
-        row = y[r]
-        per_cycle[:] = 0.0
-        cycle_sum[:] = 0.0
-        n = 0
-        for p in range(length):
-            if not math.isnan(row[p]):
-                per_cycle[cycle[p]] += 1.0
-                cycle_sum[cycle[p]] += row[p]
-                n += 1
-        # Each cycle's own mean is removed, which absorbs slow level drift and partial cycles;
-        # values beyond 5 robust standard deviations are clipped, so a lone spike is no period.
-        m = 0
-        for p in range(length):
-            c = cycle[p]
-            dev[p] = 0.0
-            if not math.isnan(row[p]):
-                dev[p] = row[p] - cycle_sum[c] / max(per_cycle[c], 1.0)
-                spread[m] = abs(dev[p])
-                m += 1
-        mad = np.median(spread[:n]) if n else 0.0
-        bound = _CLIP_ROBUST_SD * 1.4826 * mad
-        n_phase[:] = 0.0
-        profile[r, :] = 0.0
-        total_sq = 0.0
-        for p in range(length):
-            if bound > 0.0:
-                dev[p] = min(max(dev[p], -bound), bound)
-            if not math.isnan(row[p]):
-                n_phase[phase[p]] += 1.0
-            profile[r, phase[p]] += dev[p]
+    """periodic_profile() series by series, writing its four results."""
+    components, start_of = others[0], others[2]
+    length, n_cycles = len(positions), cycle[-1] + 1
+    y, taken = np.empty(length), np.empty(others[1][-1])
+    scratch = (np.empty(n_cycles), np.empty(n_cycles), np.empty(length), np.empty(length), np.empty(profile.shape[1]))
+    for r in range(len(rows)):
+        i = rows[r]
+        _decode_row(rings, i, ring, positions, y)
+        _take_others(others, slot, pools, i, taken)
+        for o in range(len(components)):
+            if slot[i, components[o]] >= 0:
+                for p in range(length):
+                    y[p] -= taken[start_of[o, p]]
+        r2[r], ln_p[r], explained[r] = _anova(y, phase, cycle, scratch, profile[r])
+
+
+@inline_kernel
+def _take_others(others: Others, slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...], i: int, taken: FloatArray) -> None:
+    """Write the sum of series i's other active components over each of their distinct starts to taken."""
+    components, firsts, _, bounds, part, share = others
+    for o in range(len(components)):
+        s = slot[i, components[o]]
+        if s >= 0:
+            pool = pools[components[o]]
+            for u in range(firsts[o], firsts[o + 1]):
+                value = 0.0
+                for j in range(bounds[u], bounds[u + 1]):
+                    value += float(pool[s, part[j]]) * share[j]
+                taken[u] = value
+
+
+@inline_kernel
+def _anova(
+    y: FloatArray, phase: NDArray[np.int64], cycle: NDArray[np.int64],
+    scratch: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray], profile: FloatArray,
+) -> tuple[float, float, float]:
+    """R^2, ln p and the explained variance of one row of values y of periodic_profile(), writing its profile.
+
+    Every sum runs in point order from 0.0, as the one loop a sum a plain reading would write.
+    """
+    per_cycle, cycle_mean, dev, spread, n_phase = scratch
+    n = _cycle_means(y, cycle, per_cycle, cycle_mean)
+    # Each cycle's own mean is removed, which absorbs slow level drift and partial cycles;
+    # values beyond 5 robust standard deviations are clipped, so a lone spike is no period.
+    n_phase[:] = 0.0
+    profile[:] = 0.0
+    total_sq, top, m = 0.0, 0.0, 0
+    for p in range(len(y)):
+        dev[p] = 0.0
+        if not math.isnan(y[p]):
+            dev[p] = y[p] - cycle_mean[cycle[p]]
+            spread[m] = abs(dev[p])
+            top = max(top, spread[m])
+            m += 1
+            n_phase[phase[p]] += 1.0
+            profile[phase[p]] += dev[p]
             total_sq += dev[p] * dev[p]
-        ssb = 0.0
-        weighted = 0.0
-        for q in range(phases):
-            profile[r, q] /= max(n_phase[q], 1.0)
-            ssb += n_phase[q] * profile[r, q] * profile[r, q]
-            weighted += profile[r, q] * n_phase[q]
-        ssw = max(total_sq - ssb, 0.0)
-        cycles = 0
-        for c in range(n_cycles):
-            cycles += per_cycle[c] > 0.0
-        d2 = n - phases - cycles
-        enough = cycles >= _MIN_CYCLES and n >= _MIN_CYCLES * phases and d2 > 0
-        total = ssb + ssw
-        r2[r] = ssb / (total if total > 0.0 else 1.0) if enough else np.nan
-        f = (ssb / (phases - 1)) / (ssw / max(d2, 1.0))
-        ln_p[r] = f_test_log_p1(min(f, 1e300), phases - 1.0, max(d2, 1.0)) if enough and ssb > 0.0 else 0.0
-        explained[r] = ssb / max(n, 1.0)
-        profile[r, :] -= weighted / max(n, 1.0)
+    bound = _clip_bound(spread, n, top)
+    if 0.0 < bound < math.inf:
+        profile[:] = 0.0
+        total_sq = 0.0
+        for p in range(len(y)):
+            dev[p] = min(max(dev[p], -bound), bound)
+            profile[phase[p]] += dev[p]
+            total_sq += dev[p] * dev[p]
+    cycles = 0
+    for c in range(len(per_cycle)):
+        cycles += per_cycle[c] > 0.0
+    return _f_test(profile, n_phase, total_sq, n, cycles)
+
+
+@inline_kernel
+def _f_test(profile: FloatArray, n_phase: FloatArray, total_sq: float, n: int, cycles: int) -> tuple[float, float, float]:
+    """R^2, ln p and the explained variance of a row's per-phase sums and sum of squares; profile becomes the centred means."""
+    phases = len(profile)
+    ssb = 0.0
+    weighted = 0.0
+    for q in range(phases):
+        profile[q] /= max(n_phase[q], 1.0)
+        ssb += n_phase[q] * profile[q] * profile[q]
+        weighted += profile[q] * n_phase[q]
+    profile[:] -= weighted / max(n, 1.0)
+    ssw = max(total_sq - ssb, 0.0)
+    d2 = n - phases - cycles
+    enough = cycles >= _MIN_CYCLES and n >= _MIN_CYCLES * phases and d2 > 0
+    total = ssb + ssw
+    r2 = ssb / (total if total > 0.0 else 1.0) if enough else np.nan
+    f = (ssb / (phases - 1)) / (ssw / max(d2, 1.0))
+    ln_p = f_test_log_p1(min(f, 1e300), phases - 1.0, max(d2, 1.0)) if enough and ssb > 0.0 else 0.0
+    return r2, ln_p, ssb / max(n, 1.0)
+
+
+@inline_kernel
+def _cycle_means(y: FloatArray, cycle: NDArray[np.int64], per_cycle: FloatArray, cycle_mean: FloatArray) -> int:
+    """Write the values of each cycle (a run of points) and their mean; return the values in all."""
+    n, count, total, c = 0, 0.0, 0.0, 0
+    for p in range(len(y)):
+        if cycle[p] != c:
+            per_cycle[c], cycle_mean[c] = count, total / max(count, 1.0)
+            c, count, total = cycle[p], 0.0, 0.0
+        if not math.isnan(y[p]):
+            count += 1.0
+            total += y[p]
+            n += 1
+    per_cycle[c], cycle_mean[c] = count, total / max(count, 1.0)
+    return n
+
+
+@inline_kernel
+def _clip_bound(spread: FloatArray, n: int, top: float) -> float:
+    """The clip bound of n absolute deviations, the largest top: 5 robust standard deviations, inf where it clips none.
+
+    The median is a selection over the row; when fewer than half the deviations lie below the
+    largest one's 5 robust standard deviations (with room for rounding), the median cannot be
+    small enough for the bound to clip any, which is the usual case and needs no selection.
+    """
+    if top > 1e-290:
+        least = top / (_CLIP_ROBUST_SD * 1.4826) * (1.0 + 1e-9)
+        below = 0
+        for p in range(n):
+            below += spread[p] < least
+        if below <= (n - 1) // 2:
+            return math.inf
+    return _CLIP_ROBUST_SD * 1.4826 * (np.median(spread[:n]) if n else 0.0)
 
 
 def _candidates(span_ms: int, ring_ms: list[int]) -> list[Candidate]:
@@ -444,24 +528,34 @@ class Seasonality:
         recent: FloatArray = self.pools[cand.component][rows][:, phases].astype(np.float64) @ (weights / weights.sum())
         return recent
 
+    def _others(self, cand: Candidate, points: NDArray[np.int64]) -> Others:
+        """The components other than cand's, and where their bins fall on cand's ring points."""
+        res = self.ring_ms[cand.ring]
+        others = [c for c in self.candidates if c is not cand]
+        firsts, start_of, bounds, parts, shares = [0], [], [np.zeros(1, np.int64)], [], []
+        for c in others:
+            starts, start_of_point = np.unique(np.mod((points * res).astype(np.float64), c.period_ms), return_inverse=True)
+            interval, part, share = coverage(starts, res, c.period_ms, c.bins)
+            start_of.append(firsts[-1] + start_of_point)
+            bounds.append(bounds[-1][-1] + np.cumsum(np.bincount(interval, minlength=len(starts))))
+            firsts.append(firsts[-1] + len(starts))
+            parts.append(part)
+            shares.append(share)
+        return (
+            np.array([c.component for c in others], np.int64), np.array(firsts, np.int64),
+            np.array(start_of, np.int64).reshape(len(others), len(points)), np.concatenate(bounds),
+            np.concatenate([*parts, np.zeros(0, np.intp)]), np.concatenate([*shares, np.zeros(0)]),
+        )
+
     def _test(
         self, cand: Candidate, due: NDArray[np.intp], t_ms: int, error_var: FloatArray, level_rate: float
     ) -> TestOutcome:
-        res = self.ring_ms[cand.ring]
         current = int(self.point[cand.ring])
         if not len(due) or current == NEVER:
             return _UNCHANGED
         points = np.arange(current - RING_LENGTH, current)
-        y = self.ring_values(due, cand.ring, points % RING_LENGTH)
-        for other in self.candidates:
-            slot = self.slot[due, other.component]
-            on = slot >= 0
-            if other is not cand and on.any():
-                cover = coverage((points * res).astype(np.float64), res, other.period_ms, other.bins)
-                y[on] -= times_cover(self.pools[other.component][slot[on]], cover, len(points))
-        first_cycle = points[0] // cand.phases
         r2, ln_p, explained, profile = periodic_profile(
-            y, points % cand.phases, cand.phases, points // cand.phases - first_cycle
+            self.rings, cand.ring, due, points, cand.phases, self._others(cand, points), self.slot, tuple(self.pools)
         )
         slot = self.slot[due, cand.component]
         on = slot >= 0
@@ -588,12 +682,21 @@ def _codable(x: float) -> bool:
     return abs(x) <= _FLOAT32_MAX
 
 
+@inline_kernel
+def _decode_row(rings: Ring, i: int, ring: int, positions: NDArray[np.int64], out: FloatArray) -> None:
+    """Write series i's points at positions of ring ring to out, as ring_value() (reading the offset and step once)."""
+    codes, offset, step = rings
+    off, st = float(offset[i, ring]), float(step[i, ring])
+    for j in range(len(positions)):
+        c = codes[i, ring, positions[j]]
+        out[j] = np.nan if c == MISSING else off + float(c) * st
+
+
 @kernel
 def _decode(rings: Ring, rows: NDArray[np.intp], ring: int, positions: NDArray[np.int64], out: FloatArray) -> None:
     """Write the points at positions of ring ring of series rows to out, shape (k, p)."""
     for k in range(len(rows)):
-        for j in range(len(positions)):
-            out[k, j] = ring_value(rings, rows[k], ring, positions[j])
+        _decode_row(rings, rows[k], ring, positions, out[k])
 
 
 @kernel
