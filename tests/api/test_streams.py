@@ -10,9 +10,9 @@ import time
 import grpc
 import pytest
 
-from anomalyd.v1 import job_pb2, job_service_pb2_grpc
+from anomalyd.v1 import column_batch_pb2, job_pb2, job_service_pb2_grpc
 from anomalyd.v1 import job_service_pb2 as pb
-from tests.conftest import REPO, error_reason, job
+from tests.conftest import REPO, error_info, error_reason, job
 
 CHUNK = b"".join(b'{"time": %d, "value": %d}\n' % (1_000_000 + i, i) for i in range(1000))
 
@@ -149,6 +149,42 @@ def test_dropped_connection_releases_the_job(running):
             assert error_reason(err) == "DATA_STREAM_ACTIVE" and time.monotonic() < deadline
             time.sleep(0.1)
     assert processed(running.stub, "dropped") == 2000
+
+
+def test_a_failing_message_fails_the_stream_while_its_client_waits(running):
+    # The server reads on while the pool applies: a message that fails must end the stream
+    # at once, not when the client sends its next message or gives up.
+    open_job(running.stub, "fails")
+    hold = threading.Event()
+
+    def messages():
+        yield pb.PostDataRequest(job_id="fails", data=CHUNK)
+        yield pb.PostDataRequest(data=b"garbage\n" * 101)
+        hold.wait(30)
+
+    call = running.stub.PostData.future(messages(), timeout=60)
+    try:
+        failure = call.exception(timeout=20)
+    finally:
+        hold.set()
+    assert error_reason(failure) == "TOO_MANY_PARSE_ERRORS"
+    assert processed(running.stub, "fails") == 1000
+
+
+def test_no_message_after_a_failing_one_is_applied(running):
+    # Messages read while an earlier one was applied wait in a queue: the failure drops them.
+    open_job(running.stub, "stops")
+    good = [pb.PostDataRequest(data=shifted(CHUNK, i)) for i in range(1, 30)]
+    # A batch whose column is shorter than its times; unlike parse errors, its failure is not
+    # repeated by the messages after it.
+    bad = pb.PostDataRequest(columns=column_batch_pb2.ColumnBatch(
+        times=[2, 3], numeric_columns=[column_batch_pb2.NumericColumn(name="value", values=[1.0])]))
+    messages = [pb.PostDataRequest(job_id="stops", data=CHUNK), *good[:3], bad, *good[3:]]
+    with pytest.raises(grpc.RpcError) as err:
+        running.stub.PostData(iter(messages), timeout=30)
+    assert error_reason(err.value) == "INVALID_COLUMN_BATCH"
+    assert error_info(err.value).metadata["processedRecordCount"] == "4000"
+    assert processed(running.stub, "stops") == 4000
 
 
 def test_health_and_reflection(running):

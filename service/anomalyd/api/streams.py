@@ -1,13 +1,18 @@
 """PostData on the asyncio server: streams bounded in number, size and idleness.
 
-A stream costs no thread while it waits for its client. Each message is applied in the
-streams pool, one at a time per stream, so a stream never waits for another one's thread.
+A stream costs no thread while it waits for its client. Its messages are applied in the
+streams pool, one at a time and in order, while the event loop reads the next ones; a stream
+never waits for another one's thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import contextvars
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -99,16 +104,22 @@ class DataStreams:
             await run_to_end(self._pool, stream.reset, convert.millis(first, "reset_start") or 0, convert.millis(first, "reset_end"))
         received = 0
         message: pb.PostDataRequest | None = first
-        while message is not None:
-            if message.job_id and message.job_id != job_id:
-                raise InvalidRequest(
-                    f"this stream sends data to job {job_id!r}; a message names {message.job_id!r}", jobId=job_id
-                )
-            # Serialising a column batch's size costs as much as converting it: once a message.
-            columns_bytes = message.columns.ByteSize() if message.HasField("columns") else 0
-            received += self._checked_size(message, job_id, received, columns_bytes)
-            await run_to_end(self._pool, _post_message, stream, message, columns_bytes)
-            message = await self._next(requests)
+        applier = _Applier(self._pool, stream)
+        try:
+            while message is not None:
+                if message.job_id and message.job_id != job_id:
+                    raise InvalidRequest(
+                        f"this stream sends data to job {job_id!r}; a message names {message.job_id!r}", jobId=job_id
+                    )
+                # Serialising a column batch's size costs as much as converting it: once a message.
+                columns_bytes = message.columns.ByteSize() if message.HasField("columns") else 0
+                size = self._checked_size(message, job_id, received, columns_bytes)
+                received += size
+                await applier.put(message, columns_bytes, size)
+                message = await self._next(requests, applier)
+        finally:
+            # The messages read before a failure are kept, as they would be one at a time.
+            await applier.wait()
         return await run_to_end(self._pool, stream.finish)
 
     def _checked_size(self, message: pb.PostDataRequest, job_id: str, received: int, columns_bytes: int) -> int:
@@ -131,17 +142,131 @@ class DataStreams:
             )
         return size
 
-    async def _next(self, requests: AsyncIterator[pb.PostDataRequest]) -> pb.PostDataRequest | None:
+    async def _next(
+        self, requests: AsyncIterator[pb.PostDataRequest], applier: _Applier | None = None
+    ) -> pb.PostDataRequest | None:
         timeout = self._limits.idle_timeout_s
         try:
             async with asyncio.timeout(timeout):  # unlike wait_for, no task per message
-                return await anext(requests, None)
+                with applier.reading() if applier else contextlib.nullcontext():
+                    return await anext(requests, None)
         except TimeoutError:
             raise StreamIdle(
                 f"no PostData message came for {timeout:g}s (stream_idle_timeout); the stream was closed, "
                 "keeping the messages before",
                 limitSeconds=f"{timeout:g}",
             ) from None
+
+
+# How far the pool may be behind the event loop's reading, in a stream's messages and bytes.
+_MAX_QUEUED_MESSAGES = 8
+_MAX_QUEUED_BYTES = 4 << 20
+
+
+class _Applier:
+    """Applies one stream's messages in the pool, in order, while the event loop reads the next ones.
+
+    Handing each message to the pool and waiting for it cost the server about as much CPU as
+    receiving it (two thread switches, ~170 us a message): here one pool call applies every
+    message queued while it works, and the loop waits for it only when the queue is full and at
+    the end. A failed message fails the stream at once, also while the loop waits for a message,
+    and no message after it is applied.
+
+    Args:
+        pool: where messages are applied.
+        stream: the stream they go to.
+    """
+
+    def __init__(self, pool: Executor, stream: DataStream) -> None:
+        self._pool = pool
+        self._stream = stream
+        self._lock = threading.Lock()  # guards what the loop and the pool share: the four below
+        self._queue: deque[tuple[pb.PostDataRequest, int, int]] = deque()  # message, columns bytes, size
+        self._queued_bytes = 0
+        self._draining = False  # a pool call is taking the queue
+        self._failure: BaseException | None = None
+        self._run: asyncio.Future[None] | None = None  # the latest pool call
+        self._reader: asyncio.Task[object] | None = None  # the stream's task while it waits for a message
+        self._interrupted = False  # the reader was cancelled for a failure
+
+    async def put(self, message: pb.PostDataRequest, columns_bytes: int, size: int) -> None:
+        """Queue a message, starting a pool call if none runs; wait for the pool while the queue is full.
+
+        Raises:
+            Exception: what an earlier message failed with.
+        """
+        self._raise_failure()
+        with self._lock:
+            self._queue.append((message, columns_bytes, size))
+            self._queued_bytes += size
+            full = len(self._queue) >= _MAX_QUEUED_MESSAGES or self._queued_bytes >= _MAX_QUEUED_BYTES
+            start, self._draining = not self._draining, True
+        if start:
+            run = asyncio.get_running_loop().run_in_executor(self._pool, contextvars.copy_context().run, self._drain)
+            run.add_done_callback(self._interrupt_reader)
+            self._run = run
+        if full:
+            await self.wait()
+
+    async def wait(self) -> None:
+        """Wait until every queued message is applied, also when cancelled meanwhile.
+
+        Raises:
+            Exception: what a message failed with.
+        """
+        if self._run is not None:
+            try:
+                await asyncio.shield(self._run)
+            except asyncio.CancelledError:
+                # A stream's step must not outlive the stream (see run_to_end).
+                await asyncio.wait([self._run])
+                raise
+            except Exception:
+                pass  # kept in _failure, raised below
+        self._raise_failure()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Around waiting for the next message: a failing message ends the wait with its error."""
+        self._reader = asyncio.current_task()
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not self._interrupted:
+                raise
+            self._interrupted = False
+            if self._reader is not None:
+                self._reader.uncancel()
+            self._raise_failure()
+            raise
+        finally:
+            self._reader = None
+
+    def _drain(self) -> None:
+        """Apply queued messages until none is left (in the pool)."""
+        while True:
+            with self._lock:
+                if not self._queue or self._failure is not None:
+                    self._draining = False
+                    return
+                message, columns_bytes, size = self._queue.popleft()
+                self._queued_bytes -= size
+            try:
+                _post_message(self._stream, message, columns_bytes)
+            except BaseException as err:
+                with self._lock:
+                    self._failure, self._draining = err, False
+                    self._queue.clear()
+                raise
+
+    def _interrupt_reader(self, run: asyncio.Future[None]) -> None:
+        if self._reader is not None and not run.cancelled() and run.exception() is not None:
+            self._interrupted = True
+            self._reader.cancel()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
 
 
 def _post_message(stream: DataStream, message: pb.PostDataRequest, columns_bytes: int) -> None:
