@@ -1,0 +1,334 @@
+"""The periodicity test of seasonality.py: ring points tested for a period with an F test.
+
+Each candidate period is tested on a series' ring points less its other active components:
+
+* each cycle's own mean is removed, which absorbs slow level drift and partial first cycles;
+* values further than 5 robust standard deviations out are clipped, so a lone spike cannot pass
+  for a period;
+* the share of variance explained by the per-phase means, R^2 = SSB / (SSB + SSW), and
+  F = (SSB / (m - 1)) / (SSW / (N - m - cycles)) with the F tail from Paulson's approximation.
+
+A test of all the series due at a bucket is one compiled pass, series by series.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from anomalyd.engine.compiled import inline_kernel, kernel
+from anomalyd.engine.rings import RING_LENGTH, Ring, decode_row
+from anomalyd.engine.stats import FloatArray, f_test_log_p1
+
+_MIN_PHASES = 4
+_MIN_CYCLES = 3
+_TESTS_PER_RING = 8  # each candidate is re-tested every 1/8 of its ring's length
+_CLIP_ROBUST_SD = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A period that can be tested at this bucket span.
+
+    Attributes:
+        component: index into the periods (0 hour, 1 day, 2 week).
+        period_ms: the period.
+        ring: the ring the test reads.
+        phases: points per period in that ring.
+        bins: bins of the component.
+        every: the test interval, in buckets.
+    """
+
+    component: int
+    period_ms: int
+    ring: int
+    phases: int
+    bins: int
+    every: int
+
+
+Cover = tuple[NDArray[np.intp], NDArray[np.intp], FloatArray]
+"""The overlaps of intervals with the bins of a period: (interval, bin, share of the interval)."""
+
+
+def coverage(starts_ms: FloatArray, width_ms: float, period_ms: float, bins: int) -> Cover:
+    """The share of each interval [start, start + width) that falls in each bin of a period.
+
+    Args:
+        starts_ms: shape (k,), interval starts (any epoch ms; taken modulo the period).
+        width_ms: interval length.
+        period_ms: the period, split into equal bins.
+        bins: number of bins.
+
+    Returns:
+        Every overlap: its interval, its bin and the share of the interval in the bin; the
+        shares of an interval sum to 1.
+    """
+    k = len(starts_ms)
+    if width_ms >= period_ms:
+        return np.repeat(np.arange(k), bins), np.tile(np.arange(bins), k), np.full(k * bins, 1.0 / bins)
+    most = k * (int(width_ms // (period_ms / bins)) + 2)
+    interval, part, share = np.empty(most, np.intp), np.empty(most, np.intp), np.empty(most)
+    n = _overlaps(np.mod(starts_ms, period_ms), width_ms, period_ms, bins, interval, part, share)
+    return interval[:n], part[:n], share[:n]
+
+
+@kernel
+def _overlaps(
+    starts: FloatArray, width: float, period: float, bins: int,
+    interval: NDArray[np.intp], part: NDArray[np.intp], share: FloatArray,
+) -> int:
+    step = period / bins
+    n = 0
+    for i in range(len(starts)):
+        s = starts[i]
+        b = int(s // step)
+        while b * step < s + width:  # bins past the end of the period are its first ones again
+            lo, hi = max(s, b * step), min(s + width, (b + 1) * step)
+            if hi > lo:
+                interval[n], part[n], share[n] = i, b % bins, (hi - lo) / width
+                n += 1
+            b += 1
+    return n
+
+
+def times_cover(rows: FloatArray, cover: Cover, intervals: int) -> FloatArray:
+    """The value of each interval given values per bin: rows weighted by the bins' shares.
+
+    Args:
+        rows: shape (k, bins), values per bin.
+        cover: coverage() of the intervals.
+        intervals: the number of intervals.
+
+    Returns:
+        shape (k, intervals).
+    """
+    out = np.zeros((len(rows), intervals))
+    _add_covered(np.ascontiguousarray(rows, np.float64), *cover, out)
+    return out
+
+
+@kernel
+def _add_covered(rows: FloatArray, point: NDArray[np.intp], part: NDArray[np.intp], share: FloatArray, out: FloatArray) -> None:
+    # A small product is a loop: a BLAS call costs milliseconds when its threads wait for cores.
+    for r in range(len(rows)):
+        for j in range(len(point)):
+            out[r, point[j]] += rows[r, part[j]] * share[j]
+
+
+Others = tuple[
+    NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.intp], FloatArray
+]
+"""The other components a test takes out of the ring points, and where their bins fall on them.
+
+A point's overlaps with a component's bins depend only on where it starts in the period, so
+they are listed once a distinct start: the components, shape (m,); the bounds of each one's
+distinct starts, shape (m + 1,); each point's distinct start, shape (m, L); the bounds of each
+distinct start's overlaps, shape (starts + 1,); and the overlaps' bins and shares (coverage()).
+"""
+
+
+def periodic_profile(
+    rings: Ring, ring: int, rows: NDArray[np.intp], points: NDArray[np.int64], phases: int,
+    others: Others, slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...],
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Test ring points of series, less their other active components, for a period with the one-way ANOVA F test.
+
+    Args:
+        rings: the rings.
+        ring: the ring the test reads.
+        rows: shape (k,), the series tested.
+        points: shape (L,), the ring's points read (absolute numbers), in time order.
+        phases: points per period.
+        others: the components taken out of the points where a series has them.
+        slot: each series' pool row of each component, -1 where it has none.
+        pools: each component's bins.
+
+    Returns:
+        R^2, shape (k,), NaN when there is too little data (fewer than 3 cycles or 3 points per
+        phase); ln p of the F test, shape (k,); the variance the profile explains per point,
+        shape (k,); the per-phase mean profile, shape (k, phases).
+    """
+    k = len(rows)
+    out = (np.empty(k), np.empty(k), np.empty(k), np.empty((k, phases)))
+    cycle = points // phases
+    _profile_rows(rings, ring, rows, points % RING_LENGTH, points % phases, cycle - cycle[0], others, slot, pools, *out)
+    return out
+
+
+def others(tested: list[Candidate], cand: Candidate, res: int, points: NDArray[np.int64]) -> Others:
+    """The components of the tested candidates other than cand, and where their bins fall on cand's ring points.
+
+    Args:
+        tested: every candidate of the series.
+        cand: the candidate whose test takes the others out.
+        res: the resolution of cand's ring.
+        points: shape (L,), the ring points the test reads (absolute numbers).
+
+    Returns:
+        The others' overlaps, each listed once a distinct start in its period.
+    """
+    rest = [c for c in tested if c is not cand]
+    firsts, start_of, bounds, parts, shares = [0], [], [np.zeros(1, np.int64)], [], []
+    for c in rest:
+        starts, start_of_point = np.unique(np.mod((points * res).astype(np.float64), c.period_ms), return_inverse=True)
+        interval, part, share = coverage(starts, res, c.period_ms, c.bins)
+        start_of.append(firsts[-1] + start_of_point)
+        bounds.append(bounds[-1][-1] + np.cumsum(np.bincount(interval, minlength=len(starts))))
+        firsts.append(firsts[-1] + len(starts))
+        parts.append(part)
+        shares.append(share)
+    return (
+        np.array([c.component for c in rest], np.int64), np.array(firsts, np.int64),
+        np.array(start_of, np.int64).reshape(len(rest), len(points)), np.concatenate(bounds),
+        np.concatenate([*parts, np.zeros(0, np.intp)]), np.concatenate([*shares, np.zeros(0)]),
+    )
+
+
+@kernel
+def _profile_rows(
+    rings: Ring, ring: int, rows: NDArray[np.intp], positions: NDArray[np.int64], phase: NDArray[np.int64],
+    cycle: NDArray[np.int64], others: Others, slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...],
+    r2: FloatArray, ln_p: FloatArray, explained: FloatArray, profile: FloatArray,
+) -> None:
+    """periodic_profile() series by series, writing its four results."""
+    components, start_of = others[0], others[2]
+    length, n_cycles = len(positions), cycle[-1] + 1
+    y, taken = np.empty(length), np.empty(others[1][-1])
+    scratch = (np.empty(n_cycles), np.empty(n_cycles), np.empty(length), np.empty(length), np.empty(profile.shape[1]))
+    for r in range(len(rows)):
+        i = rows[r]
+        decode_row(rings, i, ring, positions, y)
+        _take_others(others, slot, pools, i, taken)
+        for o in range(len(components)):
+            if slot[i, components[o]] >= 0:
+                for p in range(length):
+                    y[p] -= taken[start_of[o, p]]
+        r2[r], ln_p[r], explained[r] = _anova(y, phase, cycle, scratch, profile[r])
+
+
+@inline_kernel
+def _take_others(others: Others, slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...], i: int, taken: FloatArray) -> None:
+    """Write the sum of series i's other active components over each of their distinct starts to taken."""
+    components, firsts, _, bounds, part, share = others
+    for o in range(len(components)):
+        s = slot[i, components[o]]
+        if s >= 0:
+            pool = pools[components[o]]
+            for u in range(firsts[o], firsts[o + 1]):
+                value = 0.0
+                for j in range(bounds[u], bounds[u + 1]):
+                    value += float(pool[s, part[j]]) * share[j]
+                taken[u] = value
+
+
+@inline_kernel
+def _anova(
+    y: FloatArray, phase: NDArray[np.int64], cycle: NDArray[np.int64],
+    scratch: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray], profile: FloatArray,
+) -> tuple[float, float, float]:
+    """R^2, ln p and the explained variance of one row of values y of periodic_profile(), writing its profile.
+
+    Every sum runs in point order from 0.0, as the one loop a sum a plain reading would write.
+    """
+    per_cycle, cycle_mean, dev, spread, n_phase = scratch
+    n = _cycle_means(y, cycle, per_cycle, cycle_mean)
+    # Each cycle's own mean is removed, which absorbs slow level drift and partial cycles;
+    # values beyond 5 robust standard deviations are clipped, so a lone spike is no period.
+    n_phase[:] = 0.0
+    profile[:] = 0.0
+    total_sq, top, m = 0.0, 0.0, 0
+    for p in range(len(y)):
+        dev[p] = 0.0
+        if not math.isnan(y[p]):
+            dev[p] = y[p] - cycle_mean[cycle[p]]
+            spread[m] = abs(dev[p])
+            top = max(top, spread[m])
+            m += 1
+            n_phase[phase[p]] += 1.0
+            profile[phase[p]] += dev[p]
+            total_sq += dev[p] * dev[p]
+    bound = _clip_bound(spread, n, top)
+    if 0.0 < bound < math.inf:
+        profile[:] = 0.0
+        total_sq = 0.0
+        for p in range(len(y)):
+            dev[p] = min(max(dev[p], -bound), bound)
+            profile[phase[p]] += dev[p]
+            total_sq += dev[p] * dev[p]
+    cycles = 0
+    for c in range(len(per_cycle)):
+        cycles += per_cycle[c] > 0.0
+    return _f_test(profile, n_phase, total_sq, n, cycles)
+
+
+@inline_kernel
+def _f_test(profile: FloatArray, n_phase: FloatArray, total_sq: float, n: int, cycles: int) -> tuple[float, float, float]:
+    """R^2, ln p and the explained variance of a row's per-phase sums and sum of squares; profile becomes the centred means."""
+    phases = len(profile)
+    ssb = 0.0
+    weighted = 0.0
+    for q in range(phases):
+        profile[q] /= max(n_phase[q], 1.0)
+        ssb += n_phase[q] * profile[q] * profile[q]
+        weighted += profile[q] * n_phase[q]
+    profile[:] -= weighted / max(n, 1.0)
+    ssw = max(total_sq - ssb, 0.0)
+    d2 = n - phases - cycles
+    enough = cycles >= _MIN_CYCLES and n >= _MIN_CYCLES * phases and d2 > 0
+    total = ssb + ssw
+    r2 = ssb / (total if total > 0.0 else 1.0) if enough else np.nan
+    f = (ssb / (phases - 1)) / (ssw / max(d2, 1.0))
+    ln_p = f_test_log_p1(min(f, 1e300), phases - 1.0, max(d2, 1.0)) if enough and ssb > 0.0 else 0.0
+    return r2, ln_p, ssb / max(n, 1.0)
+
+
+@inline_kernel
+def _cycle_means(y: FloatArray, cycle: NDArray[np.int64], per_cycle: FloatArray, cycle_mean: FloatArray) -> int:
+    """Write the values of each cycle (a run of points) and their mean; return the values in all."""
+    n, count, total, c = 0, 0.0, 0.0, 0
+    for p in range(len(y)):
+        if cycle[p] != c:
+            per_cycle[c], cycle_mean[c] = count, total / max(count, 1.0)
+            c, count, total = cycle[p], 0.0, 0.0
+        if not math.isnan(y[p]):
+            count += 1.0
+            total += y[p]
+            n += 1
+    per_cycle[c], cycle_mean[c] = count, total / max(count, 1.0)
+    return n
+
+
+@inline_kernel
+def _clip_bound(spread: FloatArray, n: int, top: float) -> float:
+    """The clip bound of n absolute deviations, the largest top: 5 robust standard deviations, inf where it clips none.
+
+    The median is a selection over the row; when fewer than half the deviations lie below the
+    largest one's 5 robust standard deviations (with room for rounding), the median cannot be
+    small enough for the bound to clip any, which is the usual case and needs no selection.
+    """
+    if top > 1e-290:
+        least = top / (_CLIP_ROBUST_SD * 1.4826) * (1.0 + 1e-9)
+        below = 0
+        for p in range(n):
+            below += spread[p] < least
+        if below <= (n - 1) // 2:
+            return math.inf
+    return _CLIP_ROBUST_SD * 1.4826 * (np.median(spread[:n]) if n else 0.0)
+
+
+def candidates(span_ms: int, ring_ms: list[int], periods_ms: tuple[int, ...], max_bins: tuple[int, ...]) -> list[Candidate]:
+    """The periods testable at span_ms, each in the finest ring that holds 3 cycles of it, with at most max_bins bins."""
+    found = []
+    for component, (period, most_bins) in enumerate(zip(periods_ms, max_bins, strict=True)):
+        for ring, res in enumerate(ring_ms):
+            phases = period // res
+            if period % res == 0 and phases >= _MIN_PHASES and RING_LENGTH * res >= _MIN_CYCLES * period:
+                every = max(1, RING_LENGTH * res // (_TESTS_PER_RING * span_ms))
+                bins = min(-(-period // span_ms), most_bins)
+                found.append(Candidate(component, period, ring, phases, bins, every))
+                break
+    return found

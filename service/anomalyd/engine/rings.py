@@ -1,0 +1,172 @@
+"""Rings of recent values of S series, each point a 16-bit code.
+
+A ring point is the ring's offset plus its code times its step, per series and ring (a float32
+point cost four bytes, and the rings were half of an old series' state). The step is a 65,534th
+of one and a half times the ring's range, so a point decodes within 2e-5 of the ring's range of
+its value (NAB and the tests' scores as with float32 points; 8-bit codes, within 0.6 %, moved
+NAB standard by +0.2); the ring is re-fitted when a point falls outside it (with four times its
+range of room, as a young ring's range grows with nearly every point), and when a point is
+written at the series' own place in the ring (once a ring length) if the range has shrunk to
+half, so a spike that left the ring no longer coarsens it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from anomalyd.engine.compiled import inline_kernel, kernel
+from anomalyd.engine.state import NEVER
+from anomalyd.engine.stats import FloatArray
+
+RING_LENGTH = 336  # autodetect's window length for 1 min to 1 h spans
+CODE = np.int16  # a ring point's type
+MISSING = -32768  # the code of a ring point without a value
+_MOST_CODE = 32767
+_HEADROOM = 1.5  # a fitted ring spans its range times this, so a slightly wider point fits
+# A ring that a point outgrew is re-fitted with more room: a young ring's range grows with nearly
+# every point, and each re-fit decodes and codes the whole ring. Its next narrowing check (a ring
+# length later at most) takes it back to _HEADROOM.
+_GROWTH_HEADROOM = 4.0
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_RELATIVE_STEP = 2.0**-22  # the least step, relative to the values: float32's own precision
+
+Ring = tuple[NDArray[np.int16], NDArray[np.float32], NDArray[np.float32]]
+"""Ring points of S series: codes shape (S, rings, RING_LENGTH), offset and step shape (S, rings);
+a point is offset + code * step, NaN where its code is MISSING."""
+
+
+
+def empty_rings(capacity: int, n_rings: int) -> Ring:
+    """Rings of capacity series without points."""
+    return (
+        np.full((capacity, n_rings, RING_LENGTH), MISSING, CODE),
+        np.zeros((capacity, n_rings), np.float32),
+        np.zeros((capacity, n_rings), np.float32),
+    )
+
+
+@inline_kernel
+def ring_value(rings: Ring, i: int, ring: int, p: int) -> float:
+    """Series i's point p of ring ring, NaN where missing."""
+    codes, offset, step = rings
+    c = codes[i, ring, p]
+    return np.nan if c == MISSING else float(offset[i, ring]) + float(c) * float(step[i, ring])
+
+
+@inline_kernel
+def _codable(x: float) -> bool:
+    """Whether a ring keeps x: NaN is no value, and a mean beyond float32 (from +-1e308 values) none the tests can use."""
+    return abs(x) <= _FLOAT32_MAX
+
+
+@inline_kernel
+def decode_row(rings: Ring, i: int, ring: int, positions: NDArray[np.int64], out: FloatArray) -> None:
+    """Write series i's points at positions of ring ring to out, as ring_value() (reading the offset and step once)."""
+    codes, offset, step = rings
+    off, st = float(offset[i, ring]), float(step[i, ring])
+    for j in range(len(positions)):
+        c = codes[i, ring, positions[j]]
+        out[j] = np.nan if c == MISSING else off + float(c) * st
+
+
+@kernel
+def decode(rings: Ring, rows: NDArray[np.intp], ring: int, positions: NDArray[np.int64], out: FloatArray) -> None:
+    """Write the points at positions of ring ring of series rows to out, shape (k, p)."""
+    for k in range(len(rows)):
+        decode_row(rings, rows[k], ring, positions, out[k])
+
+
+@kernel
+def _fit(values: FloatArray, headroom: float) -> tuple[float, float]:
+    """The offset and step that code values (others than _codable() left out): the range's middle, and its half times headroom per code."""
+    lo, hi = math.inf, -math.inf
+    for x in values:
+        if _codable(x):
+            lo, hi = min(lo, x), max(hi, x)
+    if lo > hi:
+        return 0.0, 0.0
+    half = 0.5 * hi - 0.5 * lo
+    step = max(half * headroom / _MOST_CODE, max(abs(lo), abs(hi)) * _RELATIVE_STEP)
+    return float(np.float32(0.5 * lo + 0.5 * hi)), float(np.float32(step))
+
+
+@inline_kernel
+def _code(x: float, offset: float, step: float) -> float:
+    """The steps from offset to x, unrounded and within +-2 ** 30 (beyond every code where a zero step cannot code x)."""
+    d = x - offset
+    q = d / step if step > 0.0 else (0.0 if d == 0.0 else math.copysign(math.inf, d))
+    return min(max(q, -(2.0**30)), 2.0**30)
+
+
+@kernel
+def _encode(values: FloatArray, rings: Ring, i: int, ring: int, headroom: float) -> None:
+    """Fit series i's ring ring to values, shape (RING_LENGTH,), with headroom, and code them."""
+    codes, offset, step = rings
+    off, st = _fit(values, headroom)
+    offset[i, ring], step[i, ring] = off, st
+    for p in range(RING_LENGTH):
+        x = values[p]
+        if not _codable(x):
+            codes[i, ring, p] = MISSING
+        else:
+            codes[i, ring, p] = min(max(round(_code(x, off, st)), -_MOST_CODE), _MOST_CODE)
+
+
+@kernel
+def encode_all(values: FloatArray, rings: Ring) -> None:
+    """Code values, shape (S, rings, RING_LENGTH), into rings, each series' ring fitted to its own."""
+    for i in range(values.shape[0]):
+        for ring in range(values.shape[1]):
+            _encode(values[i, ring], rings, i, ring, _HEADROOM)
+
+
+@inline_kernel
+def _put(rings: Ring, i: int, ring: int, p: int, x: float, buffer: FloatArray) -> None:
+    """Write x to series i's point p of ring ring, re-fitting the ring when x is outside it or it can narrow.
+
+    buffer, shape (RING_LENGTH,), is scratch space.
+    """
+    codes, offset, step = rings
+    if not _codable(x):
+        codes[i, ring, p] = MISSING
+        return
+    st = float(step[i, ring])
+    q = _code(x, float(offset[i, ring]), st)
+    fits = abs(q) <= _MOST_CODE
+    if fits and p != i % RING_LENGTH:
+        codes[i, ring, p] = round(q)
+        return
+    for k in range(RING_LENGTH):
+        buffer[k] = ring_value(rings, i, ring, k)
+    buffer[p] = x
+    # Once a ring length, at the series' own place, the ring narrows if its range halved.
+    if fits and _fit(buffer, _HEADROOM)[1] >= 0.5 * st:
+        codes[i, ring, p] = round(q)
+        return
+    _encode(buffer, rings, i, ring, _HEADROOM if fits else _GROWTH_HEADROOM)
+
+
+@kernel
+def roll_rings(
+    rings: Ring, acc_sum: FloatArray, acc_n: NDArray[np.float32], point: NDArray[np.int64], ring_ms: NDArray[np.int64],
+    t_ms: int, n_series: int,
+) -> None:
+    """Move the rings to the bucket starting at t_ms: each ring's point that ended takes its mean (missing without values), skipped ones missing."""
+    codes = rings[0]
+    buffer = np.empty(RING_LENGTH)
+    for ring in range(len(ring_ms)):
+        now = t_ms // ring_ms[ring]
+        last = point[ring]
+        if last != NEVER and now > last:
+            gap = min(now - last - 1, RING_LENGTH)
+            for i in range(n_series):
+                n = acc_n[i, ring]
+                _put(rings, i, ring, last % RING_LENGTH, acc_sum[i, ring] / n if n > 0 else np.nan, buffer)
+                for j in range(gap):
+                    codes[i, ring, (last + 1 + j) % RING_LENGTH] = MISSING
+                acc_sum[i, ring] = 0.0
+                acc_n[i, ring] = 0.0
+        point[ring] = max(now, last)
