@@ -158,7 +158,8 @@ class JobAnalyzer:
             batch: the records, times in epoch ms.
         """
         bucket = floor_to(batch.times, self.span)
-        keep = None if self._finalized_end is None else bucket >= self._finalized_end
+        end = self._finalized_end
+        keep = bucket >= end if end is not None and len(bucket) and int(bucket.min()) < end else None
         if self.spec.summary_count_field_name:
             weight = batch.numbers.get(self.spec.summary_count_field_name, np.full(len(batch), np.nan))
             keep = weight > 0.0 if keep is None else keep & (weight > 0.0)
@@ -357,7 +358,8 @@ class JobAnalyzer:
                 list when none does).
         """
         interim = completeness is not None
-        events = float(np.add.reduce(rows["weight"]))  # ndarray.sum() less its Python wrapper
+        weight = rows["weight"]
+        events = float(weight[0]) if len(weight) == 1 else float(weight.sum())
         if not interim:
             n = self._event_buckets = self._event_buckets + 1
             self._event_rate += (events - self._event_rate) / min(n, 24)

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from anomalyd.engine import seasonality, series_model
 from anomalyd.engine.bucket_groups import STATISTIC_CODES, group_run
-from anomalyd.engine.compiled import kernel
+from anomalyd.engine.compiled import Bound, bind, kernel
 from anomalyd.engine.field_values import row_values
 from anomalyd.engine.functions import COUNTING, FUNCTIONS, ORDERED, STATISTICS, Grouped
 from anomalyd.engine.memory import KEY_BYTES, MemoryAccount
@@ -135,6 +135,10 @@ class DetectorScorer:
         # the last entry that of records without the field (see series_of).
         self._last_values: tuple[str, ...] | None = None
         self._last_series = np.zeros(0, np.int32)
+        # score_run's state arrays, bound when the detector had _bound_series series (a new series
+        # replaces arrays) and since then no periodicity test ran outside score_run; None: bind anew.
+        self._bound: Bound | None = None
+        self._bound_series = 0
 
     @property
     def split_fields(self) -> tuple[str, ...]:
@@ -185,13 +189,12 @@ class DetectorScorer:
         A function of a field skips records whose values_of() is NaN. New series take their
         bytes from the account; the buckets of records whose series was refused are noted there.
         """
-        usable = values == values if self.function.uses_field else np.ones(len(batch), bool)  # not NaN
         column = batch.strings.get(self.keys.fields[0]) if len(self.keys.fields) == 1 else None
         if column is not None and column.values == self._last_values:
-            known = self._last_series[column.codes]  # code -1 (no value) reads the last entry
-            if not len(known) or known.min() >= 0 or not (usable & (known < 0)).any():
-                # Every usable record's series is known: nothing to resolve.
-                return np.where(usable, known, np.int32(-1))
+            all_known, known = _known_series(self._last_series, column.codes, values, self.function.uses_field)
+            if all_known:  # every usable record's series is known: nothing to resolve
+                return known
+        usable = values == values if self.function.uses_field else np.ones(len(batch), bool)  # not NaN
 
         def grow(key: tuple[str, ...], cost: int) -> None:
             self._grow(self.n_series + 1, self.n_series + 1 + account.budget // cost)
@@ -215,6 +218,7 @@ class DetectorScorer:
                 the bucket's events that have arrived, in (0, 1].
         """
         final = completeness is None
+        self._bound = None  # a final bucket's periodicity tests may replace component arrays
         n_series = self.n_series
         series = rows["series"][:, self.index]
         mine = series >= 0
@@ -285,24 +289,24 @@ class DetectorScorer:
             return None
         n_series, n_buckets = self.n_series, len(starts)
         code = STATISTIC_CODES.get(feature.statistic)
-        norm = self.normaliser
-        rating = (self.keys.ids, bool(self.spec.partition_field_name), norm.state(), norm.decay, self.span, self.run_peak)
-        state, run, settings = model.state(), model.run_state(), model.settings()
+        settings = model.settings()
+        bound = self._bound if self._bound is not None and self._bound_series == n_series else self._bind(model)
         if code is None:
             idx, ptr, x = self._group_in_numpy(starts, rows, feature.statistic)
-            j, block, warm = _close_grouped(starts, idx, ptr, x, n_series, state, run, settings, rating)
+            j, block, warm = _close_grouped(starts, idx, ptr, x, n_series, settings, bound)
         else:
             j, idx, ptr, block, warm = _group_and_close(
                 starts, rows["bucket"], rows["series"], rows["value"], rows["weight"], self.index, n_series, code,
-                self._empty_is_zero, state, run, settings, rating,
+                self._empty_is_zero, settings, bound,
             )
         x, typical, ln_p, raw, score, impact = block
         while j < n_buckets:  # the compiled loop left for due periodicity tests: run them, then go on
             model.test_periods(int(starts[j]), n_series)
+            bound = self._bind(model)  # the tests may have replaced component arrays
             scratch = model.blank_scored(len(idx)).fields()
             j = _run(
-                starts, ptr, idx, x, j, True, n_series, model.state(), model.run_state(), settings, rating,
-                (typical, *scratch[1:]), (ln_p, raw, score, impact), warm,
+                starts, ptr, idx, x, j, True, n_series, settings, bound, (typical, *scratch[1:]),
+                (ln_p, raw, score, impact), warm,
             )
         best = _FIRST if len(idx) == 1 else np.zeros(len(idx), np.intp)  # one feature: it is always the one reported
         if n_buckets == 1:
@@ -312,6 +316,14 @@ class DetectorScorer:
                  impact[lo:hi], warm[lo:hi])
             for lo, hi in zip(ptr[:-1].tolist(), ptr[1:].tolist(), strict=True)
         ]
+
+    def _bind(self, model: SeriesModel) -> Bound:
+        """Bind the state arrays score_run's kernels read, as they are now (see compiled.Bound)."""
+        norm = self.normaliser
+        rating = (self.keys.ids, bool(self.spec.partition_field_name), norm.state(), norm.decay, self.span, self.run_peak)
+        self._bound = bind(model.state(), model.run_state(), rating)
+        self._bound_series = self.n_series
+        return self._bound
 
     def _group_in_numpy(
         self, starts: NDArray[np.int64], rows: Arrays, statistic: str
@@ -349,6 +361,7 @@ class DetectorScorer:
         """Restore the state written by arrays() and keys.meta()."""
         self.keys.load(prefixed(arrays, "keys."), split_values)
         self._last_values = None
+        self._bound = None
         self.run_peak = arrays["run_peak"]
         self.normaliser.load(prefixed(arrays, "norm."))
         for j, model in enumerate(self.models):
@@ -441,9 +454,8 @@ def _rate_rows(
 @kernel
 def _run(
     starts: NDArray[np.int64], ptr: NDArray[np.intp], idx: NDArray[np.intp], x: FloatArray, begin: int, rolled: bool,
-    n_series: int, model: tuple[Any, ...], run: tuple[Any, ...], settings: tuple[int, bool, int, float],
-    rating: tuple[Any, ...], scored: tuple[FloatArray, ...], rated: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
-    warm: NDArray[np.bool_],
+    n_series: int, settings: tuple[int, bool, int, float], bound: Bound, scored: tuple[FloatArray, ...],
+    rated: tuple[FloatArray, FloatArray, FloatArray, FloatArray], warm: NDArray[np.bool_],
 ) -> int:
     """Close buckets begin.. of a one-feature detector: roll, score, learn and rate each, in time order.
 
@@ -455,10 +467,10 @@ def _run(
         begin: the first bucket to close.
         rolled: the rings were rolled to bucket begin and its tests run already.
         n_series: the number of series in use.
-        model: the SeriesModel's state().
-        run: its run_state(): the seasonality's run_state() and the settings.
         settings: side, counts, warmup and decay of the model.
-        rating: key ids, by_partition, the normaliser's state() and decay, the span (ms) and run peaks.
+        bound: the detector's Bound (see DetectorScorer._bind): the SeriesModel's state() and
+            run_state(), and the rating's key ids, by_partition, the normaliser's state() and
+            decay, the span (ms) and run peaks.
         scored: the Scored arrays of all rows, shape (K,) (means (K, 2)), written.
         rated: ln p, raw score, normalised score and impact of all rows, written.
         warm: shape (K,), written: each series was past warm-up before this bucket.
@@ -467,8 +479,9 @@ def _run(
         B when every bucket is closed; else the bucket whose periodicity tests are due, rolled
         to: the caller runs them and calls again from there with rolled True.
     """
+    model, run = bound.model, bound.run
     learned, rings, acc_sum, acc_n = model[0], model[15], model[16], model[17]
-    key_ids, by_partition, norm, decay, span, run_peak = rating
+    key_ids, by_partition, norm, decay, span, run_peak = bound.rating
     warmup = settings[2]
     phases = np.empty(3, np.int64)
     ln_single, ln_multi = scored[3], scored[4]
@@ -486,10 +499,37 @@ def _run(
 
 
 @kernel
+def _known_series(
+    last_series: NDArray[np.int32], codes: NDArray[np.int32], values: FloatArray, uses_field: bool
+) -> tuple[bool, NDArray[np.int32]]:
+    """Each record's series read from the last batch's table (see series_of), if every usable record's is there.
+
+    Args:
+        last_series: the series of each of the last batch's split values, the last entry that of
+            records without the field (code -1 reads it).
+        codes: shape (n,), the records' codes of the same values.
+        values: shape (n,), what each record gives the function, NaN for nothing.
+        uses_field: the function reads values (a NaN record is then not usable).
+
+    Returns:
+        Whether every usable record's series is known, and each record's series (-1 where not
+        usable), complete only when they are.
+    """
+    series = np.empty(len(codes), np.int32)
+    for r in range(len(codes)):
+        usable = values[r] == values[r] or not uses_field
+        known = last_series[codes[r]]
+        if usable and known < 0:
+            return False, series
+        series[r] = known if usable else -1
+    return True, series
+
+
+@kernel
 def _group_and_close(
     starts: NDArray[np.int64], bucket: NDArray[np.int64], series: NDArray[np.int32], value: FloatArray,
-    weight: FloatArray, column: int, n_series: int, statistic: int, empty_is_zero: bool, model: tuple[Any, ...],
-    run: tuple[Any, ...], settings: tuple[int, bool, int, float], rating: tuple[Any, ...],
+    weight: FloatArray, column: int, n_series: int, statistic: int, empty_is_zero: bool,
+    settings: tuple[int, bool, int, float], bound: Bound,
 ) -> tuple[int, NDArray[np.intp], NDArray[np.intp], FloatArray, NDArray[np.bool_]]:
     """group_run() of the buckets' rows, then _close_grouped(): a live stream's bucket in one compiled call.
 
@@ -497,14 +537,14 @@ def _group_and_close(
         _close_grouped's bucket reached, group_run's idx and ptr, and _close_grouped's block and warm.
     """
     idx, ptr, x = group_run(starts, bucket, series, value, weight, column, n_series, statistic, empty_is_zero)
-    j, block, warm = _close_grouped(starts, idx, ptr, x, n_series, model, run, settings, rating)
+    j, block, warm = _close_grouped(starts, idx, ptr, x, n_series, settings, bound)
     return j, idx, ptr, block, warm
 
 
 @kernel
 def _close_grouped(
     starts: NDArray[np.int64], idx: NDArray[np.intp], ptr: NDArray[np.intp], x: FloatArray, n_series: int,
-    model: tuple[Any, ...], run: tuple[Any, ...], settings: tuple[int, bool, int, float], rating: tuple[Any, ...],
+    settings: tuple[int, bool, int, float], bound: Bound,
 ) -> tuple[int, FloatArray, NDArray[np.bool_]]:
     """_run() from the first bucket into arrays allocated here: a compiled call returns few arrays, each costing its boxing.
 
@@ -517,6 +557,5 @@ def _close_grouped(
     block[0] = x
     warm = np.empty(k, np.bool_)
     scored = (block[1], np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty(k), np.empty((k, len(WINDOWS))), np.empty((k, 4)))
-    j = _run(starts, ptr, idx, block[0], 0, False, n_series, model, run, settings, rating, scored,
-             (block[2], block[3], block[4], block[5]), warm)
+    j = _run(starts, ptr, idx, block[0], 0, False, n_series, settings, bound, scored, (block[2], block[3], block[4], block[5]), warm)
     return j, block, warm
