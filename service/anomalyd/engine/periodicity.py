@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anomalyd.engine.compiled import inline_kernel, kernel
-from anomalyd.engine.rings import RING_LENGTH, Ring, decode_row
+from anomalyd.engine.rings import MISSING, RING_LENGTH, Ring, decode_row
 from anomalyd.engine.stats import FloatArray, f_test_log_p1
 
 _MIN_PHASES = 4
@@ -132,17 +132,15 @@ distinct start's overlaps, shape (starts + 1,); and the overlaps' bins and share
 
 
 def periodic_profile(
-    rings: Ring, ring: int, rows: NDArray[np.intp], points: NDArray[np.int64], phases: int,
-    others: Others, slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...],
+    rings: Ring, rows: NDArray[np.intp], points: NDArray[np.int64], cand: Candidate, others: Others, slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...],
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Test ring points of series, less their other active components, for a period with the one-way ANOVA F test.
 
     Args:
         rings: the rings.
-        ring: the ring the test reads.
         rows: shape (k,), the series tested.
-        points: shape (L,), the ring's points read (absolute numbers), in time order.
-        phases: points per period.
+        points: shape (L,), the points of cand's ring read (absolute numbers), in time order.
+        cand: the period tested.
         others: the components taken out of the points where a series has them.
         slot: each series' pool row of each component, -1 where it has none.
         pools: each component's bins.
@@ -150,12 +148,15 @@ def periodic_profile(
     Returns:
         R^2, shape (k,), NaN when there is too little data (fewer than 3 cycles or 3 points per
         phase); ln p of the F test, shape (k,); the variance the profile explains per point,
-        shape (k,); the per-phase mean profile, shape (k, phases).
+        shape (k,); the per-phase mean profile, shape (k, phases). A series without the
+        component and with fewer than 3 points a phase gets R^2 NaN, and zeros.
     """
-    k = len(rows)
+    k, phases = len(rows), cand.phases
     out = (np.empty(k), np.empty(k), np.empty(k), np.empty((k, phases)))
     cycle = points // phases
-    _profile_rows(rings, ring, rows, points % RING_LENGTH, points % phases, cycle - cycle[0], others, slot, pools, *out)
+    _profile_rows(
+        rings, cand.ring, rows, points % RING_LENGTH, points % phases, cycle - cycle[0], cand.component, others, slot, pools, *out
+    )
     return out
 
 
@@ -191,8 +192,8 @@ def others(tested: list[Candidate], cand: Candidate, res: int, points: NDArray[n
 @kernel
 def _profile_rows(
     rings: Ring, ring: int, rows: NDArray[np.intp], positions: NDArray[np.int64], phase: NDArray[np.int64],
-    cycle: NDArray[np.int64], others: Others, slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...],
-    r2: FloatArray, ln_p: FloatArray, explained: FloatArray, profile: FloatArray,
+    cycle: NDArray[np.int64], component: int, others: Others, slot: NDArray[np.int32],
+    pools: tuple[NDArray[np.float32], ...], r2: FloatArray, ln_p: FloatArray, explained: FloatArray, profile: FloatArray,
 ) -> None:
     """periodic_profile() series by series, writing its four results."""
     components, start_of = others[0], others[2]
@@ -201,6 +202,11 @@ def _profile_rows(
     scratch = (np.empty(n_cycles), np.empty(n_cycles), np.empty(length), np.empty(length), np.empty(profile.shape[1]))
     for r in range(len(rows)):
         i = rows[r]
+        if slot[i, component] < 0 and _values(rings, i, ring, positions) < _MIN_CYCLES * profile.shape[1]:
+            # Too few points to switch the component on: what the test would measure is unused.
+            r2[r], ln_p[r], explained[r] = np.nan, 0.0, 0.0
+            profile[r] = 0.0
+            continue
         decode_row(rings, i, ring, positions, y)
         _take_others(others, slot, pools, i, taken)
         for o in range(len(components)):
@@ -208,6 +214,16 @@ def _profile_rows(
                 for p in range(length):
                     y[p] -= taken[start_of[o, p]]
         r2[r], ln_p[r], explained[r] = _anova(y, phase, cycle, scratch, profile[r])
+
+
+@inline_kernel
+def _values(rings: Ring, i: int, ring: int, positions: NDArray[np.int64]) -> int:
+    """How many of series i's points at positions of ring ring have a value."""
+    codes = rings[0]
+    n = 0
+    for p in positions:
+        n += codes[i, ring, p] != MISSING
+    return n
 
 
 @inline_kernel

@@ -228,7 +228,7 @@ class Seasonality:
             return _UNCHANGED
         points = np.arange(current - RING_LENGTH, current)
         r2, ln_p, explained, profile = periodic_profile(
-            self.rings, cand.ring, due, points, cand.phases, others(self.candidates, cand, self.ring_ms[cand.ring], points), self.slot, tuple(self.pools)
+            self.rings, due, points, cand, others(self.candidates, cand, self.ring_ms[cand.ring], points), self.slot, tuple(self.pools)
         )
         slot = self.slot[due, cand.component]
         on = slot >= 0
