@@ -159,7 +159,7 @@ class JobAnalyzer:
         """
         bucket = floor_to(batch.times, self.span)
         end = self._finalized_end
-        keep = bucket >= end if end is not None and len(bucket) and int(bucket.min()) < end else None
+        keep = bucket >= end if end is not None and len(bucket) and np.minimum.reduce(bucket) < end else None
         if self.spec.summary_count_field_name:
             weight = batch.numbers.get(self.spec.summary_count_field_name, np.full(len(batch), np.nan))
             keep = weight > 0.0 if keep is None else keep & (weight > 0.0)
@@ -325,11 +325,11 @@ class JobAnalyzer:
         span = self.span
         columns = self._buffer.rows(starts[0], starts[-1] + span)
         if len(starts) == 1:  # a live stream's usual close: the rows read are the bucket's
-            per_bucket = [columns]
-        else:
-            at = np.asarray(starts, np.int64)
-            bounds = zip(np.searchsorted(columns["bucket"], at).tolist(), np.searchsorted(columns["bucket"], at + span).tolist(), strict=True)
-            per_bucket = [{k: v[lo:hi] for k, v in columns.items()} for lo, hi in bounds]
+            result = self._close(starts[0], columns, leaves=self._score_one(starts[0], columns))
+            return [result], [(time.perf_counter() - began) * 1000.0]
+        at = np.asarray(starts, np.int64)
+        bounds = zip(np.searchsorted(columns["bucket"], at).tolist(), np.searchsorted(columns["bucket"], at + span).tolist(), strict=True)
+        per_bucket = [{k: v[lo:hi] for k, v in columns.items()} for lo, hi in bounds]
         scored = [j for j, rows in enumerate(per_bucket) if len(rows["bucket"]) or self._any_empty_is_zero]
         closing = np.array([starts[j] for j in scored], np.int64)
         runs = [None if keep else d.score_run(closing, columns) for d, keep in zip(self._detectors, self._frequent, strict=True)]
@@ -345,6 +345,17 @@ class JobAnalyzer:
             results.append(self._close(b, rows, leaves=leaves))
             times.append(share + (time.perf_counter() - began) * 1000.0)
         return results, times
+
+    def _score_one(self, b: int, rows: Rows) -> list[Leaf]:
+        """The detectors' scores of final bucket b, alone, as _close_final's runs give them (none when nothing scores it)."""
+        if not len(rows["bucket"]) and not self._any_empty_is_zero:
+            return []
+        closing = np.array([b], np.int64)
+        leaves = []
+        for d, keep in zip(self._detectors, self._frequent, strict=True):
+            run = None if keep else d.score_run(closing, rows)
+            leaves.append(self._score(d, b, rows, None) if run is None else run[0])
+        return leaves
 
     def _close(self, b: int, rows: Rows, completeness: float | None = None, leaves: list[Leaf] | None = None) -> BucketResult:
         """Score (and unless interim, learn) bucket b from its buffered rows.
