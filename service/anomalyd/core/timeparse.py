@@ -49,6 +49,8 @@ def epoch_millis(units: NDArray[np.int64] | NDArray[np.float64], ms_per_unit: in
     below 2**53, where both agree exactly.
     """
     if units.dtype == np.int64:
+        if len(units) and -(-MIN_EPOCH_MS // ms_per_unit) <= units.min() and units.max() <= MAX_EPOCH_MS // ms_per_unit:
+            return units.astype(np.int64, copy=False) * ms_per_unit, np.zeros(len(units), np.bool_)  # the usual message: all valid
         # Clipped to just outside the valid range first, so that the product cannot overflow.
         millis = np.clip(units, MIN_EPOCH_MS - 1, MAX_EPOCH_MS + 1) * ms_per_unit
         invalid = (millis < MIN_EPOCH_MS) | (millis > MAX_EPOCH_MS)
