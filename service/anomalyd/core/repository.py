@@ -152,13 +152,15 @@ class Repository:
         encoded_entry = None if entry is None else _ENCODER.encode(entry)
         encoded_status = _ENCODER.encode(status)
 
+        replaced = {*stale, *(r.timestamp_ms for r in results)}  # none for most messages of an upload
+
         def commit(txn: Transaction) -> None:
             if encoded_entry is not None:
                 txn.put(keys.JOURNAL, keys.journal_key(job_id, sequence), encoded_entry)
             # Buckets after the newest stored one (each new bucket of an upload) have nothing to delete.
-            newest = txn.last_key(keys.BUCKETS, keys.job_prefix(job_id))
+            newest = txn.last_key(keys.BUCKETS, keys.job_prefix(job_id)) if replaced else None
             newest_ms = None if newest is None else keys.result_time(newest)
-            for time_ms in {*stale, *(r.timestamp_ms for r in results)}:
+            for time_ms in replaced:
                 if newest_ms is not None and time_ms <= newest_ms:
                     _delete_results(txn, job_id, time_ms)
             for result in results:
