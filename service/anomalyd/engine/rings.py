@@ -102,32 +102,34 @@ def _code(x: float, offset: float, step: float) -> float:
 
 
 @kernel
-def _encode(values: FloatArray, rings: Ring, i: int, ring: int, headroom: float) -> None:
-    """Fit series i's ring ring to values, shape (RING_LENGTH,), with headroom, and code them."""
+def _encode(values: FloatArray, positions: NDArray[np.int64], rings: Ring, i: int, ring: int, headroom: float) -> None:
+    """Fit series i's ring ring to values with headroom and code them at their positions (MISSING where not _codable())."""
     codes, offset, step = rings
     off, st = _fit(values, headroom)
     offset[i, ring], step[i, ring] = off, st
-    for p in range(RING_LENGTH):
-        x = values[p]
+    for k in range(len(values)):
+        x = values[k]
         if not _codable(x):
-            codes[i, ring, p] = MISSING
+            codes[i, ring, positions[k]] = MISSING
         else:
-            codes[i, ring, p] = min(max(round(_code(x, off, st)), -_MOST_CODE), _MOST_CODE)
+            codes[i, ring, positions[k]] = min(max(round(_code(x, off, st)), -_MOST_CODE), _MOST_CODE)
 
 
 @kernel
 def encode_all(values: FloatArray, rings: Ring) -> None:
     """Code values, shape (S, rings, RING_LENGTH), into rings, each series' ring fitted to its own."""
+    every = np.arange(RING_LENGTH)
     for i in range(values.shape[0]):
         for ring in range(values.shape[1]):
-            _encode(values[i, ring], rings, i, ring, _HEADROOM)
+            _encode(values[i, ring], every, rings, i, ring, _HEADROOM)
 
 
 @inline_kernel
-def _put(rings: Ring, i: int, ring: int, p: int, x: float, buffer: FloatArray) -> None:
+def _put(rings: Ring, i: int, ring: int, p: int, x: float, buffer: FloatArray, positions: NDArray[np.int64]) -> None:
     """Write x to series i's point p of ring ring, re-fitting the ring when x is outside it or it can narrow.
 
-    buffer, shape (RING_LENGTH,), is scratch space.
+    buffer and positions, shape (RING_LENGTH,), are scratch space. A re-fit reads and codes only
+    the points with a value, the few of a young ring.
     """
     codes, offset, step = rings
     if not _codable(x):
@@ -139,14 +141,17 @@ def _put(rings: Ring, i: int, ring: int, p: int, x: float, buffer: FloatArray) -
     if fits and p != i % RING_LENGTH:
         codes[i, ring, p] = round(q)
         return
+    m = 0
     for k in range(RING_LENGTH):
-        buffer[k] = ring_value(rings, i, ring, k)
-    buffer[p] = x
+        if codes[i, ring, k] != MISSING and k != p:
+            positions[m], buffer[m] = k, ring_value(rings, i, ring, k)
+            m += 1
+    positions[m], buffer[m] = p, x
     # Once a ring length, at the series' own place, the ring narrows if its range halved.
-    if fits and _fit(buffer, _HEADROOM)[1] >= 0.5 * st:
+    if fits and _fit(buffer[: m + 1], _HEADROOM)[1] >= 0.5 * st:
         codes[i, ring, p] = round(q)
         return
-    _encode(buffer, rings, i, ring, _HEADROOM if fits else _GROWTH_HEADROOM)
+    _encode(buffer[: m + 1], positions[: m + 1], rings, i, ring, _HEADROOM if fits else _GROWTH_HEADROOM)
 
 
 @kernel
@@ -156,7 +161,7 @@ def roll_rings(
 ) -> None:
     """Move the rings to the bucket starting at t_ms: each ring's point that ended takes its mean (missing without values), skipped ones missing."""
     codes = rings[0]
-    buffer = np.empty(RING_LENGTH)
+    buffer, positions = np.empty(RING_LENGTH), np.empty(RING_LENGTH, np.int64)
     for ring in range(len(ring_ms)):
         now = t_ms // ring_ms[ring]
         last = point[ring]
@@ -164,7 +169,7 @@ def roll_rings(
             gap = min(now - last - 1, RING_LENGTH)
             for i in range(n_series):
                 n = acc_n[i, ring]
-                _put(rings, i, ring, last % RING_LENGTH, acc_sum[i, ring] / n if n > 0 else np.nan, buffer)
+                _put(rings, i, ring, last % RING_LENGTH, acc_sum[i, ring] / n if n > 0 else np.nan, buffer, positions)
                 for j in range(gap):
                     codes[i, ring, (last + 1 + j) % RING_LENGTH] = MISSING
                 acc_sum[i, ring] = 0.0
