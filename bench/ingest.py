@@ -170,7 +170,7 @@ def main() -> None:
             stubs = {name: job_service_pb2_grpc.JobServiceStub(grpc.insecure_channel(target, options=options))
                      for name, (_, target) in started.items()}
             null_stub = job_service_pb2_grpc.JobServiceStub(grpc.insecure_channel(null_target, options=options))
-            # A server's first upload pays one-time costs (a third of its speed here): not in the figures.
+            # A baseline from before the warm-up scored influencers compiles a kernel on its first upload: not in the figures.
             first = next(iter(scenarios.values()))[:20]
             for stub, (process, _) in zip(stubs.values(), started.values(), strict=True):
                 upload(stub, process, "warm-up", first, 20_000)

@@ -32,16 +32,24 @@ def warm_up() -> float:
             DetectorSpec("sum", field_name="x", over_field_name="s"),  # population models and person scores
             DetectorSpec("time_of_day", by_field_name="s"),  # point models, by and over
             DetectorSpec("lat_long", field_name="p", over_field_name="s"),
+            DetectorSpec("distinct_count", field_name="p", by_field_name="s"),  # statistics grouped in numpy
+            DetectorSpec("rare", by_field_name="s"),
+            DetectorSpec("freq_rare", by_field_name="s", over_field_name="p"),
         ),
+        influencers=("s",),  # the influencer scorer rates its own values
     )
     job = JobAnalyzer(spec)
-    names = StringColumn(np.array([0, 1, 1], np.int32), ("a", "b"))
     places = StringColumn(np.array([0, 1, 1], np.int32), ("48.85,2.35", "45.76,4.84"))
     for b in range(60):
         if b == 30:
             job = JobAnalyzer.from_state(spec, job.to_state())
+        # Late on, a new name and a spike: records, influencers and rare values are scored too.
+        names = StringColumn(np.array([0, 1, 1], np.int32), ("a", "b") if b < 50 else ("a", "c"))
+        if b % 2:  # as the domain's readers often hand codes: a read-only view of a message's bytes
+            names.codes.setflags(write=False)
+        x = np.array([1.0, 2.0, 3.0 + b % 2 if b != 55 else 1_000.0])
         times = np.full(3, b * _SPAN, np.int64)
-        job.add(RecordBatch(times=times, numbers={"x": np.array([1.0, 2.0, 3.0 + b % 2])}, strings={"s": names, "p": places}))
+        job.add(RecordBatch(times=times, numbers={"x": x}, strings={"s": names, "p": places}))
         job.finalize_until((b + 1) * _SPAN)
         if b == 40:
             job.interim((b + 1) * _SPAN)  # score without learning
