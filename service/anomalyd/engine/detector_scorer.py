@@ -168,6 +168,7 @@ class DetectorScorer:
 
     def _grow(self, n: int, limit: int) -> None:
         """Make room for n series, doubling but never beyond limit series."""
+        self._bound = None  # it would keep the arrays the growth replaces alive until the next bucket
         capacity = len(self.models[0].learned)
         if n > capacity:
             capacity = max(n, min(2 * capacity, limit))
