@@ -25,12 +25,16 @@ from typing import ClassVar
 
 import numpy as np
 
-from anomalyd.engine.compiled import kernel
+from anomalyd.engine.compiled import inline_kernel, kernel
 from anomalyd.engine.state import Rows
 from anomalyd.engine.stats import FloatArray, normal_tail_log_p1
 
 LENGTH = 24
 WINDOWS = (LENGTH, 6)  # the residual means tested; the ring holds the longest
+# Deviates this close (relative, or absolute squared) may tie in ln p's rounding: both tails are
+# computed. Farther apart the tail's slope (at least 0.79 a unit deviate) outweighs its rounding
+# (some 1e-14) and the slope of its fit's error (some 1e-6).
+_TIE = 1e-6
 
 
 class MultiBucket(Rows):
@@ -80,7 +84,7 @@ def recent_means(clipped_residuals: FloatArray, i: int, n: int, clipped: float, 
 
 @kernel
 def ln_p(weight: FloatArray, sum_sq_means: FloatArray, i: int, means: FloatArray, var: float, floor: float, side: int) -> float:
-    """Ln p of series i's recent means: the smaller tail of the windows.
+    """Ln p of series i's recent means: the smaller tail of the two windows (long and short).
 
     Args:
         weight: the MultiBucket's weight.
@@ -91,14 +95,27 @@ def ln_p(weight: FloatArray, sum_sq_means: FloatArray, i: int, means: FloatArray
         floor: the single-bucket variance floor.
         side: 0 both tails, +1 above only, -1 below only.
     """
-    w = weight[i]
-    out = 0.0
-    for j, length in enumerate(WINDOWS):
-        learned = sum_sq_means[i, j] / w if w > 0.0 else 0.0
-        sd = math.sqrt(max(learned, var / length) + floor / length)
-        z = means[j] / sd if sd > 0.0 else 0.0
-        out = min(out, normal_tail_log_p1(z, side)) if j else normal_tail_log_p1(z, side)
-    return out
+    long = _deviate(weight, sum_sq_means, i, 0, means[0], var, floor, side)
+    short = _deviate(weight, sum_sq_means, i, 1, means[1], var, floor, side)
+    # The tail falls with the deviate: where one deviate is clearly the larger, the other's tail
+    # (a logarithm and a polynomial, at every series in every bucket) cannot be the smaller.
+    if long < short * (1.0 - _TIE) - _TIE**2:
+        return normal_tail_log_p1(short, 0)
+    if short < long * (1.0 - _TIE) - _TIE**2:
+        return normal_tail_log_p1(long, 0)
+    return min(normal_tail_log_p1(long, 0), normal_tail_log_p1(short, 0))
+
+
+@inline_kernel
+def _deviate(
+    weight: FloatArray, sum_sq_means: FloatArray, i: int, j: int, mean: float, var: float, floor: float, side: int,
+) -> float:
+    """The normal deviate of window j's mean as normal_tail_log_p1 reads it: |z|, or z on the watched side (0 on the other)."""
+    w, length = weight[i], WINDOWS[j]
+    learned = sum_sq_means[i, j] / w if w > 0.0 else 0.0
+    sd = math.sqrt(max(learned, var / length) + floor / length)
+    z = mean / sd if sd > 0.0 else 0.0
+    return abs(z) if side == 0 else max(side * z, 0.0)
 
 
 @kernel
