@@ -25,7 +25,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from anomalyd.engine.compiled import inline_kernel, kernel
+from anomalyd.engine.compiled import inline_kernel
 from anomalyd.engine.state import Rows
 from anomalyd.engine.stats import FloatArray, normal_tail_log_p1
 
@@ -57,7 +57,7 @@ class MultiBucket(Rows):
     sum_sq_means: FloatArray
 
 
-@kernel
+@inline_kernel
 def recent_means(clipped_residuals: FloatArray, i: int, n: int, clipped: float, out: FloatArray) -> None:
     """Write the mean clipped residual of each window ending with this bucket's to out, shape (2,).
 
@@ -82,7 +82,7 @@ def recent_means(clipped_residuals: FloatArray, i: int, n: int, clipped: float, 
                 out[j] = (before + clipped) / length
 
 
-@kernel
+@inline_kernel
 def ln_p(weight: FloatArray, sum_sq_means: FloatArray, i: int, means: FloatArray, var: float, floor: float, side: int) -> float:
     """Ln p of series i's recent means: the smaller tail of the two windows (long and short).
 
@@ -118,7 +118,7 @@ def _deviate(
     return abs(z) if side == 0 else max(side * z, 0.0)
 
 
-@kernel
+@inline_kernel
 def learn(
     clipped_residuals: FloatArray, weight: FloatArray, sum_sq_means: FloatArray,
     i: int, n: int, clipped: float, value_weight: float, decay: float, means: FloatArray,

@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from anomalyd.engine.compiled import kernel
+from anomalyd.engine.compiled import inline_kernel, kernel
 from anomalyd.engine.state import NEVER, Arrays
 from anomalyd.engine.stats import FloatArray
 
@@ -169,7 +169,7 @@ def _normalise(
         out[k] = normalise1(hist, epoch, hmax, hmax_last, decay, rows[k], groups[k], raw[k], ln_p[k], bucket)
 
 
-@kernel
+@inline_kernel
 def normalise1(
     hist: NDArray[np.float32], epoch: NDArray[np.int64], hmax: NDArray[np.float32], hmax_last: NDArray[np.int64],
     decay: float, r: int, g: int, x: float, ln_p: float, bucket: int,
@@ -252,7 +252,7 @@ def _update(
         update1(hist, epoch, hmax, hmax_last, decay, rows[k], groups[k], raw[k], bucket)
 
 
-@kernel
+@inline_kernel
 def update1(
     hist: NDArray[np.float32], epoch: NDArray[np.int64], hmax: NDArray[np.float32], hmax_last: NDArray[np.int64],
     decay: float, r: int, g: int, x: float, bucket: int,

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from anomalyd.engine.compiled import kernel
+from anomalyd.engine.compiled import inline_kernel
 from anomalyd.engine.state import Rows
 from anomalyd.engine.stats import FloatArray
 
@@ -52,13 +52,13 @@ class Trend(Rows):
     recent_z: FloatArray
 
 
-@kernel
+@inline_kernel
 def predict(level: FloatArray, slope: FloatArray, i: int) -> float:
     """The trend of series i at the next bucket."""
     return float(level[i] + slope[i])
 
 
-@kernel
+@inline_kernel
 def learn(level: FloatArray, slope: FloatArray, i: int, n: int, x: float, trend: float, weight: float, clipped: float) -> None:
     """Learn series i's bucket value x.
 
@@ -78,7 +78,7 @@ def learn(level: FloatArray, slope: FloatArray, i: int, n: int, x: float, trend:
     slope[i] += gain * weight * clipped
 
 
-@kernel
+@inline_kernel
 def misses(recent_z: FloatArray, i: int) -> int:
     """How many of series i's last 12 residuals were beyond 3 sigma."""
     count = 0
@@ -87,7 +87,7 @@ def misses(recent_z: FloatArray, i: int) -> int:
     return count
 
 
-@kernel
+@inline_kernel
 def rebase(level: FloatArray, slope: FloatArray, recent_z: FloatArray, i: int, n: int, z: float, sigma: float, warm: bool) -> bool:
     """Record series i's standardised residual z; re-base the level if the last 12 agree.
 
