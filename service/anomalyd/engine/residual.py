@@ -40,7 +40,7 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from anomalyd.engine.compiled import kernel
+from anomalyd.engine.compiled import inline_kernel
 from anomalyd.engine.state import Rows
 from anomalyd.engine.stats import LN_SQRT_2PI, FloatArray, poisson_log_pmf1
 
@@ -91,7 +91,7 @@ class Families(Rows):
     log_likelihood: FloatArray
 
 
-@kernel
+@inline_kernel
 def variances(scale_weight: FloatArray, scale_sum_sq: FloatArray, resolution: FloatArray, mean_abs: FloatArray, i: int) -> tuple[float, float]:
     """Series i's learned residual variance and its variance floor."""
     q = float(resolution[i])
@@ -101,27 +101,27 @@ def variances(scale_weight: FloatArray, scale_sum_sq: FloatArray, resolution: Fl
     return (scale_sum_sq[i] / w if w > 0.0 else 0.0), floor
 
 
-@kernel
+@inline_kernel
 def startup_decay(n: int, decay: float) -> float:
     """The decay of residual statistics after n buckets: an average over the first 20."""
     return 1.0 - 1.0 / (n + 1.0) if n < _STARTUP_BUCKETS else decay
 
 
-@kernel
+@inline_kernel
 def outlier_weight(ln_p_tail: float, ln_p_multi: float, n: int) -> float:
     """The weight a value teaches with: 0.1 beyond a 4 sigma tail (once there are 4 values), else 1."""
     outlier = ln_p_tail < OUTLIER_LN_P or ln_p_multi < OUTLIER_LN_P
     return _OUTLIER_WEIGHT if outlier and n >= _OUTLIER_MIN_N else 1.0
 
 
-@kernel
+@inline_kernel
 def learn_scale(scale_weight: FloatArray, scale_sum_sq: FloatArray, i: int, decay: float, weight: float, e: float) -> None:
     """Add residual e at weight to series i's decayed second moment."""
     scale_weight[i] = decay * scale_weight[i] + weight
     scale_sum_sq[i] = decay * scale_sum_sq[i] + weight * e * e
 
 
-@kernel
+@inline_kernel
 def learn_resolution(resolution: FloatArray, mean_abs: FloatArray, last_value: FloatArray, i: int, x: float, rate: float) -> None:
     """Learn series i's value x into its resolution and mean |x| (an EWMA at rate)."""
     step = abs(x - last_value[i])
@@ -131,20 +131,20 @@ def learn_resolution(resolution: FloatArray, mean_abs: FloatArray, last_value: F
     mean_abs[i] += np.float32(rate * (abs(x) - mean_abs[i]))
 
 
-@kernel
+@inline_kernel
 def quasi_poisson(typical: float, variance: float) -> tuple[float, float]:
     """The mean and the dispersion phi >= 1 of the quasi-Poisson matching the model's moments."""
     mu = max(typical, _MIN_RATE)
     return mu, max(1.0, variance / mu)
 
 
-@kernel
+@inline_kernel
 def family(log_likelihood: FloatArray, i: int) -> int:
     """Series i's family, the candidate that explained it best (NORMAL on a tie)."""
     return QUASI_POISSON if log_likelihood[i, QUASI_POISSON] > log_likelihood[i, NORMAL] else NORMAL
 
 
-@kernel
+@inline_kernel
 def learn_families(log_likelihood: FloatArray, i: int, decay: float, x: float, typical: float, e: float, sigma: float) -> None:
     """Add each candidate family's log density of series i's value x to its decayed log-likelihood."""
     s = max(sigma, 1e-300)
@@ -185,7 +185,7 @@ def new_spreads(rows: int, bins: int) -> FloatArray:
     return spreads
 
 
-@kernel
+@inline_kernel
 def phase_scale(
     slot: NDArray[np.int32], spreads: tuple[FloatArray, ...], i: int, phases: NDArray[np.int64], margins: FloatArray
 ) -> float:
@@ -206,7 +206,7 @@ def phase_scale(
     return out
 
 
-@kernel
+@inline_kernel
 def learn_phase_spread(
     slot: NDArray[np.int32], spreads: tuple[FloatArray, ...], i: int, phases: NDArray[np.int64], rates: FloatArray,
     weight: float, z2: float,
