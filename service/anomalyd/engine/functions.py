@@ -76,7 +76,8 @@ def _varp(g: Grouped) -> FloatArray:
     mean = g.total(g.weights * g.values) / w
     sizes = np.diff(np.append(g.starts, len(g.values)))
     dev = g.values - np.repeat(mean, sizes)
-    return g.total(g.weights * dev * dev) / w
+    with np.errstate(over="ignore"):  # beyond the float range the variance is inf, which the models skip
+        return g.total(g.weights * dev * dev) / w
 
 
 def _median(g: Grouped) -> FloatArray:
