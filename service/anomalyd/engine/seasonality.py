@@ -227,8 +227,10 @@ class Seasonality:
         if not len(due) or current == NEVER:
             return _UNCHANGED
         points = np.arange(current - RING_LENGTH, current)
+        # Only components some due series has are taken out of the points (a young job has none).
+        held = [c for c in self.candidates if c is cand or (self.slot[due, c.component] >= 0).any()]
         r2, ln_p, explained, profile = periodic_profile(
-            self.rings, due, points, cand, others(self.candidates, cand, self.ring_ms[cand.ring], points), self.slot, tuple(self.pools)
+            self.rings, due, points, cand, others(held, cand, self.ring_ms[cand.ring], points), self.slot, tuple(self.pools)
         )
         slot = self.slot[due, cand.component]
         on = slot >= 0
