@@ -72,7 +72,7 @@ def test_the_compiled_test_reads_as_the_plain_f_test(seed: int, amplitude: float
     for cand in tested:
         res = RING_MS[cand.ring]
         points = np.arange(start - RING_LENGTH, start)
-        got = periodic_profile(rings, rows, points, cand, others(tested, cand, res, points), slot, pools)
+        got = periodic_profile(rings, rows, points, cand, others(tested, cand, res, start - RING_LENGTH), slot, pools)
         y = np.empty((SERIES, RING_LENGTH))
         decode(rings, rows, cand.ring, points % RING_LENGTH, y)
         for other in tested:
