@@ -332,16 +332,14 @@ class JobAnalyzer:
         per_bucket = [{k: v[lo:hi] for k, v in columns.items()} for lo, hi in bounds]
         scored = [j for j, rows in enumerate(per_bucket) if len(rows["bucket"]) or self._any_empty_is_zero]
         closing = np.array([starts[j] for j in scored], np.int64)
-        runs = [None if keep else d.score_run(closing, columns) for d, keep in zip(self._detectors, self._frequent, strict=True)]
+        runs = self._runs(closing, columns)
         position = dict(zip(scored, range(len(scored)), strict=True))
         share = (time.perf_counter() - began) * 1000.0 / len(starts)
         results, times = [], []
         for j, (b, rows) in enumerate(zip(starts, per_bucket, strict=True)):
             began = time.perf_counter()
             p = position.get(j)
-            leaves = [] if p is None else [
-                self._score(d, b, rows, None) if run is None else run[p] for d, run in zip(self._detectors, runs, strict=True)
-            ]
+            leaves = [] if p is None else self._leaves(b, rows, runs, p)
             results.append(self._close(b, rows, leaves=leaves))
             times.append(share + (time.perf_counter() - began) * 1000.0)
         return results, times
@@ -350,12 +348,15 @@ class JobAnalyzer:
         """The detectors' scores of final bucket b, alone, as _close_final's runs give them (none when nothing scores it)."""
         if not len(rows["bucket"]) and not self._any_empty_is_zero:
             return []
-        closing = np.array([b], np.int64)
-        leaves = []
-        for d, keep in zip(self._detectors, self._frequent, strict=True):
-            run = None if keep else d.score_run(closing, rows)
-            leaves.append(self._score(d, b, rows, None) if run is None else run[0])
-        return leaves
+        return self._leaves(b, rows, self._runs(np.array([b], np.int64), rows), 0)
+
+    def _runs(self, closing: NDArray[np.int64], rows: Rows) -> list[list[Leaf] | None]:
+        """Each detector's score_run() of the final buckets closing, None where it scores bucket by bucket."""
+        return [None if keep else d.score_run(closing, rows) for d, keep in zip(self._detectors, self._frequent, strict=True)]
+
+    def _leaves(self, b: int, rows: Rows, runs: list[list[Leaf] | None], p: int) -> list[Leaf]:
+        """The detectors' scores of final bucket b, the p-th of runs' buckets, from its rows where a run is None."""
+        return [self._score(d, b, rows, None) if run is None else run[p] for d, run in zip(self._detectors, runs, strict=True)]
 
     def _close(self, b: int, rows: Rows, completeness: float | None = None, leaves: list[Leaf] | None = None) -> BucketResult:
         """Score (and unless interim, learn) bucket b from its buffered rows.

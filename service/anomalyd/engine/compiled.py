@@ -69,7 +69,6 @@ def inline_kernel(fn: F) -> F:
     return cast(F, numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")(fn))
 
 
-
 @structref.register
 class BoundType(types.StructRef):
     """The compiled type of a Bound: its fields' types are those of the tuples it was built from."""
