@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from anomalyd.engine import multi_bucket, residual, seasonality, trend
 from anomalyd.engine.multi_bucket import WINDOWS, MultiBucket
 from anomalyd.engine.residual import NORMAL, QUASI_POISSON, Families, Residual
+from anomalyd.engine.rings import count_points
 from anomalyd.engine.seasonality import Seasonality
 from anomalyd.engine.stats import normal_tail_log_p1
 from anomalyd.engine.trend import REBASE, Trend
@@ -148,6 +149,23 @@ def test_ring_points_decode_within_a_few_steps_of_their_means(values: list[float
                 # Each re-fit as the range grew rounded the point again, by half of a step at least
                 # 1.25 times smaller than the next: 2.5 steps in all, one more for a last narrowing.
                 assert abs(p - want) <= 3.5 * step + 1e-37, (b, p, want, step)  # 1e-37: float32's least normal
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.integers(1, 400), st.one_of(st.floats(-1e30, 1e30), st.just(math.nan))), min_size=1, max_size=120)
+)
+def test_ring_point_counts_follow_the_codes_through_gaps_and_reloads(steps: list[tuple[int, float]]) -> None:
+    s = Seasonality(300_000, 2)
+    b = 0
+    for gap, v in steps:
+        b += gap  # buckets jumped over leave their ring points without a value
+        s.roll(b * 300_000, 2)
+        if not math.isnan(v):
+            seasonality.record(s.acc_sum, s.acc_n, 1, v)
+        assert np.array_equal(s.ring_counts, count_points(s.rings[0]))
+    s.load(s.arrays(2))
+    assert np.array_equal(s.ring_counts, count_points(s.rings[0]))
 
 
 @settings(max_examples=30, deadline=None)

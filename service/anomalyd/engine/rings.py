@@ -7,7 +7,9 @@ its value (NAB and the tests' scores as with float32 points; 8-bit codes, within
 NAB standard by +0.2); the ring is re-fitted when a point falls outside it (with four times its
 range of room, as a young ring's range grows with nearly every point), and when a point is
 written at the series' own place in the ring (once a ring length) if the range has shrunk to
-half, so a spike that left the ring no longer coarsens it.
+half, so a spike that left the ring no longer coarsens it. Each ring's count of points with a value
+(in memory only, counted from the codes on load) lets a re-fit stop reading once it has found
+them all, which in a young ring is a few points behind the one written.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ Ring = tuple[NDArray[np.int16], NDArray[np.float32], NDArray[np.float32]]
 a point is offset + code * step, NaN where its code is MISSING."""
 
 
-
 def empty_rings(capacity: int, n_rings: int) -> Ring:
     """Rings of capacity series without points."""
     return (
@@ -46,6 +47,12 @@ def empty_rings(capacity: int, n_rings: int) -> Ring:
         np.zeros((capacity, n_rings), np.float32),
         np.zeros((capacity, n_rings), np.float32),
     )
+
+
+def count_points(codes: NDArray[np.int16]) -> NDArray[np.int16]:
+    """Shape (S, rings): how many points of each series' rings have a value (at most RING_LENGTH, so int16)."""
+    counts: NDArray[np.int16] = np.count_nonzero(codes != MISSING, axis=2).astype(np.int16)
+    return counts
 
 
 @inline_kernel
@@ -102,17 +109,24 @@ def _code(x: float, offset: float, step: float) -> float:
 
 
 @kernel
-def _encode(values: FloatArray, positions: NDArray[np.int64], rings: Ring, i: int, ring: int, headroom: float) -> None:
-    """Fit series i's ring ring to values with headroom and code them at their positions (MISSING where not _codable())."""
+def _encode(values: FloatArray, positions: NDArray[np.int64], rings: Ring, i: int, ring: int, headroom: float) -> int:
+    """Fit series i's ring ring to values with headroom and code them at their positions (MISSING where not _codable()).
+
+    Returns:
+        How many of them have a value.
+    """
     codes, offset, step = rings
     off, st = _fit(values, headroom)
     offset[i, ring], step[i, ring] = off, st
+    coded = 0
     for k in range(len(values)):
         x = values[k]
         if not _codable(x):
             codes[i, ring, positions[k]] = MISSING
         else:
             codes[i, ring, positions[k]] = min(max(round(_code(x, off, st)), -_MOST_CODE), _MOST_CODE)
+            coded += 1
+    return coded
 
 
 @kernel
@@ -125,41 +139,56 @@ def encode_all(values: FloatArray, rings: Ring) -> None:
 
 
 @inline_kernel
-def _put(rings: Ring, i: int, ring: int, p: int, x: float, buffer: FloatArray, positions: NDArray[np.int64]) -> None:
+def _put(
+    rings: Ring, counts: NDArray[np.int16], i: int, ring: int, p: int, x: float, buffer: FloatArray,
+    positions: NDArray[np.int64],
+) -> None:
     """Write x to series i's point p of ring ring, re-fitting the ring when x is outside it or it can narrow.
 
-    buffer and positions, shape (RING_LENGTH,), are scratch space. A re-fit reads and codes only
-    the points with a value, the few of a young ring.
+    counts, shape (S, rings), is kept to the points with a value (see count_points()); buffer
+    and positions, shape (RING_LENGTH,), are scratch space. A re-fit reads and codes only the
+    points with a value: it reads back from p until it has found them, the few of a young ring.
     """
     codes, offset, step = rings
+    had = codes[i, ring, p] != MISSING
     if not _codable(x):
         codes[i, ring, p] = MISSING
+        counts[i, ring] -= had
         return
     st = float(step[i, ring])
     q = _code(x, float(offset[i, ring]), st)
     fits = abs(q) <= _MOST_CODE
     if fits and p != i % RING_LENGTH:
         codes[i, ring, p] = round(q)
+        counts[i, ring] += not had
         return
-    m = 0
-    for k in range(RING_LENGTH):
-        if codes[i, ring, k] != MISSING and k != p:
+    m, others = 0, counts[i, ring] - had
+    k = p
+    for _ in range(RING_LENGTH - 1):
+        if m == others:
+            break
+        k = k - 1 if k > 0 else RING_LENGTH - 1
+        if codes[i, ring, k] != MISSING:
             positions[m], buffer[m] = k, ring_value(rings, i, ring, k)
             m += 1
     positions[m], buffer[m] = p, x
     # Once a ring length, at the series' own place, the ring narrows if its range halved.
     if fits and _fit(buffer[: m + 1], _HEADROOM)[1] >= 0.5 * st:
         codes[i, ring, p] = round(q)
+        counts[i, ring] += not had
         return
-    _encode(buffer[: m + 1], positions[: m + 1], rings, i, ring, _HEADROOM if fits else _GROWTH_HEADROOM)
+    counts[i, ring] = _encode(buffer[: m + 1], positions[: m + 1], rings, i, ring, _HEADROOM if fits else _GROWTH_HEADROOM)
 
 
 @kernel
 def roll_rings(
-    rings: Ring, acc_sum: FloatArray, acc_n: NDArray[np.float32], point: NDArray[np.int64], ring_ms: NDArray[np.int64],
-    t_ms: int, n_series: int,
+    rings: Ring, counts: NDArray[np.int16], acc_sum: FloatArray, acc_n: NDArray[np.float32], point: NDArray[np.int64],
+    ring_ms: NDArray[np.int64], t_ms: int, n_series: int,
 ) -> None:
-    """Move the rings to the bucket starting at t_ms: each ring's point that ended takes its mean (missing without values), skipped ones missing."""
+    """Move the rings to the bucket starting at t_ms: each ring's point that ended takes its mean (missing without values), skipped ones missing.
+
+    counts, shape (S, rings), the points with a value (count_points()), is kept up to date.
+    """
     codes = rings[0]
     buffer, positions = np.empty(RING_LENGTH), np.empty(RING_LENGTH, np.int64)
     for ring in range(len(ring_ms)):
@@ -169,9 +198,11 @@ def roll_rings(
             gap = min(now - last - 1, RING_LENGTH)
             for i in range(n_series):
                 n = acc_n[i, ring]
-                _put(rings, i, ring, last % RING_LENGTH, acc_sum[i, ring] / n if n > 0 else np.nan, buffer, positions)
+                _put(rings, counts, i, ring, last % RING_LENGTH, acc_sum[i, ring] / n if n > 0 else np.nan, buffer, positions)
                 for j in range(gap):
-                    codes[i, ring, (last + 1 + j) % RING_LENGTH] = MISSING
+                    p = (last + 1 + j) % RING_LENGTH
+                    counts[i, ring] -= codes[i, ring, p] != MISSING
+                    codes[i, ring, p] = MISSING
                 acc_sum[i, ring] = 0.0
                 acc_n[i, ring] = 0.0
         point[ring] = max(now, last)

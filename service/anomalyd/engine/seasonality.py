@@ -24,7 +24,18 @@ from numpy.typing import NDArray
 from anomalyd.engine import residual
 from anomalyd.engine.compiled import kernel
 from anomalyd.engine.periodicity import Candidate, candidates, coverage, others, periodic_profile, times_cover
-from anomalyd.engine.rings import CODE, MISSING, RING_LENGTH, Ring, decode, empty_rings, encode_all, ring_value, roll_rings
+from anomalyd.engine.rings import (
+    CODE,
+    MISSING,
+    RING_LENGTH,
+    Ring,
+    count_points,
+    decode,
+    empty_rings,
+    encode_all,
+    ring_value,
+    roll_rings,
+)
 from anomalyd.engine.state import NEVER, Arrays
 from anomalyd.engine.stats import FloatArray
 
@@ -106,6 +117,7 @@ class Seasonality:
         ]
         n_rings = len(self.ring_ms)
         self.rings: Ring = empty_rings(capacity, n_rings)
+        self.ring_counts = count_points(self.rings[0])
         self.acc_sum = np.zeros((capacity, n_rings))
         self.acc_n = np.zeros((capacity, n_rings), dtype=np.float32)
         self.point = np.full(n_rings, NEVER, dtype=np.int64)
@@ -148,6 +160,7 @@ class Seasonality:
         if extra > 0:
             more = empty_rings(extra, len(self.ring_ms))
             self.rings = tuple(np.concatenate([a, b]) for a, b in zip(self.rings, more, strict=True))  # type: ignore[assignment]
+            self.ring_counts = np.concatenate([self.ring_counts, count_points(more[0])])
             self.acc_sum = np.concatenate([self.acc_sum, np.zeros((extra, self.acc_sum.shape[1]))])
             self.acc_n = np.concatenate([self.acc_n, np.zeros((extra, self.acc_n.shape[1]), np.float32)])
             self.slot = np.concatenate([self.slot, np.full((extra, self.slot.shape[1]), -1, np.int32)])
@@ -170,12 +183,12 @@ class Seasonality:
         """What run_bucket reads: ring resolutions, points, test intervals, span and follow plan parts."""
         return (
             self._ring_ms, self.point, self._every_array, self.span, self._span_ring,
-            self._follow_components, self._follow_periods, self._bins,
+            self._follow_components, self._follow_periods, self._bins, self.ring_counts,
         )
 
     def roll(self, t_ms: int, n_series: int) -> None:
         """Move the rings to the bucket starting at t_ms: close their points that ended before it."""
-        roll_rings(self.rings, self.acc_sum, self.acc_n, self.point, self._ring_ms, t_ms, n_series)
+        roll_rings(self.rings, self.ring_counts, self.acc_sum, self.acc_n, self.point, self._ring_ms, t_ms, n_series)
 
     def due(self, t_ms: int, n_series: int) -> bool:
         """Whether a periodicity test of some series is due at the bucket starting at t_ms."""
@@ -325,6 +338,7 @@ class Seasonality:
             for r in range(len(self.ring_ms)):
                 codes[:, r, arrays[f"ring_points{r}"]] = arrays[f"ring{r}"]
             self.rings = (codes, arrays["ring_offset"], arrays["ring_step"])
+        self.ring_counts = count_points(self.rings[0])
         self.pools = [arrays[f"pool{k}"] for k in range(len(self.pools))]
         self.pool_used = [arrays[f"pool_used{k}"] for k in range(len(self.pools))]
         # Job states before version 12 had no spreads: each component starts from the series' own.
@@ -356,9 +370,9 @@ def run_bucket(
         Whether a periodicity test is due (the caller leaves the loop to run it, then comes back
         with roll False), and the bucket's follow plan.
     """
-    ring_ms, point, every, span, span_ring, components, periods, bins = run
+    ring_ms, point, every, span, span_ring, components, periods, bins, counts = run
     if roll:
-        roll_rings(rings, acc_sum, acc_n, point, ring_ms, t_ms, n_series)
+        roll_rings(rings, counts, acc_sum, acc_n, point, ring_ms, t_ms, n_series)
     due = False
     bucket = t_ms // span
     for e in every:
