@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from anomalyd.bucket_time import ceil_to, floor_to, now_ms
 from anomalyd.core.config import JobConfig
 from anomalyd.core.counts import BucketDiagnostics, DataCounts
+from anomalyd.core.dictionaries import StableDictionaries
 from anomalyd.core.documents import Documents, DocumentSplitter, Record
 from anomalyd.core.errors import TooManyParseErrors
 from anomalyd.core.flat_lines import INTEGER, NEITHER, NUMBERS, TEXT, FlatColumns, FlatLineReader
@@ -71,7 +72,11 @@ class IngestState(msgspec.Struct):
 
 
 class RecordReader:
-    """Reads a job's analysis fields out of flat JSON records into columns."""
+    """Reads a job's analysis fields out of flat JSON records into columns.
+
+    A string field's dictionary keeps the order of the job's previous batch where it holds the
+    same values (see StableDictionaries), so that detectors find their series as they did then.
+    """
 
     def __init__(self, config: JobConfig) -> None:
         self._time_field = config.time_field
@@ -85,6 +90,7 @@ class RecordReader:
         self.row_fields = tuple(dict.fromkeys((self._time_field, *self._analysis_fields)))
         self._row_getters = [attrgetter(f"f{i}") for i in range(len(self.row_fields))]
         self.flat_lines = FlatLineReader(self.row_fields, tuple(map(self._flat_mode, self.row_fields)))
+        self._dictionaries = StableDictionaries()
 
     def _flat_mode(self, field: str) -> int:
         """How FlatLineReader may read a field: as the numbers or the text it is read as here."""
@@ -134,7 +140,7 @@ class RecordReader:
         batch = RecordBatch(
             times=times,
             numbers={f: flat.numbers[index[f]] for f in self._numeric},
-            strings={f: _flat_strings(flat, index[f]) for f in self._strings},
+            strings=self._dictionaries.ordered({f: _flat_strings(flat, index[f]) for f in self._strings}),
         )
         # As read(): every record but an empty one loses a field for its time.
         return ParsedRecords(batch, invalid, sum(present) - (n - flat.empty_records), missing)
@@ -153,7 +159,7 @@ class RecordReader:
         batch = RecordBatch(
             times=times,
             numbers={f: _numbers(columns[f]) for f in self._numeric},
-            strings={f: _strings(columns[f]) for f in self._strings},
+            strings=self._dictionaries.ordered({f: _strings(columns[f]) for f in self._strings}),
         )
         return ParsedRecords(batch, invalid, input_fields, missing)
 
@@ -176,7 +182,7 @@ class RecordReader:
             batch=RecordBatch(
                 times=batch.times,
                 numbers={f: _finite(batch.numbers[f]) if f in batch.numbers else nan for f in self._numeric},
-                strings={f: _string_column(batch, f, absent) for f in self._strings},
+                strings=self._dictionaries.ordered({f: _string_column(batch, f, absent) for f in self._strings}),
             ),
             invalid_time=invalid_time,
             input_field_count=sum(present.values()),
