@@ -69,6 +69,7 @@ MAX_RECORDS = 500
 _RUN_ROWS = 1 << 18  # (bucket, series) rows a detector's run of buckets holds at most
 _NORMALISER_DAYS = 30.0  # score histories age with a 30-day time constant (MODELING.md 6)
 _BUCKET_TIME = "bucket_time"
+_BEFORE_TIME = -(1 << 63)  # before every bucket: nothing is final yet
 
 
 def quiet_buckets(span_ms: int) -> int:
@@ -125,6 +126,10 @@ class JobAnalyzer:
         self._bucket_norm = Normaliser(1, decay_per_bucket=decay)
         self._influencers = InfluencerScorer(spec.influencers, span_ms=self.span, decay=decay)
         self._buffer = BucketBuffer(detectors=len(spec.detectors), influencers=len(spec.influencers))
+        # The one detector whose batches may take _add_known's compiled pass, None when the job has no such.
+        only = self._detectors[0] if len(self._detectors) == 1 else None
+        plain = not spec.influencers and not spec.summary_count_field_name
+        self._plain = only if plain and isinstance(only, DetectorScorer) else None
         self._memory = MemoryAccount(spec.model_memory_limit_bytes)
         self._finalized_end: int | None = None
         self._first_bucket: int | None = None
@@ -157,6 +162,8 @@ class JobAnalyzer:
         Args:
             batch: the records, times in epoch ms.
         """
+        if self._add_known(batch):
+            return
         bucket = floor_to(batch.times, self.span)
         end = self._finalized_end
         keep = bucket >= end if end is not None and len(bucket) and np.minimum.reduce(bucket) < end else None
@@ -180,6 +187,25 @@ class JobAnalyzer:
         # Everything the batch adds to the model (series, influencer values) takes from the
         # budget: an untouched budget means the bytes in use are those counted at the start.
         self._memory.note(used if self._memory.budget == self._memory.limit - used else self._model_bytes())
+
+    def _add_known(self, batch: RecordBatch) -> bool:
+        """add() in one compiled pass (see BucketBuffer.append_known), if the batch allows it; else False.
+
+        A live stream's usual batch: a job of one plain detector without influencers or summary
+        counts, whose records all fall in open buckets and in the series of the last batch's
+        split values. Nothing is resolved or paid for, so only the peak bytes are noted.
+        """
+        d = self._plain
+        if d is None or self._first_bucket is None or not len(batch):
+            return False
+        table = d.known_table(batch)
+        if table is None:
+            return False
+        after = _BEFORE_TIME if self._finalized_end is None else self._finalized_end
+        if not self._buffer.append_known(batch.times, self.span, after, *table, d.values_of(batch), d.function.uses_field):
+            return False
+        self._memory.note(self._model_bytes())
+        return True
 
     # ----------------------------------------------------------------------------- time moves
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd.engine.compiled import kernel
 from anomalyd.engine.state import Arrays
 
 Rows = Arrays
@@ -71,6 +72,40 @@ class BucketBuffer:
             store[name][hi : hi + n] = column
         self._hi = hi + n
 
+    def append_known(
+        self, times: NDArray[np.int64], span_ms: int, after_ms: int, table: NDArray[np.int32], codes: NDArray[np.int32],
+        value: NDArray[np.float64], uses_value: bool,
+    ) -> bool:
+        """append() of a job of one detector and no influencers, in one compiled pass, when every record fits it.
+
+        Each record is one event in its bucket (the floor of its time); its series is table's
+        entry at its code, -1 where it has no usable value (NaN while uses_value). Nothing is
+        appended, and False returned, when a record falls before after_ms or has a usable value
+        and no series in table: append() then takes the batch.
+
+        Args:
+            times: shape (n,), the records' times, epoch ms.
+            span_ms: the bucket span.
+            after_ms: the first bucket start a record may have.
+            table: series by code, the last entry that of code -1.
+            codes: shape (n,), each record's code.
+            value: shape (n,), what each record gives the detector.
+            uses_value: whether a record without a value (NaN) is skipped.
+        """
+        if self._store["series"].shape[1] != 1 or self._store["influence"].shape[1]:
+            return False
+        if self._hi + len(times) > len(self._store["bucket"]):
+            self._make_room(len(times))
+        store, hi = self._store, self._hi
+        ordered = _append_known(
+            times, span_ms, after_ms, table, codes, value, uses_value, store["bucket"], store["weight"], store["series"],
+            store["value"], self._lo, hi, self._sorted,
+        )
+        if ordered < 0:
+            return False
+        self._sorted, self._hi = bool(ordered), hi + len(times)
+        return True
+
     def _make_room(self, n: int) -> None:
         """Move the rows in use to the front of columns with room for n more (doubling if that is short)."""
         lo, hi = self._lo, self._hi
@@ -123,3 +158,31 @@ class BucketBuffer:
         self._lo, self._hi = 0, len(self._store["bucket"])
         bucket = self._store["bucket"]
         self._sorted = not (bucket[1:] < bucket[:-1]).any()
+
+
+@kernel
+def _append_known(
+    times: NDArray[np.int64], span: int, after: int, table: NDArray[np.int32], codes: NDArray[np.int32],
+    value: NDArray[np.float64], uses_value: bool, bucket: NDArray[np.int64], weight: NDArray[np.float64],
+    series: NDArray[np.int32], values: NDArray[np.float64], lo: int, hi: int, ordered: bool,
+) -> int:
+    """Write BucketBuffer.append_known's rows into the store's rows hi.. (the store's columns after times..uses_value).
+
+    Returns:
+        -1 when a record does not fit (the rows written are not in use), else whether the rows in
+        use stay in bucket order (1) or not (0), given whether they were before (ordered).
+    """
+    last = bucket[hi - 1] if hi > lo else np.iinfo(np.int64).min
+    for r in range(len(times)):
+        b = times[r] // span * span
+        usable = value[r] == value[r] or not uses_value
+        known = table[codes[r]]
+        if b < after or (usable and known < 0):
+            return -1
+        ordered = ordered and b >= last
+        last = b
+        bucket[hi + r] = b
+        weight[hi + r] = 1.0
+        series[hi + r, 0] = known if usable else -1
+        values[hi + r, 0] = value[r]
+    return 1 if ordered else 0

@@ -84,6 +84,7 @@ class Leaf:
 
 
 _FIRST, _NONE = np.zeros(1, np.intp), np.zeros(0, np.intp)
+_ONE_SERIES = np.zeros(1, np.int32)  # the series table of a detector without split fields
 
 
 class DetectorScorer:
@@ -190,11 +191,12 @@ class DetectorScorer:
         A function of a field skips records whose values_of() is NaN. New series take their
         bytes from the account; the buckets of records whose series was refused are noted there.
         """
-        column = batch.strings.get(self.keys.fields[0]) if len(self.keys.fields) == 1 else None
-        if column is not None and column.values == self._last_values:
-            all_known, known = _known_series(self._last_series, column.codes, values, self.function.uses_field)
+        table = self.known_table(batch)
+        if table is not None:
+            all_known, known = _known_series(*table, values, self.function.uses_field)
             if all_known:  # every usable record's series is known: nothing to resolve
                 return known
+        column = batch.strings.get(self.keys.fields[0]) if len(self.keys.fields) == 1 else None
         usable = values == values if self.function.uses_field else np.ones(len(batch), bool)  # not NaN
 
         def grow(key: tuple[str, ...], cost: int) -> None:
@@ -208,6 +210,23 @@ class DetectorScorer:
             self._last_series = np.full(len(column.values) + 1, -1, np.int32)
             self._last_series[column.codes[series >= 0]] = series[series >= 0]
         return series
+
+    def known_table(self, batch: RecordBatch) -> tuple[NDArray[np.int32], NDArray[np.int32]] | None:
+        """A table of series and each record's code into it, when the batch's series can be read from one.
+
+        A record's series is then the table's entry at its code, -1 where not known. A detector
+        without split fields has one series (code 0), once it exists; one of one split field has
+        the last batch's series of each split value (see series_of), when the batch holds the
+        last batch's values; any other, None.
+        """
+        if not self.keys.fields and self.n_series:
+            return _ONE_SERIES, np.zeros(len(batch), np.int32)
+        if len(self.keys.fields) != 1:
+            return None
+        column = batch.strings.get(self.keys.fields[0])
+        if column is None or column.values != self._last_values:
+            return None
+        return self._last_series, column.codes
 
     def score(self, b: int, rows: Arrays, completeness: float | None) -> Leaf:
         """Score every series that has a value in bucket b; learn unless interim.
