@@ -123,14 +123,17 @@ def _add_covered(rows: FloatArray, point: NDArray[np.intp], part: NDArray[np.int
 
 
 Others = tuple[
-    NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.intp], FloatArray
+    NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.intp], FloatArray,
+    NDArray[np.int64],
 ]
 """The other components a test takes out of the ring points, and where their bins fall on them.
 
 A point's overlaps with a component's bins depend only on where it starts in the period, so
 they are listed once a distinct start: the components, shape (m,); the bounds of each one's
 distinct starts, shape (m + 1,); each point's distinct start, shape (m, L); the bounds of each
-distinct start's overlaps, shape (starts + 1,); and the overlaps' bins and shares (coverage()).
+distinct start's overlaps, shape (starts + 1,); the overlaps' bins and shares (coverage()); and
+shape (m, L), each point's one bin where every point of the component lies within one (a ring
+as fine as the component's bins, as in the hourly test), else -1.
 """
 
 
@@ -185,19 +188,23 @@ def others(tested: list[Candidate], cand: Candidate, res: int, first: int) -> Ot
 def _overlaps_of(rest: tuple[Candidate, ...], res: int, offsets: tuple[int, ...]) -> Others:
     """others() of the points starting at each offset into each of rest's periods (about 0.1 ms to work out)."""
     firsts, start_of, bounds, parts, shares = [0], [], [np.zeros(1, np.int64)], [], []
+    point_bin = np.full((len(rest), RING_LENGTH), -1, np.int64)
     steps = np.arange(RING_LENGTH, dtype=np.int64) * res
-    for c, offset in zip(rest, offsets, strict=True):
+    for o, (c, offset) in enumerate(zip(rest, offsets, strict=True)):
         starts, start_of_point = np.unique(np.mod((offset + steps).astype(np.float64), c.period_ms), return_inverse=True)
         interval, part, share = coverage(starts, res, c.period_ms, c.bins)
+        overlaps = np.bincount(interval, minlength=len(starts))
+        if np.all(overlaps == 1) and np.all(share == 1.0):
+            point_bin[o] = part[start_of_point]  # one overlap a start, in start order
         start_of.append(firsts[-1] + start_of_point)
-        bounds.append(bounds[-1][-1] + np.cumsum(np.bincount(interval, minlength=len(starts))))
+        bounds.append(bounds[-1][-1] + np.cumsum(overlaps))
         firsts.append(firsts[-1] + len(starts))
         parts.append(part)
         shares.append(share)
     return (
         np.array([c.component for c in rest], np.int64), np.array(firsts, np.int64),
         np.array(start_of, np.int64).reshape(len(rest), RING_LENGTH), np.concatenate(bounds),
-        np.concatenate([*parts, np.zeros(0, np.intp)]), np.concatenate([*shares, np.zeros(0)]),
+        np.concatenate([*parts, np.zeros(0, np.intp)]), np.concatenate([*shares, np.zeros(0)]), point_bin,
     )
 
 
@@ -208,7 +215,7 @@ def _profile_rows(
     pools: tuple[NDArray[np.float32], ...], r2: FloatArray, ln_p: FloatArray, explained: FloatArray, profile: FloatArray,
 ) -> None:
     """periodic_profile() series by series, writing its four results."""
-    components, start_of = others[0], others[2]
+    components, start_of, point_bin = others[0], others[2], others[6]
     length, n_cycles = len(positions), cycle[-1] + 1
     y, taken, sink = np.empty(length), np.empty(others[1][-1]), np.zeros(1)
     scratch = (np.empty(n_cycles), np.empty(n_cycles), np.empty(length), np.empty(length), np.empty(profile.shape[1]))
@@ -222,9 +229,18 @@ def _profile_rows(
             profile[r] = 0.0
             continue
         decode_row(rings, i, ring, positions, y)
-        _take_others(others, slot, pools, i, taken)
         for o in range(len(components)):
-            if slot[i, components[o]] >= 0:
+            s = slot[i, components[o]]
+            if s < 0:
+                continue
+            if point_bin[o, 0] >= 0:
+                # Each point lies within one bin: its share of the component is that bin's value,
+                # added to 0.0 as _take_other() sums it, read without listing the distinct starts.
+                pool = pools[components[o]]
+                for p in range(length):
+                    y[p] -= 0.0 + float(pool[s, point_bin[o, p]])
+            else:
+                _take_other(others, o, pools[components[o]], s, taken)
                 for p in range(length):
                     y[p] -= taken[start_of[o, p]]
         r2[r], ln_p[r], explained[r] = _anova(y, phase, cycle, scratch, profile[r])
@@ -265,18 +281,14 @@ def _values(rings: Ring, i: int, ring: int, positions: NDArray[np.int64]) -> int
 
 
 @inline_kernel
-def _take_others(others: Others, slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...], i: int, taken: FloatArray) -> None:
-    """Write the sum of series i's other active components over each of their distinct starts to taken."""
-    components, firsts, _, bounds, part, share = others
-    for o in range(len(components)):
-        s = slot[i, components[o]]
-        if s >= 0:
-            pool = pools[components[o]]
-            for u in range(firsts[o], firsts[o + 1]):
-                value = 0.0
-                for j in range(bounds[u], bounds[u + 1]):
-                    value += float(pool[s, part[j]]) * share[j]
-                taken[u] = value
+def _take_other(others: Others, o: int, pool: NDArray[np.float32], s: int, taken: FloatArray) -> None:
+    """Write the value of other component o (pool row s) over each of its distinct starts to taken."""
+    firsts, bounds, part, share = others[1], others[3], others[4], others[5]
+    for u in range(firsts[o], firsts[o + 1]):
+        value = 0.0
+        for j in range(bounds[u], bounds[u + 1]):
+            value += float(pool[s, part[j]]) * share[j]
+        taken[u] = value
 
 
 @inline_kernel
