@@ -58,13 +58,18 @@ class Harness:
         """The open job."""
         return self.manager._open[self.job_id]
 
-    def upload(self, data: bytes, reset: tuple[int, int | None] | None = None) -> UploadCounts:
-        """One PostData stream of data, resetting a range first when given."""
+    def upload(self, data: bytes | list[bytes], reset: tuple[int, int | None] | None = None) -> UploadCounts:
+        """One PostData stream of data, resetting a range first when given; a list's chunks are journaled together, as PostData's pool does."""
         stream = self.manager.stream(self.job_id)
         try:
             if reset is not None:
                 stream.reset(*reset)
-            stream.post_json(data)
+            if isinstance(data, bytes):
+                stream.post_json(data)
+            else:
+                with stream.together():
+                    for chunk in data:
+                        stream.post_json(chunk)
             return stream.finish()
         finally:
             stream.release()

@@ -142,3 +142,33 @@ def test_renormalisation_reads_every_rescorable_stored_result_of_its_window(tmp_
         assert set(second) < set(read_by_renormalisation(job))
         job.upload(buckets(81, 62 + day) + spike(63 + day, 1e7) + buckets(64 + day, 70 + day))
         assert T0 + 61 * SPAN not in read_by_renormalisation(job)  # out of the window now
+
+
+@pytest.mark.parametrize("failure", ["engine", "parse"])
+def test_messages_journaled_together_before_a_failing_one_are_stored_and_restored(tmp_path, failure):
+    with harness(tmp_path) as job, harness(tmp_path / "twin") as twin:
+        chunks = [buckets(0, 1), buckets(2, 2), buckets(2, 2).replace(b'"a"', b'"c"'), buckets(3, 3)]  # the 2nd and 3rd store no result
+        twin.upload(chunks[:3])
+        stream = job.manager.stream(job.job_id)
+        add = job.live.analyzer.add
+        calls = []
+
+        def failing_add(batch):
+            calls.append(batch)
+            if len(calls) == 4:
+                raise RuntimeError("a model failed")
+            add(batch)
+
+        job.live.analyzer.add = failing_add
+        with pytest.raises(Exception) as err, stream.together():
+            for chunk in chunks[:3]:
+                stream.post_json(chunk)
+            stream.post_json(b'{"time": tru}\n' * 101 if failure == "parse" else chunks[3])
+        assert type(err.value).__name__ == ("TooManyParseErrors" if failure == "parse" else "RuntimeError")
+        stream.release()
+        # What was stored of the job is what the twin, sent the three chunks alone, holds.
+        assert job.repository.status(job.job_id).journal_sequence == twin.live.status.journal_sequence
+        assert job.repository.status(job.job_id).ingest.totals.processed_record_count == counts_of(twin)[0]
+        job.reopen(force=True)
+        assert job.live.analyzer.to_state() == twin.live.analyzer.to_state()
+        assert counts_of(job)[0] == counts_of(twin)[0]  # the malformed documents are counted too

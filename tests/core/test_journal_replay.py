@@ -8,6 +8,7 @@ the same model and counts.
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from pathlib import Path
 
@@ -37,13 +38,16 @@ class JobSteps(RuleBasedStateMachine):
         self.job.close()
         self.directory.cleanup()
 
-    @rule(records=RECORDS, malformed=st.booleans(), reset=RESETS)
-    def upload(self, records: list[tuple[int, int, str, float]], malformed: bool, reset: tuple[int, int] | None) -> None:
+    @rule(records=RECORDS, malformed=st.booleans(), reset=RESETS, chunks=st.none() | st.integers(1, 4))
+    def upload(self, records: list[tuple[int, int, str, float]], malformed: bool, reset: tuple[int, int] | None, chunks: int | None) -> None:
+        """An upload of one message, or of chunks journaled together."""
         times = [self.now + buckets * SPAN + second * 1000 for buckets, second, _, _ in records]
-        data = b"".join(line(t, host, value) for t, (_, _, host, value) in zip(times, records, strict=True))
+        lines = [line(t, host, value) for t, (_, _, host, value) in zip(times, records, strict=True)]
         if malformed:
-            data = b"{not json}\n" + data
+            lines.insert(0, b"{not json}\n")
         reset_range = None if reset is None else (self.now + reset[0] * SPAN, self.now + (reset[0] + reset[1]) * SPAN)
+        cuts = [len(lines) * k // (chunks or 1) for k in range((chunks or 1) + 1)]
+        data = b"".join(lines) if chunks is None else [b"".join(lines[a:b]) for a, b in itertools.pairwise(cuts)]
         self.job.upload(data, reset_range)
         self.now = max([self.now, *times])
 

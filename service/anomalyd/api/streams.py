@@ -169,8 +169,9 @@ class _Applier:
     Handing each message to the pool and waiting for it cost the server about as much CPU as
     receiving it (two thread switches, ~170 us a message): here one pool call applies every
     message queued while it works, and the loop waits for it only when the queue is full and at
-    the end. A failed message fails the stream at once, also while the loop waits for a message,
-    and no message after it is applied.
+    the end; the messages a pool call applies share journal transactions (DataStream.together).
+    A failed message fails the stream at once, also while the loop waits for a message, and no
+    message after it is applied.
 
     Args:
         pool: where messages are applied.
@@ -243,21 +244,29 @@ class _Applier:
             self._reader = None
 
     def _drain(self) -> None:
-        """Apply queued messages until none is left (in the pool)."""
-        while True:
+        """Apply queued messages until none is left (in the pool), journaling up to _MAX_QUEUED_MESSAGES together."""
+        try:
+            more = True
+            while more:
+                with self._stream.together():
+                    more = self._apply_queued()
+        except BaseException as err:
+            with self._lock:
+                self._failure, self._draining = err, False
+                self._queue.clear()
+            raise
+
+    def _apply_queued(self) -> bool:
+        """Apply up to _MAX_QUEUED_MESSAGES queued messages; False when the queue ran out."""
+        for _ in range(_MAX_QUEUED_MESSAGES):
             with self._lock:
                 if not self._queue or self._failure is not None:
                     self._draining = False
-                    return
+                    return False
                 message, columns_bytes, size = self._queue.popleft()
                 self._queued_bytes -= size
-            try:
-                _post_message(self._stream, message, columns_bytes)
-            except BaseException as err:
-                with self._lock:
-                    self._failure, self._draining = err, False
-                    self._queue.clear()
-                raise
+            _post_message(self._stream, message, columns_bytes)
+        return True
 
     def _interrupt_reader(self, run: asyncio.Future[None]) -> None:
         if self._reader is not None and not run.cancelled() and run.exception() is not None:

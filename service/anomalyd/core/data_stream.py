@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,6 +36,10 @@ class StreamOwner(Protocol):
         """Apply a journal entry to the job's model and journal it with its results and the job's status."""
         ...
 
+    def write_held(self, job: OpenJob) -> None:
+        """Write the journal entries held back for the job with the status after them."""
+        ...
+
     def save_status(self, job: OpenJob) -> None:
         """Make the job's status durable."""
         ...
@@ -60,6 +66,7 @@ class DataStream:
         self._owner = owner
         self._job = job
         self._upload: Upload = job.ingestor.begin_upload(max_document_bytes=max_document_bytes)
+        self._together = False  # within together(): the job's lock is held
 
     @property
     def counts(self) -> DataCounts:
@@ -104,25 +111,55 @@ class DataStream:
         counts = self._upload.counts
         return UploadCounts(counts, job.ingestor.processed_field_count(counts))
 
-    def _accept(self, parsed: ParsedRecords, input_bytes: int) -> None:
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Journal the chunks and batches posted within together: those that store no result are written with the next one that does, or at the end.
+
+        One transaction then carries several messages, whose own cost is about that of a
+        message's journal entry (~40 us of server CPU). The job's lock is held throughout, so
+        that no snapshot, flush or status read comes between them; when one fails, those before
+        it are written all the same, as they would be one at a time.
+        """
         job = self._job
         with job.lock:
+            self._together = job.holding_journal = True
+            try:
+                yield
+            finally:
+                self._together = job.holding_journal = False
+                with self._failing_on_storage_errors("these messages were"):
+                    self._owner.write_held(job)
+
+    def _accept(self, parsed: ParsedRecords, input_bytes: int) -> None:
+        job = self._job
+        with contextlib.nullcontext() if self._together else job.lock, self._failing_on_storage_errors("this message was"):
             self._check_not_forced()
             try:
                 kept = job.ingestor.accept(parsed, self._upload.counts, input_bytes=input_bytes)
                 # The model learns the batch from its journal entry, as a replay does.
                 batch = encode_batch(kept) if len(kept) else None
                 self._owner.record(job, JournalEntry(batch=batch, finalize_ms=job.finalize_point()))
-            except StorageError as err:
-                self._owner.fail(job, f"storing data failed: {err}")
-                raise StorageUnavailable(
-                    f"job {job.config.job_id!r} could not store its data ({err}); nothing of this message "
-                    "was kept. Free disk space, then force close and reopen the job",
-                    jobId=job.config.job_id,
-                ) from err
+            except StorageError:
+                raise
             except Exception as err:
+                # The job takes its stored status back: first store the messages before this one.
+                self._owner.write_held(job)
                 self._owner.fail(job, f"processing data failed: {err!r}")
                 raise
+
+    @contextlib.contextmanager
+    def _failing_on_storage_errors(self, lost: str) -> Iterator[None]:
+        """Fail the job when the store refuses a write within, raising StorageUnavailable."""
+        job = self._job
+        try:
+            yield
+        except StorageError as err:
+            self._owner.fail(job, f"storing data failed: {err}")
+            raise StorageUnavailable(
+                f"job {job.config.job_id!r} could not store its data ({err}); nothing of {lost} "
+                "kept, nor of the messages since the job's last write. Free disk space, then force close and reopen the job",
+                jobId=job.config.job_id,
+            ) from err
 
     def _check_not_forced(self) -> None:
         if self._job.forced:

@@ -329,6 +329,10 @@ class JobManager:
         """Apply a journal entry to a job's model and journal it with its results (its lock held)."""
         self.persistence.commit(job, entry, self.persistence.apply(job, entry))
 
+    def write_held(self, job: OpenJob) -> None:
+        """Write the journal entries held back for a job with the status after them (its lock held)."""
+        self.repository.write_held(job.config.job_id, job.status)
+
     def save_status(self, job: OpenJob) -> None:
         """Make an open job's status durable (its lock held)."""
         self.repository.save_status(job.config.job_id, job.status, durable=True)

@@ -39,6 +39,9 @@ class OpenJob:
         self.renormalised_at: tuple[int, int | None, int] | None = None
         self.renormalised_pending = False
         self.rescorable = RescorableTimes()  # Persistence's: the stored results renormalisation reads
+        # Set while a DataStream journals messages together (the lock held): Persistence then
+        # holds back entries that store no result for the next write (Repository.hold).
+        self.holding_journal = False
 
     def finalize_point(self) -> int | None:
         """The end to finalise the analysis to, when the ingestor has finalised past it."""

@@ -78,10 +78,17 @@ class Persistence:
         return [changed.pop(r.timestamp_ms, r) for r in results] + list(changed.values())
 
     def commit(self, job: OpenJob, entry: JournalEntry, results: list[BucketResult], *, durable: bool = False) -> None:
-        """Journal an applied entry (unless empty) with its results and the job's status, atomically."""
+        """Journal an applied entry (unless empty) with its results and the job's status, atomically.
+
+        While the job holds its journal back, an entry that stores and replaces no result waits
+        for the job's next write instead (Repository.hold).
+        """
         journaled = None if entry == JournalEntry() else entry
         pending, job.renormalised_pending = job.renormalised_pending, False
-        self.repository.commit(job.config.job_id, job.status, journaled, results, durable=durable)
+        if job.holding_journal and journaled is not None and not results and not job.status.interim_ms and not durable:
+            self.repository.hold(job.config.job_id, job.status, journaled)
+        else:
+            self.repository.commit(job.config.job_id, job.status, journaled, results, durable=durable)
         job.rescorable.add(results)
         if (end := job.analyzer.last_finalized_end_ms) is not None:
             job.rescorable.drop_before(end - renormalization_window_ms(job.config))
