@@ -12,13 +12,16 @@ msgspec for NDJSON lines, protobuf for column batches. "CPU rec/s" divides by th
 real server spent on the upload (from /proc, Linux): on a busy machine wall time varies by
 15-30 % between identical runs, its CPU time much less. --baseline runs a second real server
 from another checkout's service/ and sends it each scenario just before this one's, so that a
-change is measured against its parent in the same minutes ("base CPU rec/s").
+change is measured against its parent in the same minutes ("base CPU rec/s"). --repeat uploads
+each scenario that many times to each server, alternating, and prints medians beside the ratio
+of the two servers' CPU rates (single uploads of a scenario spread by 30 % on a busy machine).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -126,6 +129,7 @@ def upload(stub, process: subprocess.Popen[bytes], job_id: str, payloads: list, 
     cpu_s = cpu_seconds(process.pid) - cpu_before
     processed = stub.GetJobStats(pb.GetJobStatsRequest(job_id=job_id), timeout=30).jobs[0].data_counts.processed_record_count
     assert processed == records, f"{job_id}: processed {processed} of {records}"
+    stub.CloseJob(pb.CloseJobRequest(job_id=job_id), timeout=120)  # repeated uploads would reach max_open_jobs
     return wall_s, cpu_s
 
 
@@ -144,6 +148,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--baseline", type=Path, help="another checkout, whose server gets each scenario first")
+    parser.add_argument("--repeat", type=int, default=1, help="uploads of each scenario to each server; the figures are medians")
+    parser.add_argument("--only", default="", help="only the scenarios whose name holds this text")
     parser.add_argument("--null-server", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.null_server:
@@ -157,6 +163,7 @@ def main() -> None:
         if shape == "dense":
             scenarios[f"{shape} columns 1,000/msg"] = column_messages(times, airline, responsetime, 1_000)
         scenarios[f"{shape} columns 10,000/msg"] = column_messages(times, airline, responsetime, 10_000)
+    scenarios = {name: payloads for name, payloads in scenarios.items() if args.only in name}
     with tempfile.TemporaryDirectory() as tmp:
         servers = {"real": REPO, **({"base": args.baseline.resolve()} if args.baseline else {})}
         started = {
@@ -176,15 +183,20 @@ def main() -> None:
                 upload(stub, process, "warm-up", first, 20_000)
             print(f"{args.records:,} records a scenario, mean(responsetime) by airline, 5m buckets")
             print(f"{'scenario':<26} {'messages':>8} {'MB':>7} {'real rec/s':>12} {'CPU rec/s':>12} {'real MB/s':>10} "
-                  f"{'parse rec/s':>12} {'null rec/s':>12} {'real/null':>9}" + (f" {'base CPU rec/s':>15}" if args.baseline else ""))
+                  f"{'parse rec/s':>12} {'null rec/s':>12} {'real/null':>9}"
+                  + (f" {'base CPU rec/s':>15} {'CPU real/base':>13}" if args.baseline else ""))
             for i, (name, payloads) in enumerate(scenarios.items()):
                 megabytes = sum(len(p) if isinstance(p, bytes) else p.ByteSize() for p in payloads) / 1e6
                 null_s = stream(null_stub, f"bench-{i}", payloads)
+                runs: dict[str, list[tuple[float, float]]] = {server: [] for server in started}
+                for k in range(args.repeat):
+                    for server in reversed(started):  # the baseline first, as with one upload
+                        runs[server].append(upload(stubs[server], started[server][0], f"bench-{i}-{k}", payloads, args.records))
+                real_s, cpu_s = (statistics.median(figures) for figures in zip(*runs["real"], strict=True))
                 base = ""
                 if args.baseline:
-                    _, base_cpu_s = upload(stubs["base"], started["base"][0], f"bench-{i}", payloads, args.records)
-                    base = f" {args.records / base_cpu_s:>15,.0f}"
-                real_s, cpu_s = upload(stubs["real"], started["real"][0], f"bench-{i}", payloads, args.records)
+                    base_cpu_s = statistics.median(c for _, c in runs["base"])
+                    base = f" {args.records / base_cpu_s:>15,.0f} {base_cpu_s / cpu_s:>13.2f}"
                 print(f"{name:<26} {len(payloads):>8,} {megabytes:>7.1f} {args.records / real_s:>12,.0f} "
                       f"{args.records / cpu_s:>12,.0f} {megabytes / real_s:>10.1f} {parse_rate(payloads):>12,.0f} {args.records / null_s:>12,.0f} "
                       f"{null_s / real_s:>9.2f}{base}", flush=True)
