@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -30,3 +32,11 @@ def test_an_integer_at_a_bound_is_read_alone_and_beside_a_valid_time(edge, ms_pe
         valid = MIN_EPOCH_MS <= edge * ms_per_unit <= MAX_EPOCH_MS
         assert invalid[0] == (not valid)
         assert millis[0] == (edge * ms_per_unit if valid else 0)
+
+
+def test_floats_beyond_the_scaled_range_are_invalid_dates_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow warning reached CI's output from a hypothesis draw
+        millis, invalid = epoch_millis(np.array([1e308, -1e308, np.nan, 1.7e9]), 1000)
+    assert invalid.tolist() == [True, True, True, False]
+    assert millis.tolist() == [0, 0, 0, 1_700_000_000_000]

@@ -55,7 +55,8 @@ def epoch_millis(units: NDArray[np.int64] | NDArray[np.float64], ms_per_unit: in
         millis = np.clip(units, MIN_EPOCH_MS - 1, MAX_EPOCH_MS + 1) * ms_per_unit
         invalid = (millis < MIN_EPOCH_MS) | (millis > MAX_EPOCH_MS)
         return np.where(invalid, 0, millis), invalid
-    scaled = np.trunc(units * ms_per_unit)
+    with np.errstate(over="ignore"):  # a float near its limit scales to inf, an invalid date like NaN
+        scaled = np.trunc(units * ms_per_unit)
     invalid = ~np.isfinite(scaled) | (scaled < MIN_EPOCH_MS) | (scaled > MAX_EPOCH_MS)
     return np.where(invalid, 0, scaled).astype(np.int64), invalid
 
