@@ -22,6 +22,7 @@ from anomalyd.api.handlers import run_to_end
 from anomalyd.core.data_stream import DataStream, UploadCounts
 from anomalyd.core.errors import AnomalydError, ChunkTooLarge, InvalidRequest, StreamIdle, TooManyStreams, UploadTooLarge
 from anomalyd.core.jobs import JobManager
+from anomalyd.v1 import column_batch_pb2
 from anomalyd.v1 import job_service_pb2 as pb
 
 
@@ -111,19 +112,18 @@ class DataStreams:
                     raise InvalidRequest(
                         f"this stream sends data to job {job_id!r}; a message names {message.job_id!r}", jobId=job_id
                     )
-                # Serialising a column batch's size costs as much as converting it: once a message.
-                columns_bytes = message.columns.ByteSize() if message.HasField("columns") else 0
-                size = self._checked_size(message, job_id, received, columns_bytes)
-                received += size
-                await applier.put(message, columns_bytes, size)
+                payload = _Payload.of(message)
+                self._check_size(payload, job_id, received)
+                received += payload.size
+                await applier.put(payload)
                 message = await self._next(requests, applier)
         finally:
             # The messages read before a failure are kept, as they would be one at a time.
             await applier.wait()
         return await run_to_end(self._pool, stream.finish)
 
-    def _checked_size(self, message: pb.PostDataRequest, job_id: str, received: int, columns_bytes: int) -> int:
-        size = len(message.data) + columns_bytes
+    def _check_size(self, payload: _Payload, job_id: str, received: int) -> None:
+        size = payload.size
         limits = self._limits
         if size > limits.max_message_bytes:
             raise ChunkTooLarge(
@@ -140,7 +140,6 @@ class DataStreams:
                 jobId=job_id,
                 limitBytes=str(limits.max_upload_bytes),
             )
-        return size
 
     async def _next(
         self, requests: AsyncIterator[pb.PostDataRequest], applier: _Applier | None = None
@@ -182,7 +181,7 @@ class _Applier:
         self._pool = pool
         self._stream = stream
         self._lock = threading.Lock()  # guards what the loop and the pool share: the four below
-        self._queue: deque[tuple[pb.PostDataRequest, int, int]] = deque()  # message, columns bytes, size
+        self._queue: deque[_Payload] = deque()
         self._queued_bytes = 0
         self._draining = False  # a pool call is taking the queue
         self._failure: BaseException | None = None
@@ -190,7 +189,7 @@ class _Applier:
         self._reader: asyncio.Task[object] | None = None  # the stream's task while it waits for a message
         self._interrupted = False  # the reader was cancelled for a failure
 
-    async def put(self, message: pb.PostDataRequest, columns_bytes: int, size: int) -> None:
+    async def put(self, payload: _Payload) -> None:
         """Queue a message, starting a pool call if none runs; wait for the pool while the queue is full.
 
         Raises:
@@ -198,8 +197,8 @@ class _Applier:
         """
         self._raise_failure()
         with self._lock:
-            self._queue.append((message, columns_bytes, size))
-            self._queued_bytes += size
+            self._queue.append(payload)
+            self._queued_bytes += payload.size
             full = len(self._queue) >= _MAX_QUEUED_MESSAGES or self._queued_bytes >= _MAX_QUEUED_BYTES
             start, self._draining = not self._draining, True
         if start:
@@ -263,9 +262,9 @@ class _Applier:
                 if not self._queue or self._failure is not None:
                     self._draining = False
                     return False
-                message, columns_bytes, size = self._queue.popleft()
-                self._queued_bytes -= size
-            _post_message(self._stream, message, columns_bytes)
+                payload = self._queue.popleft()
+                self._queued_bytes -= payload.size
+            payload.post(self._stream)
         return True
 
     def _interrupt_reader(self, run: asyncio.Future[None]) -> None:
@@ -278,9 +277,36 @@ class _Applier:
             raise self._failure
 
 
-def _post_message(stream: DataStream, message: pb.PostDataRequest, columns_bytes: int) -> None:
-    if message.data:
-        stream.post_json(message.data)
-    if message.HasField("columns"):
-        batch, invalid = convert.record_batch(message.columns)
-        stream.post_columns(batch, invalid, columns_bytes)
+@dataclass(frozen=True, slots=True)
+class _Payload:
+    """What a message carries, each part read out of it once: reading data copies its bytes (~4 us for 58 KB).
+
+    Attributes:
+        data: JSON documents.
+        columns: a column batch, or None.
+        columns_bytes: the column batch's size.
+    """
+
+    data: bytes
+    columns: column_batch_pb2.ColumnBatch | None
+    columns_bytes: int
+
+    @classmethod
+    def of(cls, message: pb.PostDataRequest) -> _Payload:
+        """A message's payload."""
+        columns = message.columns if message.HasField("columns") else None
+        # Serialising a column batch's size costs as much as converting it: once a message.
+        return cls(message.data, columns, 0 if columns is None else columns.ByteSize())
+
+    @property
+    def size(self) -> int:
+        """Bytes of data and columns, as the limits count them."""
+        return len(self.data) + self.columns_bytes
+
+    def post(self, stream: DataStream) -> None:
+        """Post the payload into a stream (in the pool)."""
+        if self.data:
+            stream.post_json(self.data)
+        if self.columns is not None:
+            batch, invalid = convert.record_batch(self.columns)
+            stream.post_columns(batch, invalid, self.columns_bytes)
