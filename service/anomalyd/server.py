@@ -60,6 +60,7 @@ MAX_WAITING_REQUESTS = 1024
 # The health service that answers SERVING while the process serves gRPC at all: a liveness probe
 # must not fail because jobs are being restored or closed ("" is the readiness service).
 LIVENESS_SERVICE = "liveness"
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 EXIT_STORAGE = os.EX_IOERR  # 74: the data directory cannot be used, damaged or unreadable
 EXIT_CONFIG = os.EX_CONFIG  # 78: a TLS or keys file cannot be used, or the address is taken
 GC_YOUNG_THRESHOLD = 50_000  # container allocations between young collections (CPython's default: 700)
@@ -327,6 +328,10 @@ def main(argv: list[str] | None = None) -> None:
         metrics_listen=args.metrics_listen,
         node_name=args.node_name,
     )
+    # Blocked before any thread starts, so every thread inherits the mask and only the main thread's
+    # sigwait takes them: a Python handler runs only on the main thread, and a SIGTERM the kernel
+    # hands to a gRPC or pool thread would set no event while the main thread sleeps in a wait.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
         server = Server(settings)
     except StorageError as err:
@@ -335,12 +340,9 @@ def main(argv: list[str] | None = None) -> None:
     except (OSError, ValueError) as err:
         log.critical("cannot start: %s", err)
         sys.exit(EXIT_CONFIG)
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
     server.start()
     collect_garbage_less_often()
-    stopping.wait()
+    signal.sigwait(_STOP_SIGNALS)
     log.info("stopping: closing open jobs")
     server.stop()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 
 import grpc
@@ -60,6 +61,22 @@ def test_sigterm_closes_gracefully_and_the_next_start_reopens(server_process):
     counts = stub.PostData(iter([pb.PostDataRequest(job_id="streaming", data=rest)]), timeout=30).data_counts
     assert counts.out_of_order_timestamp_count == 0
     assert stats(stub)["streaming"].data_counts.processed_record_count == 20_000
+
+
+def test_sigterm_taken_by_any_thread_closes_jobs_gracefully(server_process):
+    """A SIGTERM the kernel hands to a gRPC or pool thread stops the server as the main thread's does.
+
+    The kernel may give a process's signal to any thread not blocking it; the server must not
+    serve on until SIGKILL.
+    """
+    stub = connect(server_process.start())
+    setup_jobs(stub)
+    pid = server_process.pid
+    os.kill(max(int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid), signal.SIGTERM)
+    stub = connect(server_process.start())  # waits for the first server's exit, failing if it never comes
+    assert {j.job_id: bool(j.model_snapshot_id) for j in stub.GetJobs(pb.GetJobsRequest(), timeout=10).jobs} == {
+        "idle": False, "streaming": True,
+    }
 
 
 def test_kill_9_loses_nothing_acknowledged(server_process):
