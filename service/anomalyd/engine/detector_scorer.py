@@ -42,9 +42,9 @@ _RUN_DAMPING = 0.5
 _RUN_NEWS = 2.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Leaf:
-    """The scored series of one detector in one bucket.
+    """The scored series of one detector in one bucket (not frozen: see results.py; treat it as immutable).
 
     Attributes:
         series: shape (k,), the series scored.

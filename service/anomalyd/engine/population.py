@@ -55,7 +55,7 @@ _LN_SIGNIFICANT = math.log(0.05)  # ...or below maths::LARGEST_SIGNIFICANT_PROBA
 _SINGLE_BUCKET_IMPACT = -5.0  # no multi-bucket feature: the evidence is all in the bucket
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class PopulationLeaf(Leaf):
     """The scored pairs of a population detector in one bucket; ln_p, raw and score are their person's.
 
