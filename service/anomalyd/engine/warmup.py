@@ -61,15 +61,16 @@ def _warm_plain_jobs() -> None:
     """Jobs of one detector without influencers, whose batches of known series take JobAnalyzer's compiled add.
 
     Every other batch is read-only, as the domain hands the batches it decodes from its journal;
-    the last is larger than the buffer's room, so the general add reads its series.
+    in the last, a record lacks the split value, so the general add reads the series of its
+    read-only columns.
     """
     for detector in (DetectorSpec("mean", field_name="x"), DetectorSpec("mean", field_name="x", by_field_name="s")):
         job = JobAnalyzer(AnalysisSpec(bucket_span_ms=_SPAN, detectors=(detector,)))
         for b in range(4):
-            n = 100 if b == 3 else 2
-            times = np.full(n, b * _SPAN, np.int64)
-            batch = RecordBatch(times=times, numbers={"x": np.ones(n)}, strings={"s": StringColumn(np.zeros(n, np.int32), ("a",))})
-            for column in (times, batch.numbers["x"], batch.strings["s"].codes) if b % 2 else ():
+            times = np.full(2, b * _SPAN, np.int64)
+            codes = np.array([0, -1 if b == 3 else 0], np.int32)
+            batch = RecordBatch(times=times, numbers={"x": np.ones(2)}, strings={"s": StringColumn(codes, ("a",))})
+            for column in (times, batch.numbers["x"], codes) if b % 2 else ():
                 column.setflags(write=False)
             job.add(batch)
             job.finalize_until((b + 1) * _SPAN)
