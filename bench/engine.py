@@ -12,6 +12,13 @@ of that age cost.
 
     PYTHONPATH=service python bench/engine.py [--series 1,1000,100000] [--records 400000] [--backfill 5]
 
+With --baseline DIR (another checkout, e.g. a worktree of main), the series lines instead time
+this engine and DIR's side by side in one process, bucket by bucket in alternating order on the
+same data (each engine learns its own old state), and print both CPU times, their ratio and
+whether the two wrote the same records. DIR's engine is copied once under the temp dir as the
+package anomalyd_baseline; its kernels are warmed up before timing (compiled the first time, a few
+minutes, then cached).
+
 Then the backfill line times one series whose every add and finalize_until closes 10,000
 buckets at once (a message of history), as bench/nab.py sends them.
 
@@ -31,10 +38,23 @@ run, with model bytes per series (a series of the population case is an (over, b
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib
+import re
+import shutil
+import sys
+import tempfile
 import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
+from anomalyd.engine import analyzer as this_analyzer
+from anomalyd.engine import records as this_records
+from anomalyd.engine import state as this_state
 from anomalyd.engine.analyzer import JobAnalyzer
 from anomalyd.engine.records import AnalysisSpec, DetectorSpec, RecordBatch, StringColumn
 from anomalyd.engine.state import Arrays, pack, unpack
@@ -44,37 +64,77 @@ SPAN = 300_000
 DAY_BUCKETS = 86_400_000 // SPAN
 OLD_DAYS = 28
 T0 = 1_700_000_000_000 // SPAN * SPAN
-SPEC = AnalysisSpec(
-    bucket_span_ms=SPAN,
-    detectors=(DetectorSpec("mean", field_name="x", by_field_name="s"),),
-    model_memory_limit_bytes=1 << 40,
-)
 _BASE = 100  # series learned for 28 days before an old job is tiled
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The modules of an engine: this checkout's, or another's loaded beside it (--baseline)."""
+
+    name: str
+    analyzer: ModuleType
+    records: ModuleType
+    state: ModuleType
+
+    @property
+    def spec(self) -> Any:
+        """The benchmark's job, mean(x) by s, in this engine's classes."""
+        return self.records.AnalysisSpec(
+            bucket_span_ms=SPAN, detectors=(self.records.DetectorSpec("mean", field_name="x", by_field_name="s"),),
+            model_memory_limit_bytes=1 << 40,
+        )
+
+
+THIS = Engine("this", this_analyzer, this_records, this_state)
+SPEC = THIS.spec
+
+
+def baseline_engine(tree: Path) -> Engine:
+    """The engine of the checkout at tree, imported as anomalyd_baseline from a copy with its imports renamed."""
+    source = tree / "service" / "anomalyd"
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(source.rglob("*.py")))).hexdigest()[:16]
+    root = Path(tempfile.gettempdir()) / "anomalyd-bench-baseline" / digest
+    package = root / "anomalyd_baseline"
+    if not package.is_dir():
+        staging = root / f"staging-{time.time_ns()}"
+        shutil.copytree(source, staging, ignore=shutil.ignore_patterns("__pycache__"))
+        for module in staging.rglob("*.py"):
+            module.write_text(re.sub(r"\banomalyd\b", "anomalyd_baseline", module.read_text()))
+        try:
+            staging.rename(package)  # whole or not at all
+        except OSError:  # another run renamed its copy first
+            shutil.rmtree(staging)
+    sys.path.insert(0, str(root))
+    importlib.import_module("anomalyd_baseline.engine.warmup").warm_up()
+    modules = (importlib.import_module(f"anomalyd_baseline.engine.{name}") for name in ("analyzer", "records", "state"))
+    return Engine("baseline", *modules)
 
 
 class Feed:
     """One record per series per bucket: a daily wave plus noise."""
 
-    def __init__(self, series: int, seed: int = 0) -> None:
+    def __init__(self, series: int, seed: int = 0, engine: Engine = THIS) -> None:
         self.rng = np.random.default_rng(seed)
-        self.names = StringColumn(np.arange(series, dtype=np.int32), tuple(f"series-{k}" for k in range(series)))
+        self.records = engine.records
+        self.names = engine.records.StringColumn(np.arange(series, dtype=np.int32), tuple(f"series-{k}" for k in range(series)))
         self.series = series
 
-    def bucket(self, job: JobAnalyzer, b: int) -> None:
+    def bucket(self, job: Any, b: int) -> list[Any]:
+        """Add bucket b's records to job and close it; its results."""
         times = np.full(self.series, T0 + b * SPAN + SPAN // 2, np.int64)
         wave = 10.0 * np.sin(2 * np.pi * (b % DAY_BUCKETS) / DAY_BUCKETS)
         x = 100.0 + wave + 3.0 * self.rng.standard_normal(self.series)
-        job.add(RecordBatch(times=times, numbers={"x": x}, strings={"s": self.names}))
-        job.finalize_until(T0 + (b + 1) * SPAN)
+        job.add(self.records.RecordBatch(times=times, numbers={"x": x}, strings={"s": self.names}))
+        return list(job.finalize_until(T0 + (b + 1) * SPAN))
 
 
-def tiled(state: bytes, copies: int) -> bytes:
+def tiled(state: bytes, copies: int, engine: Engine = THIS) -> bytes:
     """The state of a one-detector job with its series repeated copies times, renamed series-0...
 
     Per-series arrays are repeated; the seasonal component pools and their spreads too, each copy's
     slots moved to its own pool rows.
     """
-    arrays, meta = unpack(state)
+    arrays, meta = engine.state.unpack(state)
     n = len(arrays["d0.keys.ids"])
     out: Arrays = {}
     for name, a in arrays.items():
@@ -97,27 +157,27 @@ def tiled(state: bytes, copies: int) -> bytes:
     return pack(out, meta)
 
 
-def young(series: int) -> tuple[JobAnalyzer, Feed, int]:
-    job, feed = JobAnalyzer(SPEC), Feed(series)
+def young(series: int, engine: Engine = THIS) -> tuple[Any, Feed, int]:
+    job, feed = engine.analyzer.JobAnalyzer(engine.spec), Feed(series, engine=engine)
     for b in range(3):
         feed.bucket(job, b)
     return job, feed, 3
 
 
-_learned: dict[int, bytes] = {}
+_learned: dict[tuple[str, int], bytes] = {}
 
 
-def old(series: int) -> tuple[JobAnalyzer, Feed, int]:
+def old(series: int, engine: Engine = THIS) -> tuple[Any, Feed, int]:
     base = min(series, _BASE)
     buckets = OLD_DAYS * DAY_BUCKETS
-    if base not in _learned:
-        job, feed = JobAnalyzer(SPEC), Feed(base)
+    if (engine.name, base) not in _learned:
+        job, feed = engine.analyzer.JobAnalyzer(engine.spec), Feed(base, engine=engine)
         for b in range(buckets):
             feed.bucket(job, b)
-        _learned[base] = job.to_state()
-    state = _learned[base]
-    job = JobAnalyzer.from_state(SPEC, tiled(state, series // base) if series > base else state)
-    return job, Feed(series, seed=1), buckets
+        _learned[engine.name, base] = job.to_state()
+    learned = _learned[engine.name, base]
+    job = engine.analyzer.JobAnalyzer.from_state(engine.spec, tiled(learned, series // base, engine) if series > base else learned)
+    return job, Feed(series, seed=1, engine=engine), buckets
 
 
 def bench(series: int, records: int, age: str) -> dict[str, float]:
@@ -143,6 +203,27 @@ def bench(series: int, records: int, age: str) -> dict[str, float]:
         "to_state_s": saved,
         "from_state_s": loaded,
     }
+
+
+def compare(series: int, records: int, age: str, engines: tuple[Engine, Engine]) -> tuple[float, float, bool]:
+    """CPU us a bucket of two engines on the same buckets, each bucket timed in turn (alternating which goes first).
+
+    Returns:
+        Each engine's CPU us a bucket, and whether their results were the same (as their reprs).
+    """
+    jobs = [(young if age == "young" else old)(series, engine) for engine in engines]
+    b0, timed = jobs[0][2], max(20, records // series)
+    cpu, same = [0.0, 0.0], True
+    for b in range(b0, b0 + timed):
+        results = ["", ""]
+        for e in (0, 1) if b % 2 else (1, 0):
+            job, feed, _ = jobs[e]
+            start = time.process_time()
+            out = feed.bucket(job, b)
+            cpu[e] += time.process_time() - start
+            results[e] = repr(out)
+        same &= results[0] == results[1]
+    return 1e6 * cpu[0] / timed, 1e6 * cpu[1] / timed, same
 
 
 def backfill(buckets_per_call: int, calls: int) -> tuple[float, float]:
@@ -264,6 +345,28 @@ def bench_rare(entities: int, *, over: bool, buckets: int = 30) -> tuple[float, 
     return 1e6 * elapsed / buckets, job.model_size_stats().model_bytes / series
 
 
+def series_lines(series_counts: str, ages: str, records: int) -> None:
+    """Print bench() of each series count and age."""
+    print(f"{'series':>8} {'age':>6} {'us/bucket':>10} {'cpu us':>7} {'records/s':>11} {'model B/series':>15} {'state B/series':>15} "
+          f"{'to_state s':>10} {'from_state s':>12}")
+    for series in map(int, series_counts.split(",")):
+        for age in ages.split(","):
+            r = bench(series, records, age)
+            print(f"{series:>8} {age:>6} {r['us_per_bucket']:>10.0f} {r['cpu_us_per_bucket']:>7.0f} {r['records_per_s']:>11.0f} "
+                  f"{r['model_bytes_per_series']:>15.0f} {r['state_bytes_per_series']:>15.0f} "
+                  f"{r['to_state_s']:>10.2f} {r['from_state_s']:>12.2f}", flush=True)
+
+
+def compare_lines(series_counts: str, ages: str, records: int, baseline: Path) -> None:
+    """Print compare() of this engine and baseline's for each series count and age."""
+    engines = (THIS, baseline_engine(baseline))
+    print(f"{'series':>8} {'age':>6} {'cpu us':>9} {'baseline':>9} {'ratio':>6}  same records")
+    for series in map(int, series_counts.split(",")):
+        for age in ages.split(","):
+            own, base, same = compare(series, records, age, engines)
+            print(f"{series:>8} {age:>6} {own:>9.0f} {base:>9.0f} {own / base:>6.3f}  {'yes' if same else 'NO'}", flush=True)
+
+
 def main() -> None:
     """Run the benchmark and print one line per series count and age."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -276,16 +379,13 @@ def main() -> None:
     parser.add_argument("--value-series", default="10000,100000", help="their series counts")
     parser.add_argument("--population", default="10000,100000", help="comma-separated entities a bucket ('' for none)")
     parser.add_argument("--rare", default="10000,100000", help="entities a bucket of the rare lines ('' for none)")
+    parser.add_argument("--baseline", type=Path, help="another checkout whose engine the series lines time beside this one")
     args = parser.parse_args()
     print(f"engine kernels ready in {warm_up():.1f} s")
-    print(f"{'series':>8} {'age':>6} {'us/bucket':>10} {'cpu us':>7} {'records/s':>11} {'model B/series':>15} {'state B/series':>15} "
-          f"{'to_state s':>10} {'from_state s':>12}")
-    for series in map(int, args.series.split(",")):
-        for age in args.ages.split(","):
-            r = bench(series, args.records, age)
-            print(f"{series:>8} {age:>6} {r['us_per_bucket']:>10.0f} {r['cpu_us_per_bucket']:>7.0f} {r['records_per_s']:>11.0f} "
-                  f"{r['model_bytes_per_series']:>15.0f} {r['state_bytes_per_series']:>15.0f} "
-                  f"{r['to_state_s']:>10.2f} {r['from_state_s']:>12.2f}", flush=True)
+    if args.baseline:
+        compare_lines(args.series, args.ages, args.records, args.baseline)
+    else:
+        series_lines(args.series, args.ages, args.records)
     if args.backfill:
         wall, cpu = backfill(10_000, args.backfill)
         print(f"backfill: 1 series, 10,000 buckets a call: {wall:.0f} us/bucket (CPU {cpu:.0f})")
