@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anomalyd.engine.periodicity import candidates, coverage, others, periodic_profile, times_cover
-from anomalyd.engine.rings import RING_LENGTH, decode, empty_rings, encode_all
+from anomalyd.engine.rings import RING_LENGTH, count_points, decode, empty_rings, encode_all
 from anomalyd.engine.stats import f_test_log_p1
 
 HOUR_MS, DAY_MS, SPAN = 3_600_000, 86_400_000, 300_000
@@ -72,7 +72,8 @@ def test_the_compiled_test_reads_as_the_plain_f_test(seed: int, amplitude: float
     for cand in tested:
         res = RING_MS[cand.ring]
         points = np.arange(start - RING_LENGTH, start)
-        got = periodic_profile(rings, rows, points, cand, others(tested, cand, res, start - RING_LENGTH), slot, pools)
+        taken_out = others(tested, cand, res, start - RING_LENGTH)
+        got = periodic_profile(rings, count_points(rings[0]), rows, points, cand, taken_out, slot, pools)
         y = np.empty((SERIES, RING_LENGTH))
         decode(rings, rows, cand.ring, points % RING_LENGTH, y)
         for other in tested:

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anomalyd.engine.compiled import inline_kernel, kernel
-from anomalyd.engine.rings import MISSING, RING_LENGTH, Ring, decode_row
+from anomalyd.engine.rings import RING_LENGTH, Ring, decode_row
 from anomalyd.engine.stats import FloatArray, f_test_log_p1
 
 _MIN_PHASES = 4
@@ -138,14 +138,17 @@ as fine as the component's bins, as in the hourly test), else -1.
 
 
 def periodic_profile(
-    rings: Ring, rows: NDArray[np.intp], points: NDArray[np.int64], cand: Candidate, others: Others, slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...],
+    rings: Ring, counts: NDArray[np.int16], rows: NDArray[np.intp], points: NDArray[np.int64], cand: Candidate, others: Others,
+    slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...],
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Test ring points of series, less their other active components, for a period with the one-way ANOVA F test.
 
     Args:
         rings: the rings.
+        counts: their points with a value (rings.count_points()).
         rows: shape (k,), the series tested.
-        points: shape (L,), the points of cand's ring read (absolute numbers), in time order.
+        points: shape (RING_LENGTH,), the points of cand's ring read (absolute numbers, consecutive):
+            the whole ring, in time order.
         cand: the period tested.
         others: the components taken out of the points where a series has them.
         slot: each series' pool row of each component, -1 where it has none.
@@ -161,7 +164,8 @@ def periodic_profile(
     out = (np.empty(k), np.empty(k), np.empty(k), np.empty((k, phases)))
     cycle = points // phases
     _profile_rows(
-        rings, cand.ring, rows, points % RING_LENGTH, points % phases, cycle - cycle[0], cand.component, others, slot, pools, *out
+        rings, counts, cand.ring, rows, points % RING_LENGTH, points % phases, cycle - cycle[0], cand.component, others, slot,
+        pools, *out,
     )
     return out
 
@@ -210,8 +214,8 @@ def _overlaps_of(rest: tuple[Candidate, ...], res: int, offsets: tuple[int, ...]
 
 @kernel
 def _profile_rows(
-    rings: Ring, ring: int, rows: NDArray[np.intp], positions: NDArray[np.int64], phase: NDArray[np.int64],
-    cycle: NDArray[np.int64], component: int, others: Others, slot: NDArray[np.int32],
+    rings: Ring, counts: NDArray[np.int16], ring: int, rows: NDArray[np.intp], positions: NDArray[np.int64],
+    phase: NDArray[np.int64], cycle: NDArray[np.int64], component: int, others: Others, slot: NDArray[np.int32],
     pools: tuple[NDArray[np.float32], ...], r2: FloatArray, ln_p: FloatArray, explained: FloatArray, profile: FloatArray,
 ) -> None:
     """periodic_profile() series by series, writing its four results."""
@@ -223,7 +227,7 @@ def _profile_rows(
         i = rows[r]
         if r + _AHEAD < len(rows):
             sink[0] += _fetch(rings, ring, rows[r + _AHEAD], components, slot, pools)
-        if slot[i, component] < 0 and _values(rings, i, ring, positions) < _MIN_CYCLES * profile.shape[1]:
+        if slot[i, component] < 0 and counts[i, ring] < _MIN_CYCLES * profile.shape[1]:
             # Too few points to switch the component on: what the test would measure is unused.
             r2[r], ln_p[r], explained[r] = np.nan, 0.0, 0.0
             profile[r] = 0.0
@@ -268,16 +272,6 @@ def _fetch(
             for b in range(0, pool.shape[1], _LINE // 4):
                 total += pool[s, b]
     return total
-
-
-@inline_kernel
-def _values(rings: Ring, i: int, ring: int, positions: NDArray[np.int64]) -> int:
-    """How many of series i's points at positions of ring ring have a value."""
-    codes = rings[0]
-    n = 0
-    for p in positions:
-        n += codes[i, ring, p] != MISSING
-    return n
 
 
 @inline_kernel

@@ -243,7 +243,8 @@ class Seasonality:
         # Only components some due series has are taken out of the points (a young job has none).
         held = [c for c in self.candidates if c is cand or (self.slot[due, c.component] >= 0).any()]
         r2, ln_p, explained, profile = periodic_profile(
-            self.rings, due, points, cand, others(held, cand, self.ring_ms[cand.ring], current - RING_LENGTH), self.slot, tuple(self.pools)
+            self.rings, self.ring_counts, due, points, cand, others(held, cand, self.ring_ms[cand.ring], current - RING_LENGTH),
+            self.slot, tuple(self.pools),
         )
         slot = self.slot[due, cand.component]
         on = slot >= 0
