@@ -437,14 +437,15 @@ class JobManager:
                 closing = True
             else:
                 closing = False
-                job.status.state = JobState.CLOSING
-                self.repository.save_status(job_id, job.status)
-            if not force:
-                while job.streaming and not job.forced:
-                    self._changed.wait()
+                job.status.state = JobState.CLOSING  # no stream starts from now on
         if not force and closing:
             job.closed.wait()
             return
+        if not force:
+            self._save_closing(job)
+            with self._lock:
+                while job.streaming and not job.forced:
+                    self._changed.wait()
         with job.lock:
             job.status.state = JobState.CLOSED
             job.status.open_time_ms = None
@@ -457,6 +458,16 @@ class JobManager:
                 del self._open[job_id]
             job.closed.set()
         log.info("job %s closed%s", job_id, " by force" if force else "")
+
+    def _save_closing(self, job: OpenJob) -> None:
+        """Store that a job is closing, under its lock: a message in flight has counted records it has not yet journaled.
+
+        The job's lock comes after the manager's lock is let go, as a stream that fails takes
+        the manager's lock under the job's. A job closed by force or failed meanwhile keeps its stored status.
+        """
+        with job.lock:
+            if not job.forced:
+                self.repository.save_status(job.config.job_id, job.status)
 
     def fail(self, job: OpenJob, reason: str) -> None:
         """Put a job in the failed state after an unexpected error; force close it to recover.
