@@ -277,3 +277,14 @@ def test_closing_many_buckets_at_once_gives_what_closing_them_one_by_one_gives(
     assert at_once.finalize_until(T0 + buckets * SPAN) == expected
     assert any(r.records for r in expected)
     assert at_once.to_state() == one_by_one.to_state()
+
+
+def test_records_of_equal_probability_come_detector_by_detector() -> None:
+    twin = DetectorSpec("mean", field_name="x", by_field_name="s")
+    values = RNG.normal(10, 1, (80, 600))
+    values[70] += 40
+    results = run_values(JobAnalyzer(AnalysisSpec(bucket_span_ms=SPAN, detectors=(twin, twin))), values)
+    order = [(r.probability, r.detector_index) for r in results[70].records]
+    assert len(order) == MAX_RECORDS
+    assert order == sorted(order)
+    assert {d for _, d in order} == {0, 1}  # the twins tie, so both report
