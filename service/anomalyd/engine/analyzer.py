@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -458,38 +457,36 @@ class JobAnalyzer:
         if not hits:
             return []
         detector, row, ln_p = _least_probable(leaves, hits)
-        influencers = self._influencers.of_records(rows)
         grouped = np.argsort(detector, kind="stable")  # the records detector by detector, built so
         built: list[AnomalyRecord] = []
         for d, _ in hits:
             mine = grouped[detector[grouped] == d]
-            built.extend(self._detector_records(b, d, leaves[d], row[mine], ln_p[mine], influencers, interim))
+            built.extend(self._detector_records(b, d, leaves[d], row[mine], ln_p[mine], rows, interim))
         return [built[k] for k in np.argsort(grouped).tolist()]
 
     def _detector_records(
-        self, b: int, d: int, leaf: Leaf, rows: NDArray[np.intp], ln_p: NDArray[np.float64],
-        influencers: Callable[[int, int], list[tuple[str, list[str]]]], interim: bool,
+        self, b: int, d: int, leaf: Leaf, at: NDArray[np.intp], ln_p: NDArray[np.float64], rows: Rows, interim: bool,
     ) -> list[AnomalyRecord]:
-        """The records of detector d's leaf rows in bucket b, each row's ln p given, its columns read once."""
+        """The records of detector d's leaf rows `at` in bucket b (of buffer rows `rows`), each row's ln p given."""
         det = self._detectors[d]
         spec, function, reads = det.spec, det.function, det.function.reads
-        series = leaf.series[rows]
+        series = leaf.series[at]
         population = leaf.causes is not None
         key_column = {name: k for k, name in enumerate(det.split_fields)}
 
         def values(name: str, shown: bool = True) -> list[str]:
             """Each record's value of split field name; "" when not shown or not a split field."""
             if not (name and shown and name in key_column):
-                return [""] * len(rows)
+                return [""] * len(at)
             k = key_column[name]
             return [det.keys.values[k][v] for v in det.keys.ids[series, k].tolist()]
 
         # A population record names its by values in its causes.
         by, partition, over = values(spec.by_field_name, not population), values(spec.partition_field_name), values(spec.over_field_name)
         columns = zip(
-            rows.tolist(), series.tolist(), ln_p.tolist(), leaf.score[rows].tolist(), leaf.feature[rows].tolist(),
-            leaf.actual[rows].tolist(), leaf.typical[rows].tolist(), leaf.multi_bucket_impact[rows].tolist(), by, partition, over,
-            strict=True,
+            at.tolist(), ln_p.tolist(), leaf.score[at].tolist(), leaf.feature[at].tolist(), leaf.actual[at].tolist(),
+            leaf.typical[at].tolist(), leaf.multi_bucket_impact[at].tolist(), by, partition, over,
+            self._influencers.of_records(rows, d, series), strict=True,
         )
         return [
             AnomalyRecord(
@@ -510,12 +507,12 @@ class JobAnalyzer:
                 actual=result_values(reads, actual),
                 typical=result_values(reads, typical),
                 multi_bucket_impact=impact,
-                influencers=influencers(d, s),
+                influencers=influence,
                 is_interim=interim,
                 causes=leaf.causes(i) if leaf.causes is not None else [],
                 geo_results=geo_results(reads, actual, typical),
             )
-            for i, s, row_ln_p, score, feature, actual, typical, impact, by_value, partition_value, over_value in columns
+            for i, row_ln_p, score, feature, actual, typical, impact, by_value, partition_value, over_value, influence in columns
         ]
 
     # --------------------------------------------------------------------------- accounting
