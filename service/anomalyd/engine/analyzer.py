@@ -452,68 +452,48 @@ class JobAnalyzer:
         return d.score(b, rows, completeness)
 
     def _records(self, b: int, leaves: list[Leaf], rows: Rows, interim: bool) -> list[AnomalyRecord]:
-        """The records of the bucket: series with probability below 0.035, at most 500, least probable first."""
-        hits = [(d, found) for d, leaf in enumerate(leaves) if len(found := leaf.anomalous())]
+        """The records of the bucket: series with probability below 0.035, at most 500."""
+        hits = [(d, leaf, found) for d, leaf in enumerate(leaves) if len(found := leaf.anomalous())]
+        records: list[AnomalyRecord] = []
         if not hits:
-            return []
-        detector, row, ln_p = _least_probable(leaves, hits)
-        grouped = np.argsort(detector, kind="stable")  # the records detector by detector, built so
-        built: list[AnomalyRecord] = []
-        for d, _ in hits:
-            mine = grouped[detector[grouped] == d]
-            built.extend(self._detector_records(b, d, leaves[d], row[mine], ln_p[mine], rows, interim))
-        return [built[k] for k in np.argsort(grouped).tolist()]
-
-    def _detector_records(
-        self, b: int, d: int, leaf: Leaf, at: NDArray[np.intp], ln_p: NDArray[np.float64], rows: Rows, interim: bool,
-    ) -> list[AnomalyRecord]:
-        """The records of detector d's leaf rows `at` in bucket b (of buffer rows `rows`), each row's ln p given."""
-        det = self._detectors[d]
-        spec, function, reads = det.spec, det.function, det.function.reads
-        series = leaf.series[at]
-        population = leaf.causes is not None
-        key_column = {name: k for k, name in enumerate(det.split_fields)}
-
-        def values(name: str, shown: bool = True) -> list[str]:
-            """Each record's value of split field name; "" when not shown or not a split field."""
-            if not (name and shown and name in key_column):
-                return [""] * len(at)
-            k = key_column[name]
-            return [det.keys.values[k][v] for v in det.keys.ids[series, k].tolist()]
-
-        # A population record names its by values in its causes.
-        by, partition, over = values(spec.by_field_name, not population), values(spec.partition_field_name), values(spec.over_field_name)
-        columns = zip(
-            at.tolist(), ln_p.tolist(), leaf.score[at].tolist(), leaf.feature[at].tolist(), leaf.actual[at].tolist(),
-            leaf.typical[at].tolist(), leaf.multi_bucket_impact[at].tolist(), by, partition, over,
-            self._influencers.of_records(rows, d, series), strict=True,
-        )
-        return [
-            AnomalyRecord(
-                timestamp_ms=b,
-                detector_index=d,
-                function=function.name,
-                function_description=function.describe(feature),
-                field_name=spec.field_name,
-                by_field_name=spec.by_field_name,
-                by_field_value=by_value,
-                partition_field_name=spec.partition_field_name,
-                partition_field_value=partition_value,
-                over_field_name=spec.over_field_name,
-                over_field_value=over_value,
-                probability=math.exp(row_ln_p),
-                record_score=score,
-                initial_record_score=score,
-                actual=result_values(reads, actual),
-                typical=result_values(reads, typical),
-                multi_bucket_impact=impact,
-                influencers=influence,
-                is_interim=interim,
-                causes=leaf.causes(i) if leaf.causes is not None else [],
-                geo_results=geo_results(reads, actual, typical),
+            return records
+        candidates = sorted((float(leaf.ln_p[i]), d, int(i)) for d, leaf, found in hits for i in found.tolist())[:MAX_RECORDS]
+        influencers = self._influencers.of_records(rows)
+        for ln_p, d, i in candidates:
+            det, leaf = self._detectors[d], leaves[d]
+            s = int(leaf.series[i])
+            key = {name: det.keys.value(s, k) for k, name in enumerate(det.split_fields)}
+            spec = det.spec
+            score = float(leaf.score[i])
+            population = leaf.causes is not None
+            causes = leaf.causes(int(i)) if leaf.causes is not None else []
+            records.append(
+                AnomalyRecord(
+                    timestamp_ms=b,
+                    detector_index=d,
+                    function=det.function.name,
+                    function_description=det.function.describe(int(leaf.feature[i])),
+                    field_name=spec.field_name,
+                    by_field_name=spec.by_field_name,
+                    # A population record names its by values in its causes.
+                    by_field_value=key.get(spec.by_field_name, "") if spec.by_field_name and not population else "",
+                    partition_field_name=spec.partition_field_name,
+                    partition_field_value=key.get(spec.partition_field_name, "") if spec.partition_field_name else "",
+                    over_field_name=spec.over_field_name,
+                    over_field_value=key.get(spec.over_field_name, "") if spec.over_field_name else "",
+                    probability=math.exp(ln_p),
+                    record_score=score,
+                    initial_record_score=score,
+                    actual=result_values(det.function.reads, float(leaf.actual[i])),
+                    typical=result_values(det.function.reads, float(leaf.typical[i])),
+                    multi_bucket_impact=float(leaf.multi_bucket_impact[i]),
+                    influencers=influencers(d, s),
+                    is_interim=interim,
+                    causes=causes,
+                    geo_results=geo_results(det.function.reads, float(leaf.actual[i]), float(leaf.typical[i])),
+                )
             )
-            for i, row_ln_p, score, feature, actual, typical, impact, by_value, partition_value, over_value, influence in columns
-        ]
+        return records
 
     # --------------------------------------------------------------------------- accounting
 
@@ -612,18 +592,6 @@ def _bucket_score(norm: tuple[Any, ...], decay: float, ln_p: float, bucket: int,
     if learn:
         update1(hist, epoch, hmax, hmax_last, decay, 0, 0, raw, bucket)
     return raw, score
-
-
-def _least_probable(
-    leaves: list[Leaf], hits: list[tuple[int, NDArray[np.intp]]],
-) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
-    """The detector, leaf row and ln p of the MAX_RECORDS least probable hits, ordered by (ln p, detector, row)."""
-    detector = np.concatenate([np.full(len(found), d, np.intp) for d, found in hits])
-    row = np.concatenate([found for _, found in hits])
-    ln_p = np.concatenate([leaves[d].ln_p[found] for d, found in hits])
-    # The hits come detector by detector, rows ascending: a stable sort on ln p breaks ties as (ln p, detector, row).
-    order = np.argsort(ln_p, kind="stable")[:MAX_RECORDS]
-    return detector[order], row[order], ln_p[order]
 
 
 def _columns(columns: list[NDArray[Any]]) -> NDArray[Any]:

@@ -4,9 +4,9 @@ Times are epoch milliseconds; scores are 0-100. ``initial_*`` scores equal the c
 the engine scores once; renormalise.py re-scores stored results later (driven by core/persistence.py).
 
 Results are immutable by convention (a change is a dataclasses.replace). Those made for every
-bucket or record (BucketResult, BucketInfluencer, AnomalyRecord, and the detectors' Leaf) are not
-frozen: a frozen dataclass sets each field through object.__setattr__: 1.2 us for ten fields
-against 0.2, which made them 3 of a one-series bucket's 55 us (py-spy).
+bucket (BucketResult, BucketInfluencer, and the detectors' Leaf) are not frozen: a frozen
+dataclass sets each field through object.__setattr__: 1.2 us for ten fields against 0.2, which
+made them 3 of a one-series bucket's 55 us (py-spy).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class AnomalyCause:
         )
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class AnomalyRecord:
     """One anomalous series in one bucket (probability below the record threshold).
 
