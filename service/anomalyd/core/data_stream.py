@@ -66,7 +66,6 @@ class DataStream:
         self._owner = owner
         self._job = job
         self._upload: Upload = job.ingestor.begin_upload(max_document_bytes=max_document_bytes)
-        self._together = False  # within together(): the job's lock is held
 
     @property
     def counts(self) -> DataCounts:
@@ -122,17 +121,18 @@ class DataStream:
         """
         job = self._job
         with job.lock:
-            self._together = job.holding_journal = True
+            job.holding_journal = True
             try:
                 yield
             finally:
-                self._together = job.holding_journal = False
+                job.holding_journal = False
                 with self._failing_on_storage_errors("these messages were"):
                     self._owner.write_held(job)
 
     def _accept(self, parsed: ParsedRecords, input_bytes: int) -> None:
         job = self._job
-        with contextlib.nullcontext() if self._together else job.lock, self._failing_on_storage_errors("this message was"):
+        # Within together() this stream already holds the job's lock (one stream a job: no other sets holding_journal).
+        with contextlib.nullcontext() if job.holding_journal else job.lock, self._failing_on_storage_errors("this message was"):
             self._check_not_forced()
             try:
                 kept = job.ingestor.accept(parsed, self._upload.counts, input_bytes=input_bytes)
