@@ -19,6 +19,11 @@ whether the two wrote the same records. DIR's engine is copied once under the te
 package anomalyd_baseline; its kernels are warmed up before timing (compiled the first time, a few
 minutes, then cached).
 
+The farequote line (--farequote messages) times the production shape of a sparse upload: ``mean(x)
+by s`` with s an influencer, 19 series and about 100 records a bucket at random times, added a
+message of 1,000 records (10 buckets) at a time as bench/ingest.py's sparse NDJSON sends them,
+after 300 buckets of learning (beside DIR's engine with --baseline, alternating as above).
+
 Then the backfill line times one series whose every add and finalize_until closes 10,000
 buckets at once (a message of history), as bench/nab.py sends them.
 
@@ -45,6 +50,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -128,6 +134,39 @@ class Feed:
         return list(job.finalize_until(T0 + (b + 1) * SPAN))
 
 
+class FarequoteFeed:
+    """About 100 records a bucket at random times over 19 airlines, the airline an influencer, 10 buckets a message."""
+
+    airlines = 19
+    buckets_per_message = 10
+
+    def __init__(self, engine: Engine = THIS) -> None:
+        self.rng = np.random.default_rng(3)
+        self.records = engine.records
+        self.names = tuple(f"airline-{k}" for k in range(self.airlines))
+        self.spec = engine.records.AnalysisSpec(
+            bucket_span_ms=SPAN, detectors=(engine.records.DetectorSpec("mean", field_name="x", by_field_name="s"),),
+            influencers=("s",), model_memory_limit_bytes=1 << 40,
+        )
+
+    def message(self, job: Any, m: int) -> list[Any]:
+        """Add message m's records (buckets 10m to 10m + 9) to job and close their buckets; their results."""
+        n = int(self.rng.poisson(100 * self.buckets_per_message))
+        times = np.sort(T0 + m * self.buckets_per_message * SPAN + self.rng.integers(0, self.buckets_per_message * SPAN, n))
+        airline = self.records.StringColumn(self.rng.integers(0, self.airlines, n).astype(np.int32), self.names)
+        job.add(self.records.RecordBatch(times=times, numbers={"x": self.rng.gamma(4.0, 50.0, n)}, strings={"s": airline}))
+        return list(job.finalize_until(T0 + (m + 1) * self.buckets_per_message * SPAN))
+
+
+def farequote(engine: Engine = THIS, learned: int = 30) -> tuple[Any, FarequoteFeed, int]:
+    """A farequote-shaped job past its first `learned` messages, its feed, and the next message."""
+    feed = FarequoteFeed(engine)
+    job = engine.analyzer.JobAnalyzer(feed.spec)
+    for m in range(learned):
+        feed.message(job, m)
+    return job, feed, learned
+
+
 def tiled(state: bytes, copies: int, engine: Engine = THIS) -> bytes:
     """The state of a one-detector job with its series repeated copies times, renamed series-0...
 
@@ -205,21 +244,25 @@ def bench(series: int, records: int, age: str) -> dict[str, float]:
     }
 
 
-def compare(series: int, records: int, age: str, engines: tuple[Engine, Engine]) -> tuple[float, float, bool]:
-    """CPU us a bucket of two engines on the same buckets, each bucket timed in turn (alternating which goes first).
+def compare(jobs: list[tuple[Any, Callable[[Any, int], list[Any]], int]], timed: int) -> tuple[float, float, bool]:
+    """CPU us a step of two engines' jobs on the same steps, each step timed in turn (alternating which goes first).
+
+    Args:
+        jobs: each engine's job, the feed's step (a bucket or a message: it adds records and closes
+            buckets) and the first step to time.
+        timed: steps to time.
 
     Returns:
-        Each engine's CPU us a bucket, and whether their results were the same (as their reprs).
+        Each engine's CPU us a step, and whether their results were the same (as their reprs).
     """
-    jobs = [(young if age == "young" else old)(series, engine) for engine in engines]
-    b0, timed = jobs[0][2], max(20, records // series)
+    first = jobs[0][2]
     cpu, same = [0.0, 0.0], True
-    for b in range(b0, b0 + timed):
+    for k in range(first, first + timed):
         results = ["", ""]
-        for e in (0, 1) if b % 2 else (1, 0):
-            job, feed, _ = jobs[e]
+        for e in (0, 1) if k % 2 else (1, 0):
+            job, step, _ = jobs[e]
             start = time.process_time()
-            out = feed.bucket(job, b)
+            out = step(job, k)
             cpu[e] += time.process_time() - start
             results[e] = repr(out)
         same &= results[0] == results[1]
@@ -363,8 +406,27 @@ def compare_lines(series_counts: str, ages: str, records: int, baseline: Path) -
     print(f"{'series':>8} {'age':>6} {'cpu us':>9} {'baseline':>9} {'ratio':>6}  same records")
     for series in map(int, series_counts.split(",")):
         for age in ages.split(","):
-            own, base, same = compare(series, records, age, engines)
+            jobs = [(young if age == "young" else old)(series, engine) for engine in engines]
+            own, base, same = compare([(job, feed.bucket, b0) for job, feed, b0 in jobs], max(20, records // series))
             print(f"{series:>8} {age:>6} {own:>9.0f} {base:>9.0f} {own / base:>6.3f}  {'yes' if same else 'NO'}", flush=True)
+
+
+def farequote_line(messages: int, baseline: Path | None) -> None:
+    """Print the farequote shape's CPU us a bucket, beside baseline's engine when given."""
+    shape = "farequote shape: mean(x) by s, s an influencer, 19 series, ~100 records a bucket, 10 buckets a message"
+    per_message = FarequoteFeed.buckets_per_message
+    if baseline:
+        jobs = [farequote(engine) for engine in (THIS, baseline_engine(baseline))]
+        own, base, same = compare([(job, feed.message, m0) for job, feed, m0 in jobs], messages)
+        print(f"{shape}: {own / per_message:.0f} us CPU/bucket, baseline {base / per_message:.0f} ({own / base:.3f}), "
+              f"same records: {'yes' if same else 'NO'}", flush=True)
+        return
+    job, feed, m0 = farequote()
+    cpu = time.process_time()
+    for m in range(m0, m0 + messages):
+        feed.message(job, m)
+    us = 1e6 * (time.process_time() - cpu) / (messages * per_message)
+    print(f"{shape}: {us:.0f} us CPU/bucket ({100 / us * 1e6:.0f} records/s)", flush=True)
 
 
 def main() -> None:
@@ -379,13 +441,16 @@ def main() -> None:
     parser.add_argument("--value-series", default="10000,100000", help="their series counts")
     parser.add_argument("--population", default="10000,100000", help="comma-separated entities a bucket ('' for none)")
     parser.add_argument("--rare", default="10000,100000", help="entities a bucket of the rare lines ('' for none)")
-    parser.add_argument("--baseline", type=Path, help="another checkout whose engine the series lines time beside this one")
+    parser.add_argument("--farequote", type=int, default=300, help="messages of the farequote line to time (0: none)")
+    parser.add_argument("--baseline", type=Path, help="another checkout whose engine the series and farequote lines time beside this one")
     args = parser.parse_args()
     print(f"engine kernels ready in {warm_up():.1f} s")
     if args.baseline:
         compare_lines(args.series, args.ages, args.records, args.baseline)
     else:
         series_lines(args.series, args.ages, args.records)
+    if args.farequote:
+        farequote_line(args.farequote, args.baseline)
     if args.backfill:
         wall, cpu = backfill(10_000, args.backfill)
         print(f"backfill: 1 series, 10,000 buckets a call: {wall:.0f} us/bucket (CPU {cpu:.0f})")
