@@ -40,10 +40,11 @@ def _reference(starts: np.ndarray, bucket: np.ndarray, series: np.ndarray, value
 @given(
     st.sampled_from(sorted(STATISTIC_CODES)),
     st.booleans(),
+    st.sampled_from([6, 64]),  # a bucket's rows ordered by counting its series, or by sorting them (few rows)
     st.lists(st.tuples(st.integers(0, 3), st.integers(-1, 5), _VALUES, st.sampled_from([1.0, 0.5, 3.0])), max_size=300),
 )
 def test_group_run_gives_the_statistics_of_each_bucket_alone(
-    statistic: str, empty_is_zero: bool, rows: list[tuple[int, int, float, float]]
+    statistic: str, empty_is_zero: bool, n_series: int, rows: list[tuple[int, int, float, float]]
 ) -> None:
     rows = sorted(rows, key=lambda r: r[0])  # stable: arrival order within a bucket is kept
     bucket = np.array([r[0] * _SPAN for r in rows], np.int64)
@@ -51,8 +52,8 @@ def test_group_run_gives_the_statistics_of_each_bucket_alone(
     value = np.array([[r[2]] for r in rows]).reshape(-1, 1)
     weight = np.array([r[3] for r in rows])
     starts = np.unique(np.concatenate([bucket, [4 * _SPAN]]))  # and a bucket without rows
-    idx, ptr, x = group_run(starts, bucket, series, value, weight, 0, 6, STATISTIC_CODES[statistic], empty_is_zero)
-    ref_idx, ref_ptr, ref_x = _reference(starts, bucket, series[:, 0], value[:, 0], weight, 6, statistic, empty_is_zero)
+    idx, ptr, x = group_run(starts, bucket, series, value, weight, 0, n_series, STATISTIC_CODES[statistic], empty_is_zero)
+    ref_idx, ref_ptr, ref_x = _reference(starts, bucket, series[:, 0], value[:, 0], weight, n_series, statistic, empty_is_zero)
     assert idx.tolist() == ref_idx
     assert ptr.tolist() == ref_ptr
     assert x.view(np.int64).tolist() == ref_x.view(np.int64).tolist()  # bit for bit, the sign of zeros too
