@@ -407,9 +407,10 @@ class JobAnalyzer:
             leaves = [self._score(d, b, rows, completeness) for d in self._detectors] if (
                 len(rows["bucket"]) or self._any_empty_is_zero
             ) else []
-        records = self._records(b, leaves, rows, interim)
+        hits = [leaf.anomalous() for leaf in leaves]
+        records = self._records(b, leaves, hits, rows, interim)
         influencers, field_influencers = self._influencers.score(
-            b, leaves, [d.n_series for d in self._detectors], rows, interim
+            b, leaves, hits, [d.n_series for d in self._detectors], rows, interim
         ) if self._influencers.fields else ([], [])
 
         least = [ln_p for ln_p in (leaf.least_warm_ln_p() for leaf in leaves) if ln_p is not None]
@@ -451,49 +452,50 @@ class JobAnalyzer:
             rows = {**rows, "series": series}
         return d.score(b, rows, completeness)
 
-    def _records(self, b: int, leaves: list[Leaf], rows: Rows, interim: bool) -> list[AnomalyRecord]:
-        """The records of the bucket: series with probability below 0.035, at most 500."""
-        hits = [(d, leaf, found) for d, leaf in enumerate(leaves) if len(found := leaf.anomalous())]
-        records: list[AnomalyRecord] = []
-        if not hits:
-            return records
-        candidates = sorted((float(leaf.ln_p[i]), d, int(i)) for d, leaf, found in hits for i in found.tolist())[:MAX_RECORDS]
-        influencers = self._influencers.of_records(rows)
-        for ln_p, d, i in candidates:
-            det, leaf = self._detectors[d], leaves[d]
-            s = int(leaf.series[i])
-            key = {name: det.keys.value(s, k) for k, name in enumerate(det.split_fields)}
-            spec = det.spec
-            score = float(leaf.score[i])
-            population = leaf.causes is not None
-            causes = leaf.causes(int(i)) if leaf.causes is not None else []
-            records.append(
-                AnomalyRecord(
-                    timestamp_ms=b,
-                    detector_index=d,
-                    function=det.function.name,
-                    function_description=det.function.describe(int(leaf.feature[i])),
-                    field_name=spec.field_name,
-                    by_field_name=spec.by_field_name,
-                    # A population record names its by values in its causes.
-                    by_field_value=key.get(spec.by_field_name, "") if spec.by_field_name and not population else "",
-                    partition_field_name=spec.partition_field_name,
-                    partition_field_value=key.get(spec.partition_field_name, "") if spec.partition_field_name else "",
-                    over_field_name=spec.over_field_name,
-                    over_field_value=key.get(spec.over_field_name, "") if spec.over_field_name else "",
-                    probability=math.exp(ln_p),
-                    record_score=score,
-                    initial_record_score=score,
-                    actual=result_values(det.function.reads, float(leaf.actual[i])),
-                    typical=result_values(det.function.reads, float(leaf.typical[i])),
-                    multi_bucket_impact=float(leaf.multi_bucket_impact[i]),
-                    influencers=influencers(d, s),
-                    is_interim=interim,
-                    causes=causes,
-                    geo_results=geo_results(det.function.reads, float(leaf.actual[i]), float(leaf.typical[i])),
-                )
-            )
-        return records
+    def _records(self, b: int, leaves: list[Leaf], hits: list[NDArray[np.intp]], rows: Rows, interim: bool) -> list[AnomalyRecord]:
+        """The records of the bucket: series with probability below 0.035 (each leaf's hits), at most 500, least probable first."""
+        chosen = _least_probable(leaves, hits)
+        influencers: list[list[tuple[str, list[str]]]] = [[] for _ in chosen]
+        if self._influencers.fields:
+            for d in sorted({d for d, _ in chosen}):
+                places = [j for j, (e, _) in enumerate(chosen) if e == d]
+                series = leaves[d].series[[chosen[j][1] for j in places]]
+                for j, values in zip(places, self._influencers.of_records(rows, d, series, self._detectors[d].n_series), strict=True):
+                    influencers[j] = values
+        return [self._record(b, d, leaves[d], i, values, interim) for (d, i), values in zip(chosen, influencers, strict=True)]
+
+    def _record(self, b: int, d: int, leaf: Leaf, i: int, influencers: list[tuple[str, list[str]]], interim: bool) -> AnomalyRecord:
+        """The record of row i of detector d's leaf in bucket b, with its series' influencer values."""
+        det = self._detectors[d]
+        s = int(leaf.series[i])
+        key = {name: det.keys.value(s, k) for k, name in enumerate(det.split_fields)}
+        spec, reads = det.spec, det.function.reads
+        score, actual, typical = float(leaf.score[i]), float(leaf.actual[i]), float(leaf.typical[i])
+        population = leaf.causes is not None
+        return AnomalyRecord(
+            timestamp_ms=b,
+            detector_index=d,
+            function=det.function.name,
+            function_description=det.function.describe(int(leaf.feature[i])),
+            field_name=spec.field_name,
+            by_field_name=spec.by_field_name,
+            # A population record names its by values in its causes.
+            by_field_value=key.get(spec.by_field_name, "") if spec.by_field_name and not population else "",
+            partition_field_name=spec.partition_field_name,
+            partition_field_value=key.get(spec.partition_field_name, "") if spec.partition_field_name else "",
+            over_field_name=spec.over_field_name,
+            over_field_value=key.get(spec.over_field_name, "") if spec.over_field_name else "",
+            probability=math.exp(float(leaf.ln_p[i])),
+            record_score=score,
+            initial_record_score=score,
+            actual=result_values(reads, actual),
+            typical=result_values(reads, typical),
+            multi_bucket_impact=float(leaf.multi_bucket_impact[i]),
+            influencers=influencers,
+            is_interim=interim,
+            causes=leaf.causes(i) if leaf.causes is not None else [],
+            geo_results=geo_results(reads, actual, typical),
+        )
 
     # --------------------------------------------------------------------------- accounting
 
@@ -592,6 +594,24 @@ def _bucket_score(norm: tuple[Any, ...], decay: float, ln_p: float, bucket: int,
     if learn:
         update1(hist, epoch, hmax, hmax_last, decay, 0, 0, raw, bucket)
     return raw, score
+
+
+def _least_probable(leaves: list[Leaf], hits: list[NDArray[np.intp]]) -> list[tuple[int, int]]:
+    """The detector and leaf row of the MAX_RECORDS least probable hits, ordered by (ln p, detector, row).
+
+    The hits come detector by detector, rows ascending: a stable sort on ln p breaks ties so.
+    """
+    found = [d for d, hot in enumerate(hits) if len(hot)]
+    if not found:
+        return []
+    if len(found) == 1:  # one detector's hits, as most jobs have: no concatenation
+        d = found[0]
+        rows = hits[d][np.argsort(leaves[d].ln_p[hits[d]], kind="stable")[:MAX_RECORDS]]
+        return [(d, i) for i in rows.tolist()]
+    detector = np.concatenate([np.full(len(hits[d]), d, np.intp) for d in found])
+    row = np.concatenate([hits[d] for d in found])
+    order = np.argsort(np.concatenate([leaves[d].ln_p[hits[d]] for d in found]), kind="stable")[:MAX_RECORDS]
+    return list(zip(detector[order].tolist(), row[order].tolist(), strict=True))
 
 
 def _columns(columns: list[NDArray[Any]]) -> NDArray[Any]:

@@ -9,18 +9,19 @@ and 0 for a bucket without anomalies, so that a field's first anomaly meets a hi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from anomalyd.engine.compiled import kernel
 from anomalyd.engine.detector_scorer import LN_RECORD, Leaf
 from anomalyd.engine.memory import KEY_BYTES, MemoryAccount
-from anomalyd.engine.normaliser import Normaliser
+from anomalyd.engine.normaliser import Normaliser, normalise1, update1
 from anomalyd.engine.records import RecordBatch
 from anomalyd.engine.results import BucketInfluencer, InfluencerResult
 from anomalyd.engine.state import Arrays
-from anomalyd.engine.stats import raw_score
+from anomalyd.engine.stats import FloatArray, raw_score1
 
 
 class InfluencerScorer:
@@ -76,41 +77,36 @@ class InfluencerScorer:
             ids[i] = known[value]
         return ids[column.codes]
 
-    def of_records(self, rows: Arrays) -> Callable[[int, int], list[tuple[str, list[str]]]]:
-        """A lookup of the influencer values of series s of detector d in a bucket's rows, per field.
+    def of_records(self, rows: Arrays, d: int, series: NDArray[np.intp], n_series: int) -> list[list[tuple[str, list[str]]]]:
+        """The influencer values of each of detector d's series in a bucket's rows: (field, values) for fields with values.
 
-        Rows are grouped by series once per detector, so a bucket's 500 records cost one sort.
+        Args:
+            rows: the bucket's buffer rows.
+            d: the detector.
+            series: shape (r,), distinct series of the detector (its records').
+            n_series: the detector's number of series.
         """
-        grouped: dict[int, tuple[NDArray[np.intp], NDArray[np.int32]]] = {}
-
-        def lookup(d: int, s: int) -> list[tuple[str, list[str]]]:
-            if not self.fields:
-                return []
-            if d not in grouped:
-                series = rows["series"][:, d]
-                order = np.argsort(series, kind="stable")
-                grouped[d] = order, series[order]
-            order, ordered = grouped[d]
-            lo, hi = np.searchsorted(ordered, [s, s + 1])
-            mine = order[lo:hi]
-            out = []
-            for k, name in enumerate(self.fields):
-                ids = np.unique(rows["influence"][mine, k])
-                values = [self.names[k][v] for v in ids.tolist() if v >= 0]
-                if values:
-                    out.append((name, values))
-            return out
-
-        return lookup
+        ids, ptr = _values_of_series(rows["series"], d, rows["influence"], np.asarray(series, np.intp), n_series)
+        values, bounds = ids.tolist(), ptr.tolist()
+        fields = len(self.fields)
+        out = []
+        for j in range(len(series)):
+            at = j * fields
+            out.append([
+                (name, [self.names[k][v] for v in values[bounds[at + k]:bounds[at + k + 1]]])
+                for k, name in enumerate(self.fields) if bounds[at + k + 1] > bounds[at + k]
+            ])
+        return out
 
     def score(
-        self, b: int, leaves: list[Leaf], series_counts: list[int], rows: Arrays, interim: bool
+        self, b: int, leaves: list[Leaf], hits: list[NDArray[np.intp]], series_counts: list[int], rows: Arrays, interim: bool
     ) -> tuple[list[InfluencerResult], list[BucketInfluencer]]:
         """Influencer results and per-field bucket influencers of bucket b; learn unless interim.
 
         Args:
             b: bucket start, epoch ms.
             leaves: each detector's scored series.
+            hits: each leaf's anomalous() rows.
             series_counts: each detector's number of series.
             rows: the bucket's buffer rows.
             interim: whether the bucket is still open.
@@ -118,39 +114,22 @@ class InfluencerScorer:
         results: list[InfluencerResult] = []
         fields: list[BucketInfluencer] = []
         bucket = b // self.span
+        norm = self.normaliser
         for k, name in enumerate(self.fields):
-            best: dict[int, float] = {}
-            for d, leaf in enumerate(leaves):
-                hot = leaf.anomalous()
-                if not len(hot):
-                    continue
-                ln_p_of = np.zeros(series_counts[d])
-                ln_p_of[leaf.series[hot]] = leaf.ln_p[hot]
-                series = rows["series"][:, d]
-                values = rows["influence"][:, k]
-                use = (series >= 0) & (values >= 0)
-                pair_ln_p = ln_p_of[series[use]]
-                hit = pair_ln_p < LN_RECORD
-                for v, lp in zip(values[use][hit].tolist(), pair_ln_p[hit].tolist(), strict=True):
-                    best[v] = min(best.get(v, 0.0), lp)
-            field_row = np.array([k], np.intp)
-            if not best:
-                if not interim:
-                    self.normaliser.update(field_row, field_row, np.zeros(1), bucket=bucket)
+            # Each value's least ln p, 0 until credited, and the values in the order first credited.
+            best, order, n = np.zeros(len(self.names[k])), np.empty(len(self.names[k]), np.intp), 0
+            for d, (leaf, hot) in enumerate(zip(leaves, hits, strict=True)):
+                if len(hot):  # (the detectors' leaves give series as intp or int32: one compiled signature)
+                    n = _credit(rows["series"], d, rows["influence"], k, np.asarray(leaf.series, np.intp), leaf.ln_p, hot,
+                                series_counts[d], best, order, n)
+            ln_p, raw, scores = _rate_values(norm.state(), norm.decay, k, best, order[:n], bucket, not interim)
+            if not n:
                 continue
-            ids = np.array(list(best))
-            ln_p = np.array(list(best.values()))
-            raw = raw_score(ln_p)
-            row = np.full(len(ids), k, np.intp)
-            scores = self.normaliser.normalise(row, row, raw, ln_p, bucket=bucket)
-            if not interim:
-                self.normaliser.update(field_row, field_row, raw.max(keepdims=True), bucket=bucket)
-            for v, lp, sc in zip(ids.tolist(), ln_p.tolist(), scores.tolist(), strict=True):
+            values, ln_ps, field_scores = order[:n].tolist(), ln_p.tolist(), scores.tolist()
+            for v, lp, sc in zip(values, ln_ps, field_scores, strict=True):
                 results.append(InfluencerResult(b, name, self.names[k][v], sc, sc, math.exp(lp), interim))
-            top = int(np.argmax(raw))
-            fields.append(
-                BucketInfluencer(name, float(scores.max()), float(scores.max()), float(raw[top]), math.exp(ln_p.min()))
-            )
+            top = max(field_scores)
+            fields.append(BucketInfluencer(name, top, top, max(raw.tolist()), math.exp(min(ln_ps))))
         return results, fields
 
     def load(self, normaliser: Arrays, names: list[list[str]]) -> None:
@@ -159,3 +138,115 @@ class InfluencerScorer:
         self.names = [list(v) for v in names]
         self._ids = [{v: i for i, v in enumerate(values)} for values in self.names]
         self.bytes = sum(len(v) + KEY_BYTES for values in self.names for v in values)
+
+
+@kernel
+def _values_of_series(
+    series: NDArray[np.int32], d: int, influence: NDArray[np.int32], wanted: NDArray[np.intp], n_series: int
+) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
+    """The distinct influencer value ids of the rows of each wanted series of detector d, per field, ascending.
+
+    One pass over the rows, each mapped to its place among wanted through a table, then one sort of
+    the (place, field, value) keys: a bucket's 500 records cost no more than one.
+
+    Args:
+        series: shape (n, detectors), the rows' series (-1: skipped).
+        d: the detector's column.
+        influence: shape (n, fields), the rows' value ids (-1: missing).
+        wanted: shape (r,), distinct series below n_series.
+        n_series: the detector's number of series.
+
+    Returns:
+        ids and ptr, shape (r * fields + 1,): wanted[j]'s ids of field k are ids[ptr[j * fields + k]:ptr[j * fields + k + 1]].
+    """
+    fields = influence.shape[1]
+    place = np.full(n_series, -1, np.int64)
+    for j in range(len(wanted)):
+        place[wanted[j]] = j
+    keys = np.empty(len(series) * fields, np.int64)
+    n = 0
+    for r in range(len(series)):
+        s = series[r, d]
+        j = place[s] if s >= 0 else -1
+        if j < 0:
+            continue
+        for k in range(fields):
+            if influence[r, k] >= 0:
+                keys[n] = (j * fields + k) << 32 | influence[r, k]
+                n += 1
+    keys = np.sort(keys[:n])
+    ids, ptr = np.empty(n, np.int64), np.zeros(len(wanted) * fields + 1, np.intp)
+    m = 0
+    for i in range(n):
+        if i == 0 or keys[i] != keys[i - 1]:
+            ids[m] = keys[i] & 0xFFFFFFFF
+            ptr[(keys[i] >> 32) + 1] += 1
+            m += 1
+    for g in range(1, len(ptr)):
+        ptr[g] += ptr[g - 1]
+    return ids[:m], ptr
+
+
+@kernel
+def _credit(
+    series: NDArray[np.int32], d: int, influence: NDArray[np.int32], k: int, leaf_series: NDArray[np.intp],
+    leaf_ln_p: FloatArray, hot: NDArray[np.intp], n_series: int, best: FloatArray, order: NDArray[np.intp], n: int,
+) -> int:
+    """Credit the values of field k in detector d's rows with the least ln p of the anomalous series behind them.
+
+    Args:
+        series: shape (n, detectors), the rows' series (-1: skipped).
+        d: the detector's column.
+        influence: shape (n, fields), the rows' value ids (-1: missing).
+        k: the field's column.
+        leaf_series: the detector's Leaf series.
+        leaf_ln_p: their ln p.
+        hot: the leaf's anomalous rows.
+        n_series: the detector's number of series.
+        best: each value's least ln p so far, 0 for none (ln p below LN_RECORD is negative), updated.
+        order: the values credited, in the order first credited: n of them so far, appended to.
+        n: the number in order.
+
+    Returns:
+        The number in order now.
+    """
+    ln_p_of = np.zeros(n_series)
+    for h in hot:
+        ln_p_of[leaf_series[h]] = leaf_ln_p[h]
+    for r in range(len(series)):
+        s, v = series[r, d], influence[r, k]
+        if s < 0 or v < 0 or not ln_p_of[s] < LN_RECORD:
+            continue
+        if best[v] == 0.0:
+            order[n] = v
+            n += 1
+        best[v] = min(best[v], ln_p_of[s])
+    return n
+
+
+@kernel
+def _rate_values(
+    norm: tuple[Any, ...], decay: float, k: int, best: FloatArray, values: NDArray[np.intp], bucket: int, learn: bool
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The ln p, raw and normalised scores of field k's credited values; learns the field's largest raw score (0 without values) if asked.
+
+    Args:
+        norm: the influencer Normaliser's state() (a row and group per field).
+        decay: its decay per bucket.
+        k: the field's row.
+        best: each value's least ln p.
+        values: the values credited.
+        bucket: the bucket index.
+        learn: update the normaliser (a final bucket).
+    """
+    hist, epoch, hmax, hmax_last = norm
+    ln_p, raw, scores = np.empty(len(values)), np.empty(len(values)), np.empty(len(values))
+    top = 0.0
+    for i in range(len(values)):
+        ln_p[i] = best[values[i]]
+        raw[i] = raw_score1(ln_p[i])
+        scores[i] = normalise1(hist, epoch, hmax, hmax_last, decay, k, k, raw[i], ln_p[i], bucket)
+        top = max(top, raw[i])
+    if learn:
+        update1(hist, epoch, hmax, hmax_last, decay, k, k, top, bucket)
+    return ln_p, raw, scores

@@ -3,10 +3,10 @@
 Times are epoch milliseconds; scores are 0-100. ``initial_*`` scores equal the current ones:
 the engine scores once; renormalise.py re-scores stored results later (driven by core/persistence.py).
 
-Results are immutable by convention (a change is a dataclasses.replace). Those made for every
-bucket (BucketResult, BucketInfluencer, and the detectors' Leaf) are not frozen: a frozen
-dataclass sets each field through object.__setattr__: 1.2 us for ten fields against 0.2, which
-made them 3 of a one-series bucket's 55 us (py-spy).
+Results are immutable by convention (a change is a dataclasses.replace). Those made as buckets
+close (BucketResult, BucketInfluencer, AnomalyRecord, InfluencerResult, and the detectors' Leaf)
+are not frozen: a frozen dataclass sets each field through object.__setattr__: 1.2 us for ten
+fields against 0.2, which made them 3 of a one-series bucket's 55 us (py-spy), and a record has 21.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class AnomalyCause:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AnomalyRecord:
     """One anomalous series in one bucket (probability below the record threshold).
 
@@ -105,7 +105,7 @@ class AnomalyRecord:
     geo_results: GeoResults | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InfluencerResult:
     """An influencer value's score in one bucket."""
 
