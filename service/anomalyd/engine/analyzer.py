@@ -407,13 +407,14 @@ class JobAnalyzer:
             leaves = [self._score(d, b, rows, completeness) for d in self._detectors] if (
                 len(rows["bucket"]) or self._any_empty_is_zero
             ) else []
-        hits = [leaf.anomalous() for leaf in leaves]
+        found = [leaf.hits() for leaf in leaves]
+        hits = [rows for rows, _ in found]
         records = self._records(b, leaves, hits, rows, interim)
         influencers, field_influencers = self._influencers.score(
             b, leaves, hits, [d.n_series for d in self._detectors], rows, interim
         ) if self._influencers.fields else ([], [])
 
-        least = [ln_p for ln_p in (leaf.least_warm_ln_p() for leaf in leaves) if ln_p is not None]
+        least = [ln_p for _, ln_p in found if ln_p is not None]
         bucket_influencers = []
         if least:
             ln_p = min(least)
@@ -453,7 +454,7 @@ class JobAnalyzer:
         return d.score(b, rows, completeness)
 
     def _records(self, b: int, leaves: list[Leaf], hits: list[NDArray[np.intp]], rows: Rows, interim: bool) -> list[AnomalyRecord]:
-        """The records of the bucket: series with probability below 0.035 (each leaf's hits), at most 500, least probable first."""
+        """The records of the bucket: series with probability below 0.035 (each leaf's hits()), at most 500, least probable first."""
         chosen = _least_probable(leaves, hits)
         influencers: list[list[tuple[str, list[str]]]] = [[] for _ in chosen]
         if self._influencers.fields:
@@ -599,15 +600,12 @@ def _bucket_score(norm: tuple[Any, ...], decay: float, ln_p: float, bucket: int,
 def _least_probable(leaves: list[Leaf], hits: list[NDArray[np.intp]]) -> list[tuple[int, int]]:
     """The detector and leaf row of the MAX_RECORDS least probable hits, ordered by (ln p, detector, row).
 
-    The hits come detector by detector, rows ascending: a stable sort on ln p breaks ties so.
+    Each detector's hits come by ln p, ties by row (Leaf.hits): a stable sort of them detector by
+    detector on ln p breaks ties so.
     """
     found = [d for d, hot in enumerate(hits) if len(hot)]
-    if not found:
-        return []
-    if len(found) == 1:  # one detector's hits, as most jobs have: no concatenation
-        d = found[0]
-        rows = hits[d][np.argsort(leaves[d].ln_p[hits[d]], kind="stable")[:MAX_RECORDS]]
-        return [(d, i) for i in rows.tolist()]
+    if len(found) < 2:  # most jobs have one detector: its hits are in order
+        return [(d, i) for d in found for i in hits[d][:MAX_RECORDS].tolist()]
     detector = np.concatenate([np.full(len(hits[d]), d, np.intp) for d in found])
     row = np.concatenate([hits[d] for d in found])
     order = np.argsort(np.concatenate([leaves[d].ln_p[hits[d]] for d in found]), kind="stable")[:MAX_RECORDS]

@@ -70,17 +70,18 @@ class Leaf:
     warm: NDArray[np.bool_]
     causes: Callable[[int], list[AnomalyCause]] | None = None
 
-    def anomalous(self) -> NDArray[np.intp]:
-        """Indices (into the leaf) of warm series below the record probability."""
-        if len(self.ln_p) == 1:  # one series (a backfill of one metric): no array arithmetic
-            return _FIRST if self.warm[0] and self.ln_p[0] < LN_RECORD else _NONE
-        return np.flatnonzero(self.warm & (self.ln_p < LN_RECORD))
+    def hits(self) -> tuple[NDArray[np.intp], float | None]:
+        """The warm series below the record probability, least probable first, and the least ln p of a warm series.
 
-    def least_warm_ln_p(self) -> float | None:
-        """The smallest ln p of a warm series, None without one."""
-        if len(self.ln_p) == 1:
-            return float(self.ln_p[0]) if self.warm[0] else None
-        return float(self.ln_p[self.warm].min()) if self.warm.any() else None
+        Returns:
+            Indices into the leaf by ln p, ties in index order; and the smallest ln p of a warm
+            series (NaN if one is NaN), None without one.
+        """
+        if len(self.ln_p) == 1:  # one series (a backfill of one metric): no array arithmetic
+            warm, ln_p = bool(self.warm[0]), float(self.ln_p[0])
+            return _FIRST if warm and ln_p < LN_RECORD else _NONE, ln_p if warm else None
+        rows, least, any_warm = _hits(self.ln_p, self.warm)
+        return rows, least if any_warm else None
 
 
 _FIRST, _NONE = np.zeros(1, np.intp), np.zeros(0, np.intp)
@@ -516,6 +517,25 @@ def _run(
         series_model.run_series(lo, hi, idx, x, model, settings, t, phases, plan, scored, True, True)
         _rate_rows(lo, hi, idx, ln_single, ln_multi, warm, key_ids, by_partition, norm, decay, t // span, run_peak, True, rated)
     return len(starts)
+
+
+@kernel
+def _hits(ln_p: FloatArray, warm: NDArray[np.bool_]) -> tuple[NDArray[np.intp], float, bool]:
+    """Leaf.hits() in one compiled pass: the rows by ln p, the least warm ln p (np.min's, NaN first) and whether any is warm."""
+    n, least, any_warm = 0, np.inf, False
+    for k in range(len(ln_p)):
+        if warm[k]:
+            if not any_warm or (least == least and not ln_p[k] >= least):
+                least = ln_p[k]
+            any_warm = True
+            n += ln_p[k] < LN_RECORD
+    rows = np.empty(n, np.intp)
+    n = 0
+    for k in range(len(ln_p)):
+        if warm[k] and ln_p[k] < LN_RECORD:
+            rows[n] = k
+            n += 1
+    return rows[np.argsort(ln_p[rows], kind="mergesort")], least, any_warm
 
 
 @kernel

@@ -86,9 +86,10 @@ class InfluencerScorer:
             series: shape (r,), distinct series of the detector (its records').
             n_series: the detector's number of series.
         """
-        ids, ptr = _values_of_series(rows["series"], d, rows["influence"], np.asarray(series, np.intp), n_series)
-        values, bounds = ids.tolist(), ptr.tolist()
         fields = len(self.fields)
+        ptr = np.zeros(len(series) * fields + 1, np.intp)
+        values = _values_of_series(rows["series"], d, rows["influence"], np.asarray(series, np.intp), n_series, ptr).tolist()
+        bounds = ptr.tolist()
         out = []
         for j in range(len(series)):
             at = j * fields
@@ -106,7 +107,7 @@ class InfluencerScorer:
         Args:
             b: bucket start, epoch ms.
             leaves: each detector's scored series.
-            hits: each leaf's anomalous() rows.
+            hits: each leaf's hits() rows.
             series_counts: each detector's number of series.
             rows: the bucket's buffer rows.
             interim: whether the bucket is still open.
@@ -122,14 +123,15 @@ class InfluencerScorer:
                 if len(hot):  # (the detectors' leaves give series as intp or int32: one compiled signature)
                     n = _credit(rows["series"], d, rows["influence"], k, np.asarray(leaf.series, np.intp), leaf.ln_p, hot,
                                 series_counts[d], best, order, n)
-            ln_p, raw, scores = _rate_values(norm.state(), norm.decay, k, best, order[:n], bucket, not interim)
+            rated = np.empty((3, n))
+            _rate_values(norm.state(), norm.decay, k, best, order[:n], bucket, not interim, rated)
             if not n:
                 continue
-            values, ln_ps, field_scores = order[:n].tolist(), ln_p.tolist(), scores.tolist()
-            for v, lp, sc in zip(values, ln_ps, field_scores, strict=True):
+            ln_ps, raws, field_scores = rated.tolist()
+            for v, lp, sc in zip(order[:n].tolist(), ln_ps, field_scores, strict=True):
                 results.append(InfluencerResult(b, name, self.names[k][v], sc, sc, math.exp(lp), interim))
             top = max(field_scores)
-            fields.append(BucketInfluencer(name, top, top, max(raw.tolist()), math.exp(min(ln_ps))))
+            fields.append(BucketInfluencer(name, top, top, max(raws), math.exp(min(ln_ps))))
         return results, fields
 
     def load(self, normaliser: Arrays, names: list[list[str]]) -> None:
@@ -142,8 +144,9 @@ class InfluencerScorer:
 
 @kernel
 def _values_of_series(
-    series: NDArray[np.int32], d: int, influence: NDArray[np.int32], wanted: NDArray[np.intp], n_series: int
-) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
+    series: NDArray[np.int32], d: int, influence: NDArray[np.int32], wanted: NDArray[np.intp], n_series: int,
+    ptr: NDArray[np.intp],
+) -> NDArray[np.int64]:
     """The distinct influencer value ids of the rows of each wanted series of detector d, per field, ascending.
 
     One pass over the rows, each mapped to its place among wanted through a table, then one sort of
@@ -155,9 +158,10 @@ def _values_of_series(
         influence: shape (n, fields), the rows' value ids (-1: missing).
         wanted: shape (r,), distinct series below n_series.
         n_series: the detector's number of series.
+        ptr: shape (r * fields + 1,), zeros, written: wanted[j]'s ids of field k are ids[ptr[j * fields + k]:ptr[j * fields + k + 1]].
 
     Returns:
-        ids and ptr, shape (r * fields + 1,): wanted[j]'s ids of field k are ids[ptr[j * fields + k]:ptr[j * fields + k + 1]].
+        ids (an array: the ptr, whose size the caller knows, is passed in, as each array returned costs its boxing).
     """
     fields = influence.shape[1]
     place = np.full(n_series, -1, np.int64)
@@ -175,7 +179,7 @@ def _values_of_series(
                 keys[n] = (j * fields + k) << 32 | influence[r, k]
                 n += 1
     keys = np.sort(keys[:n])
-    ids, ptr = np.empty(n, np.int64), np.zeros(len(wanted) * fields + 1, np.intp)
+    ids = np.empty(n, np.int64)
     m = 0
     for i in range(n):
         if i == 0 or keys[i] != keys[i - 1]:
@@ -184,7 +188,7 @@ def _values_of_series(
             m += 1
     for g in range(1, len(ptr)):
         ptr[g] += ptr[g - 1]
-    return ids[:m], ptr
+    return ids[:m]
 
 
 @kernel
@@ -226,8 +230,9 @@ def _credit(
 
 @kernel
 def _rate_values(
-    norm: tuple[Any, ...], decay: float, k: int, best: FloatArray, values: NDArray[np.intp], bucket: int, learn: bool
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+    norm: tuple[Any, ...], decay: float, k: int, best: FloatArray, values: NDArray[np.intp], bucket: int, learn: bool,
+    out: FloatArray,
+) -> None:
     """The ln p, raw and normalised scores of field k's credited values; learns the field's largest raw score (0 without values) if asked.
 
     Args:
@@ -238,9 +243,10 @@ def _rate_values(
         values: the values credited.
         bucket: the bucket index.
         learn: update the normaliser (a final bucket).
+        out: shape (3, len(values)), written: the ln p, raw and normalised scores (arrays returned cost their boxing).
     """
     hist, epoch, hmax, hmax_last = norm
-    ln_p, raw, scores = np.empty(len(values)), np.empty(len(values)), np.empty(len(values))
+    ln_p, raw, scores = out[0], out[1], out[2]
     top = 0.0
     for i in range(len(values)):
         ln_p[i] = best[values[i]]
@@ -249,4 +255,3 @@ def _rate_values(
         top = max(top, raw[i])
     if learn:
         update1(hist, epoch, hmax, hmax_last, decay, k, k, top, bucket)
-    return ln_p, raw, scores

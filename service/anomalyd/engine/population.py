@@ -73,19 +73,21 @@ class PopulationLeaf(Leaf):
     pair_ln_p: FloatArray
     adjusted_ln_p: FloatArray
 
-    def anomalous(self) -> NDArray[np.intp]:
-        """One index per warm person below the record probability: its least probable warm pair."""
+    def hits(self) -> tuple[NDArray[np.intp], float | None]:
+        """One row per warm person below the record probability, its least probable warm pair, least probable first.
+
+        Returns:
+            The rows by ln p, ties in row order (as Leaf.hits gives them), and the smallest
+            adjusted ln p of a warm person, None without one.
+        """
+        least = float(self.adjusted_ln_p[self.warm].min()) if self.warm.any() else None
         hot = np.flatnonzero(self.warm & (self.ln_p < LN_RECORD))
         if not len(hot):
-            return hot
+            return hot, least
         order = hot[np.lexsort((self.pair_ln_p[hot], self.person[hot]))]
         first = np.concatenate(([True], self.person[order][1:] != self.person[order][:-1]))
-        reported: NDArray[np.intp] = order[first]
-        return reported
-
-    def least_warm_ln_p(self) -> float | None:
-        """The smallest adjusted ln p of a warm person, None without one."""
-        return float(self.adjusted_ln_p[self.warm].min()) if self.warm.any() else None
+        reported = np.sort(order[first])
+        return reported[np.argsort(self.ln_p[reported], kind="stable")], least
 
 
 class PopulationScorer:

@@ -79,7 +79,7 @@ class RareScorer:
         >>> for b in range(30):
         ...     _ = bucket(("sshd", "cron"), b * 60_000)
         >>> leaf = bucket(("sshd", "cron", "nc"), 30 * 60_000)
-        >>> [det.keys.value(int(s), 0) for s in leaf.series[leaf.anomalous()]]
+        >>> [det.keys.value(int(s), 0) for s in leaf.series[leaf.hits()[0]]]
         ['nc']
     """
 
