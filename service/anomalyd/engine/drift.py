@@ -98,6 +98,8 @@ _SCALARS: dict[str, tuple[int, type[np.generic], float]] = {
 }
 # Columns of the last axis of Drift.week_profile and Drift.day_profile.
 VALUE, WEIGHT = 0, 1
+# Hours of each profile, whose in-memory array is hour-major (see Drift).
+_PROFILES = {"week_profile": _WEEK_HOURS, "day_profile": _DAY_HOURS}
 # A bucket teaches a profile bin 1 or 0.1, so a bin's weight is a whole number of tenths, stored
 # as a uint16 (spans under 1.7 s cap it at 6,553.5 buckets rather than 3 hours).
 _TENTHS = 10
@@ -107,16 +109,18 @@ _MOST_TENTHS = 65_535
 class Drift(Rows):
     """Slow seasonal profiles, the residual window, spread and statistic history of S series.
 
-    In memory a series' state is five rows, so that a bucket touches few cache lines: each
-    profile's value beside its weight, the window, the history, and the scalars side by side.
-    The stored state (arrays(), load()) keeps one named array per field, as STORED lists them.
+    In memory a bucket touches few cache lines: the profiles are hour-major, so that a bucket,
+    whose hour is the same in every series, reads and writes one contiguous slab of each (a
+    series' row of 168 hours put every series' bin on a cache line of its own); each profile
+    keeps its value beside its weight; a series' window, history and scalars are rows. The
+    stored state (arrays(), load()) keeps one named array per field, as STORED lists them.
 
     Attributes:
-        week_profile: shape (S, 168, 2), float32, the hour-of-week profile ([..., VALUE]) and
+        week_profile: shape (168, S, 2), float32, the hour-of-week profile ([..., VALUE]) and
             the weight each hour of the week has learned ([..., WEIGHT]: a bucket weighs 1, or
             0.1 in a drift not yet reported), capped at 3 cycles: always a whole number of
             tenths (the float32 nearest it), stored as the number of tenths.
-        day_profile: shape (S, 24, 2), float32, the same for each hour of the day.
+        day_profile: shape (24, S, 2), float32, the same for each hour of the day.
         window: shape (S, 72), float32, the last 72 clipped residuals, a ring indexed by seen.
         history: shape (S, 64), float32, the statistic's decayed history in log bins, scaled by
             history_gain (true weights are history / history_gain).
@@ -133,8 +137,6 @@ class Drift(Rows):
     """
 
     FIELDS: ClassVar = {
-        "week_profile": (np.float32, (_WEEK_HOURS, 2), 0.0),
-        "day_profile": (np.float32, (_DAY_HOURS, 2), 0.0),
         "window": (np.float32, (WINDOW,), 0.0),
         "history": (np.float32, (_N_BINS,), 0.0),
         "scalars": (np.float64, (len(_SCALARS),), 0.0),
@@ -165,17 +167,29 @@ class Drift(Rows):
 
     def __init__(self, capacity: int) -> None:
         super().__init__(capacity)
+        self._empty_profiles(capacity)
         self._initial(0)
+
+    def _empty_profiles(self, capacity: int) -> None:
+        for name, hours in _PROFILES.items():
+            setattr(self, name, np.zeros((hours, capacity, 2), np.float32))
 
     def _initial(self, first: int) -> None:
         for column, _, initial in _SCALARS.values():
             self.scalars[first:, column] = initial
+
+    def bytes_per_series(self) -> int:
+        """Bytes every series costs."""
+        return super().bytes_per_series() + sum(hours * 2 * 4 for hours in _PROFILES.values())
 
     def grow(self, capacity: int) -> None:
         """Make room for capacity series; new series start empty."""
         old = len(self.scalars)
         super().grow(capacity)
         if capacity > old:
+            for name, hours in _PROFILES.items():
+                more = np.zeros((hours, capacity - old, 2), np.float32)
+                setattr(self, name, np.concatenate([getattr(self, name), more], axis=1))
             self._initial(old)
 
     def __getattr__(self, name: str) -> Any:
@@ -184,7 +198,7 @@ class Drift(Rows):
             return np.rint(getattr(self, name.replace("_tenths", "_weight")) * np.float32(_TENTHS))
         if name in ("week", "week_weight", "day", "day_weight"):
             profile = self.__dict__["week_profile" if name.startswith("week") else "day_profile"]
-            return profile[:, :, WEIGHT if name.endswith("_weight") else VALUE]
+            return profile[:, :, WEIGHT if name.endswith("_weight") else VALUE].T
         if name in _SCALARS:
             return self.__dict__["scalars"][:, _SCALARS[name][0]]
         raise AttributeError(name)
@@ -198,6 +212,7 @@ class Drift(Rows):
     def load(self, arrays: Arrays) -> None:
         """Restore the state written by arrays(), or by versions 6 to 10 of the job state (float32 weights)."""
         Rows.__init__(self, len(arrays["seen"]))
+        self._empty_profiles(len(arrays["seen"]))
         for name in self.STORED:
             if name.endswith("_tenths"):
                 weight = name.replace("_tenths", "_weight")
@@ -241,11 +256,11 @@ def predict(state: tuple[Any, ...], i: int, t_ms: int, span_ms: int) -> tuple[fl
     now = regime(int(scalars[i, SEEN]), span_ms)
     hour = t_ms // _HOUR_MS
     h = hour % _WEEK_HOURS
-    if now == 2 and week[i, h, WEIGHT] > 0.0:
-        return float(week[i, h, VALUE]), now
+    if now == 2 and week[h, i, WEIGHT] > 0.0:
+        return float(week[h, i, VALUE]), now
     h = hour % _DAY_HOURS
-    if now >= 1 and day[i, h, WEIGHT] > 0.0:
-        return float(day[i, h, VALUE]), now
+    if now >= 1 and day[h, i, WEIGHT] > 0.0:
+        return float(day[h, i, VALUE]), now
     return float(scalars[i, LEVEL]), now
 
 
@@ -400,9 +415,9 @@ def score_one(
 @inline_kernel
 def _learn_bin(profile: FloatArray, i: int, h: int, tenths: int, most: int, value: float) -> None:
     """Teach bin h of series i's profile value at a weight of tenths tenths, its weight capped at most tenths."""
-    weight = min(round(_TENTHS * profile[i, h, WEIGHT]) + tenths, most)
-    profile[i, h, WEIGHT] = np.float32(weight / _TENTHS)
-    profile[i, h, VALUE] += np.float32(tenths / weight * (value - profile[i, h, VALUE]))
+    weight = min(round(_TENTHS * profile[h, i, WEIGHT]) + tenths, most)
+    profile[h, i, WEIGHT] = np.float32(weight / _TENTHS)
+    profile[h, i, VALUE] += np.float32(tenths / weight * (value - profile[h, i, VALUE]))
 
 
 @inline_kernel
