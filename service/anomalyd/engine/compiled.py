@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import numba
-from numba.core import types
+from llvmlite import ir  # type: ignore[import-untyped]
+from numba.core import cgutils, types
 from numba.experimental import structref
+from numba.extending import intrinsic
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,6 +69,36 @@ def inline_kernel(fn: F) -> F:
     its arithmetic, so it is inlined instead.
     """
     return cast(F, numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")(fn))
+
+
+def _prefetch(typingctx: Any, array: Any, i: Any, j: Any) -> Any:
+    """The typing and code of prefetch(), a numba intrinsic: LLVM's prefetch of array[i, j]'s address."""
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        inds = [context.cast(builder, v, t, types.intp) for v, t in zip(args[1:], signature.args[1:], strict=True)]
+        item = cgutils.get_item_pointer(context, builder, aryty, ary, inds)  # type: ignore[no-untyped-call]
+        hint = cgutils.get_or_insert_function(builder.module, _PREFETCH, "llvm.prefetch.p0i8")  # type: ignore[no-untyped-call]
+        # For writing (1), kept in every cache level (3), data (1).
+        builder.call(hint, [builder.bitcast(item, _BYTE_POINTER), _I32(1), _I32(3), _I32(1)])
+        return context.get_dummy_value()
+
+    return types.void(array, i, j), codegen
+
+
+_I32 = ir.IntType(32)
+_BYTE_POINTER = ir.IntType(8).as_pointer()
+_PREFETCH = ir.FunctionType(ir.VoidType(), [_BYTE_POINTER, _I32, _I32, _I32])
+
+prefetch = cast(Callable[[Any, int, int], None], intrinsic(_prefetch))
+"""Ask the CPU to load the cache line of array[i, j] (a 2-D array, indices in bounds), to be written, without waiting.
+
+A per-series loop reads a few bins of long rows at addresses the hardware prefetcher cannot
+foresee (a component's bin, a window's slot): each read waits for memory in turn, where lines
+asked for a few series ahead arrive in parallel. A hint only: results are the same. Compiled
+code only.
+"""
 
 
 @structref.register

@@ -58,7 +58,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from anomalyd.engine import residual
-from anomalyd.engine.compiled import inline_kernel, kernel
+from anomalyd.engine.compiled import inline_kernel, kernel, prefetch
 from anomalyd.engine.state import Arrays, Rows
 from anomalyd.engine.stats import LN_P_MIN, FloatArray, log_erfc1, normal_tail_log_p1
 
@@ -418,6 +418,13 @@ def _learn_bin(profile: FloatArray, i: int, h: int, tenths: int, most: int, valu
     weight = min(round(_TENTHS * profile[h, i, WEIGHT]) + tenths, most)
     profile[h, i, WEIGHT] = np.float32(weight / _TENTHS)
     profile[h, i, VALUE] += np.float32(tenths / weight * (value - profile[h, i, VALUE]))
+
+
+@inline_kernel
+def prefetch_window(state: tuple[Any, ...], i: int) -> None:
+    """Prefetch the cache line of series i's window that score_one() reads and learn_one() writes (see compiled.prefetch)."""
+    window, scalars = state[2], state[4]
+    prefetch(window, i, int(scalars[i, SEEN]) % WINDOW)
 
 
 @inline_kernel

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anomalyd.engine import residual
-from anomalyd.engine.compiled import kernel
+from anomalyd.engine.compiled import inline_kernel, kernel, prefetch
 from anomalyd.engine.periodicity import Candidate, candidates, coverage, others, periodic_profile, times_cover
 from anomalyd.engine.rings import (
     CODE,
@@ -392,6 +392,24 @@ def predict(slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...], i: 
         if s >= 0:
             out += pools[c][s, phases[c]]
     return out
+
+
+@inline_kernel
+def prefetch_bins(
+    slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...], spreads: tuple[FloatArray, ...], i: int,
+    phases: NDArray[np.int64],
+) -> None:
+    """Prefetch the cache lines series i's active components use at the bins phases: the bin, its spread and the spreads' sum.
+
+    A series' component rows lie wherever its components were switched on, so no hardware
+    prefetcher foresees them (see compiled.prefetch).
+    """
+    for c in range(len(phases)):
+        s = slot[i, c]
+        if s >= 0:
+            prefetch(pools[c], s, phases[c])
+            prefetch(spreads[c], s, phases[c])
+            prefetch(spreads[c], s, spreads[c].shape[1] - 1)
 
 
 @kernel

@@ -58,6 +58,7 @@ from anomalyd.engine.trend import LEVEL_BUCKETS, REBASE_Z, Trend
 __all__ = ["NORMAL", "QUASI_POISSON", "Scored", "SeriesModel"]
 
 _CLIP_Z = 3.0
+_AHEAD = 4  # series ahead whose scattered rows are prefetched (see compiled.prefetch)
 # State arrays as version 4 of the job state named them, before the model had parts.
 _V4_NAMES = {
     "n": "learned", "level": "trend.level", "slope": "trend.slope", "rb_ring": "trend.recent_z",
@@ -351,6 +352,11 @@ def run_series(
     drift_state, span, spreads, spread_rates, spread_margins = state[19], state[20], state[21], state[22], state[23]
     typical, resid, sigma, ln_single, ln_multi, ln_tail, means, drifts = out
     for k in range(lo, hi):
+        if k + _AHEAD < hi:
+            # A series' component bins and window slot lie at no address the hardware foresees:
+            # those of a series a few ahead load while this one is worked on.
+            seasonality.prefetch_bins(slot, pools, spreads, idx[k + _AHEAD], phases)
+            drift.prefetch_window(drift_state, idx[k + _AHEAD])
         i, value = idx[k], x[k]
         n = learned[i]
         if score:
