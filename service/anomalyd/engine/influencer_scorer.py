@@ -48,6 +48,8 @@ class InfluencerScorer:
         self.normaliser = Normaliser(len(fields), decay_per_bucket=decay)
         self.names: list[list[str]] = [[] for _ in fields]
         self._ids: list[dict[str, int]] = [{} for _ in fields]
+        # Per field, the last batch's values and their ids when all have one (see _table).
+        self._tables: list[tuple[tuple[str, ...], NDArray[np.int32]] | None] = [None for _ in fields]
         self.bytes = 0
 
     def ids(self, batch: RecordBatch, account: MemoryAccount) -> NDArray[np.int32]:
@@ -56,16 +58,29 @@ class InfluencerScorer:
         A value never seen takes its bytes from the account; one that does not fit is not tracked.
         """
         columns = [self._field_ids(k, name, batch, account) for k, name in enumerate(self.fields)]
+        if len(columns) == 1:  # the usual one field: a view, which the buffer copies, not np.stack's copy
+            return columns[0][:, None]
         return np.stack(columns, axis=1) if columns else np.zeros((len(batch), 0), np.int32)
 
     def _field_ids(self, k: int, name: str, batch: RecordBatch, account: MemoryAccount) -> NDArray[np.int32]:
         column = batch.strings.get(name)
         if column is None:
             return np.full(len(batch), -1, np.int32)
+        return self._table(k, column.values, account)[column.codes]
+
+    def _table(self, k: int, values: tuple[str, ...], account: MemoryAccount) -> NDArray[np.int32]:
+        """The ids of field k's values, -1 where not tracked, and a last entry -1 (code -1, missing) after them.
+
+        Streams repeat their values batch after batch: a table in which every value has an id is
+        kept and serves the next batch of the same values, which then costs no dictionary look-up.
+        """
+        kept = self._tables[k]
+        if kept is not None and (kept[0] is values or kept[0] == values):
+            return kept[1]
         known, names = self._ids[k], self.names[k]
-        ids = np.empty(len(column.values) + 1, np.int32)
+        ids = np.empty(len(values) + 1, np.int32)
         ids[-1] = -1  # code -1 (missing) indexes this last entry
-        for i, value in enumerate(column.values):
+        for i, value in enumerate(values):
             if value not in known:
                 cost = len(value) + KEY_BYTES
                 if not account.admit(cost):  # over model_memory_limit: the value is not tracked
@@ -75,7 +90,8 @@ class InfluencerScorer:
                 names.append(value)
                 self.bytes += cost
             ids[i] = known[value]
-        return ids[column.codes]
+        self._tables[k] = (values, ids) if (ids[:-1] >= 0).all() else None
+        return ids
 
     def of_records(self, rows: Arrays, d: int, series: NDArray[np.intp], n_series: int) -> list[list[tuple[str, list[str]]]]:
         """The influencer values of each of detector d's series in a bucket's rows: (field, values) for fields with values.
@@ -139,6 +155,7 @@ class InfluencerScorer:
         self.normaliser.load(normaliser)
         self.names = [list(v) for v in names]
         self._ids = [{v: i for i, v in enumerate(values)} for values in self.names]
+        self._tables = [None for _ in self.fields]
         self.bytes = sum(len(v) + KEY_BYTES for values in self.names for v in values)
 
 
