@@ -277,8 +277,10 @@ def _bin_of_log(ln_size: float) -> int:
 
 
 @inline_kernel
-def _bin(size: float) -> int:
-    return 0 if size <= _LO else _bin_of_log(math.log(size))
+def _log_bin(size: float) -> tuple[float, int]:
+    """The logarithm of a size above _LO (else 0, unread) and its bin."""
+    ln_size = math.log(size) if size > _LO else 0.0
+    return ln_size, (0 if size <= _LO else _bin_of_log(ln_size))
 
 
 # The log of each bin's lower edge (index 0 unused), as math.log(_edge(b)) gives it: a constant
@@ -300,9 +302,14 @@ def tail_ln_p(history: FloatArray, gain: float, i: int, size: float) -> tuple[fl
     its upper edge), down to the top 5 %; beyond that quantile q, the normal tail of
     1.96 * size / q, which is continuous with it.
     """
+    ln_size, at = _log_bin(size)
+    return _tail_ln_p_at(history, gain, i, size, ln_size, at)
+
+
+@inline_kernel
+def _tail_ln_p_at(history: FloatArray, gain: float, i: int, size: float, ln_size: float, at: int) -> tuple[float, float]:
+    """tail_ln_p() of a size whose _log_bin() is ln_size and at."""
     row = history[i]
-    ln_size = math.log(size) if size > _LO else 0.0
-    at = 0 if size <= _LO else _bin_of_log(ln_size)
     # Four running sums of each, so that a row costs a quarter of the dependent additions (a
     # float32 bin is exact in float64, and the sums' order moves them by about 1e-16).
     t0 = t1 = t2 = t3 = a0 = a1 = a2 = a3 = 0.0
@@ -371,7 +378,7 @@ def join(ln_p_a: float, ln_p_b: float) -> float:
 @inline_kernel
 def score_one(
     state: tuple[Any, ...], i: int, value: float, t_ms: int, span_ms: int, floor: float, side: int, out: FloatArray,
-) -> None:
+) -> tuple[float, int, int]:
     """Score series i's bucket value at t_ms without learning it.
 
     Args:
@@ -385,6 +392,10 @@ def score_one(
         out: shape (4,), written: the clipped residual, the statistic (window mean / spread,
             signed; NaN until the feature has started), ln p reported (0 unless a drift is
             reported in this bucket) and the statistic's tail ln p (0 until started).
+
+    Returns:
+        What learn_one() reads again: the prediction, its regime (see predict()) and the
+        statistic's history bin (0 until started), as recall() works them out.
     """
     window, history, scalars = state[2], state[3], state[4]
     n = int(scalars[i, SEEN])
@@ -398,11 +409,12 @@ def score_one(
     out[2] = 0.0
     out[3] = 0.0
     if scalars[i, PROFILED] + 1 < WINDOW + BASELINE // 2 or not usable or spread <= 0.0:
-        return
+        return prediction, now, 0
     mean = (scalars[i, WINDOW_SUM] - window[i, n % WINDOW] + out[0]) / WINDOW
     stat = mean / spread
     out[1] = stat
-    ln_p, weight = tail_ln_p(history, scalars[i, HISTORY_GAIN], i, abs(stat))
+    ln_size, at = _log_bin(abs(stat))
+    ln_p, weight = _tail_ln_p_at(history, scalars[i, HISTORY_GAIN], i, abs(stat), ln_size, at)
     out[3] = ln_p
     blind = side != 0 and side * stat <= 0.0
     # A drift reported once is reported again only when its evidence has doubled (its p
@@ -410,6 +422,15 @@ def score_one(
     news = ln_p <= LN_FIRE and ln_p < _NEWS * scalars[i, REPORTED]
     if not blind and news and weight >= BASELINE / 2:
         out[2] = ln_p
+    return prediction, now, at
+
+
+@inline_kernel
+def recall(state: tuple[Any, ...], i: int, t_ms: int, span_ms: int, scored: FloatArray) -> tuple[float, int, int]:
+    """What score_one() returned for series i at t_ms, which wrote scored, worked out again (for a learn_one() apart from it)."""
+    prediction, now = predict(state, i, t_ms, span_ms)
+    stat = scored[1]
+    return prediction, now, (0 if math.isnan(stat) else _log_bin(abs(stat))[1])
 
 
 @inline_kernel
@@ -430,6 +451,7 @@ def prefetch_window(state: tuple[Any, ...], i: int) -> None:
 @inline_kernel
 def learn_one(
     state: tuple[Any, ...], i: int, value: float, t_ms: int, span_ms: int, history_decay: float, scored: FloatArray,
+    scoring: tuple[float, int, int],
 ) -> None:
     """Learn series i's bucket value at t_ms, scored by score_one() into scored, shape (4,).
 
@@ -441,8 +463,10 @@ def learn_one(
         span_ms: the bucket span.
         history_decay: the statistic history's decay per bucket.
         scored: what score_one() wrote.
+        scoring: what score_one() returned (or recall()), so that nothing is worked out twice.
     """
     week, day, window, history, scalars = state
+    prediction, now, at = scoring
     hour = t_ms // _HOUR_MS
     most = min(round(_TENTHS * _PROFILE_CYCLES * _cycle_visits(span_ms)), _MOST_TENTHS)
     spread_decay = 1.0 - 1.0 / BASELINE
@@ -469,8 +493,7 @@ def learn_one(
                 history[i, b] = np.float32(history[i, b] / g)
             g = 1.0
         scalars[i, HISTORY_GAIN] = g
-        history[i, _bin(abs(stat))] += np.float32(history_weight * g)
-    prediction, now = predict(state, i, t_ms, span_ms)
+        history[i, at] += np.float32(history_weight * g)
     if now >= 1:
         # Residuals clipped at 3 spreads (a spike would hold the spread up for days), but
         # not before the spread has a first value.
@@ -518,4 +541,5 @@ def learn(
 ) -> None:
     """learn_one() of series idx, shape (k,), with values x, scored by score() into scored, shape (k, 4)."""
     for k in range(len(idx)):
-        learn_one(state, idx[k], x[k], t_ms, span_ms, history_decay, scored[k])
+        scoring = recall(state, idx[k], t_ms, span_ms, scored[k])
+        learn_one(state, idx[k], x[k], t_ms, span_ms, history_decay, scored[k], scoring)

@@ -378,7 +378,7 @@ def run_series(
             multi_bucket.recent_means(clipped_residuals, i, n, min(max(e, -_CLIP_Z * sd), _CLIP_Z * sd), means[k])
             ready = n >= warmup + multi_bucket.LENGTH
             ln_multi[k] = multi_bucket.ln_p(mb_weight, sum_sq_means, i, means[k], var, floor, side) if ready else 0.0
-            drift.score_one(drift_state, i, value, t_ms, span, floor, side, drifts[k])
+            drift_scoring = drift.score_one(drift_state, i, value, t_ms, span, floor, side, drifts[k])
             if drifts[k, 2] < 0.0:
                 # A drift reported joins the bucket's own evidence as the multi-bucket evidence
                 # (drift.join), where that is smaller: it never hides what the bucket showed.
@@ -386,6 +386,8 @@ def run_series(
                 ln_multi[k] = min(ln_multi[k], drift.join(own, drifts[k, 2]))
         if not learn:
             continue
+        if not score:
+            drift_scoring = drift.recall(drift_state, i, t_ms, span, drifts[k])
         e, sd = resid[k], sigma[k]
         base = trend.predict(level, slope, i)  # the prediction less its seasonal components
         z = e / sd if sd > 0.0 else 0.0
@@ -415,5 +417,5 @@ def run_series(
             # rather than reading the buckets before the shift as a sustained anomaly.
             clipped_residuals[i, :] = 0.0
         residual.learn_resolution(resolution, mean_abs, last_value, i, value, 1.0 / min(n + 1.0, LEVEL_BUCKETS))
-        drift.learn_one(drift_state, i, value, t_ms, span, decay_, drifts[k])
+        drift.learn_one(drift_state, i, value, t_ms, span, decay_, drifts[k], drift_scoring)
         learned[i] = n + 1
