@@ -2,7 +2,8 @@
 
 Each candidate period is tested on a series' ring points less its other active components:
 
-* each cycle's own mean is removed, which absorbs slow level drift and partial first cycles;
+* a level per cycle is removed, fitted jointly with the profile (see _joint_cycle_means), which
+  absorbs slow level drift without biasing the profile where the ring's end cycles are partial;
 * values further than 5 robust standard deviations out are clipped, so a lone spike cannot pass
   for a period;
 * the share of variance explained by the per-phase means, R^2 = SSB / (SSB + SSW), and
@@ -222,7 +223,9 @@ def _profile_rows(
     components, start_of, point_bin = others[0], others[2], others[6]
     length, n_cycles = len(positions), cycle[-1] + 1
     y, taken, sink = np.empty(length), np.empty(others[1][-1]), np.zeros(1)
-    scratch = (np.empty(n_cycles), np.empty(n_cycles), np.empty(length), np.empty(length), np.empty(profile.shape[1]))
+    phases = profile.shape[1]
+    scratch = (np.empty(n_cycles), np.empty(n_cycles), np.empty(length), np.empty(length), np.empty(phases))
+    fit = (np.empty(phases), np.empty(phases), np.empty((n_cycles, n_cycles + 1)), np.empty(n_cycles, np.int64))
     for r in range(len(rows)):
         i = rows[r]
         if r + _AHEAD < len(rows):
@@ -247,7 +250,7 @@ def _profile_rows(
                 _take_other(others, o, pools[components[o]], s, taken)
                 for p in range(length):
                     y[p] -= taken[start_of[o, p]]
-        r2[r], ln_p[r], explained[r] = _anova(y, phase, cycle, scratch, profile[r])
+        r2[r], ln_p[r], explained[r] = _anova(y, phase, cycle, scratch, fit, profile[r])
 
 
 @inline_kernel
@@ -288,7 +291,7 @@ def _take_other(others: Others, o: int, pool: NDArray[np.float32], s: int, taken
 @inline_kernel
 def _anova(
     y: FloatArray, phase: NDArray[np.int64], cycle: NDArray[np.int64],
-    scratch: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray], profile: FloatArray,
+    scratch: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray], fit: JointFit, profile: FloatArray,
 ) -> tuple[float, float, float]:
     """R^2, ln p and the explained variance of one row of values y of periodic_profile(), writing its profile.
 
@@ -296,8 +299,9 @@ def _anova(
     """
     per_cycle, cycle_mean, dev, spread, n_phase = scratch
     n = _cycle_means(y, cycle, per_cycle, cycle_mean)
-    # Each cycle's own mean is removed, which absorbs slow level drift and partial cycles;
-    # values beyond 5 robust standard deviations are clipped, so a lone spike is no period.
+    _joint_cycle_means(y, phase, cycle, per_cycle, cycle_mean, n_phase, fit)
+    # Each cycle's level is removed, which absorbs slow level drift; values beyond 5 robust
+    # standard deviations are clipped, so a lone spike is no period (the levels are not re-fitted).
     n_phase[:] = 0.0
     profile[:] = 0.0
     total_sq, top, m = 0.0, 0.0, 0
@@ -344,6 +348,105 @@ def _f_test(profile: FloatArray, n_phase: FloatArray, total_sq: float, n: int, c
     f = (ssb / (phases - 1)) / (ssw / max(d2, 1.0))
     ln_p = f_test_log_p1(min(f, 1e300), phases - 1.0, max(d2, 1.0)) if enough and ssb > 0.0 else 0.0
     return r2, ln_p, ssb / max(n, 1.0)
+
+
+JointFit = tuple[FloatArray, FloatArray, FloatArray, NDArray[np.int64]]
+"""Scratch of _joint_cycle_means: per-phase sums of the values and of the known levels, the system, the unknown cycles."""
+
+
+@inline_kernel
+def _joint_cycle_means(
+    y: FloatArray, phase: NDArray[np.int64], cycle: NDArray[np.int64], per_cycle: FloatArray, cycle_mean: FloatArray,
+    n_phase: FloatArray, fit: JointFit,
+) -> None:
+    """Turn each cycle's mean in cycle_mean into its level in the least-squares fit of y by a level per cycle plus a profile.
+
+    A cycle's own mean holds the part of the profile its points cover, so the two partial
+    cycles at the ends of a ring (and cycles with gaps) would bias the profile on their phases;
+    a two-way fit does not. It is solved exactly rather than iterated: with the profile summing
+    to zero over the phases, a complete cycle's level is its mean, so only the incomplete
+    cycles' levels are unknown (two on a ring without gaps; every cycle but the fullest where
+    none is complete), from their normal equations with the profile eliminated, a system of
+    that size. Backfitting (a level and a profile in turn) takes 10 to 80 passes over the
+    points to reach rounding. The levels are shifted so that they hold the values' total (the
+    profile's weighted mean is then zero), as cycle means do.
+    """
+    phase_sum, known, system, unknown = fit
+    phases, length = len(phase_sum), len(y)
+    n_phase[:] = 0.0
+    phase_sum[:] = 0.0
+    for p in range(length):
+        if not math.isnan(y[p]):
+            n_phase[phase[p]] += 1.0
+            phase_sum[phase[p]] += y[p]
+    fullest = 0
+    for c in range(len(per_cycle)):
+        fullest = c if per_cycle[c] > per_cycle[fullest] else fullest
+    m = 0
+    for c in range(len(per_cycle)):
+        # A cycle whose level stays its mean (a complete one, else the fullest) has index -1.
+        known_level = per_cycle[c] == phases or (per_cycle[fullest] < phases and c == fullest)
+        unknown[c] = -1 if known_level or per_cycle[c] == 0.0 else m
+        m += unknown[c] >= 0
+    if m == 0:
+        return
+    known[:] = 0.0
+    for p in range(length):
+        if not math.isnan(y[p]) and unknown[cycle[p]] < 0:
+            known[phase[p]] += cycle_mean[cycle[p]]
+    system[:m, : m + 1] = 0.0
+    for p in range(length):
+        i = unknown[cycle[p]]
+        if i >= 0 and not math.isnan(y[p]):
+            q = phase[p]
+            system[i, m] += y[p] - (phase_sum[q] - known[q]) / n_phase[q]
+            system[i, i] += 1.0
+            for c in range(len(per_cycle)):
+                other = p + (c - cycle[p]) * phases  # the point of phase q in cycle c
+                if unknown[c] >= 0 and 0 <= other < length and not math.isnan(y[other]):
+                    system[i, unknown[c]] -= 1.0 / n_phase[q]
+    _solve(system[:m, : m + 1])
+    total, held = 0.0, 0.0
+    for c in range(len(per_cycle)):
+        if unknown[c] >= 0:
+            cycle_mean[c] = system[unknown[c], m]
+        total += per_cycle[c] * cycle_mean[c]
+        held += per_cycle[c]
+    for p in range(length):
+        if not math.isnan(y[p]):
+            total -= y[p]
+    cycle_mean[:] -= total / max(held, 1.0)
+
+
+@inline_kernel
+def _solve(augmented: FloatArray) -> None:
+    """Solve the symmetric positive semi-definite system [A | b] in place by Cholesky, leaving x in its last column.
+
+    A is the levels' normal matrix with the profile eliminated: singular only where some cycles
+    share no phase with the rest, whose levels a relative ridge of 1e-12 then keeps finite
+    rather than dividing by zero (their fitted values, level plus profile, are the same).
+    """
+    m = len(augmented)
+    for k in range(m):
+        augmented[k, k] = math.sqrt(max(augmented[k, k] * (1.0 + 1e-12) - _dot(augmented, k, k, k), 1e-300))
+        for i in range(k + 1, m):
+            augmented[i, k] = (augmented[i, k] - _dot(augmented, i, k, k)) / augmented[k, k]
+    for i in range(m):  # forward: L z = b
+        augmented[i, m] = (augmented[i, m] - _dot(augmented, i, m, i)) / augmented[i, i]
+    for i in range(m - 1, -1, -1):  # back: L^T x = z
+        total = augmented[i, m]
+        for j in range(i + 1, m):
+            total -= augmented[j, i] * augmented[j, m]
+        augmented[i, m] = total / augmented[i, i]
+
+
+@inline_kernel
+def _dot(augmented: FloatArray, i: int, j: int, k: int) -> float:
+    """Sum of augmented[i, t] * augmented[j, t] over t < k, the lower triangle's rows i and j (j = m: the right-hand side)."""
+    total = 0.0
+    for t in range(k):
+        total += augmented[i, t] * (augmented[t, j] if j == len(augmented) else augmented[j, t])
+    return total
 
 
 @inline_kernel
