@@ -10,7 +10,10 @@ distribution and the smallest of four caps wins:
   raw score rather than a step per bin;
 * max ratio: 100 * min(1.5 r, 0.5 + 0.5 r), r = raw / the recent maximum of the row's group
   (Elasticsearch takes it over the partition), so only scores near the largest seen in a while
-  among comparable series reach the top band;
+  among comparable series reach the top band; the maximum is taken to be at least the raw score
+  of the least probability a row's n buckets show by chance (its median, p = ln 2 / n), so the
+  top of a quiet history (whose own maximum can be far smaller when its probabilities are
+  conservative) is not scored as if it were the largest anomaly seen;
 * probability: a cap linear in ln p from 5 at p = 0.05 to 100 at p = 1e-4, so a series that
   routinely produces tiny raw scores cannot push a barely significant one to 90;
 * noise: when most buckets carry some raw score (a noisy series), scores are capped near the
@@ -27,7 +30,7 @@ from numpy.typing import NDArray
 
 from anomalyd.engine.compiled import inline_kernel, kernel
 from anomalyd.engine.state import NEVER, Arrays
-from anomalyd.engine.stats import FloatArray
+from anomalyd.engine.stats import FloatArray, raw_score1
 
 N_BINS = 201
 # Bin 0 holds exact zeros, bin 1 everything up to 1e-4, bins 2..199 are log spaced up to 100 and
@@ -206,7 +209,10 @@ def normalise1(
     # its quantiles: a score above all history gets (total + 1/2) / (total + 1).
     pct = 100.0 * (below + _within(x, at) * (hist[r, at] * age) + 0.5) / (total + 1.0)
     cap = np.interp(pct, _KNOT_PCT, _KNOT_SCORE)
-    peak = hmax[g] * decay ** max(bucket - hmax_last[g], 0)
+    # The peak is at least what total quiet buckets reach by chance: the median of their least p
+    # is ln 2 / total. A quiet history's own top is no anomaly to measure others by.
+    chance_peak = raw_score1(math.log(math.log(2.0) / total))
+    peak = max(hmax[g] * decay ** max(bucket - hmax_last[g], 0), chance_peak)
     ratio = x / max(peak, x)
     cap = min(cap, 100.0 * min(1.5 * ratio, 0.5 + 0.5 * ratio))
     prob = 5.0 + 95.0 * (ln_p - _LN_P_CAP0) / (_LN_P_CAP100 - _LN_P_CAP0)
