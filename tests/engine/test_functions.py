@@ -20,6 +20,12 @@ def test_the_median_of_a_pair_near_the_float_limit_is_finite() -> None:
     assert STATISTICS["median"](g).tolist() == [1.7e308]
 
 
+@pytest.mark.filterwarnings("error")
+def test_statistics_beyond_the_float_range_are_not_finite_without_a_warning() -> None:
+    g = Grouped.of(np.zeros(3, np.intp), np.array([1.7e308, 1.7e308, -1e300]), np.ones(3))
+    assert not any(np.isfinite(STATISTICS[name](g)[0]) for name in ("sum", "mean", "varp"))
+
+
 def test_statistics_by_hand() -> None:
     s = _stats([3, 1, 3, 1, 3, 2], [5.0, 1.0, 3.0, 2.0, 4.0, 7.0], [1.0] * 6)
     assert s["count"] == {1: 2, 2: 1, 3: 3}

@@ -56,6 +56,9 @@ class Grouped:
         starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1]))) if len(s) else np.zeros(0, np.intp)
         return cls(s[starts], starts, values[order], weights[order])
 
+    # Beyond the float range a sum is inf (or nan, where +inf meets -inf): the models skip any
+    # statistic that is not finite, so numpy need not warn of it.
+    @np.errstate(over="ignore", invalid="ignore")
     def total(self, x: FloatArray) -> FloatArray:
         """Shape (g,): the sum of x over each series' rows."""
         return np.add.reduceat(x, self.starts) if len(self.starts) else np.zeros(0)
@@ -71,13 +74,14 @@ def _mean(g: Grouped) -> FloatArray:
     return g.total(g.weights * g.values) / g.total(g.weights)
 
 
+# An infinite mean less its own values is nan: skipped as total()'s are.
+@np.errstate(over="ignore", invalid="ignore")
 def _varp(g: Grouped) -> FloatArray:
     w = g.total(g.weights)
     mean = g.total(g.weights * g.values) / w
     sizes = np.diff(np.append(g.starts, len(g.values)))
     dev = g.values - np.repeat(mean, sizes)
-    with np.errstate(over="ignore"):  # beyond the float range the variance is inf, which the models skip
-        return g.total(g.weights * dev * dev) / w
+    return g.total(g.weights * dev * dev) / w
 
 
 def _median(g: Grouped) -> FloatArray:
