@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from anomalyd.engine.analyzer import JobAnalyzer
+from anomalyd.engine.periodicity import coverage
 from anomalyd.engine.records import AnalysisSpec, DetectorSpec, RecordBatch, StringColumn
 
 _SPAN = 300_000
@@ -54,6 +55,7 @@ def warm_up() -> float:
         if b == 40:
             job.interim((b + 1) * _SPAN)  # score without learning
     _warm_plain_jobs()
+    _warm_coverage()
     return time.perf_counter() - began
 
 
@@ -74,3 +76,14 @@ def _warm_plain_jobs() -> None:
                 column.setflags(write=False)
             job.add(batch)
             job.finalize_until((b + 1) * _SPAN)
+
+
+def _warm_coverage() -> None:
+    """periodicity.coverage() as a job's first seasonal components call it, which the short jobs above never switch on.
+
+    A test that switches a component on spreads its profile over the ring's points of a float
+    width (the component's bin); others() finds where a component held falls on the points of a
+    ring of an int resolution.
+    """
+    for width in (300_000.0, 300_000):
+        coverage(np.zeros(2), width, 3_600_000, 12)
