@@ -225,7 +225,10 @@ def _profile_rows(
     y, taken, sink = np.empty(length), np.empty(others[1][-1]), np.zeros(1)
     phases = profile.shape[1]
     scratch = (np.empty(n_cycles), np.empty(n_cycles), np.empty(length), np.empty(length), np.empty(phases))
-    fit = (np.empty(phases), np.empty(phases), np.empty((n_cycles, n_cycles + 1)), np.empty(n_cycles, np.int64))
+    fit = (
+        np.empty(phases), np.empty(phases), np.empty((n_cycles, n_cycles + 1)), np.empty(n_cycles, np.int64),
+        np.empty(n_cycles, np.int64),
+    )
     for r in range(len(rows)):
         i = rows[r]
         if r + _AHEAD < len(rows):
@@ -298,11 +301,10 @@ def _anova(
     Every sum runs in point order from 0.0, as the one loop a sum a plain reading would write.
     """
     per_cycle, cycle_mean, dev, spread, n_phase = scratch
-    n = _cycle_means(y, cycle, per_cycle, cycle_mean)
+    n = _cycle_means(y, phase, cycle, per_cycle, cycle_mean, n_phase, fit[0])
     _joint_cycle_means(y, phase, cycle, per_cycle, cycle_mean, n_phase, fit)
     # Each cycle's level is removed, which absorbs slow level drift; values beyond 5 robust
     # standard deviations are clipped, so a lone spike is no period (the levels are not re-fitted).
-    n_phase[:] = 0.0
     profile[:] = 0.0
     total_sq, top, m = 0.0, 0.0, 0
     for p in range(len(y)):
@@ -312,7 +314,6 @@ def _anova(
             spread[m] = abs(dev[p])
             top = max(top, spread[m])
             m += 1
-            n_phase[phase[p]] += 1.0
             profile[phase[p]] += dev[p]
             total_sq += dev[p] * dev[p]
     bound = _clip_bound(spread, n, top)
@@ -350,8 +351,9 @@ def _f_test(profile: FloatArray, n_phase: FloatArray, total_sq: float, n: int, c
     return r2, ln_p, ssb / max(n, 1.0)
 
 
-JointFit = tuple[FloatArray, FloatArray, FloatArray, NDArray[np.int64]]
-"""Scratch of _joint_cycle_means: per-phase sums of the values and of the known levels, the system, the unknown cycles."""
+JointFit = tuple[FloatArray, FloatArray, FloatArray, NDArray[np.int64], NDArray[np.int64]]
+"""Scratch of _joint_cycle_means: per-phase sums of the values and of the known levels, the system, each cycle's
+unknown and each unknown's cycle."""
 
 
 @inline_kernel
@@ -369,16 +371,11 @@ def _joint_cycle_means(
     none is complete), from their normal equations with the profile eliminated, a system of
     that size. Backfitting (a level and a profile in turn) takes 10 to 80 passes over the
     points to reach rounding. The levels are shifted so that they hold the values' total (the
-    profile's weighted mean is then zero), as cycle means do.
+    profile's weighted mean is then zero), as cycle means do. n_phase and fit's per-phase sums
+    of the values come filled (_cycle_means()).
     """
-    phase_sum, known, system, unknown = fit
+    phase_sum, known, system, unknown, unknown_cycle = fit
     phases, length = len(phase_sum), len(y)
-    n_phase[:] = 0.0
-    phase_sum[:] = 0.0
-    for p in range(length):
-        if not math.isnan(y[p]):
-            n_phase[phase[p]] += 1.0
-            phase_sum[phase[p]] += y[p]
     fullest = 0
     for c in range(len(per_cycle)):
         fullest = c if per_cycle[c] > per_cycle[fullest] else fullest
@@ -387,24 +384,24 @@ def _joint_cycle_means(
         # A cycle whose level stays its mean (a complete one, else the fullest) has index -1.
         known_level = per_cycle[c] == phases or (per_cycle[fullest] < phases and c == fullest)
         unknown[c] = -1 if known_level or per_cycle[c] == 0.0 else m
-        m += unknown[c] >= 0
+        if unknown[c] >= 0:
+            unknown_cycle[m] = c
+            m += 1
     if m == 0:
         return
-    known[:] = 0.0
-    for p in range(length):
-        if not math.isnan(y[p]) and unknown[cycle[p]] < 0:
-            known[phase[p]] += cycle_mean[cycle[p]]
+    _known_levels(y, phase, per_cycle, cycle_mean, fullest, known)
     system[:m, : m + 1] = 0.0
-    for p in range(length):
-        i = unknown[cycle[p]]
-        if i >= 0 and not math.isnan(y[p]):
-            q = phase[p]
-            system[i, m] += y[p] - (phase_sum[q] - known[q]) / n_phase[q]
-            system[i, i] += 1.0
-            for c in range(len(per_cycle)):
-                other = p + (c - cycle[p]) * phases  # the point of phase q in cycle c
-                if unknown[c] >= 0 and 0 <= other < length and not math.isnan(y[other]):
-                    system[i, unknown[c]] -= 1.0 / n_phase[q]
+    for i in range(m):
+        c = unknown_cycle[i]
+        for p in range(max(c * phases - phase[0], 0), min((c + 1) * phases - phase[0], length)):
+            if not math.isnan(y[p]):
+                q = phase[p]
+                system[i, m] += y[p] - (phase_sum[q] - known[q]) / n_phase[q]
+                system[i, i] += 1.0
+                for j in range(m):
+                    other = p + (unknown_cycle[j] - c) * phases  # the point of phase q in unknown j's cycle
+                    if 0 <= other < length and not math.isnan(y[other]):
+                        system[i, j] -= 1.0 / n_phase[q]
     _solve(system[:m, : m + 1])
     total, held = 0.0, 0.0
     for c in range(len(per_cycle)):
@@ -416,6 +413,28 @@ def _joint_cycle_means(
         if not math.isnan(y[p]):
             total -= y[p]
     cycle_mean[:] -= total / max(held, 1.0)
+
+
+@inline_kernel
+def _known_levels(
+    y: FloatArray, phase: NDArray[np.int64], per_cycle: FloatArray, cycle_mean: FloatArray, fullest: int, known: FloatArray
+) -> None:
+    """Write the sum of the known cycles' levels over each phase's values, in cycle order, to known.
+
+    Every complete cycle holds every phase, so where one is complete each phase sums the same
+    levels in the same order: one sum over the cycles. Where none is, the fullest cycle's level
+    is known on the phases it holds.
+    """
+    phases = len(known)
+    levels = 0.0
+    for c in range(len(per_cycle)):
+        if per_cycle[c] == phases:
+            levels += cycle_mean[c]
+    known[:] = levels
+    if per_cycle[fullest] < phases:
+        for p in range(max(fullest * phases - phase[0], 0), min((fullest + 1) * phases - phase[0], len(y))):
+            if not math.isnan(y[p]):
+                known[phase[p]] += cycle_mean[fullest]
 
 
 @inline_kernel
@@ -450,9 +469,14 @@ def _dot(augmented: FloatArray, i: int, j: int, k: int) -> float:
 
 
 @inline_kernel
-def _cycle_means(y: FloatArray, cycle: NDArray[np.int64], per_cycle: FloatArray, cycle_mean: FloatArray) -> int:
-    """Write the values of each cycle (a run of points) and their mean; return the values in all."""
+def _cycle_means(
+    y: FloatArray, phase: NDArray[np.int64], cycle: NDArray[np.int64], per_cycle: FloatArray, cycle_mean: FloatArray,
+    n_phase: FloatArray, phase_sum: FloatArray,
+) -> int:
+    """Write the values of each cycle (a run of points) and their mean, and each phase's values and their sum; return the values in all."""
     n, count, total, c = 0, 0.0, 0.0, 0
+    n_phase[:] = 0.0
+    phase_sum[:] = 0.0
     for p in range(len(y)):
         if cycle[p] != c:
             per_cycle[c], cycle_mean[c] = count, total / max(count, 1.0)
@@ -461,6 +485,8 @@ def _cycle_means(y: FloatArray, cycle: NDArray[np.int64], per_cycle: FloatArray,
             count += 1.0
             total += y[p]
             n += 1
+            n_phase[phase[p]] += 1.0
+            phase_sum[phase[p]] += y[p]
     per_cycle[c], cycle_mean[c] = count, total / max(count, 1.0)
     return n
 
