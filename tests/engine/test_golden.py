@@ -197,7 +197,8 @@ def test_a_version_4_state_continues_as_it_did() -> None:
     _compare(results, coded, "results", rel_tol=1e-3)
 
 
-# A series model's arrays as version 4 named them (before the model had parts), by today's name.
+# A series model's arrays as version 4 named them (before the model had parts), by today's name:
+# series_model._V4_NAMES written out again, not imported, so that a wrong entry there fails here.
 _V4_SERIES_NAMES = {
     "n": "learned", "level": "trend.level", "slope": "trend.slope", "rb_ring": "trend.recent_z",
     "w": "residual.scale_weight", "m2": "residual.scale_sum_sq", "q": "residual.resolution",
