@@ -221,7 +221,11 @@ class Phase:
 
 
 def run_phase(name: str, args: argparse.Namespace, hostile: bool) -> tuple[Tally, list[str], float]:
-    data_dir = Path(tempfile.mkdtemp(prefix=f"anomalyd-load-{name}-"))
+    with tempfile.TemporaryDirectory(prefix=f"anomalyd-load-{name}-") as data_dir:
+        return run_server_phase(Path(data_dir), args, hostile)
+
+
+def run_server_phase(data_dir: Path, args: argparse.Namespace, hostile: bool) -> tuple[Tally, list[str], float]:
     server_args = ["--max-streams", str(args.max_streams), "--stream-idle-timeout", str(IDLE_TIMEOUT_S)]
     kinds = list(itertools.islice(itertools.cycle(["steady", "steady", "slow"]), args.writers))
     jobs = [f"{kind}-{i}" for i, kind in enumerate(kinds)]
