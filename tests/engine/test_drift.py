@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from anomalyd.engine import drift
 from anomalyd.engine.analyzer import JobAnalyzer
@@ -109,6 +112,36 @@ def test_a_drift_is_not_learned_as_normal_before_it_is_reported() -> None:
             full += abs(float(x[0]) - before) / float(d.day_weight[0, h])
     assert in_tail >= 3
     assert moved < 0.15 * full
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    bins=st.lists(st.one_of(st.just(0.0), st.floats(1e-3, 1e4)), min_size=64, max_size=64),
+    at=st.integers(0, 63),
+    within=st.floats(0.0, 1.0),
+    above_share=st.one_of(st.floats(0.0, 1.0), st.floats(0.0499, 0.0501)),
+    own_share=st.floats(0.0, 0.5),
+)
+def test_a_statistic_read_as_outside_the_tail_has_a_tail_ln_p_of_at_least_the_normal_one(
+    bins: list[float], at: int, within: float, above_share: float, own_share: float
+) -> None:
+    # A history whose bins above bin at hold about above_share of it and bin at own_share, and a
+    # statistic within bin at: the vectorised test may skip the exact tail only where that tail
+    # reads ln p >= LN_NORMAL, and must where the bins above hold the anchor share with room.
+    row = np.array(bins, np.float32)
+    row[at] = 1.0
+    for part, share in ((slice(at + 1, None), above_share), (slice(at, at + 1), own_share), (slice(None, at), 1.0)):
+        weight = float(row[part].sum(dtype=np.float64))
+        row[part] *= np.float32(share / weight if weight > 0.0 else 0.0)
+    size = math.exp(math.log(1e-3) + (at - 1 + within) * (math.log(1e5) / 63)) if at else 1e-3 * within
+    history = row[None]
+    b = drift._log_bin(size)[1]
+    outside = drift._outside_tail(history, 0, b)
+    if outside:
+        assert drift.tail_ln_p(history, 1.0, 0, size)[0] >= drift.LN_NORMAL
+    total = float(row.sum(dtype=np.float64))
+    if total > 0.0 and float(row[b + 1 :].sum(dtype=np.float64)) >= 0.05 * (1.0 + 1e-6) * total:
+        assert outside
 
 
 def test_drift_state_survives_to_state_and_older_states_start_it_empty() -> None:

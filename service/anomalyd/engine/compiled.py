@@ -61,6 +61,15 @@ def kernel(fn: F) -> F:
     return cast(F, numba.njit(cache=True, nogil=True, error_model="numpy")(fn))
 
 
+def reassociating_kernel(fn: F) -> F:
+    """kernel(fn), free to add floating-point numbers in any order, so that its loops' sums run on vector registers.
+
+    Its sums may differ from an in-order sum in the last bits: for bounds and tests that allow
+    for that, never for a value a result is made of.
+    """
+    return cast(F, numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})(fn))
+
+
 def inline_kernel(fn: F) -> F:
     """kernel(fn), inlined into the kernels that call it (at numba's IR level).
 

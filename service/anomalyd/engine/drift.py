@@ -62,7 +62,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from anomalyd.engine import residual
-from anomalyd.engine.compiled import inline_kernel, kernel, prefetch
+from anomalyd.engine.compiled import inline_kernel, kernel, prefetch, reassociating_kernel
 from anomalyd.engine.state import Arrays, Rows
 from anomalyd.engine.stats import LN_P_MIN, FloatArray, log_erfc1, normal_tail_log_p1
 
@@ -352,6 +352,29 @@ def _tail_ln_p_at(history: FloatArray, gain: float, i: int, size: float, ln_size
     return normal_tail_log_p1(_Z_ANCHOR * size / max(q, 1e-300), 0), total / gain
 
 
+# The relative error allowed for in _outside_tail: sums of up to 64 non-negative terms in any
+# order, each within 63 units in the last place (2^-53) of the true sum, are far closer than this.
+_SUM_MARGIN = 1e-9
+
+
+@reassociating_kernel
+def _outside_tail(history: FloatArray, i: int, at: int) -> bool:
+    """Whether series i's history certainly holds at least its _ANCHOR share above bin at, which puts a statistic in bin at outside the tail.
+
+    _tail_ln_p_at() then returns log(share) with share >= _ANCHOR, a ln p of at least
+    LN_NORMAL. The history's total and its part above bin at are summed here in any order, on
+    vector registers (some 10 ns, where _tail_ln_p_at's in-order sums take 55), so the test
+    allows for their rounding with a margin and leaves a history near the anchor to them.
+    """
+    row = history[i]
+    total = above = 0.0
+    for b in range(_N_BINS):
+        r = float(row[b])
+        total += r
+        above += r if b > at else 0.0
+    return total > 0.0 and above >= _ANCHOR * (1.0 + _SUM_MARGIN) * total
+
+
 @kernel
 def deviate_sq(ln_p: float) -> float:
     """The squared normal deviate z^2 whose two-sided tail is e^ln_p (Newton's method on ln erfc)."""
@@ -395,7 +418,9 @@ def score_one(
         side: 0 both directions, +1 only above the profile, -1 only below.
         out: shape (4,), written: the clipped residual, the statistic (window mean / spread,
             signed; NaN until the feature has started), ln p reported (0 unless a drift is
-            reported in this bucket) and the statistic's tail ln p (0 until started).
+            reported in this bucket) and the statistic's tail ln p (0 until started, and where the
+            statistic lies certainly outside its history's 5 % tail: then the feature reads no
+            more of it than that it is at least LN_NORMAL, the learning's test).
 
     Returns:
         What learn_one() reads again: the prediction, its regime (see predict()) and the
@@ -418,6 +443,9 @@ def score_one(
     stat = mean / spread
     out[1] = stat
     ln_size, at = _log_bin(abs(stat))
+    # Outside the tail, the feature asks no more of ln p than that it is at least LN_NORMAL.
+    if _outside_tail(history, i, at):
+        return prediction, now, at
     ln_p, weight = _tail_ln_p_at(history, scalars[i, HISTORY_GAIN], i, abs(stat), ln_size, at)
     out[3] = ln_p
     blind = side != 0 and side * stat <= 0.0
