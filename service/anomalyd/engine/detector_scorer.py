@@ -321,7 +321,7 @@ class DetectorScorer:
                 self._empty_is_zero, settings, bound,
             )
         x, typical, ln_p, raw, score, impact = block
-        while j < n_buckets:  # the compiled loop left for due periodicity tests: run them, then go on
+        while j < n_buckets:  # the compiled loop left for periodicity tests that may change components: run them, go on
             model.test_periods(int(starts[j]), n_series)
             bound = self._bind(model)  # the tests may have replaced component arrays
             scratch = model.blank_scored(len(idx)).fields()
@@ -497,18 +497,22 @@ def _run(
         warm: shape (K,), written: each series was past warm-up before this bucket.
 
     Returns:
-        B when every bucket is closed; else the bucket whose periodicity tests are due, rolled
-        to: the caller runs them and calls again from there with rolled True.
+        B when every bucket is closed; else the bucket whose due periodicity tests may change a
+        component (see seasonality.run_bucket), rolled to: the caller runs them and calls again
+        from there with rolled True.
     """
     model, run = bound.model, bound.run
     learned, rings, acc_sum, acc_n = model[0], model[15], model[16], model[17]
+    slot, pools, errors = model[13], model[14], (model[4], model[5], model[6], model[7])
     key_ids, by_partition, norm, decay, span, run_peak = bound.rating
     warmup = settings[2]
     phases = np.empty(3, np.int64)
     ln_single, ln_multi = scored[3], scored[4]
     for j in range(begin, len(starts)):
         t = starts[j]
-        due, plan = seasonality.run_bucket(rings, acc_sum, acc_n, run, t, n_series, not (rolled and j == begin), phases)
+        due, plan = seasonality.run_bucket(
+            rings, acc_sum, acc_n, run, t, n_series, not (rolled and j == begin), phases, slot, pools, errors
+        )
         if due:
             return j
         lo, hi = ptr[j], ptr[j + 1]

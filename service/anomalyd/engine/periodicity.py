@@ -164,12 +164,37 @@ def periodic_profile(
     """
     k, phases = len(rows), cand.phases
     out = (np.empty(k), np.empty(k), np.empty(k), np.empty((k, phases)))
-    cycle = points // phases
-    _profile_rows(
-        rings, counts, cand.ring, rows, points % RING_LENGTH, points % phases, cycle - cycle[0], cand.component, others, slot,
-        pools, *out,
-    )
+    _profile_rows(rings, counts, cand.ring, rows, *_layout(points, phases), cand.component, others, slot, pools, *out)
     return out
+
+
+@kernel
+def lone_profile(
+    rings: Ring, counts: NDArray[np.int16], rows: NDArray[np.intp], current: int, component: int, ring: int, phases: int,
+    slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...],
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """periodic_profile()'s R^2, ln p and explained variance, in compiled code, of series that hold no component.
+
+    Such a series has nothing to take out of its points (others() of the candidate alone is
+    empty); the test reads ring ring's RING_LENGTH points before point current, as a test at a
+    bucket reads them, for the period of the given component and phases.
+    """
+    k, length = len(rows), RING_LENGTH
+    none = (
+        np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros((0, length), np.int64), np.zeros(1, np.int64),
+        np.zeros(0, np.intp), np.zeros(0), np.zeros((0, length), np.int64),
+    )
+    r2, ln_p, explained = np.empty(k), np.empty(k), np.empty(k)
+    positions, phase, cycle = _layout(np.arange(current - length, current), phases)
+    _profile_rows(rings, counts, ring, rows, positions, phase, cycle, component, none, slot, pools, r2, ln_p, explained, np.empty((k, phases)))
+    return r2, ln_p, explained
+
+
+@kernel
+def _layout(points: NDArray[np.int64], phases: int) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Each ring point's position in the ring, phase in the period and cycle counted from the first point's."""
+    cycle = points // phases
+    return points % RING_LENGTH, points % phases, cycle - cycle[0]
 
 
 def others(tested: list[Candidate], cand: Candidate, res: int, first: int) -> Others:

@@ -102,6 +102,13 @@ def variances(scale_weight: FloatArray, scale_sum_sq: FloatArray, resolution: Fl
 
 
 @inline_kernel
+def error_variance(scale_weight: FloatArray, scale_sum_sq: FloatArray, resolution: FloatArray, mean_abs: FloatArray, i: int) -> float:
+    """Series i's prediction error variance: its learned residual variance plus the floor (see variances)."""
+    var, floor = variances(scale_weight, scale_sum_sq, resolution, mean_abs, i)
+    return var + floor
+
+
+@inline_kernel
 def startup_decay(n: int, decay: float) -> float:
     """The decay of residual statistics after n buckets: an average over the first 20."""
     return 1.0 - 1.0 / (n + 1.0) if n < _STARTUP_BUCKETS else decay

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from anomalyd.engine import residual
 from anomalyd.engine.compiled import inline_kernel, kernel, prefetch
-from anomalyd.engine.periodicity import Candidate, candidates, coverage, others, periodic_profile, times_cover
+from anomalyd.engine.periodicity import Candidate, candidates, coverage, lone_profile, others, periodic_profile, times_cover
 from anomalyd.engine.rings import (
     CODE,
     MISSING,
@@ -131,7 +131,8 @@ class Seasonality:
         self.spreads = [residual.new_spreads(0, b) for b in self.bins]
         self._ring_ms = np.array(self.ring_ms, np.int64)
         self._every = [c.every for c in self.candidates]
-        self._every_array = np.array(self._every, np.int64)
+        # The candidates as run_bucket reads them: component, ring, phases and test interval.
+        self._tests = tuple(np.array([getattr(c, f) for c in self.candidates], np.int64) for f in ("component", "ring", "phases", "every"))
         self._span_ring = self.ring_ms.index(span_ms) if span_ms in self.ring_ms else 0
         follow = [
             c for c in self.candidates
@@ -180,9 +181,9 @@ class Seasonality:
         return ring, t_ms, int(self.point[ring]), self.span, self._follow_components, self._follow_periods, self._bins
 
     def run_state(self) -> tuple[Any, ...]:
-        """What run_bucket reads: ring resolutions, points, test intervals, span and follow plan parts."""
+        """What run_bucket reads: ring resolutions, points, the candidates, span and follow plan parts."""
         return (
-            self._ring_ms, self.point, self._every_array, self.span, self._span_ring,
+            self._ring_ms, self.point, self._tests, self.span, self._span_ring,
             self._follow_components, self._follow_periods, self._bins, self.ring_counts,
         )
 
@@ -248,9 +249,7 @@ class Seasonality:
         )
         slot = self.slot[due, cand.component]
         on = slot >= 0
-        # Amplitude test: a component must also cut the prediction error variance noticeably;
-        # without it a noise-free series would find "significant" periods in its rounding.
-        accept = ~on & (r2 >= _ACCEPT_R2) & (ln_p <= _ACCEPT_LN_P) & (explained >= _MIN_EXPLAINED * error_var[due])
+        accept = ~on & _accepted(r2, ln_p, explained, error_var[due])
         if not on.any() and not accept.any():
             return _UNCHANGED
         drop = on & (r2 < _DROP_R2)
@@ -351,9 +350,28 @@ class Seasonality:
 
 
 @kernel
+def _accepted(r2: FloatArray, ln_p: FloatArray, explained: FloatArray, error_var: FloatArray) -> NDArray[np.bool_]:
+    """Shape (k,): whether each tested series' profile switches its component on, if it has none (see _accepts)."""
+    out = np.empty(len(r2), np.bool_)
+    for r in range(len(r2)):
+        out[r] = _accepts(r2[r], ln_p[r], explained[r], error_var[r])
+    return out
+
+
+@inline_kernel
+def _accepts(r2: float, ln_p: float, explained: float, error_var: float) -> bool:
+    """Whether a tested profile switches its component on: significant, and (the amplitude test) cutting the error variance.
+
+    Without the amplitude test a noise-free series would find "significant" periods in its rounding.
+    """
+    return r2 >= _ACCEPT_R2 and ln_p <= _ACCEPT_LN_P and explained >= _MIN_EXPLAINED * error_var
+
+
+@kernel
 def run_bucket(
     rings: Ring, acc_sum: FloatArray, acc_n: NDArray[np.float32], run: tuple[Any, ...],
-    t_ms: int, n_series: int, roll: bool, phases: NDArray[np.int64],
+    t_ms: int, n_series: int, roll: bool, phases: NDArray[np.int64], slot: NDArray[np.int32],
+    pools: tuple[NDArray[np.float32], ...], errors: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
 ) -> tuple[bool, FollowPlan]:
     """In a compiled loop over buckets: roll the rings to t_ms (if roll) and write the bins at t_ms to phases.
 
@@ -366,21 +384,56 @@ def run_bucket(
         n_series: the number of series in use.
         roll: whether to roll the rings (not when they were rolled before the tests ran).
         phases: shape (3,), written.
+        slot: the Seasonality's slot.
+        pools: its pools.
+        errors: the residual's scale_weight, scale_sum_sq, resolution and mean_abs (residual.error_variance).
 
     Returns:
-        Whether a periodicity test is due (the caller leaves the loop to run it, then comes back
-        with roll False), and the bucket's follow plan.
+        Whether the periodicity tests due may change a component (see _tests_change: the caller
+        leaves the loop to run them, then comes back with roll False), and the bucket's follow plan.
     """
-    ring_ms, point, every, span, span_ring, components, periods, bins, counts = run
+    ring_ms, point, tests, span, span_ring, components, periods, bins, counts = run
     if roll:
         roll_rings(rings, counts, acc_sum, acc_n, point, ring_ms, t_ms, n_series)
-    due = False
-    bucket = t_ms // span
-    for e in every:
-        due |= (-bucket) % e < n_series
     for k in range(len(_PERIODS_MS)):
         phases[k] = t_ms % _PERIODS[k] * bins[k] // _PERIODS[k]
-    return roll and due, (span_ring, t_ms, point[span_ring], span, components, periods, bins)
+    plan = (span_ring, t_ms, point[span_ring], span, components, periods, bins)
+    return roll and _tests_change(rings, counts, point, tests, slot, pools, errors, t_ms // span, n_series), plan
+
+
+@kernel
+def _tests_change(
+    rings: Ring, counts: NDArray[np.int16], point: NDArray[np.int64], tests: tuple[NDArray[np.int64], ...],
+    slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...],
+    errors: tuple[FloatArray, FloatArray, FloatArray, FloatArray], bucket: int, n_series: int,
+) -> bool:
+    """Whether the periodicity tests due at bucket (Seasonality.advance's) may change a series' components.
+
+    A candidate's test changes nothing when none of its due series holds a component (there is
+    nothing to drop, refresh or take out of the points) and none is accepted: a young job's,
+    whose rings are short, and that of a job without seasonality, whose tests would otherwise
+    leave the compiled loop every few buckets. Such a test is worked out here, as _test() would
+    work it out; any other makes the caller leave the loop, and advance() runs every test anew.
+    """
+    components, ring_of, phases_of, every = tests
+    for c in range(len(every)):
+        first = (-bucket) % every[c]
+        if first >= n_series:
+            continue
+        rows = np.arange(first, n_series, every[c])
+        for i in rows:
+            for k in range(slot.shape[1]):
+                if slot[i, k] >= 0:
+                    return True
+        current = point[ring_of[c]]
+        if current == NEVER:
+            continue
+        r2, ln_p, explained = lone_profile(rings, counts, rows, current, components[c], ring_of[c], phases_of[c], slot, pools)
+        for r in range(len(rows)):
+            error_var = residual.error_variance(errors[0], errors[1], errors[2], errors[3], rows[r])
+            if _accepts(r2[r], ln_p[r], explained[r], error_var):
+                return True
+    return False
 
 
 @kernel

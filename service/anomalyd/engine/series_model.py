@@ -316,8 +316,7 @@ def _error_variances(
 ) -> None:
     """Shape (S,): every series' prediction error variance, learned plus floor."""
     for i in range(len(out)):
-        var, floor = residual.variances(scale_weight, scale_sum_sq, resolution, mean_abs, i)
-        out[i] = var + floor
+        out[i] = residual.error_variance(scale_weight, scale_sum_sq, resolution, mean_abs, i)
 
 
 @kernel
