@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anomalyd.engine.analyzer import MAX_RECORDS, JobAnalyzer, warmup_buckets
+from anomalyd.engine.analyzer import JobAnalyzer, warmup_buckets
+from anomalyd.engine.anomaly_records import MAX_RECORDS
 from anomalyd.engine.records import AnalysisSpec, DetectorSpec
 from anomalyd.engine.series_keys import SeriesKeys
 from tests.engine.synth import SPAN, T0, batch, record_scores, run_counts, run_values, spec

@@ -24,8 +24,9 @@ for the job for the bucket score (fed with the smallest record probability in th
 job with many series learns how small its routine minimum is), and one per influencer field.
 
 The analyzer composes its parts: the bucket buffer (bucket_buffer.py), a detector scorer per
-detector (detector_scorer.py), the influencer scorer (influencer_scorer.py) and the memory
-account (memory.py); it keeps time, closes buckets and writes their results.
+detector (detector_scorer.py), the influencer scorer (influencer_scorer.py), the memory
+account (memory.py) and the records of a bucket (anomaly_records.py); it keeps time, closes
+buckets and writes their results.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from anomalyd.bucket_time import DAY_MS, ceil_to, floor_to
+from anomalyd.engine.anomaly_records import bucket_records
 from anomalyd.engine.bucket_buffer import BucketBuffer, Rows
 from anomalyd.engine.compiled import kernel
 from anomalyd.engine.detector_scorer import DetectorScorer, Leaf
-from anomalyd.engine.field_values import geo_results, result_values
 from anomalyd.engine.frequent import FrequentFilter
 from anomalyd.engine.influencer_scorer import InfluencerScorer
 from anomalyd.engine.memory import MemoryAccount
@@ -50,7 +51,7 @@ from anomalyd.engine.population import PopulationScorer
 from anomalyd.engine.rare import RARE_FUNCTIONS, RareScorer
 from anomalyd.engine.records import AnalysisSpec, RecordBatch
 from anomalyd.engine.renormalise import ScoreNormalisers
-from anomalyd.engine.results import AnomalyRecord, BucketInfluencer, BucketResult, ModelSizeStats
+from anomalyd.engine.results import BucketInfluencer, BucketResult, ModelSizeStats
 from anomalyd.engine.state import pack, prefixed, unpack
 from anomalyd.engine.stats import raw_score1
 
@@ -65,7 +66,6 @@ from anomalyd.engine.stats import raw_score1
 # 12: the seasonal components' residual spreads per bin (earlier components read with uniform spreads)
 _STATE_VERSION = 12
 _READABLE_VERSIONS = (4, 5, 6, 7, 8, 9, 10, 11, 12)
-MAX_RECORDS = 500
 _RUN_ROWS = 1 << 18  # (bucket, series) rows a detector's run of buckets holds at most
 _NORMALISER_DAYS = 30.0  # score histories age with a 30-day time constant (MODELING.md 6)
 _BUCKET_TIME = "bucket_time"
@@ -409,7 +409,7 @@ class JobAnalyzer:
             ) else []
         found = [leaf.hits() for leaf in leaves]
         hits = [rows for rows, _ in found]
-        records = self._records(b, leaves, hits, rows, interim)
+        records = bucket_records(b, self._detectors, self._influencers, leaves, hits, rows, interim)
         influencers, field_influencers = self._influencers.score(
             b, leaves, hits, [d.n_series for d in self._detectors], rows, interim
         ) if self._influencers.fields else ([], [])
@@ -452,74 +452,6 @@ class JobAnalyzer:
             series[dropped, d.index] = -1
             rows = {**rows, "series": series}
         return d.score(b, rows, completeness)
-
-    def _records(self, b: int, leaves: list[Leaf], hits: list[NDArray[np.intp]], rows: Rows, interim: bool) -> list[AnomalyRecord]:
-        """The records of the bucket: series with probability below 0.035 (each leaf's hits()), at most 500, least probable first."""
-        chosen = _least_probable(leaves, hits)
-        placed: dict[int, AnomalyRecord] = {}
-        for d in sorted({d for d, _ in chosen}):
-            places = [j for j, (e, _) in enumerate(chosen) if e == d]
-            made = self._detector_records(b, d, leaves[d], np.array([chosen[j][1] for j in places], np.intp), rows, interim)
-            placed.update(zip(places, made, strict=True))
-        return [placed[j] for j in range(len(chosen))]
-
-    def _detector_records(self, b: int, d: int, leaf: Leaf, at: NDArray[np.intp], rows: Rows, interim: bool) -> list[AnomalyRecord]:
-        """The records of rows `at` of detector d's leaf in bucket b, with their series' influencer values.
-
-        Each field is read for all the records at once (a bucket of 100,000 series writes 500).
-        """
-        det = self._detectors[d]
-        spec, function = det.spec, det.function
-        series = leaf.series[at]
-        influencers = (
-            self._influencers.of_records(rows, d, series, det.n_series) if self._influencers.fields else [[] for _ in at]
-        )
-        population = leaf.causes is not None
-        field_of = {name: k for k, name in enumerate(det.split_fields)}
-
-        def split_values(name: str) -> list[str]:
-            """Each record's value of split field `name`, "" for all when the detector has no such field."""
-            k = field_of.get(name) if name else None
-            if k is None:
-                return [""] * len(at)
-            names = det.keys.values[k]
-            return [names[v] for v in det.keys.ids[series, k].tolist()]
-
-        # A population record names its by values in its causes.
-        by = split_values(spec.by_field_name if not population else "")
-        descriptions = [function.describe(f) for f in range(len(function.features))]
-        columns = zip(
-            at.tolist(), by, split_values(spec.partition_field_name), split_values(spec.over_field_name), leaf.ln_p[at].tolist(),
-            leaf.score[at].tolist(), leaf.actual[at].tolist(), leaf.typical[at].tolist(), leaf.feature[at].tolist(),
-            leaf.multi_bucket_impact[at].tolist(), influencers, strict=True,
-        )
-        reads = function.reads
-        return [
-            AnomalyRecord(
-                timestamp_ms=b,
-                detector_index=d,
-                function=function.name,
-                function_description=descriptions[feature],
-                field_name=spec.field_name,
-                by_field_name=spec.by_field_name,
-                by_field_value=by_value,
-                partition_field_name=spec.partition_field_name,
-                partition_field_value=partition_value,
-                over_field_name=spec.over_field_name,
-                over_field_value=over_value,
-                probability=math.exp(ln_p),
-                record_score=score,
-                initial_record_score=score,
-                actual=result_values(reads, actual),
-                typical=result_values(reads, typical),
-                multi_bucket_impact=impact,
-                influencers=values,
-                is_interim=interim,
-                causes=leaf.causes(i) if leaf.causes is not None else [],
-                geo_results=geo_results(reads, actual, typical),
-            )
-            for i, by_value, partition_value, over_value, ln_p, score, actual, typical, feature, impact, values in columns
-        ]
 
     # --------------------------------------------------------------------------- accounting
 
@@ -618,21 +550,6 @@ def _bucket_score(norm: tuple[Any, ...], decay: float, ln_p: float, bucket: int,
     if learn:
         update1(hist, epoch, hmax, hmax_last, decay, 0, 0, raw, bucket)
     return raw, score
-
-
-def _least_probable(leaves: list[Leaf], hits: list[NDArray[np.intp]]) -> list[tuple[int, int]]:
-    """The detector and leaf row of the MAX_RECORDS least probable hits, ordered by (ln p, detector, row).
-
-    Each detector's hits come by ln p, ties by row (Leaf.hits): a stable sort of them detector by
-    detector on ln p breaks ties so.
-    """
-    found = [d for d, hot in enumerate(hits) if len(hot)]
-    if len(found) < 2:  # most jobs have one detector: its hits are in order
-        return [(d, i) for d in found for i in hits[d][:MAX_RECORDS].tolist()]
-    detector = np.concatenate([np.full(len(hits[d]), d, np.intp) for d in found])
-    row = np.concatenate([hits[d] for d in found])
-    order = np.argsort(np.concatenate([leaves[d].ln_p[hits[d]] for d in found]), kind="stable")[:MAX_RECORDS]
-    return list(zip(detector[order].tolist(), row[order].tolist(), strict=True))
 
 
 def _columns(columns: list[NDArray[Any]]) -> NDArray[Any]:
