@@ -3,7 +3,7 @@
 Each detector's Leaf gives its hits (warm series below the record probability, least probable
 first); the records are the MAX_RECORDS least probable of them across the detectors, each with
 its series' split values and the influencer values of its rows in the bucket. A bucket of
-100,000 series writes 500: each field is read for all of a detector's records at once.
+100,000 series writes 500.
 """
 
 from __future__ import annotations
@@ -53,56 +53,48 @@ def bucket_records(
 def _detector_records(
     b: int, det: Detector, influencers: InfluencerScorer, leaf: Leaf, at: NDArray[np.intp], rows: Rows, interim: bool
 ) -> list[AnomalyRecord]:
-    """The records of rows `at` of detector det's leaf in bucket b, with their series' influencer values."""
-    spec, function = det.spec, det.function
+    """The records of rows `at` of detector det's leaf in bucket b, with their series' influencer values.
+
+    A record reads its fields with item(), a Python number, rather than a numpy scalar each, and
+    its split values through the key ids of the fields the detector names.
+    """
+    spec, function, keys = det.spec, det.function, det.keys
     series = leaf.series[at]
     values_of = influencers.of_records(rows, det.index, series, det.n_series) if influencers.fields else [[] for _ in at]
-    population = leaf.causes is not None
     field_of = {name: k for k, name in enumerate(det.split_fields)}
-
-    def split_values(name: str) -> list[str]:
-        """Each record's value of split field `name`, "" for all when the detector has no such field."""
-        k = field_of.get(name) if name else None
-        if k is None:
-            return [""] * len(at)
-        names = det.keys.values[k]
-        return [names[v] for v in det.keys.ids[series, k].tolist()]
-
     # A population record names its by values in its causes.
-    by = split_values(spec.by_field_name if not population else "")
+    by = field_of.get(spec.by_field_name) if spec.by_field_name and leaf.causes is None else None
+    partition = field_of.get(spec.partition_field_name) if spec.partition_field_name else None
+    over = field_of.get(spec.over_field_name) if spec.over_field_name else None
     descriptions = [function.describe(f) for f in range(len(function.features))]
-    columns = zip(
-        at.tolist(), by, split_values(spec.partition_field_name), split_values(spec.over_field_name), leaf.ln_p[at].tolist(),
-        leaf.score[at].tolist(), leaf.actual[at].tolist(), leaf.typical[at].tolist(), leaf.feature[at].tolist(),
-        leaf.multi_bucket_impact[at].tolist(), values_of, strict=True,
-    )
     reads = function.reads
-    return [
-        AnomalyRecord(
+    records = []
+    for i, s, values in zip(at.tolist(), series.tolist(), values_of, strict=True):
+        score, actual, typical = leaf.score.item(i), leaf.actual.item(i), leaf.typical.item(i)
+        records.append(AnomalyRecord(
             timestamp_ms=b,
             detector_index=det.index,
             function=function.name,
-            function_description=descriptions[feature],
+            function_description=descriptions[leaf.feature.item(i)],
             field_name=spec.field_name,
             by_field_name=spec.by_field_name,
-            by_field_value=by_value,
+            by_field_value="" if by is None else keys.values[by][keys.ids.item(s, by)],
             partition_field_name=spec.partition_field_name,
-            partition_field_value=partition_value,
+            partition_field_value="" if partition is None else keys.values[partition][keys.ids.item(s, partition)],
             over_field_name=spec.over_field_name,
-            over_field_value=over_value,
-            probability=math.exp(ln_p),
+            over_field_value="" if over is None else keys.values[over][keys.ids.item(s, over)],
+            probability=math.exp(leaf.ln_p.item(i)),
             record_score=score,
             initial_record_score=score,
             actual=result_values(reads, actual),
             typical=result_values(reads, typical),
-            multi_bucket_impact=impact,
+            multi_bucket_impact=leaf.multi_bucket_impact.item(i),
             influencers=values,
             is_interim=interim,
             causes=leaf.causes(i) if leaf.causes is not None else [],
             geo_results=geo_results(reads, actual, typical),
-        )
-        for i, by_value, partition_value, over_value, ln_p, score, actual, typical, feature, impact, values in columns
-    ]
+        ))
+    return records
 
 
 def _least_probable(leaves: list[Leaf], hits: list[NDArray[np.intp]]) -> list[tuple[int, int]]:
