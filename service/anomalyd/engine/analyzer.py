@@ -328,7 +328,7 @@ class JobAnalyzer:
             if b < start:
                 continue
             rows = self._buffer.rows(b, b + self.span)
-            events = float(rows["weight"].sum())
+            events = self._events(rows["weight"])
             completeness = min(1.0, events / self._event_rate) if self._event_rate > 0.0 else 1.0
             results.append(self._close(b, rows, completeness=completeness))
         return results
@@ -396,8 +396,7 @@ class JobAnalyzer:
                 list when none does).
         """
         interim = completeness is not None
-        weight = rows["weight"]
-        events = float(weight[0]) if len(weight) == 1 else float(weight.sum())
+        events = self._events(rows["weight"])
         if not interim:
             n = self._event_buckets = self._event_buckets + 1
             self._event_rate += (events - self._event_rate) / min(n, 24)
@@ -436,6 +435,12 @@ class JobAnalyzer:
             records=records,
             influencers=influencers,
         )
+
+    def _events(self, weight: NDArray[np.float64]) -> float:
+        """The events a bucket's rows stand for: their weights' sum, which is their number without summary counts (each weighs 1)."""
+        if not self.spec.summary_count_field_name:
+            return float(len(weight))
+        return float(weight[0]) if len(weight) == 1 else float(weight.sum())
 
     def _score(self, d: DetectorScorer | RareScorer | PopulationScorer, b: int, rows: Rows, completeness: float | None) -> Leaf:
         """Detector d's scores of bucket b, without the rows of values its exclude_frequent leaves out."""

@@ -42,6 +42,8 @@ def bucket_records(
         interim: whether the bucket is still open.
     """
     chosen = _least_probable(leaves, hits)
+    if not chosen:  # most buckets of a stream
+        return []
     placed: dict[int, AnomalyRecord] = {}
     for d in sorted({d for d, _ in chosen}):
         places = [j for j, (e, _) in enumerate(chosen) if e == d]
