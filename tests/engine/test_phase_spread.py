@@ -79,6 +79,11 @@ def test_a_clean_seasonal_series_widens_few_phases_beyond_chance() -> None:
     assert np.mean(scales > 1.0) < 0.1 and scales.mean() < 1.03
 
 
+def _values(codes: np.ndarray) -> np.ndarray:
+    """The spreads codes stand for."""
+    return np.array([residual.spread_value(int(c)) for c in codes.reshape(-1)]).reshape(codes.shape)
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 11), st.floats(0.0, 1e40), st.sampled_from([0.1, 1.0])), max_size=200))
 def test_a_components_spread_total_is_the_sum_of_its_bins(visits: list[tuple[int, float, float]]) -> None:
@@ -87,19 +92,51 @@ def test_a_components_spread_total_is_the_sum_of_its_bins(visits: list[tuple[int
     rates, _ = residual.spread_learning(0.995, [HOUR, 288, 168])
     for phase, z2, weight in visits:
         residual.learn_phase_spread(slot, spreads, 0, np.array([phase, 0, 0]), rates, weight, z2)
-    row = spreads[0][0]
-    assert np.isfinite(row).all()
-    assert np.isclose(row[HOUR], row[:HOUR].astype(np.float64).sum(), rtol=1e-4)
+    codes, sums = spreads[0]
+    assert np.isfinite(sums[0])
+    assert np.isclose(sums[0], _values(codes[0]).sum(), rtol=1e-4)
+
+
+@given(st.floats(2.0**-14, 2.0**49.998))
+def test_a_spread_codes_within_a_2048th_of_itself(spread: float) -> None:
+    assert abs(residual.spread_value(residual.spread_code(spread)) / spread - 1.0) <= 2.0**-11 + 1e-9
+
+
+def test_spreads_beyond_the_codes_code_as_zero_or_the_most() -> None:
+    assert [residual.spread_code(x) for x in (0.0, 2.0**-15, 2.0**-14, 2.0**51, np.inf, np.nan)] == [0, 0, 1, 65535, 65535, 0]
+    assert residual.spread_value(0) == 0.0 and residual.spread_value(residual.spread_code(1.0)) == 1.0
+    assert residual.spread_value(65535) == 2.0**50 * (1.0 - 2.0**-10)
+
+
+def _with_a_component(rows: int) -> Seasonality:
+    s = Seasonality(SPAN, rows)
+    s.pools[0] = np.zeros((rows, s.bins[0]), np.float32)
+    s.pool_used[0] = np.ones(rows, bool)
+    s.spreads[0] = residual.new_spreads(rows, s.bins[0])
+    return s
 
 
 def test_components_of_older_states_read_with_uniform_spreads() -> None:
-    s = Seasonality(SPAN, 2)
-    s.pools[0] = np.zeros((2, s.bins[0]), np.float32)
-    s.pool_used[0] = np.array([True, True])
+    s = _with_a_component(2)
     arrays = {k: v for k, v in s.arrays(2).items() if not k.startswith("spread")}
     again = Seasonality(SPAN, 0)
     again.load(arrays)
-    assert again.spreads[0].shape == (2, s.bins[0] + 1)
-    assert (again.spreads[0][:, : s.bins[0]] == 1.0).all() and (again.spreads[0][:, -1] == s.bins[0]).all()
+    codes, sums = again.spreads[0]
+    assert codes.shape == (2, s.bins[0])
+    assert (_values(codes) == 1.0).all() and (sums == s.bins[0]).all()
     phases = again.phases(T0)
     assert residual.phase_scale(np.array([[0, -1, -1]], np.int32), tuple(again.spreads), 0, phases, np.zeros(3)) == 1.0
+
+
+def test_version_12_float32_spreads_read_coded() -> None:
+    s = _with_a_component(3)
+    bins = s.bins[0]
+    floats = np.random.default_rng(1).lognormal(0.0, 2.0, (3, bins + 1)).astype(np.float32)
+    floats[0, :bins] = 0.0
+    floats[:, bins] = floats[:, :bins].sum(axis=1)
+    arrays = {k: v for k, v in s.arrays(3).items() if not k.startswith("spread")} | {"spread0": floats}
+    again = Seasonality(SPAN, 0)
+    again.load(arrays)
+    codes, sums = again.spreads[0]
+    assert np.allclose(_values(codes), floats[:, :bins], rtol=2.0**-11, atol=0.0)
+    assert np.allclose(sums, _values(codes).sum(axis=1), rtol=1e-6)

@@ -149,9 +149,9 @@ class Seasonality:
     def component_bytes(self) -> int:
         """Bytes of the components in use."""
         if self._component_bytes is None:
-            # A row of a pool and of its spreads (one more cell: their sum), float32 each.
+            # A row of a pool (float32 bins), of its spreads (16-bit codes) and their float32 sum.
             self._component_bytes = sum(
-                int(np.count_nonzero(u)) * (2 * b + 1) * 4 for u, b in zip(self.pool_used, self.bins, strict=True)
+                int(np.count_nonzero(u)) * (b * 4 + b * 2 + 4) for u, b in zip(self.pool_used, self.bins, strict=True)
             )
         return self._component_bytes
 
@@ -273,12 +273,14 @@ class Seasonality:
         if len(free) < n_new:
             grow = max(n_new - len(free), len(used))
             pool = np.concatenate([pool, np.zeros((grow, cand.bins), np.float32)])
-            spreads = np.concatenate([spreads, residual.new_spreads(grow, cand.bins)])
+            more = residual.new_spreads(grow, cand.bins)
+            spreads = (np.concatenate([spreads[0], more[0]]), np.concatenate([spreads[1], more[1]]))
             used = np.concatenate([used, np.zeros(grow, bool)])
             free = np.flatnonzero(~used)
         new = free[:n_new]
         pool[new] = times_cover(profile[accept], to_bins, cand.bins)
-        spreads[new] = residual.new_spreads(1, cand.bins)  # a new component starts from the series' own spread
+        # A new component starts from the series' own spread.
+        spreads[0][new], spreads[1][new] = residual.new_spreads(1, cand.bins)
         used[new] = True
         self.slot[due[accept], cand.component] = new
         self.pools[cand.component], self.pool_used[cand.component] = pool, used
@@ -316,13 +318,14 @@ class Seasonality:
             end = int(np.flatnonzero(used)[-1]) + 1 if used.any() else 0
             out[f"pool{k}"] = self.pools[k][:end]
             out[f"pool_used{k}"] = used[:end]
-            out[f"spread{k}"] = self.spreads[k][:end]
+            out[f"spread{k}"], out[f"spread_sum{k}"] = self.spreads[k][0][:end], self.spreads[k][1][:end]
         return out
 
     def load(self, arrays: Arrays) -> None:
         """Restore the state written by arrays(), or by older job state versions.
 
-        Versions up to 9 kept float32 ring points (coded here); versions up to 11 had no spreads.
+        Versions up to 9 kept float32 ring points (coded here); versions up to 11 had no spreads,
+        version 12 kept them as float32 with their sum last (coded here).
         """
         self.acc_sum, self.acc_n = arrays["acc_sum"], arrays["acc_n"]
         self.point, self.slot = arrays["point"], arrays["slot"]
@@ -341,12 +344,19 @@ class Seasonality:
         self.ring_counts = count_points(self.rings[0])
         self.pools = [arrays[f"pool{k}"] for k in range(len(self.pools))]
         self.pool_used = [arrays[f"pool_used{k}"] for k in range(len(self.pools))]
-        # Job states before version 12 had no spreads: each component starts from the series' own.
-        self.spreads = [
-            arrays[f"spread{k}"] if f"spread{k}" in arrays else residual.new_spreads(len(pool), pool.shape[1])
-            for k, pool in enumerate(self.pools)
-        ]
+        self.spreads = [self._load_spreads(arrays, k) for k in range(len(self.pools))]
         self._component_bytes = None
+
+    def _load_spreads(self, arrays: Arrays, k: int) -> residual.Spreads:
+        """Component k's spreads as arrays() wrote them, or as older job state versions kept them."""
+        if f"spread_sum{k}" in arrays:
+            return arrays[f"spread{k}"], arrays[f"spread_sum{k}"]
+        rows, bins = self.pools[k].shape
+        spreads = residual.new_spreads(rows, bins)
+        # Job states before version 12 had no spreads: each component starts from the series' own.
+        if f"spread{k}" in arrays:
+            residual.code_spreads(arrays[f"spread{k}"], spreads)
+        return spreads
 
 
 @kernel
@@ -449,20 +459,20 @@ def predict(slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...], i: 
 
 @inline_kernel
 def prefetch_bins(
-    slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...], spreads: tuple[FloatArray, ...], i: int,
+    slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...], spreads: tuple[residual.Spreads, ...], i: int,
     phases: NDArray[np.int64],
 ) -> None:
-    """Prefetch the cache lines series i's active components use at the bins phases: the bin, its spread and the spreads' sum.
+    """Prefetch the cache lines series i's active components use at the bins phases: the bin and its spread.
 
     A series' component rows lie wherever its components were switched on, so no hardware
-    prefetcher foresees them (see compiled.prefetch).
+    prefetcher foresees them (see compiled.prefetch); the spreads' sums, four bytes a row, stay
+    in cache.
     """
     for c in range(len(phases)):
         s = slot[i, c]
         if s >= 0:
             prefetch(pools[c], s, phases[c])
-            prefetch(spreads[c], s, phases[c])
-            prefetch(spreads[c], s, spreads[c].shape[1] - 1)
+            prefetch(spreads[c][0], s, phases[c])
 
 
 @kernel
