@@ -22,6 +22,20 @@ def test_store_grows_when_the_map_fills(tmp_path):
     reopened.close()
 
 
+def test_put_many_stores_as_put_does_and_grows_the_map(tmp_path):
+    """put_many overwrites existing keys, keeps the last of a repeated key, and a full map grows for it too."""
+    store = LmdbStore(str(tmp_path), map_size=1 << 20)
+    store.update(lambda txn: txn.put(keys.JOURNAL, keys.journal_key("j", 1), b"old"))
+    blob = os.urandom(256 << 10)
+    items = [(keys.journal_key("j", i), blob) for i in range(2, 10)]  # 2 MiB into a 1 MiB map
+    store.update(lambda txn: txn.put_many(keys.JOURNAL, [(keys.journal_key("j", 1), b"new"), *items, (keys.journal_key("j", 0), b"a"),
+                                                         (keys.journal_key("j", 0), b"b")]))
+    found = store.view(lambda txn: list(txn.scan(keys.JOURNAL, keys.job_prefix("j"))))
+    assert found == [(keys.journal_key("j", 0), b"b"), (keys.journal_key("j", 1), b"new"), *items]
+    store.update(lambda txn: txn.put_many(keys.JOURNAL, []))
+    store.close()
+
+
 def test_job_prefixes_do_not_overlap(tmp_path):
     store = LmdbStore(str(tmp_path))
     for job_id in ("job", "job1", "job-a", "jo"):
@@ -40,6 +54,11 @@ def test_result_keys_sort_by_time_including_before_1970():
     times = [5, -5, 0, 1_700_000_000_000, -1_000]
     ordered = sorted(keys.result_key("j", t, i) for t in times for i in (2, 0))
     assert ordered == [keys.result_key("j", t, i) for t in sorted(times) for i in (0, 2)]
+
+
+def test_result_keys_are_result_key_of_each_index():
+    assert keys.result_keys("j", -5, 3) == [keys.result_key("j", -5, i) for i in range(3)]
+    assert keys.result_keys("j", 5, 0) == []
 
 
 def test_the_last_key_of_a_prefix_is_found_among_its_neighbours(tmp_path):

@@ -173,8 +173,7 @@ class Repository:
             for time_ms in replaced:
                 if newest_ms is not None and time_ms <= newest_ms:
                     _delete_results(txn, job_id, time_ms)
-            for result in results:
-                _put_result(txn, job_id, result)
+            _put_results(txn, job_id, results)
             txn.put(keys.STATUS, keys.job_key(job_id), encoded_status)
 
         self.store.update(commit, durable=durable)
@@ -326,7 +325,7 @@ class Repository:
         def rewrite(txn: Transaction) -> None:
             for result in results:
                 _delete_results(txn, job_id, result.timestamp_ms)
-                _put_result(txn, job_id, result)
+            _put_results(txn, job_id, results)
 
         self.store.update(rewrite)
 
@@ -464,7 +463,7 @@ def _delete_range(
 
 
 def _delete_results(txn: Transaction, job_id: str, time_ms: int) -> None:
-    # Records and influencers are only written beside their bucket (_put_result) and deleted
+    # Records and influencers are only written beside their bucket (_put_results) and deleted
     # with it: a bucket not stored has nothing to delete, and a new bucket costs one lookup.
     if txn.get(keys.BUCKETS, keys.result_key(job_id, time_ms)) is None:
         return
@@ -478,9 +477,21 @@ def _put_entries(txn: Transaction, job_id: str, first_sequence: int, entries: li
         txn.put(keys.JOURNAL, keys.journal_key(job_id, sequence), entry)
 
 
-def _put_result(txn: Transaction, job_id: str, result: BucketResult) -> None:
-    bucket = dataclasses.replace(result, records=[], influencers=[]) if result.records or result.influencers else result
-    txn.put(keys.BUCKETS, keys.result_key(job_id, result.timestamp_ms), _ENCODER.encode(bucket))
-    for table, items in ((keys.RECORDS, result.records), (keys.INFLUENCERS, result.influencers)):
-        for index, item in enumerate(items):
-            txn.put(table, keys.result_key(job_id, result.timestamp_ms, index), _ENCODER.encode(item))
+def _put_results(txn: Transaction, job_id: str, results: list[BucketResult]) -> None:
+    """Put buckets with their records and influencers, a table's items in one call (Transaction.put_many)."""
+    encode = _ENCODER.encode
+    buckets: list[tuple[bytes, bytes]] = []
+    records: list[tuple[bytes, bytes]] = []
+    influencers: list[tuple[bytes, bytes]] = []
+    for result in results:
+        parts = result.records or result.influencers
+        # Index 0 is the bucket's key too; records and influencers are numbered in their own tables,
+        # each taking as many of the keys as it has items (hence strict=False).
+        at = keys.result_keys(job_id, result.timestamp_ms, max(len(result.records), len(result.influencers), 1))
+        buckets.append((at[0], encode(result.without_parts() if parts else result)))
+        if parts:
+            records += zip(at, map(encode, result.records), strict=False)
+            influencers += zip(at, map(encode, result.influencers), strict=False)
+    txn.put_many(keys.BUCKETS, buckets)
+    txn.put_many(keys.RECORDS, records)
+    txn.put_many(keys.INFLUENCERS, influencers)

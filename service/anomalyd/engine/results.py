@@ -139,6 +139,17 @@ class BucketResult:
     records: list[AnomalyRecord]
     influencers: list[InfluencerResult]
 
+    def without_parts(self) -> BucketResult:
+        """The bucket without its records and influencers, which are stored apart from it.
+
+        A constructor call, not dataclasses.replace, which reads the fields' metadata for each
+        copy (2.7 against 0.5 us): every bucket stored with a record is copied so.
+        """
+        return BucketResult(
+            self.timestamp_ms, self.bucket_span_s, self.anomaly_score, self.initial_anomaly_score, self.event_count,
+            self.is_interim, self.bucket_influencers, [], [],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ModelSizeStats:

@@ -66,6 +66,12 @@ def result_key(job_id: str, time_ms: int, index: int = 0) -> bytes:
     return job_prefix(job_id) + _U64.pack(time_ms + _TIME_BIAS) + index.to_bytes(4, "big")
 
 
+def result_keys(job_id: str, time_ms: int, count: int) -> list[bytes]:
+    """The keys of one bucket's results of indexes 0 to count - 1 (result_key's), built from one prefix."""
+    prefix = result_time_prefix(job_id, time_ms)
+    return [prefix + index.to_bytes(4, "big") for index in range(count)]
+
+
 def result_time(key: bytes) -> int:
     """The bucket start (ms) of a result key."""
     return int(_U64.unpack(key[-12:-4])[0]) - _TIME_BIAS

@@ -23,6 +23,10 @@ class Transaction(Protocol):
         """Store value at key (write transactions only)."""
         ...
 
+    def put_many(self, table: bytes, items: list[tuple[bytes, bytes]]) -> None:
+        """Store each (key, value) as put() does, in one call (write transactions only)."""
+        ...
+
     def delete(self, table: bytes, key: bytes) -> bool:
         """Remove key; True if it was there (write transactions only)."""
         ...
