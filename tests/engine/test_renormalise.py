@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from anomalyd.engine import renormalise as renormalise_module
 from anomalyd.engine.analyzer import JobAnalyzer
-from anomalyd.engine.renormalise import due, renormalise, settle
+from anomalyd.engine.renormalise import MIN_MOVE, due, renormalise, rescorable, settle
 from tests.engine.synth import run_values, spec
 
 
@@ -42,3 +46,28 @@ def test_larger_anomaly_lowers_an_earlier_one_of_its_partition_only() -> None:
     # Re-scoring renormalised results changes nothing more: the outcome is not path-dependent.
     again = renormalise(job.score_normalisers(), [changed.get(r.timestamp_ms, r) for r in results])
     assert again == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(initial=st.floats(0.0, 100.0), current=st.floats(0.0, 100.0))
+def test_settle_keeps_every_initial_score_below_the_least_move(initial: float, current: float) -> None:
+    """What makes rescorable() exact: no current score in [0, 100] moves an initial score below MIN_MOVE."""
+    settled = float(settle(np.array([initial]), np.array([current]))[0])
+    assert settled == initial or initial >= MIN_MOVE
+    assert settle(np.array([MIN_MOVE]), np.array([0.0])).tolist() == [0.0]  # so the bound is no lower
+
+
+def test_results_rescorable_refuses_are_those_renormalise_leaves_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """renormalise() changes the same results when it re-scores every final result, the refused ones too."""
+    rng = np.random.default_rng(5)
+    values = 100 + rng.normal(0, 2, (400, 3))
+    values[[120, 200, 260], [0, 1, 2]] += [9, 12, 30]
+    values[350, 0] += 80
+    job = JobAnalyzer(spec("mean", by="s"))
+    results = run_values(job, values)
+    refused = [r for r in results if not rescorable(r)]
+    assert any(r.anomaly_score > 0 for r in refused) and len(refused) < len(results)
+    changed = renormalise(job.score_normalisers(), results)
+    assert changed
+    monkeypatch.setattr(renormalise_module, "rescorable", lambda result: not result.is_interim)
+    assert renormalise(job.score_normalisers(), results) == changed

@@ -12,8 +12,9 @@ from anomalyd.engine.results import BucketResult
 class RescorableTimes:
     """The bucket starts (ms) of a job's stored results that renormalise.rescorable() accepts, from a time on.
 
-    Renormalisation only re-scores final results that started with a positive score (on NAB
-    5-20 % of buckets); reading those alone spares decoding every bucket of a 30-day window.
+    Renormalisation only re-scores final results that started with a score of 1.5 or above
+    (renormalise.rescorable: 1 in 10 buckets of bench/ingest.py's sparse upload); reading those
+    alone spares decoding every bucket of a 30-day window.
     The times may include buckets whose result has since been replaced by one that is not
     rescorable, or deleted: readers check what they read.
 
