@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anomalyd.engine.periodicity import candidates, coverage, others, periodic_profile, times_cover
+from anomalyd.engine.pools import new_pool, read_rows, write_rows
 from anomalyd.engine.rings import RING_LENGTH, count_points, decode, empty_rings, encode_all
 from anomalyd.engine.stats import f_test_log_p1
 
@@ -91,7 +92,10 @@ def test_the_compiled_test_reads_as_the_plain_f_test(seed: int, amplitude: float
     values[rng.random(values.shape) < missing] = np.nan
     rings = empty_rings(SERIES, len(RING_MS))
     encode_all(values, rings)
-    pools = tuple(rng.normal(0.0, 2.0, (SERIES, bins)).astype(np.float32) for bins in (60, 288, 1))
+    bins_of = [rng.normal(0.0, 2.0, (SERIES, bins)) for bins in (60, 288, 1)]
+    pools = tuple(new_pool(SERIES, bins.shape[1]) for bins in bins_of)
+    for pool, bins in zip(pools, bins_of, strict=True):
+        write_rows(pool, np.arange(SERIES), bins)
     slot = np.where(rng.random((SERIES, 3)) < 0.5, np.arange(SERIES)[:, None], -1).astype(np.int32)
     rows = np.arange(SERIES)
     for cand in tested:
@@ -105,7 +109,8 @@ def test_the_compiled_test_reads_as_the_plain_f_test(seed: int, amplitude: float
             on = slot[:, other.component] >= 0
             if other is not cand and on.any():
                 cover = coverage((points * res).astype(np.float64), res, other.period_ms, other.bins)
-                y[on] -= times_cover(pools[other.component][slot[on, other.component]], cover, RING_LENGTH)
+                bins = read_rows(pools[other.component], slot[on, other.component].astype(np.intp))
+                y[on] -= times_cover(bins, cover, RING_LENGTH)
         expected = _reference(y, points, cand.phases)
         # A series that cannot switch the component on (none yet, too few points) is not measured.
         idle = (slot[:, cand.component] < 0) & (np.sum(~np.isnan(y), axis=1) < 3 * cand.phases)
@@ -134,7 +139,7 @@ def test_a_clean_daily_wave_reads_unbiased_where_the_ring_s_end_cycles_are_parti
     rings = empty_rings(1, len(RING_MS))
     encode_all(values, rings)
     none = np.full((1, 3), -1, np.int32)
-    pools = tuple(np.zeros((1, bins), np.float32) for bins in (60, 288, 1))
+    pools = tuple(new_pool(1, bins) for bins in (60, 288, 1))
     profile = periodic_profile(rings, count_points(rings[0]), np.arange(1), points, daily, others([daily], daily, RING_MS[daily.ring], points[0]), none, pools)[3]
     truth = 20.0 * np.sin(2 * np.pi * np.arange(daily.phases) / daily.phases + shift)
     np.testing.assert_allclose(profile[0], truth - truth.mean(), atol=0.05)

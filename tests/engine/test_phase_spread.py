@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anomalyd.engine import residual
+from anomalyd.engine.pools import new_pool
 from anomalyd.engine.seasonality import Seasonality
 from anomalyd.engine.series_model import SeriesModel
 from tests.engine.synth import SPAN, T0
@@ -110,7 +111,7 @@ def test_spreads_beyond_the_codes_code_as_zero_or_the_most() -> None:
 
 def _with_a_component(rows: int) -> Seasonality:
     s = Seasonality(SPAN, rows)
-    s.pools[0] = np.zeros((rows, s.bins[0]), np.float32)
+    s.pools[0] = new_pool(rows, s.bins[0])
     s.pool_used[0] = np.ones(rows, bool)
     s.spreads[0] = residual.new_spreads(rows, s.bins[0])
     return s

@@ -64,9 +64,10 @@ from anomalyd.engine.stats import raw_score1
 # 16-bit codes with an offset and step per ring (earlier float32 points are coded on reading); 11: the
 # drift profiles' weights in uint16 tenths of a bucket (earlier float32 weights read to the nearest);
 # 12: the seasonal components' residual spreads per bin (earlier components read with uniform spreads);
-# 13: the spreads as 16-bit floats (residual.SPREAD_CODE) and a float32 sum a row (version 12's coded on reading)
-_STATE_VERSION = 13
-_READABLE_VERSIONS = (4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
+# 13: the spreads as 16-bit floats (residual.SPREAD_CODE) and a float32 sum a row (version 12's coded on reading);
+# 14: the components' bins as 16-bit codes with an offset and step a row (earlier float32 bins coded on reading)
+_STATE_VERSION = 14
+_READABLE_VERSIONS = (4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
 _RUN_ROWS = 1 << 18  # (bucket, series) rows a detector's run of buckets holds at most
 _NORMALISER_DAYS = 30.0  # score histories age with a 30-day time constant (MODELING.md 6)
 _BUCKET_TIME = "bucket_time"

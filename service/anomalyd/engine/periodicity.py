@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from anomalyd.engine.compiled import inline_kernel, kernel
 from anomalyd.engine.cycle_levels import JointFit, cycle_means, joint_cycle_means
+from anomalyd.engine.pools import Pool, pool_value
 from anomalyd.engine.rings import RING_LENGTH, Ring, decode_row
 from anomalyd.engine.stats import FloatArray, f_test_log_p1
 
@@ -141,7 +142,7 @@ as fine as the component's bins, as in the hourly test), else -1.
 
 def periodic_profile(
     rings: Ring, counts: NDArray[np.int16], rows: NDArray[np.intp], points: NDArray[np.int64], cand: Candidate, others: Others,
-    slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...],
+    slot: NDArray[np.int32], pools: tuple[Pool, ...],
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Test ring points of series, less their other active components, for a period with the one-way ANOVA F test.
 
@@ -171,7 +172,7 @@ def periodic_profile(
 @kernel
 def lone_profile(
     rings: Ring, counts: NDArray[np.int16], rows: NDArray[np.intp], current: int, component: int, ring: int, phases: int,
-    slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...],
+    slot: NDArray[np.int32], pools: tuple[Pool, ...],
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """periodic_profile()'s R^2, ln p and explained variance, in compiled code, of series that hold no component.
 
@@ -243,7 +244,7 @@ def _overlaps_of(rest: tuple[Candidate, ...], res: int, offsets: tuple[int, ...]
 def _profile_rows(
     rings: Ring, counts: NDArray[np.int16], ring: int, rows: NDArray[np.intp], positions: NDArray[np.int64],
     phase: NDArray[np.int64], cycle: NDArray[np.int64], component: int, others: Others, slot: NDArray[np.int32],
-    pools: tuple[NDArray[np.float32], ...], r2: FloatArray, ln_p: FloatArray, explained: FloatArray, profile: FloatArray,
+    pools: tuple[Pool, ...], r2: FloatArray, ln_p: FloatArray, explained: FloatArray, profile: FloatArray,
 ) -> None:
     """periodic_profile() series by series, writing its four results."""
     components, start_of, point_bin = others[0], others[2], others[6]
@@ -274,7 +275,7 @@ def _profile_rows(
                 # added to 0.0 as _take_other() sums it, read without listing the distinct starts.
                 pool = pools[components[o]]
                 for p in range(length):
-                    y[p] -= 0.0 + float(pool[s, point_bin[o, p]])
+                    y[p] -= 0.0 + pool_value(pool, s, point_bin[o, p])
             else:
                 _take_other(others, o, pools[components[o]], s, taken)
                 for p in range(length):
@@ -284,7 +285,7 @@ def _profile_rows(
 
 @inline_kernel
 def _fetch(
-    rings: Ring, ring: int, i: int, components: NDArray[np.int64], slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...]
+    rings: Ring, ring: int, i: int, components: NDArray[np.int64], slot: NDArray[np.int32], pools: tuple[Pool, ...]
 ) -> float:
     """Read a value of each cache line of series i's ring and other components, so they load while earlier series are tested.
 
@@ -300,20 +301,20 @@ def _fetch(
     for o in range(len(components)):
         s = slot[i, components[o]]
         if s >= 0:
-            pool = pools[components[o]]
-            for b in range(0, pool.shape[1], _LINE // 4):
-                total += pool[s, b]
+            codes = pools[components[o]][0]
+            for b in range(0, codes.shape[1], _LINE // 2):
+                total += codes[s, b]
     return total
 
 
 @inline_kernel
-def _take_other(others: Others, o: int, pool: NDArray[np.float32], s: int, taken: FloatArray) -> None:
+def _take_other(others: Others, o: int, pool: Pool, s: int, taken: FloatArray) -> None:
     """Write the value of other component o (pool row s) over each of its distinct starts to taken."""
     firsts, bounds, part, share = others[1], others[3], others[4], others[5]
     for u in range(firsts[o], firsts[o + 1]):
         value = 0.0
         for j in range(bounds[u], bounds[u + 1]):
-            value += float(pool[s, part[j]]) * share[j]
+            value += pool_value(pool, s, part[j]) * share[j]
         taken[u] = value
 
 

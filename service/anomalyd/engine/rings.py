@@ -26,12 +26,12 @@ from anomalyd.engine.stats import FloatArray
 RING_LENGTH = 336  # autodetect's window length for 1 min to 1 h spans
 CODE = np.int16  # a ring point's type
 MISSING = -32768  # the code of a ring point without a value
-_MOST_CODE = 32767
-_HEADROOM = 1.5  # a fitted ring spans its range times this, so a slightly wider point fits
+MOST_CODE = 32767
+HEADROOM = 1.5  # a fitted ring spans its range times this, so a slightly wider point fits
 # A ring that a point outgrew is re-fitted with more room: a young ring's range grows with nearly
 # every point, and each re-fit decodes and codes the whole ring. Its next narrowing check (a ring
-# length later at most) takes it back to _HEADROOM.
-_GROWTH_HEADROOM = 4.0
+# length later at most) takes it back to HEADROOM.
+GROWTH_HEADROOM = 4.0
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _RELATIVE_STEP = 2.0**-22  # the least step, relative to the values: float32's own precision
 
@@ -87,7 +87,7 @@ def decode(rings: Ring, rows: NDArray[np.intp], ring: int, positions: NDArray[np
 
 
 @kernel
-def _fit(values: FloatArray, headroom: float) -> tuple[float, float]:
+def fit(values: FloatArray, headroom: float) -> tuple[float, float]:
     """The offset and step that code values (others than _codable() left out): the range's middle, and its half times headroom per code."""
     lo, hi = math.inf, -math.inf
     for x in values:
@@ -96,12 +96,12 @@ def _fit(values: FloatArray, headroom: float) -> tuple[float, float]:
     if lo > hi:
         return 0.0, 0.0
     half = 0.5 * hi - 0.5 * lo
-    step = max(half * headroom / _MOST_CODE, max(abs(lo), abs(hi)) * _RELATIVE_STEP)
+    step = max(half * headroom / MOST_CODE, max(abs(lo), abs(hi)) * _RELATIVE_STEP)
     return float(np.float32(0.5 * lo + 0.5 * hi)), float(np.float32(step))
 
 
 @inline_kernel
-def _code(x: float, offset: float, step: float) -> float:
+def steps(x: float, offset: float, step: float) -> float:
     """The steps from offset to x, unrounded and within +-2 ** 30 (beyond every code where a zero step cannot code x)."""
     d = x - offset
     q = d / step if step > 0.0 else (0.0 if d == 0.0 else math.copysign(math.inf, d))
@@ -116,7 +116,7 @@ def _encode(values: FloatArray, positions: NDArray[np.int64], rings: Ring, i: in
         How many of them have a value.
     """
     codes, offset, step = rings
-    off, st = _fit(values, headroom)
+    off, st = fit(values, headroom)
     offset[i, ring], step[i, ring] = off, st
     coded = 0
     for k in range(len(values)):
@@ -124,7 +124,7 @@ def _encode(values: FloatArray, positions: NDArray[np.int64], rings: Ring, i: in
         if not _codable(x):
             codes[i, ring, positions[k]] = MISSING
         else:
-            codes[i, ring, positions[k]] = min(max(round(_code(x, off, st)), -_MOST_CODE), _MOST_CODE)
+            codes[i, ring, positions[k]] = min(max(round(steps(x, off, st)), -MOST_CODE), MOST_CODE)
             coded += 1
     return coded
 
@@ -135,7 +135,7 @@ def encode_all(values: FloatArray, rings: Ring) -> None:
     every = np.arange(RING_LENGTH)
     for i in range(values.shape[0]):
         for ring in range(values.shape[1]):
-            _encode(values[i, ring], every, rings, i, ring, _HEADROOM)
+            _encode(values[i, ring], every, rings, i, ring, HEADROOM)
 
 
 @inline_kernel
@@ -156,8 +156,8 @@ def _put(
         counts[i, ring] -= had
         return
     st = float(step[i, ring])
-    q = _code(x, float(offset[i, ring]), st)
-    fits = abs(q) <= _MOST_CODE
+    q = steps(x, float(offset[i, ring]), st)
+    fits = abs(q) <= MOST_CODE
     if fits and p != i % RING_LENGTH:
         codes[i, ring, p] = round(q)
         counts[i, ring] += not had
@@ -173,11 +173,11 @@ def _put(
             m += 1
     positions[m], buffer[m] = p, x
     # Once a ring length, at the series' own place, the ring narrows if its range halved.
-    if fits and _fit(buffer[: m + 1], _HEADROOM)[1] >= 0.5 * st:
+    if fits and fit(buffer[: m + 1], HEADROOM)[1] >= 0.5 * st:
         codes[i, ring, p] = round(q)
         counts[i, ring] += not had
         return
-    counts[i, ring] = _encode(buffer[: m + 1], positions[: m + 1], rings, i, ring, _HEADROOM if fits else _GROWTH_HEADROOM)
+    counts[i, ring] = _encode(buffer[: m + 1], positions[: m + 1], rings, i, ring, HEADROOM if fits else GROWTH_HEADROOM)
 
 
 @kernel

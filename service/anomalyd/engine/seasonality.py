@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from anomalyd.engine import residual
 from anomalyd.engine.compiled import inline_kernel, kernel, prefetch
 from anomalyd.engine.periodicity import Candidate, candidates, coverage, lone_profile, others, periodic_profile, times_cover
+from anomalyd.engine.pools import Pool, add_to_bin, grown, head, new_pool, pool_value, read_rows, write_rows
 from anomalyd.engine.rings import (
     CODE,
     MISSING,
@@ -124,7 +125,7 @@ class Seasonality:
         self.slot = np.full((capacity, len(_PERIODS_MS)), -1, dtype=np.int32)
         self.bins = [next((c.bins for c in self.candidates if c.component == k), 1) for k in range(3)]
         self._bins = np.array(self.bins, np.int64)
-        self.pools = [np.zeros((0, b), dtype=np.float32) for b in self.bins]
+        self.pools = [new_pool(0, b) for b in self.bins]
         # Each visit moves a bin by this share of the residual (MODELING.md section 2).
         self.rates = np.array([_RATE * min(1.0, p / DAY_MS) for p in _PERIODS_MS])
         self.pool_used = [np.zeros(0, dtype=bool) for _ in self.bins]
@@ -149,9 +150,10 @@ class Seasonality:
     def component_bytes(self) -> int:
         """Bytes of the components in use."""
         if self._component_bytes is None:
-            # A row of a pool (float32 bins), of its spreads (16-bit codes) and their float32 sum.
+            # A row of a pool (16-bit codes, a float32 offset and step), of its spreads (16-bit
+            # codes) and their float32 sum.
             self._component_bytes = sum(
-                int(np.count_nonzero(u)) * (b * 4 + b * 2 + 4) for u, b in zip(self.pool_used, self.bins, strict=True)
+                int(np.count_nonzero(u)) * (b * 2 + 8 + b * 2 + 4) for u, b in zip(self.pool_used, self.bins, strict=True)
             )
         return self._component_bytes
 
@@ -231,7 +233,8 @@ class Seasonality:
         lags = np.arange(1, int(3 / level_rate) + 1)
         weights = level_rate * (1.0 - level_rate) ** (lags - 1)
         phases = ((t_ms - lags * self.span) % cand.period_ms) * cand.bins // cand.period_ms
-        recent: FloatArray = self.pools[cand.component][rows][:, phases].astype(np.float64) @ (weights / weights.sum())
+        bins = read_rows(self.pools[cand.component], np.asarray(rows, np.intp))
+        recent: FloatArray = bins[:, phases] @ (weights / weights.sum())
         return recent
 
     def _test(
@@ -260,10 +263,11 @@ class Seasonality:
         # A component that stays moves halfway to the profile just measured: bin learning alone
         # is too slow to follow a pattern that changed (an hourly spike that moved, a new shape).
         stay = on & ~drop
-        kept = slot[stay]
+        kept = slot[stay].astype(np.intp)
         before = self._recent(cand, kept, t_ms, level_rate)
         pool = self.pools[cand.component]
-        pool[kept] = (1.0 - _REFRESH) * pool[kept] + _REFRESH * times_cover(profile[stay], to_bins, cand.bins)
+        refreshed = (1.0 - _REFRESH) * read_rows(pool, kept) + _REFRESH * times_cover(profile[stay], to_bins, cand.bins)
+        write_rows(pool, kept, refreshed)
         refresh_shift = before - self._recent(cand, kept, t_ms, level_rate)
         used, spreads = self.pool_used[cand.component], self.spreads[cand.component]
         used[slot[drop]] = False
@@ -272,13 +276,13 @@ class Seasonality:
         free = np.flatnonzero(~used)
         if len(free) < n_new:
             grow = max(n_new - len(free), len(used))
-            pool = np.concatenate([pool, np.zeros((grow, cand.bins), np.float32)])
+            pool = grown(pool, grow)
             more = residual.new_spreads(grow, cand.bins)
             spreads = (np.concatenate([spreads[0], more[0]]), np.concatenate([spreads[1], more[1]]))
             used = np.concatenate([used, np.zeros(grow, bool)])
             free = np.flatnonzero(~used)
         new = free[:n_new]
-        pool[new] = times_cover(profile[accept], to_bins, cand.bins)
+        write_rows(pool, new, times_cover(profile[accept], to_bins, cand.bins))
         # A new component starts from the series' own spread.
         spreads[0][new], spreads[1][new] = residual.new_spreads(1, cand.bins)
         used[new] = True
@@ -316,7 +320,7 @@ class Seasonality:
             # Free rows after the last used one are left out; new components take the lowest
             # free rows, so growing the pool again hands out the same rows.
             end = int(np.flatnonzero(used)[-1]) + 1 if used.any() else 0
-            out[f"pool{k}"] = self.pools[k][:end]
+            out[f"pool{k}"], out[f"pool_offset{k}"], out[f"pool_step{k}"] = head(self.pools[k], end)
             out[f"pool_used{k}"] = used[:end]
             out[f"spread{k}"], out[f"spread_sum{k}"] = self.spreads[k][0][:end], self.spreads[k][1][:end]
         return out
@@ -342,16 +346,26 @@ class Seasonality:
                 codes[:, r, arrays[f"ring_points{r}"]] = arrays[f"ring{r}"]
             self.rings = (codes, arrays["ring_offset"], arrays["ring_step"])
         self.ring_counts = count_points(self.rings[0])
-        self.pools = [arrays[f"pool{k}"] for k in range(len(self.pools))]
+        self.pools = [self._load_pool(arrays, k) for k in range(len(self.pools))]
         self.pool_used = [arrays[f"pool_used{k}"] for k in range(len(self.pools))]
         self.spreads = [self._load_spreads(arrays, k) for k in range(len(self.pools))]
         self._component_bytes = None
+
+    @staticmethod
+    def _load_pool(arrays: Arrays, k: int) -> Pool:
+        """Component k's pool as arrays() wrote it, or as job state versions before 14 kept it (float32 bins, coded here)."""
+        if f"pool_offset{k}" in arrays:
+            return arrays[f"pool{k}"], arrays[f"pool_offset{k}"], arrays[f"pool_step{k}"]
+        bins = arrays[f"pool{k}"]
+        pool = new_pool(*bins.shape)
+        write_rows(pool, np.arange(len(bins)), bins.astype(np.float64))
+        return pool
 
     def _load_spreads(self, arrays: Arrays, k: int) -> residual.Spreads:
         """Component k's spreads as arrays() wrote them, or as older job state versions kept them."""
         if f"spread_sum{k}" in arrays:
             return arrays[f"spread{k}"], arrays[f"spread_sum{k}"]
-        rows, bins = self.pools[k].shape
+        rows, bins = self.pools[k][0].shape
         spreads = residual.new_spreads(rows, bins)
         # Job states before version 12 had no spreads: each component starts from the series' own.
         if f"spread{k}" in arrays:
@@ -381,7 +395,7 @@ def _accepts(r2: float, ln_p: float, explained: float, error_var: float) -> bool
 def run_bucket(
     rings: Ring, acc_sum: FloatArray, acc_n: NDArray[np.float32], run: tuple[Any, ...],
     t_ms: int, n_series: int, roll: bool, phases: NDArray[np.int64], slot: NDArray[np.int32],
-    pools: tuple[NDArray[np.float32], ...], errors: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    pools: tuple[Pool, ...], errors: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
 ) -> tuple[bool, FollowPlan]:
     """In a compiled loop over buckets: roll the rings to t_ms (if roll) and write the bins at t_ms to phases.
 
@@ -414,7 +428,7 @@ def run_bucket(
 @kernel
 def _tests_change(
     rings: Ring, counts: NDArray[np.int16], point: NDArray[np.int64], tests: tuple[NDArray[np.int64], ...],
-    slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...],
+    slot: NDArray[np.int32], pools: tuple[Pool, ...],
     errors: tuple[FloatArray, FloatArray, FloatArray, FloatArray], bucket: int, n_series: int,
 ) -> bool:
     """Whether the periodicity tests due at bucket (Seasonality.advance's) may change a series' components.
@@ -446,20 +460,24 @@ def _tests_change(
     return False
 
 
-@kernel
-def predict(slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...], i: int, phases: NDArray[np.int64]) -> float:
-    """The sum of series i's active components at the bins phases, shape (3,)."""
+@inline_kernel
+def predict(slot: NDArray[np.int32], pools: tuple[Pool, ...], i: int, phases: NDArray[np.int64]) -> float:
+    """The sum of series i's active components at the bins phases, shape (3,).
+
+    Inlined, as learn() is: a call would pass each of the pools' arrays (codes, offset and step of
+    each component) with a reference count increment and decrement, for every series.
+    """
     out = 0.0
     for c in range(len(phases)):
         s = slot[i, c]
         if s >= 0:
-            out += pools[c][s, phases[c]]
+            out += pool_value(pools[c], s, phases[c])
     return out
 
 
 @inline_kernel
 def prefetch_bins(
-    slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...], spreads: tuple[residual.Spreads, ...], i: int,
+    slot: NDArray[np.int32], pools: tuple[Pool, ...], spreads: tuple[residual.Spreads, ...], i: int,
     phases: NDArray[np.int64],
 ) -> None:
     """Prefetch the cache lines series i's active components use at the bins phases: the bin and its spread.
@@ -471,13 +489,13 @@ def prefetch_bins(
     for c in range(len(phases)):
         s = slot[i, c]
         if s >= 0:
-            prefetch(pools[c], s, phases[c])
+            prefetch(pools[c][0], s, phases[c])
             prefetch(spreads[c][0], s, phases[c])
 
 
-@kernel
+@inline_kernel
 def learn(
-    slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...], i: int, phases: NDArray[np.int64], rates: FloatArray, delta: float
+    slot: NDArray[np.int32], pools: tuple[Pool, ...], i: int, phases: NDArray[np.int64], rates: FloatArray, delta: float
 ) -> None:
     """Move series i's active bins at phases towards its residual delta, shared among them."""
     share = 0
@@ -487,12 +505,12 @@ def learn(
     for c in range(len(phases)):
         s = slot[i, c]
         if s >= 0:
-            pools[c][s, phases[c]] += np.float32(rates[c] * delta / share)
+            add_to_bin(pools[c], s, phases[c], rates[c] * delta / share)
 
 
 @kernel
 def follow_moved_phase(
-    slot: NDArray[np.int32], pools: tuple[NDArray[np.float32], ...], rings: Ring, i: int, phases: NDArray[np.int64],
+    slot: NDArray[np.int32], pools: tuple[Pool, ...], rings: Ring, i: int, phases: NDArray[np.int64],
     plan: FollowPlan, residual: float, base: float, miss: float,
 ) -> None:
     """Move a component's bin of series i where its value one cycle ago missed the same way as now.
@@ -527,7 +545,7 @@ def follow_moved_phase(
         past = ring_value(rings, i, ring, then % RING_LENGTH) - base - predict(slot, pools, i, past_phases)
         if s >= 0 and abs(past) > miss and past * residual > 0.0:
             shift = np.sign(residual) * min(abs(residual), abs(past))
-            pools[c][s, phases[c]] += np.float32(shift)
+            add_to_bin(pools[c], s, phases[c], shift)
             return
 
 
