@@ -102,12 +102,17 @@ def due(before: list[FloatArray], after: list[FloatArray]) -> bool:
         before: ScoreNormalisers.maxima() before finalising buckets.
         after: the same after; groups only ever get appended, so each array is at least as long.
     """
-    for old, new in zip(before, after, strict=True):
-        padded = np.zeros(len(new))
-        padded[: len(old)] = old[: len(new)]
-        if np.any(new > GROWTH * padded):
-            return True
-    return False
+    # One comparison over every normaliser's groups, a new group against 0: numpy's fixed cost a
+    # call (~1 us) is all of it for a few groups, and this runs for every message (27 against 10 us
+    # for three one-group normalisers with an array of each apiece).
+    new = np.concatenate(after)
+    old = np.zeros(len(new))
+    at = 0
+    for was, now in zip(before, after, strict=True):
+        known = min(len(was), len(now))
+        old[at : at + known] = was[:known]
+        at += len(now)
+    return bool(np.count_nonzero(new > GROWTH * old))
 
 
 def settle(initial: FloatArray, current: FloatArray) -> FloatArray:
