@@ -16,6 +16,7 @@ from anomalyd.engine.stats import (
     normal_tail_log_p1,
     poisson_tail_log_p1,
     raw_score,
+    student_t_tail_log_p1,
 )
 
 
@@ -81,3 +82,26 @@ def test_poisson_tail_of_a_silent_hour() -> None:
     both = poisson_tail_log_p1(0.0, 10.0)
     assert math.isclose(both, math.log(2 * math.exp(-10.0)), abs_tol=0.01)
     assert both < normal_tail_log_p1(-10.0 / math.sqrt(10.0), 0) - 2.5
+
+
+def _exact_student_t_tail(t: float, dof: float) -> float:
+    """Ln P(|T| >= t) of a Student-t, integrating its density over ln x from t outwards."""
+    ln_c = math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2) - 0.5 * math.log(dof * math.pi)
+    u = np.linspace(math.log(t), math.log(t) + 60.0, 200_001)
+    ln_f = ln_c - (dof + 1) / 2 * np.log1p(np.exp(2 * u) / dof) + u
+    top = ln_f.max()
+    return float(top + math.log(np.trapezoid(np.exp(ln_f - top), u)) + math.log(2.0))
+
+
+@given(st.floats(min_value=12.0, max_value=200.0), st.floats(min_value=1.0, max_value=40.0))
+def test_student_t_tail_is_close_to_the_exact_one(dof: float, t: float) -> None:
+    assert math.isclose(student_t_tail_log_p1(t, dof, 0), _exact_student_t_tail(t, dof), rel_tol=0.02)
+
+
+def test_student_t_tail_is_wider_than_the_normal_and_becomes_it() -> None:
+    young, old = student_t_tail_log_p1(8.0, 24.0, 0), student_t_tail_log_p1(8.0, 1e9, 0)
+    assert young > old + 10.0
+    assert math.isclose(old, normal_tail_log_p1(8.0, 0), rel_tol=1e-6)
+    assert student_t_tail_log_p1(8.0, math.inf, 0) == normal_tail_log_p1(8.0, 0)
+    assert student_t_tail_log_p1(-8.0, 24.0, 1) == 0.0
+    assert student_t_tail_log_p1(-8.0, 24.0, -1) == young

@@ -19,12 +19,15 @@ its constants are the measured defaults of MODELING.md sections 2-7:
   not drag the level along (NAB standard 53.5 -> 55.4 for the multi-bucket part);
 * the single-bucket probability is the tail of the residual under the series' family, chosen by
   decayed predictive log-likelihood among the feature's candidates: the normal for every
-  feature, and for event counts also the quasi-Poisson (counts / phi ~ Poisson(mean / phi) with
+  feature, read as the Student-t with as many degrees of freedom as buckets learned (the
+  predictive of a variance estimated from them, as ml-cpp's normal of unknown mean and
+  precision: a model just warm cannot call a value 1e-300 on the spread of 50 residuals), and
+  for event counts also the quasi-Poisson (counts / phi ~ Poisson(mean / phi) with
   phi = max(1, variance / mean)), whose tails are far thinner below a small mean (no events
   where 10 are typical: p = 9e-5 against the normal's 2e-3). Heavier-tailed families for metric
   values are not candidates: they fit real data better by likelihood but squash the large
   deviations that matter (MODELING.md section 4 measured NAB standard 56.1 normal vs 39.9
-  Laplace vs 31.7 t3);
+  Laplace vs 31.7 t3, a t whose degrees of freedom never grow);
 * the multi-bucket probability is the smaller normal tail of the means of the last 24 and of
   the last 6 clipped residuals, each against its own decayed scale: the long window catches
   sustained shifts too small for one bucket, the short one catches a stretch of an hour or two
@@ -52,7 +55,7 @@ from anomalyd.engine.multi_bucket import WINDOWS, MultiBucket
 from anomalyd.engine.residual import NORMAL, QUASI_POISSON, Families, Residual
 from anomalyd.engine.seasonality import DAY_MS, FollowPlan, Seasonality
 from anomalyd.engine.state import Arrays, prefixed
-from anomalyd.engine.stats import FloatArray, normal_tail_log_p1, poisson_tail_log_p1
+from anomalyd.engine.stats import FloatArray, poisson_tail_log_p1, student_t_tail_log_p1
 from anomalyd.engine.trend import LEVEL_BUCKETS, REBASE_Z, Trend
 
 __all__ = ["NORMAL", "QUASI_POISSON", "Scored", "SeriesModel"]
@@ -367,7 +370,9 @@ def run_series(
             var, floor = residual.variances(scale_weight, scale_sum_sq, resolution, mean_abs, i)
             sd = math.sqrt(var * residual.phase_scale(slot, spreads, i, phases, spread_margins) + floor)
             z = e / sd if sd > 0.0 else (0.0 if e == 0.0 else math.copysign(math.inf, e))
-            tail = normal_tail_log_p1(z, 0)
+            # The variance was estimated from the n residuals learned: a Student-t with n degrees
+            # of freedom, wide while the model is young, the normal as it grows old.
+            tail = student_t_tail_log_p1(z, max(n, 1.0), 0)
             if counts and residual.family(log_likelihood, i) == QUASI_POISSON:
                 mu, phi = residual.quasi_poisson(typical[k], var + floor)
                 tail = poisson_tail_log_p1(value / phi, mu / phi)

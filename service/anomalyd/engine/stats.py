@@ -60,6 +60,30 @@ def normal_tail_log_p1(z: float, side: int) -> float:
 
 
 @kernel
+def student_t_tail_log_p1(t: float, dof: float, side: int) -> float:
+    """Ln of the tail probability of a Student-t deviate with dof degrees of freedom.
+
+    The predictive of a value whose variance is estimated from dof residuals (ml-cpp's normal
+    with unknown mean and precision, CNormalMeanPrecConjugate): wider than the normal while the
+    estimate is young, the normal as dof grows. Read through Wallace's normalising transform
+    z = (8 dof + 1) / (8 dof + 3) sqrt(dof ln(1 + t^2 / dof)), whose ln p is within a relative
+    2 % of the exact one from dof 12 (7 % at dof 3), out to the far tail.
+
+    Args:
+        t: a standardised residual.
+        dof: degrees of freedom, > 0 (infinite: the normal).
+        side: as normal_tail_log_p1.
+
+    Returns:
+        ln p, in [LN_P_MIN, 0].
+    """
+    if not math.isfinite(dof) or math.isinf(t):
+        return normal_tail_log_p1(t, side)
+    z = (8.0 * dof + 1.0) / (8.0 * dof + 3.0) * math.sqrt(dof * math.log1p(t * t / dof))
+    return normal_tail_log_p1(math.copysign(z, t), side)
+
+
+@kernel
 def f_test_log_p1(f: float, d1: float, d2: float) -> float:
     """Ln P(F(d1, d2) >= f) by Paulson's normal approximation to the cube root of F.
 
