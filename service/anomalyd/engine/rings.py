@@ -139,11 +139,11 @@ def encode_all(values: FloatArray, rings: Ring) -> None:
 
 
 @inline_kernel
-def _put(
+def _put_refitting(
     rings: Ring, counts: NDArray[np.int16], i: int, ring: int, p: int, x: float, buffer: FloatArray,
     positions: NDArray[np.int64],
 ) -> None:
-    """Write x to series i's point p of ring ring, re-fitting the ring when x is outside it or it can narrow.
+    """Write x to series i's point p of ring ring where roll_rings() does not simply code it: x has no value, is outside the ring, or p is the series' own place (the narrowing check).
 
     counts, shape (S, rings), is kept to the points with a value (see count_points()); buffer
     and positions, shape (RING_LENGTH,), are scratch space. A re-fit reads and codes only the
@@ -158,10 +158,6 @@ def _put(
     st = float(step[i, ring])
     q = steps(x, float(offset[i, ring]), st)
     fits = abs(q) <= MOST_CODE
-    if fits and p != i % RING_LENGTH:
-        codes[i, ring, p] = round(q)
-        counts[i, ring] += not had
-        return
     m, others = 0, counts[i, ring] - had
     k = p
     for _ in range(RING_LENGTH - 1):
@@ -189,20 +185,30 @@ def roll_rings(
 
     counts, shape (S, rings), the points with a value (count_points()), is kept up to date.
     """
-    codes = rings[0]
+    # The arrays are bound here, once: each bound in the series loop (as an inlined kernel's
+    # arguments are) costs an atomic reference count increment and decrement a series, which
+    # were most of a roll's time where nearly every point simply fits.
+    codes, offset, step = rings
     buffer, positions = np.empty(RING_LENGTH), np.empty(RING_LENGTH, np.int64)
     for ring in range(len(ring_ms)):
         now = t_ms // ring_ms[ring]
         last = point[ring]
         if last != NEVER and now > last:
             gap = min(now - last - 1, RING_LENGTH)
+            p = last % RING_LENGTH
             for i in range(n_series):
                 n = acc_n[i, ring]
-                _put(rings, counts, i, ring, last % RING_LENGTH, acc_sum[i, ring] / n if n > 0 else np.nan, buffer, positions)
+                x = acc_sum[i, ring] / n if n > 0 else np.nan
+                q = steps(x, float(offset[i, ring]), float(step[i, ring]))
+                if _codable(x) and abs(q) <= MOST_CODE and p != i % RING_LENGTH:
+                    counts[i, ring] += codes[i, ring, p] == MISSING
+                    codes[i, ring, p] = round(q)
+                else:
+                    _put_refitting(rings, counts, i, ring, p, x, buffer, positions)
                 for j in range(gap):
-                    p = (last + 1 + j) % RING_LENGTH
-                    counts[i, ring] -= codes[i, ring, p] != MISSING
-                    codes[i, ring, p] = MISSING
+                    skipped = (last + 1 + j) % RING_LENGTH
+                    counts[i, ring] -= codes[i, ring, skipped] != MISSING
+                    codes[i, ring, skipped] = MISSING
                 acc_sum[i, ring] = 0.0
                 acc_n[i, ring] = 0.0
         point[ring] = max(now, last)
