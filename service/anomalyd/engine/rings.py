@@ -86,7 +86,7 @@ def decode(rings: Ring, rows: NDArray[np.intp], ring: int, positions: NDArray[np
         decode_row(rings, rows[k], ring, positions, out[k])
 
 
-@kernel
+@inline_kernel  # a re-fit of a young ring is a point or two: a call's reference counts cost more
 def fit(values: FloatArray, headroom: float) -> tuple[float, float]:
     """The offset and step that code values (others than _codable() left out): the range's middle, and its half times headroom per code."""
     lo, hi = math.inf, -math.inf
@@ -108,7 +108,7 @@ def steps(x: float, offset: float, step: float) -> float:
     return min(max(q, -(2.0**30)), 2.0**30)
 
 
-@kernel
+@inline_kernel
 def _encode(values: FloatArray, positions: NDArray[np.int64], rings: Ring, i: int, ring: int, headroom: float) -> int:
     """Fit series i's ring ring to values with headroom and code them at their positions (MISSING where not _codable()).
 
