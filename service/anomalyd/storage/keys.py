@@ -32,6 +32,7 @@ RESULT_TABLES = (BUCKETS, RECORDS, INFLUENCERS)
 NODE_ID = b"node_id"
 
 _U64 = struct.Struct(">Q")
+_INDEX = struct.Struct(">I")  # a result's index within its bucket
 # Added to signed times so that negative ones sort before positive ones.
 _TIME_BIAS = 1 << 63
 
@@ -63,13 +64,13 @@ def snapshot_key(job_id: str, snapshot_id: str) -> bytes:
 
 def result_key(job_id: str, time_ms: int, index: int = 0) -> bytes:
     """The key of a result: its job, bucket start (time order) and index within the bucket."""
-    return job_prefix(job_id) + _U64.pack(time_ms + _TIME_BIAS) + index.to_bytes(4, "big")
+    return result_time_prefix(job_id, time_ms) + _INDEX.pack(index)
 
 
 def result_keys(job_id: str, time_ms: int, count: int) -> list[bytes]:
     """The keys of one bucket's results of indexes 0 to count - 1 (result_key's), built from one prefix."""
     prefix = result_time_prefix(job_id, time_ms)
-    return [prefix + index.to_bytes(4, "big") for index in range(count)]
+    return [prefix + _INDEX.pack(index) for index in range(count)]
 
 
 def result_time(key: bytes) -> int:
