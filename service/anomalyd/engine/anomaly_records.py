@@ -58,7 +58,7 @@ def _detector_records(
     """The records of rows `at` of detector det's leaf in bucket b, with their series' influencer values.
 
     A record reads its fields with item(), a Python number, rather than a numpy scalar each, and
-    its split values through the key ids of the fields the detector names.
+    only the split values of the fields the detector names.
     """
     spec, function, keys = det.spec, det.function, det.keys
     series = leaf.series[at]
@@ -68,6 +68,10 @@ def _detector_records(
     by = field_of.get(spec.by_field_name) if spec.by_field_name and leaf.causes is None else None
     partition = field_of.get(spec.partition_field_name) if spec.partition_field_name else None
     over = field_of.get(spec.over_field_name) if spec.over_field_name else None
+
+    def split_value(s: int, field: int | None) -> str:
+        return "" if field is None else keys.value(s, field)
+
     descriptions = [function.describe(f) for f in range(len(function.features))]
     reads = function.reads
     records = []
@@ -80,11 +84,11 @@ def _detector_records(
             function_description=descriptions[leaf.feature.item(i)],
             field_name=spec.field_name,
             by_field_name=spec.by_field_name,
-            by_field_value="" if by is None else keys.values[by][keys.ids.item(s, by)],
+            by_field_value=split_value(s, by),
             partition_field_name=spec.partition_field_name,
-            partition_field_value="" if partition is None else keys.values[partition][keys.ids.item(s, partition)],
+            partition_field_value=split_value(s, partition),
             over_field_name=spec.over_field_name,
-            over_field_value="" if over is None else keys.values[over][keys.ids.item(s, over)],
+            over_field_value=split_value(s, over),
             probability=math.exp(leaf.ln_p.item(i)),
             record_score=score,
             initial_record_score=score,

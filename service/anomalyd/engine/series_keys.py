@@ -51,7 +51,7 @@ class SeriesKeys:
 
     def value(self, series: int, field: int) -> str:
         """The value of split field number `field` in a series' key."""
-        return self.values[field][int(self.ids[series, field])]
+        return self.values[field][self.ids.item(series, field)]
 
     def distinct(self, field: int) -> int:
         """How many distinct values of a split field the series use."""
